@@ -1,0 +1,19 @@
+// Whole-file reads and atomic writes.
+//
+// Every file moet writes goes through write_file_atomic: the bytes land in a temporary file in
+// the same directory, are flushed to disk, and the temporary is renamed over the target. A crash
+// at any point leaves either the old file or the new one, never a torn mix.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace moet {
+
+std::string read_file(const std::string& path);  // throws Error naming the path
+void write_file_atomic(const std::string& path, std::string_view bytes);
+bool file_exists(const std::string& path);
+// Creates the directory and its parents; throws Error naming the path on failure.
+void make_dirs(const std::string& path);
+
+}  // namespace moet

@@ -1,0 +1,117 @@
+#include "model/config.h"
+
+#include "core/error.h"
+
+namespace moet {
+
+bool ModelConfig::has_moe() const {
+  for (int64_t l = 0; l < L; ++l)
+    if (is_moe_block(l)) return true;
+  return false;
+}
+
+std::vector<KeySpec> model_config_keys() {
+  const ModelConfig d;
+  const auto i = [](int64_t v) { return std::to_string(v); };
+  const auto f = [](double v) { return fmt::format("{}", v); };
+  const auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+  return {
+      {"model.vocab", KeyType::Int, i(d.vocab), "vocabulary size V"},
+      {"model.seq", KeyType::Int, i(d.seq), "context length T"},
+      {"model.N", KeyType::Int, i(d.N), "width (d_model)"},
+      {"model.L", KeyType::Int, i(d.L), "depth (transformer blocks)"},
+      {"model.d_head", KeyType::Int, i(d.d_head), "head dimension (fixed; heads = N / d_head)"},
+      {"model.M", KeyType::Int, i(d.M), "experts per MoE layer"},
+      {"model.K", KeyType::Int, i(d.K), "active experts per token (top-K)"},
+      {"model.Ne", KeyType::Int, i(d.Ne), "expert hidden width"},
+      {"model.norm", KeyType::String, d.norm, "layernorm | rmsnorm"},
+      {"model.norm_eps", KeyType::Float, f(d.norm_eps), "epsilon inside every norm"},
+      {"model.pos", KeyType::String, d.pos, "learned | rope"},
+      {"model.rope_base", KeyType::Float, f(d.rope_base), "RoPE frequency base"},
+      {"model.qk_norm", KeyType::Bool, b(d.qk_norm), "RMSNorm on q and k per head"},
+      {"model.act", KeyType::String, d.act, "expert/FFN activation: gelu | swiglu"},
+      {"model.tied_embed", KeyType::Bool, b(d.tied_embed), "tie the readout to the embedding"},
+      {"model.linear_bias", KeyType::Bool, b(d.linear_bias), "biases on attention and MLP linears"},
+      {"model.moe_every", KeyType::Int, i(d.moe_every),
+       "MoE FFN in every k-th block (1 all, 2 alternate with dense, 0 none)"},
+      {"model.dense_Nf", KeyType::Int, i(d.dense_Nf), "dense FFN hidden width (0 = 4 N)"},
+      {"model.shared_experts", KeyType::Int, i(d.shared_experts), "always-on experts per MoE layer"},
+      {"model.shared_Ne", KeyType::Int, i(d.shared_Ne), "shared expert hidden width (0 = Ne)"},
+      {"model.router_score", KeyType::String, d.router_score, "sigmoid | softmax"},
+      {"model.gate_renorm", KeyType::Bool, b(d.gate_renorm), "renormalise the selected gates"},
+      {"balance.bias_lr", KeyType::Float, f(d.bias_lr),
+       "eta_bias of the bias rule b -= eta_bias (load - K/M); 0 turns it off"},
+      {"balance.aux_weight", KeyType::Float, f(d.aux_weight), "Switch auxiliary loss weight"},
+      {"balance.z_weight", KeyType::Float, f(d.z_weight), "router z-loss weight"},
+  };
+}
+
+ModelConfig model_config_from(const Config& c) {
+  ModelConfig m;
+  m.vocab = c.get_int("model.vocab");
+  m.seq = c.get_int("model.seq");
+  m.N = c.get_int("model.N");
+  m.L = c.get_int("model.L");
+  m.d_head = c.get_int("model.d_head");
+  m.M = c.get_int("model.M");
+  m.K = c.get_int("model.K");
+  m.Ne = c.get_int("model.Ne");
+  m.norm = c.get_string("model.norm");
+  m.norm_eps = c.get_float("model.norm_eps");
+  m.pos = c.get_string("model.pos");
+  m.rope_base = c.get_float("model.rope_base");
+  m.qk_norm = c.get_bool("model.qk_norm");
+  m.act = c.get_string("model.act");
+  m.tied_embed = c.get_bool("model.tied_embed");
+  m.linear_bias = c.get_bool("model.linear_bias");
+  m.moe_every = c.get_int("model.moe_every");
+  m.dense_Nf = c.get_int("model.dense_Nf");
+  m.shared_experts = c.get_int("model.shared_experts");
+  m.shared_Ne = c.get_int("model.shared_Ne");
+  m.router_score = c.get_string("model.router_score");
+  m.gate_renorm = c.get_bool("model.gate_renorm");
+  m.bias_lr = c.get_float("balance.bias_lr");
+  m.aux_weight = c.get_float("balance.aux_weight");
+  m.z_weight = c.get_float("balance.z_weight");
+  validate(m);
+  return m;
+}
+
+void validate(const ModelConfig& m) {
+  const auto positive = [](const char* key, int64_t v) {
+    if (v <= 0) fail("{}: must be positive (got {})", key, v);
+  };
+  const auto non_negative = [](const char* key, auto v) {
+    if (v < 0) fail("{}: must not be negative (got {})", key, v);
+  };
+  positive("model.vocab", m.vocab);
+  positive("model.seq", m.seq);
+  positive("model.N", m.N);
+  positive("model.L", m.L);
+  positive("model.d_head", m.d_head);
+  positive("model.M", m.M);
+  positive("model.K", m.K);
+  positive("model.Ne", m.Ne);
+  if (m.N % m.d_head != 0)
+    fail("model.N: must be divisible by model.d_head (N {} is not a multiple of d_head {})", m.N,
+         m.d_head);
+  if (m.K > m.M) fail("model.K: must not exceed model.M (K {} > M {})", m.K, m.M);
+  if (m.vocab > (int64_t(1) << 31) - 1) fail("model.vocab: too large ({})", m.vocab);
+  require_choice("model.norm", m.norm, {"layernorm", "rmsnorm"});
+  require_choice("model.pos", m.pos, {"learned", "rope"});
+  require_choice("model.act", m.act, {"gelu", "swiglu"});
+  require_choice("model.router_score", m.router_score, {"sigmoid", "softmax"});
+  if (m.pos == "rope" && m.d_head % 2 != 0)
+    fail("model.d_head: must be even with model.pos = rope (got {})", m.d_head);
+  if (!(m.norm_eps > 0)) fail("model.norm_eps: must be positive (got {})", m.norm_eps);
+  if (!(m.rope_base > 1)) fail("model.rope_base: must exceed 1 (got {})", m.rope_base);
+  non_negative("model.moe_every", m.moe_every);
+  non_negative("model.dense_Nf", m.dense_Nf);
+  non_negative("model.shared_experts", m.shared_experts);
+  non_negative("model.shared_Ne", m.shared_Ne);
+  non_negative("balance.bias_lr", m.bias_lr);
+  non_negative("balance.aux_weight", m.aux_weight);
+  non_negative("balance.z_weight", m.z_weight);
+}
+
+}  // namespace moet

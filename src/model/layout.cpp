@@ -1,0 +1,126 @@
+#include "model/layout.h"
+
+#include "core/error.h"
+
+namespace moet {
+
+namespace {
+
+class Builder {
+ public:
+  void add(const std::string& name, Role role, std::vector<int64_t> shape, int64_t layer,
+           int64_t experts = 0) {
+    TensorInfo t;
+    t.name = name;
+    t.role = role;
+    t.shape = std::move(shape);
+    t.layer = layer;
+    t.experts = experts;
+    t.numel = 1;
+    for (const int64_t d : t.shape) t.numel *= d;
+    const size_t rank = t.shape.size() - (experts > 0 ? 1 : 0);
+    if (role == Role::embed || role == Role::pos_embed) {
+      t.fan_in = 1;  // a lookup: one row per token
+      t.fan_out = t.shape.back();
+    } else if (rank >= 2) {
+      t.fan_in = t.shape[t.shape.size() - 2];
+      t.fan_out = t.shape.back();
+    } else {
+      t.fan_in = 1;
+      t.fan_out = t.shape.back();
+    }
+    t.trainable = role != Role::route_bias;
+    t.offset = next_offset_;
+    next_offset_ += t.numel;
+    tensors_.push_back(std::move(t));
+  }
+  std::vector<TensorInfo> take() { return std::move(tensors_); }
+
+ private:
+  std::vector<TensorInfo> tensors_;
+  int64_t next_offset_ = 0;
+};
+
+void add_norm(Builder& b, const ModelConfig& c, const std::string& prefix, int64_t layer) {
+  b.add(prefix + ".gain", Role::norm, {c.N}, layer);
+  if (c.norm == "layernorm") b.add(prefix + ".bias", Role::norm, {c.N}, layer);
+}
+
+}  // namespace
+
+std::vector<TensorInfo> model_tensors(const ModelConfig& c) {
+  Builder b;
+  b.add("embed", Role::embed, {c.vocab, c.N}, -1);
+  if (c.pos == "learned") b.add("pos_embed", Role::pos_embed, {c.seq, c.N}, -1);
+  for (int64_t l = 0; l < c.L; ++l) {
+    const std::string p = "blocks." + std::to_string(l);
+    add_norm(b, c, p + ".ln1", l);
+    b.add(p + ".attn.wq", Role::attn_qk, {c.N, c.N}, l);
+    b.add(p + ".attn.wk", Role::attn_qk, {c.N, c.N}, l);
+    b.add(p + ".attn.wv", Role::attn_v, {c.N, c.N}, l);
+    b.add(p + ".attn.wo", Role::attn_o, {c.N, c.N}, l);
+    if (c.linear_bias) {
+      b.add(p + ".attn.bq", Role::bias, {c.N}, l);
+      b.add(p + ".attn.bk", Role::bias, {c.N}, l);
+      b.add(p + ".attn.bv", Role::bias, {c.N}, l);
+      b.add(p + ".attn.bo", Role::bias, {c.N}, l);
+    }
+    add_norm(b, c, p + ".ln2", l);
+    if (c.is_moe_block(l)) {
+      b.add(p + ".moe.router", Role::router, {c.N, c.M}, l);
+      b.add(p + ".moe.route_bias", Role::route_bias, {c.M}, l);
+      b.add(p + ".moe.expert_up", Role::expert_up, {c.M, c.N, c.up_cols(c.Ne)}, l, c.M);
+      b.add(p + ".moe.expert_down", Role::expert_down, {c.M, c.Ne, c.N}, l, c.M);
+      if (c.linear_bias) {
+        b.add(p + ".moe.expert_up_bias", Role::bias, {c.M, c.up_cols(c.Ne)}, l, c.M);
+        b.add(p + ".moe.expert_down_bias", Role::bias, {c.M, c.N}, l, c.M);
+      }
+      if (c.shared_experts > 0) {
+        const int64_t S = c.shared_experts, Ns = c.shared_width();
+        b.add(p + ".moe.shared_up", Role::shared_up, {S, c.N, c.up_cols(Ns)}, l, S);
+        b.add(p + ".moe.shared_down", Role::shared_down, {S, Ns, c.N}, l, S);
+        if (c.linear_bias) {
+          b.add(p + ".moe.shared_up_bias", Role::bias, {S, c.up_cols(Ns)}, l, S);
+          b.add(p + ".moe.shared_down_bias", Role::bias, {S, c.N}, l, S);
+        }
+      }
+    } else {
+      const int64_t Nf = c.dense_width();
+      b.add(p + ".ffn.up", Role::dense_up, {c.N, c.up_cols(Nf)}, l);
+      b.add(p + ".ffn.down", Role::dense_down, {Nf, c.N}, l);
+      if (c.linear_bias) {
+        b.add(p + ".ffn.up_bias", Role::bias, {c.up_cols(Nf)}, l);
+        b.add(p + ".ffn.down_bias", Role::bias, {c.N}, l);
+      }
+    }
+  }
+  add_norm(b, c, "final_norm", -1);
+  if (!c.tied_embed) b.add("unembed", Role::unembed, {c.N, c.vocab}, -1);
+  return b.take();
+}
+
+int64_t total_numel(const std::vector<TensorInfo>& tensors) {
+  int64_t n = 0;
+  for (const auto& t : tensors) n += t.numel;
+  return n;
+}
+
+int64_t active_numel(const ModelConfig& c, const std::vector<TensorInfo>& tensors) {
+  int64_t n = 0;
+  for (const auto& t : tensors) {
+    if (t.role == Role::expert_up || t.role == Role::expert_down ||
+        (t.role == Role::bias && t.experts == c.M && t.name.find(".expert_") != std::string::npos))
+      n += t.numel / c.M * c.K;
+    else
+      n += t.numel;
+  }
+  return n;
+}
+
+int find_tensor(const std::vector<TensorInfo>& tensors, const std::string& name) {
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].name == name) return int(i);
+  return -1;
+}
+
+}  // namespace moet

@@ -1,0 +1,16 @@
+#include "train/schema.h"
+
+#include "model/config.h"
+
+namespace moet {
+
+std::vector<KeySpec> full_config_schema() {
+  std::vector<KeySpec> keys;
+  const auto append = [&keys](std::vector<KeySpec> more) {
+    keys.insert(keys.end(), more.begin(), more.end());
+  };
+  append(model_config_keys());
+  return keys;
+}
+
+}  // namespace moet
