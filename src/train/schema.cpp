@@ -1,6 +1,7 @@
 #include "train/schema.h"
 
 #include "model/config.h"
+#include "optim/config.h"
 
 namespace moet {
 
@@ -10,6 +11,7 @@ std::vector<KeySpec> full_config_schema() {
     keys.insert(keys.end(), more.begin(), more.end());
   };
   append(model_config_keys());
+  append(optim_config_keys());
   return keys;
 }
 

@@ -1,0 +1,57 @@
+#include "optim/config.h"
+
+#include "core/error.h"
+
+namespace moet {
+
+std::vector<KeySpec> optim_config_keys() {
+  const OptimConfig d;
+  const auto f = [](double v) { return fmt::format("{}", v); };
+  return {
+      {"optim.name", KeyType::String, d.name, "adam | adamw | sgd"},
+      {"optim.lr", KeyType::Float, f(d.lr), "base learning rate (peak of the schedule)"},
+      {"optim.beta1", KeyType::Float, f(d.beta1), "Adam beta1"},
+      {"optim.beta2", KeyType::Float, f(d.beta2), "Adam beta2"},
+      {"optim.eps", KeyType::Float, f(d.eps), "base Adam epsilon (scaled per tensor)"},
+      {"optim.wd", KeyType::Float, f(d.wd), "base weight decay (scaled per tensor)"},
+      {"optim.momentum", KeyType::Float, f(d.momentum), "SGD momentum"},
+      {"optim.clip", KeyType::Float, f(d.clip), "clip the global gradient norm (0 = off)"},
+      {"optim.schedule", KeyType::String, d.schedule,
+       "constant | cosine | wsd, each after a linear warmup"},
+      {"optim.warmup", KeyType::Float, f(d.warmup), "warmup: fraction of the run if < 1, else steps"},
+      {"optim.lr_floor", KeyType::Float, f(d.lr_floor), "cosine/wsd end at lr_floor x peak"},
+      {"optim.decay", KeyType::Float, f(d.decay), "wsd: fraction of the run spent decaying"},
+  };
+}
+
+OptimConfig optim_config_from(const Config& c) {
+  OptimConfig o;
+  o.name = require_choice("optim.name", c.get_string("optim.name"), {"adam", "adamw", "sgd"});
+  o.lr = c.get_float("optim.lr");
+  o.beta1 = c.get_float("optim.beta1");
+  o.beta2 = c.get_float("optim.beta2");
+  o.eps = c.get_float("optim.eps");
+  o.wd = c.get_float("optim.wd");
+  o.momentum = c.get_float("optim.momentum");
+  o.clip = c.get_float("optim.clip");
+  o.schedule = require_choice("optim.schedule", c.get_string("optim.schedule"),
+                              {"constant", "cosine", "wsd"});
+  o.warmup = c.get_float("optim.warmup");
+  o.lr_floor = c.get_float("optim.lr_floor");
+  o.decay = c.get_float("optim.decay");
+  if (!(o.lr > 0)) fail("optim.lr: must be positive (got {})", o.lr);
+  if (!(o.beta1 >= 0 && o.beta1 < 1)) fail("optim.beta1: must be in [0, 1) (got {})", o.beta1);
+  if (!(o.beta2 >= 0 && o.beta2 < 1)) fail("optim.beta2: must be in [0, 1) (got {})", o.beta2);
+  if (!(o.eps >= 0)) fail("optim.eps: must not be negative (got {})", o.eps);
+  if (!(o.wd >= 0)) fail("optim.wd: must not be negative (got {})", o.wd);
+  if (!(o.momentum >= 0 && o.momentum < 1))
+    fail("optim.momentum: must be in [0, 1) (got {})", o.momentum);
+  if (!(o.clip >= 0)) fail("optim.clip: must not be negative (got {})", o.clip);
+  if (!(o.warmup >= 0)) fail("optim.warmup: must not be negative (got {})", o.warmup);
+  if (!(o.lr_floor >= 0 && o.lr_floor <= 1))
+    fail("optim.lr_floor: must be in [0, 1] (got {})", o.lr_floor);
+  if (!(o.decay >= 0 && o.decay <= 1)) fail("optim.decay: must be in [0, 1] (got {})", o.decay);
+  return o;
+}
+
+}  // namespace moet
