@@ -43,7 +43,7 @@ class Builder {
 
 void add_norm(Builder& b, const ModelConfig& c, const std::string& prefix, int64_t layer) {
   b.add(prefix + ".gain", Role::norm, {c.N}, layer);
-  if (c.norm == "layernorm") b.add(prefix + ".bias", Role::norm, {c.N}, layer);
+  if (c.norm == "layernorm") b.add(prefix + ".bias", Role::bias, {c.N}, layer);
 }
 
 }  // namespace

@@ -23,8 +23,8 @@ enum class Role {
   shared_down,  // [S, Ne', N]
   dense_up,     // dense FFN blocks [N, Nf]
   dense_down,   // [Nf, N]
-  norm,         // norm gains and LayerNorm biases
-  bias,         // biases of linear layers
+  norm,         // norm gains (init one)
+  bias,         // biases of linear layers and of LayerNorms (init zero)
   route_bias,   // balancing bias [M]: moves by the balancing rule, never by the optimizer
   unembed,      // untied readout [N, vocab]
 };
