@@ -1,0 +1,22 @@
+// Pointwise activations of the expert and FFN MLPs, forward and backward.
+//
+// GELU is the tanh form (GPT-2, paper 1). SwiGLU reads an up-projection laid out [gate | up] per
+// row ([rows, 2F]) and writes silu(gate) * up ([rows, F]). Backward *writes* din: the
+// pre-activation buffers are private to one MLP.
+#pragma once
+
+#include <cstdint>
+
+namespace moet {
+
+template <typename T>
+void gelu_forward(T* out, const T* in, int64_t n);
+template <typename T>
+void gelu_backward(T* din, const T* dout, const T* in, int64_t n);
+
+template <typename T>
+void swiglu_forward(T* out, const T* in, int64_t rows, int64_t F);
+template <typename T>
+void swiglu_backward(T* din, const T* dout, const T* in, int64_t rows, int64_t F);
+
+}  // namespace moet

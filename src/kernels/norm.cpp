@@ -1,0 +1,113 @@
+#include "kernels/norm.h"
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/colsum.h"
+#include "kernels/parallel.h"
+
+namespace moet {
+
+template <typename T>
+void layernorm_forward(T* out, T* mean, T* rstd, const T* x, const T* gain, const T* bias,
+                       int64_t rows, int64_t cols, double eps) {
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    // Statistics in double: rows are short, and this keeps float rows accurate.
+    double sum = 0, sq = 0;
+    for (int64_t c = 0; c < cols; ++c) sum += xr[c];
+    const double m = sum / cols;
+    for (int64_t c = 0; c < cols; ++c) sq += (xr[c] - m) * (xr[c] - m);
+    const double s = 1.0 / std::sqrt(sq / cols + eps);
+    mean[r] = T(m);
+    rstd[r] = T(s);
+    T* o = out + r * cols;
+    for (int64_t c = 0; c < cols; ++c) o[c] = T((xr[c] - m) * s) * gain[c] + bias[c];
+  }
+}
+
+template <typename T>
+void layernorm_backward(T* dx, T* dgain, T* dbias, const T* dout, const T* x, const T* mean,
+                        const T* rstd, const T* gain, int64_t rows, int64_t cols) {
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    const T* g = dout + r * cols;
+    const T m = mean[r], s = rstd[r];
+    T mean_dxhat = 0, mean_dxhat_xhat = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const T dxhat = g[c] * gain[c];
+      mean_dxhat += dxhat;
+      mean_dxhat_xhat += dxhat * (xr[c] - m) * s;
+    }
+    mean_dxhat /= T(cols);
+    mean_dxhat_xhat /= T(cols);
+    T* d = dx + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      const T xhat = (xr[c] - m) * s;
+      d[c] += s * (g[c] * gain[c] - mean_dxhat - xhat * mean_dxhat_xhat);
+    }
+  }
+  add_column_sums(dbias, dout, rows, cols);
+  accumulate_rows<T>(dgain, rows, cols, [&](int64_t r, T* o) {
+    const T* xr = x + r * cols;
+    const T* g = dout + r * cols;
+    for (int64_t c = 0; c < cols; ++c) o[c] = g[c] * (xr[c] - mean[r]) * rstd[r];
+  });
+}
+
+template <typename T>
+void rmsnorm_forward(T* out, T* rstd, const T* x, const T* gain, int64_t rows, int64_t cols,
+                     double eps) {
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    double sq = 0;
+    for (int64_t c = 0; c < cols; ++c) sq += double(xr[c]) * xr[c];
+    const T s = T(1.0 / std::sqrt(sq / cols + eps));
+    rstd[r] = s;
+    T* o = out + r * cols;
+    if (gain)
+      for (int64_t c = 0; c < cols; ++c) o[c] = xr[c] * s * gain[c];
+    else
+      for (int64_t c = 0; c < cols; ++c) o[c] = xr[c] * s;
+  }
+}
+
+template <typename T>
+void rmsnorm_backward(T* dx, T* dgain, const T* dout, const T* x, const T* rstd, const T* gain,
+                      int64_t rows, int64_t cols) {
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    const T* g = dout + r * cols;
+    const T s = rstd[r];
+    T mean_dxhat_xhat = 0;
+    for (int64_t c = 0; c < cols; ++c) mean_dxhat_xhat += g[c] * (gain ? gain[c] : T(1)) * xr[c] * s;
+    mean_dxhat_xhat /= T(cols);
+    T* d = dx + r * cols;
+    for (int64_t c = 0; c < cols; ++c)
+      d[c] += s * (g[c] * (gain ? gain[c] : T(1)) - xr[c] * s * mean_dxhat_xhat);
+  }
+  if (dgain)
+    accumulate_rows<T>(dgain, rows, cols, [&](int64_t r, T* o) {
+      const T* xr = x + r * cols;
+      const T* g = dout + r * cols;
+      for (int64_t c = 0; c < cols; ++c) o[c] = g[c] * xr[c] * rstd[r];
+    });
+}
+
+#define MOET_INSTANTIATE(T)                                                                      \
+  template void layernorm_forward<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t, \
+                                     double);                                                    \
+  template void layernorm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,       \
+                                      const T*, int64_t, int64_t);                               \
+  template void rmsnorm_forward<T>(T*, T*, const T*, const T*, int64_t, int64_t, double);        \
+  template void rmsnorm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, int64_t,    \
+                                    int64_t);
+MOET_INSTANTIATE(float)
+MOET_INSTANTIATE(double)
+#undef MOET_INSTANTIATE
+
+}  // namespace moet

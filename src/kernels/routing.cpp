@@ -1,0 +1,91 @@
+#include "kernels/routing.h"
+
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/parallel.h"
+
+namespace moet {
+
+template <typename T>
+void topk_select(int32_t* selected, const T* scores, const T* bias, int64_t rows, int64_t M,
+                 int64_t K) {
+  MOET_CHECK(K >= 1 && K <= M);
+#pragma omp parallel if (worth_parallel(rows * M))
+  {
+    std::vector<T> best(static_cast<size_t>(K));
+#pragma omp for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* s = scores + r * M;
+    int32_t* out = selected + r * K;
+    // Insertion into a sorted list of K: M is small (tens), so this beats a heap.
+    int64_t count = 0;
+    for (int64_t e = 0; e < M; ++e) {
+      const T value = s[e] + (bias ? bias[e] : T(0));
+      if (count == K && !(value > best[K - 1])) continue;
+      int64_t pos = count < K ? count++ : K - 1;
+      while (pos > 0 && value > best[pos - 1]) {
+        best[pos] = best[pos - 1];
+        out[pos] = out[pos - 1];
+        --pos;
+      }
+      best[pos] = value;
+      out[pos] = int32_t(e);
+    }
+  }
+  }
+}
+
+void group_by_expert(int64_t* offsets, int32_t* order, int32_t* position, const int32_t* selected,
+                     int64_t rows, int64_t M, int64_t K) {
+  const int64_t A = rows * K;
+  std::vector<int64_t> next(size_t(M + 1), 0);
+  for (int64_t a = 0; a < A; ++a) ++next[selected[a] + 1];
+  for (int64_t e = 0; e < M; ++e) next[e + 1] += next[e];
+  for (int64_t e = 0; e <= M; ++e) offsets[e] = next[e];
+  for (int64_t a = 0; a < A; ++a) {
+    const int64_t p = next[selected[a]]++;
+    order[p] = int32_t(a);
+    position[a] = int32_t(p);
+  }
+}
+
+template <typename T>
+void gather_assignments(T* dst, const T* src, const int32_t* order, int64_t rows, int64_t K,
+                        int64_t N) {
+  const int64_t A = rows * K;
+#pragma omp parallel for schedule(static) if (worth_parallel(A * N))
+  for (int64_t p = 0; p < A; ++p) {
+    const T* s = src + int64_t(order[p] / K) * N;
+    T* d = dst + p * N;
+    for (int64_t c = 0; c < N; ++c) d[c] = s[c];
+  }
+}
+
+template <typename T>
+void combine_assignments(T* dst, const T* src, const T* weight, const int32_t* position,
+                         int64_t rows, int64_t K, int64_t N, bool accumulate) {
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * K * N))
+  for (int64_t r = 0; r < rows; ++r) {
+    T* d = dst + r * N;
+    if (!accumulate)
+      for (int64_t c = 0; c < N; ++c) d[c] = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t a = r * K + k;
+      const T w = weight ? weight[a] : T(1);
+      const T* s = src + int64_t(position[a]) * N;
+      for (int64_t c = 0; c < N; ++c) d[c] += w * s[c];
+    }
+  }
+}
+
+#define MOET_INSTANTIATE(T)                                                                    \
+  template void topk_select<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t);      \
+  template void gather_assignments<T>(T*, const T*, const int32_t*, int64_t, int64_t, int64_t); \
+  template void combine_assignments<T>(T*, const T*, const T*, const int32_t*, int64_t,       \
+                                       int64_t, int64_t, bool);
+MOET_INSTANTIATE(float)
+MOET_INSTANTIATE(double)
+#undef MOET_INSTANTIATE
+
+}  // namespace moet

@@ -1,0 +1,47 @@
+#include "kernels/xent.h"
+
+#include <cmath>
+
+#include "kernels/parallel.h"
+
+namespace moet {
+
+template <typename T>
+void softmax_xent_forward(T* losses, T* logits, const int32_t* targets, int64_t rows, int64_t V) {
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * V))
+  for (int64_t r = 0; r < rows; ++r) {
+    T* x = logits + r * V;
+    const double target_logit = x[targets[r]];
+    T maxv = x[0];
+    for (int64_t j = 1; j < V; ++j) maxv = std::max(maxv, x[j]);
+    double sum = 0;
+    for (int64_t j = 0; j < V; ++j) {
+      x[j] = std::exp(x[j] - maxv);
+      sum += x[j];
+    }
+    const T inv = T(1.0 / sum);
+    losses[r] = T(std::log(sum) + double(maxv) - target_logit);  // logsumexp - logit[target]
+    for (int64_t j = 0; j < V; ++j) x[j] *= inv;
+  }
+}
+
+template <typename T>
+void softmax_xent_backward(T* dlogits, const T* probs, const int32_t* targets, int64_t rows,
+                           int64_t V, T scale) {
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * V))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* p = probs + r * V;
+    T* d = dlogits + r * V;
+    for (int64_t j = 0; j < V; ++j) d[j] = scale * p[j];
+    d[targets[r]] -= scale;
+  }
+}
+
+template void softmax_xent_forward<float>(float*, float*, const int32_t*, int64_t, int64_t);
+template void softmax_xent_forward<double>(double*, double*, const int32_t*, int64_t, int64_t);
+template void softmax_xent_backward<float>(float*, const float*, const int32_t*, int64_t, int64_t,
+                                           float);
+template void softmax_xent_backward<double>(double*, const double*, const int32_t*, int64_t,
+                                            int64_t, double);
+
+}  // namespace moet

@@ -1,0 +1,132 @@
+#include "model/attention_block.h"
+
+#include <algorithm>
+
+#include "kernels/attention.h"
+#include "kernels/linear.h"
+#include "kernels/norm.h"
+#include "kernels/parallel.h"
+
+namespace moet {
+
+template <typename T>
+void allocate_attention(AttentionActs<T>& a, const ModelConfig& c, int64_t B) {
+  const int64_t R = B * c.seq, N = c.N, H = c.heads();
+  const size_t rn = size_t(R * N);
+  a.ln.resize(R, N);
+  a.q_lin.assign(rn, T(0));
+  a.k_lin.assign(rn, T(0));
+  a.v.assign(rn, T(0));
+  if (c.qk_norm || c.pos == "rope") {
+    a.q.assign(rn, T(0));
+    a.k.assign(rn, T(0));
+  }
+  if (c.qk_norm) {
+    a.q_rstd.assign(size_t(R * H), T(0));
+    a.k_rstd.assign(size_t(R * H), T(0));
+  }
+  a.probs.assign(size_t(B * H * c.seq * c.seq), T(0));
+  a.att.assign(rn, T(0));
+}
+
+namespace {
+
+// q or k from its projection: qk-norm per head (no gain), then RoPE.
+template <typename T>
+void transform_qk(const BlockContext<T>& ctx, const T* lin, T* out, T* rstd) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), N = c.N;
+  if (c.qk_norm)
+    rmsnorm_forward<T>(out, rstd, lin, nullptr, R * c.heads(), c.d_head, c.norm_eps);
+  else
+    std::copy(lin, lin + R * N, out);
+  if (ctx.rope) rope_forward<T>(out, *ctx.rope, ctx.B, c.heads());
+}
+
+// In place on dout: back through RoPE; then through qk-norm into dlin.
+template <typename T>
+void transform_qk_backward(const BlockContext<T>& ctx, T* dout, const T* lin, const T* rstd,
+                           T* dlin) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), N = c.N;
+  if (ctx.rope) rope_backward<T>(dout, *ctx.rope, ctx.B, c.heads());
+  if (c.qk_norm) {
+    std::fill(dlin, dlin + R * N, T(0));
+    rmsnorm_backward<T>(dlin, nullptr, dout, lin, rstd, nullptr, R * c.heads(), c.d_head);
+  } else {
+    std::copy(dout, dout + R * N, dlin);
+  }
+}
+
+template <typename T>
+void add_scaled(T* out, const T* a, const T* b, T scale, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (worth_parallel(n))
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + scale * b[i];
+}
+
+}  // namespace
+
+template <typename T>
+void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                             AttentionActs<T>& a, const T* h_in, T* h_out, T* branch) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), N = c.N;
+  norm_forward(c, w.ln1, a.ln, h_in, R);
+  const T* x = a.ln.out.data();
+  linear_forward<T>(a.q_lin.data(), x, w.wq.value, w.bq.value, R, N, N, w.wq.mult);
+  linear_forward<T>(a.k_lin.data(), x, w.wk.value, w.bk.value, R, N, N, w.wk.mult);
+  linear_forward<T>(a.v.data(), x, w.wv.value, w.bv.value, R, N, N, w.wv.mult);
+  if (!a.q.empty()) {
+    transform_qk(ctx, a.q_lin.data(), a.q.data(), a.q_rstd.data());
+    transform_qk(ctx, a.k_lin.data(), a.k.data(), a.k_rstd.data());
+  }
+  attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B,
+                       c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale);
+  linear_forward<T>(branch, a.att.data(), w.wo.value, w.bo.value, R, N, N, w.wo.mult);
+  add_scaled(h_out, h_in, branch, T(ctx.plan.residual_mult), R * N);
+}
+
+template <typename T>
+void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                              const AttentionActs<T>& a, const T* h_in, T* dh,
+                              BackwardScratch<T>& s) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), N = c.N;
+  T* dbranch = s.dbranch.data();
+  const T rm = T(ctx.plan.residual_mult);
+#pragma omp parallel for simd schedule(static) if (worth_parallel(R * N))
+  for (int64_t i = 0; i < R * N; ++i) dbranch[i] = rm * dh[i];
+  linear_backward<T>(s.datt.data(), w.wo.grad, w.bo.grad, dbranch, a.att.data(), w.wo.value, R, N,
+                     N, w.wo.mult, false);
+  attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.q_final(),
+                        a.k_final(), a.v.data(), a.probs.data(), ctx.B, c.seq, c.heads(),
+                        c.d_head, ctx.plan.attn_logit_scale);
+  T* dq_lin = s.dq.data();
+  T* dk_lin = s.dk.data();
+  if (!a.q.empty()) {
+    transform_qk_backward(ctx, s.dq.data(), a.q_lin.data(), a.q_rstd.data(), s.dq_lin.data());
+    transform_qk_backward(ctx, s.dk.data(), a.k_lin.data(), a.k_rstd.data(), s.dk_lin.data());
+    dq_lin = s.dq_lin.data();
+    dk_lin = s.dk_lin.data();
+  }
+  const T* x = a.ln.out.data();
+  T* dx = s.dln.data();
+  linear_backward<T>(dx, w.wq.grad, w.bq.grad, dq_lin, x, w.wq.value, R, N, N, w.wq.mult, false);
+  linear_backward<T>(dx, w.wk.grad, w.bk.grad, dk_lin, x, w.wk.value, R, N, N, w.wk.mult, true);
+  linear_backward<T>(dx, w.wv.grad, w.bv.grad, s.dv.data(), x, w.wv.value, R, N, N, w.wv.mult,
+                     true);
+  norm_backward(c, w.ln1, a.ln, dh, dx, h_in, R);
+}
+
+#define MOET_INSTANTIATE(T)                                                                    \
+  template void allocate_attention<T>(AttentionActs<T>&, const ModelConfig&, int64_t);        \
+  template void attention_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,     \
+                                           AttentionActs<T>&, const T*, T*, T*);              \
+  template void attention_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,    \
+                                            const AttentionActs<T>&, const T*, T*,            \
+                                            BackwardScratch<T>&);
+MOET_INSTANTIATE(float)
+MOET_INSTANTIATE(double)
+#undef MOET_INSTANTIATE
+
+}  // namespace moet

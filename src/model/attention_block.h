@@ -1,0 +1,25 @@
+// The attention sublayer: h_out = h_in + residual_mult * W_O attn(norm(h_in)), with optional
+// qk-norm and RoPE on q and k, forward and backward.
+#pragma once
+
+#include "model/activations.h"
+#include "model/block_context.h"
+#include "model/weights.h"
+
+namespace moet {
+
+template <typename T>
+void allocate_attention(AttentionActs<T>& a, const ModelConfig& c, int64_t B);
+
+// branch is [R, N] scratch.
+template <typename T>
+void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                             AttentionActs<T>& a, const T* h_in, T* h_out, T* branch);
+
+// On entry dh holds d loss / d h_out; on return d loss / d h_in. h_in is the block input.
+template <typename T>
+void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                              const AttentionActs<T>& a, const T* h_in, T* dh,
+                              BackwardScratch<T>& s);
+
+}  // namespace moet

@@ -1,0 +1,27 @@
+// The FFN sublayer: h_out = h_in + residual_mult * ffn(norm(h_in)), where ffn is the dense MLP
+// or the MoE layer depending on the block, forward and backward.
+#pragma once
+
+#include <optional>
+
+#include "model/activations.h"
+#include "model/block_context.h"
+#include "model/moe_layer.h"
+#include "model/weights.h"
+
+namespace moet {
+
+template <typename T>
+void allocate_ffn(FfnActs<T>& a, const ModelConfig& c, int64_t B, bool moe);
+
+// branch is [R, N] scratch. Returns routing stats for MoE blocks.
+template <typename T>
+std::optional<RoutingStats> ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                                              FfnActs<T>& a, const T* h_in, T* h_out, T* branch);
+
+// On entry dh holds d loss / d h_out; on return d loss / d h_in.
+template <typename T>
+void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const FfnActs<T>& a,
+                        const T* h_in, T* dh, T loss_scale, BackwardScratch<T>& s);
+
+}  // namespace moet

@@ -1,0 +1,42 @@
+#include "model/mlp.h"
+
+#include "kernels/activation.h"
+#include "kernels/linear.h"
+
+namespace moet {
+
+template <typename T>
+void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int64_t N,
+                 const MlpWeights<T>& w, bool swiglu, bool accumulate) {
+  const int64_t F = w.hidden, up_cols = swiglu ? 2 * F : F;
+  linear_forward<T>(buf.pre, x, w.up.value, w.up_bias.value, rows, N, up_cols, w.up.mult);
+  if (swiglu) swiglu_forward<T>(buf.act, buf.pre, rows, F);
+  else gelu_forward<T>(buf.act, buf.pre, rows * F);
+  linear_forward<T>(out, buf.act, w.down.value, w.down_bias.value, rows, F, N, w.down.mult,
+                    accumulate);
+}
+
+template <typename T>
+void mlp_backward(T* dx, bool accumulate_dx, const T* dout, const T* x, const MlpBuffers<T>& buf,
+                  T* dact, T* dpre, int64_t rows, int64_t N, const MlpWeights<T>& w, bool swiglu) {
+  const int64_t F = w.hidden, up_cols = swiglu ? 2 * F : F;
+  linear_backward<T>(dact, w.down.grad, w.down_bias.grad, dout, buf.act, w.down.value, rows, F, N,
+                     w.down.mult, false);
+  if (swiglu) swiglu_backward<T>(dpre, dact, buf.pre, rows, F);
+  else gelu_backward<T>(dpre, dact, buf.pre, rows * F);
+  linear_backward<T>(dx, w.up.grad, w.up_bias.grad, dpre, x, w.up.value, rows, N, up_cols,
+                     w.up.mult, accumulate_dx);
+}
+
+template void mlp_forward<float>(float*, const MlpBuffers<float>&, const float*, int64_t, int64_t,
+                                 const MlpWeights<float>&, bool, bool);
+template void mlp_forward<double>(double*, const MlpBuffers<double>&, const double*, int64_t,
+                                  int64_t, const MlpWeights<double>&, bool, bool);
+template void mlp_backward<float>(float*, bool, const float*, const float*,
+                                  const MlpBuffers<float>&, float*, float*, int64_t, int64_t,
+                                  const MlpWeights<float>&, bool);
+template void mlp_backward<double>(double*, bool, const double*, const double*,
+                                   const MlpBuffers<double>&, double*, double*, int64_t, int64_t,
+                                   const MlpWeights<double>&, bool);
+
+}  // namespace moet

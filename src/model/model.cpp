@@ -1,0 +1,213 @@
+#include "model/model.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/embedding.h"
+#include "kernels/gemm.h"
+#include "kernels/linear.h"
+#include "kernels/xent.h"
+#include "model/attention_block.h"
+#include "model/ffn_block.h"
+#include "model/init.h"
+
+namespace moet {
+
+template <typename T>
+Weight<T> Model<T>::weight(const std::string& name, bool required) {
+  const int i = find_tensor(tensors_, name);
+  if (i < 0) {
+    MOET_CHECK(!required);
+    return {};
+  }
+  const TensorInfo& t = tensors_[size_t(i)];
+  return Weight<T>{params_.data() + t.offset, grads_.data() + t.offset,
+                   T(plan_.tensors[size_t(i)].multiplier)};
+}
+
+template <typename T>
+NormWeights<T> Model<T>::norm_weights(const std::string& prefix) {
+  return {weight(prefix + ".gain"), weight(prefix + ".bias", false)};
+}
+
+template <typename T>
+MlpWeights<T> Model<T>::mlp_weights(const std::string& up, const std::string& down,
+                                    int64_t hidden) {
+  return {weight(up), weight(up + "_bias", false), weight(down), weight(down + "_bias", false),
+          hidden};
+}
+
+template <typename T>
+Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch)
+    : config_(config), plan_(plan), tensors_(model_tensors(config)), B_(batch) {
+  validate(config_);
+  validate_plan(tensors_, plan_);
+  if (B_ <= 0) fail("batch size must be positive (got {})", B_);
+  const ModelConfig& c = config_;
+  const int64_t n = total_numel(tensors_);
+  params_.assign(size_t(n), T(0));
+  grads_.assign(size_t(n), T(0));
+
+  embed_ = weight("embed");
+  pos_embed_ = weight("pos_embed", false);
+  unembed_ = weight("unembed", false);
+  final_norm_w_ = norm_weights("final_norm");
+  for (int64_t l = 0; l < c.L; ++l) {
+    const std::string p = "blocks." + std::to_string(l);
+    BlockWeights<T> w;
+    w.ln1 = norm_weights(p + ".ln1");
+    w.ln2 = norm_weights(p + ".ln2");
+    w.wq = weight(p + ".attn.wq");
+    w.wk = weight(p + ".attn.wk");
+    w.wv = weight(p + ".attn.wv");
+    w.wo = weight(p + ".attn.wo");
+    w.bq = weight(p + ".attn.bq", false);
+    w.bk = weight(p + ".attn.bk", false);
+    w.bv = weight(p + ".attn.bv", false);
+    w.bo = weight(p + ".attn.bo", false);
+    w.moe = c.is_moe_block(l);
+    if (w.moe) {
+      w.router = weight(p + ".moe.router");
+      w.route_bias = weight(p + ".moe.route_bias");
+      w.experts = mlp_weights(p + ".moe.expert_up", p + ".moe.expert_down", c.Ne);
+      if (c.shared_experts > 0)
+        w.shared = mlp_weights(p + ".moe.shared_up", p + ".moe.shared_down", c.shared_width());
+    } else {
+      w.ffn = mlp_weights(p + ".ffn.up", p + ".ffn.down", c.dense_width());
+    }
+    blocks_.push_back(w);
+  }
+  if (c.pos == "rope") rope_ = make_rope_table<T>(c.seq, c.d_head, c.rope_base);
+
+  const int64_t R = rows(), N = c.N;
+  inputs_.assign(size_t(R), 0);
+  targets_.assign(size_t(R), 0);
+  resid_.assign(size_t(c.L + 1), std::vector<T>(size_t(R * N), T(0)));
+  acts_.resize(size_t(c.L));
+  int64_t widest_up = 0, widest_hidden = 0;
+  for (int64_t l = 0; l < c.L; ++l) {
+    allocate_attention(acts_[l].attn, c, B_);
+    acts_[l].resid_mid.assign(size_t(R * N), T(0));
+    allocate_ffn(acts_[l].ffn, c, B_, blocks_[l].moe);
+    const int64_t hidden = blocks_[l].moe ? std::max(c.Ne, c.shared_experts ? c.shared_width() : 0)
+                                          : c.dense_width();
+    widest_hidden = std::max(widest_hidden, hidden);
+    widest_up = std::max(widest_up, c.up_cols(hidden));
+  }
+  final_norm_.resize(R, N);
+  logits_.assign(size_t(R * c.vocab), T(0));
+  token_loss_.assign(size_t(R), T(0));
+  branch_.assign(size_t(R * N), T(0));
+  dh_.assign(size_t(R * N), T(0));
+  dfinal_.assign(size_t(R * N), T(0));
+
+  BackwardScratch<T>& s = scratch_;
+  for (auto* v : {&s.dbranch, &s.dln, &s.datt, &s.dq, &s.dk, &s.dv, &s.dq_lin, &s.dk_lin})
+    v->assign(size_t(R * N), T(0));
+  // An expert sees at most R rows (a token picks K distinct experts), as do dense MLPs.
+  s.dpre.assign(size_t(R * widest_up), T(0));
+  s.dact.assign(size_t(R * widest_hidden), T(0));
+  if (c.has_moe()) {
+    s.dexp_out.assign(size_t(R * c.K * N), T(0));
+    s.dx_perm.assign(size_t(R * c.K * N), T(0));
+    s.dgates.assign(size_t(R * c.K), T(0));
+    s.dscores.assign(size_t(R * c.M), T(0));
+    s.drouter.assign(size_t(R * c.M), T(0));
+  }
+}
+
+template <typename T>
+void Model<T>::init(uint64_t seed) {
+  init_parameters<T>(tensors_, plan_, seed, params_.data());
+}
+
+template <typename T>
+void Model<T>::zero_grad() {
+  std::fill(grads_.begin(), grads_.end(), T(0));
+}
+
+template <typename T>
+T Model<T>::readout_mult() const {
+  // Tied: the embedding's own multiplier acts on the input side only.
+  return T(plan_.block.readout_mult) * (unembed_ ? unembed_.mult : T(1));
+}
+
+template <typename T>
+ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
+  const ModelConfig& c = config_;
+  const int64_t R = rows(), N = c.N, V = c.vocab;
+  for (int64_t i = 0; i < R; ++i) {
+    if (inputs[i] < 0 || inputs[i] >= V || targets[i] < 0 || targets[i] >= V)
+      fail("token id {} is outside the vocabulary (model.vocab = {})",
+           (inputs[i] < 0 || inputs[i] >= V) ? inputs[i] : targets[i], V);
+  }
+  std::copy(inputs, inputs + R, inputs_.begin());
+  std::copy(targets, targets + R, targets_.begin());
+
+  T* h0 = resid_[0].data();
+  embedding_forward<T>(h0, inputs, embed_.value, R, N, embed_.mult);
+  if (pos_embed_) add_positions<T>(h0, pos_embed_.value, B_, c.seq, N, pos_embed_.mult);
+
+  const BlockContext<T> ctx{c, plan_.block, c.pos == "rope" ? &rope_ : nullptr, B_};
+  routing_.clear();
+  ForwardResult result;
+  for (int64_t l = 0; l < c.L; ++l) {
+    BlockActs<T>& a = acts_[size_t(l)];
+    attention_block_forward(ctx, blocks_[l], a.attn, resid_[l].data(), a.resid_mid.data(),
+                            branch_.data());
+    auto stats = ffn_block_forward(ctx, blocks_[l], a.ffn, a.resid_mid.data(),
+                                   resid_[l + 1].data(), branch_.data());
+    if (stats) {
+      stats->layer = l;
+      result.aux_loss += stats->aux_loss;
+      result.z_loss += stats->z_loss;
+      routing_.push_back(std::move(*stats));
+    }
+  }
+  norm_forward(c, final_norm_w_, final_norm_, resid_[c.L].data(), R);
+  const T* x = final_norm_.out.data();
+  if (unembed_)
+    linear_forward<T>(logits_.data(), x, unembed_.value, nullptr, R, N, V, readout_mult());
+  else  // logits = mult * x embed^T
+    gemm<T>(false, true, R, V, N, readout_mult(), x, N, embed_.value, N, T(0), logits_.data(), V);
+  softmax_xent_forward<T>(token_loss_.data(), logits_.data(), targets, R, V);
+  double sum = 0;
+  for (const T v : token_loss_) sum += v;
+  result.loss = sum / R;
+  return result;
+}
+
+template <typename T>
+void Model<T>::backward(T loss_scale) {
+  const ModelConfig& c = config_;
+  const int64_t R = rows(), N = c.N, V = c.vocab;
+  // The logits buffer holds probabilities; turn it into d loss / d logits in place.
+  T* dlogits = logits_.data();
+  softmax_xent_backward<T>(dlogits, logits_.data(), targets_.data(), R, V, loss_scale / T(R));
+  const T* x = final_norm_.out.data();
+  if (unembed_) {
+    linear_backward<T>(dfinal_.data(), unembed_.grad, nullptr, dlogits, x, unembed_.value, R, N, V,
+                       readout_mult(), false);
+  } else {
+    gemm<T>(true, false, V, N, R, readout_mult(), dlogits, V, x, N, T(1), embed_.grad, N);
+    gemm<T>(false, false, R, N, V, readout_mult(), dlogits, V, embed_.value, N, T(0),
+            dfinal_.data(), N);
+  }
+  T* dh = dh_.data();
+  std::fill(dh, dh + R * N, T(0));
+  norm_backward(c, final_norm_w_, final_norm_, dh, dfinal_.data(), resid_[c.L].data(), R);
+
+  const BlockContext<T> ctx{c, plan_.block, c.pos == "rope" ? &rope_ : nullptr, B_};
+  for (int64_t l = c.L - 1; l >= 0; --l) {
+    const BlockActs<T>& a = acts_[size_t(l)];
+    ffn_block_backward(ctx, blocks_[l], a.ffn, a.resid_mid.data(), dh, loss_scale, scratch_);
+    attention_block_backward(ctx, blocks_[l], a.attn, resid_[l].data(), dh, scratch_);
+  }
+  embedding_backward<T>(embed_.grad, inputs_.data(), dh, R, N, embed_.mult);
+  if (pos_embed_) positions_backward<T>(pos_embed_.grad, dh, B_, c.seq, N, pos_embed_.mult);
+}
+
+template class Model<float>;
+template class Model<double>;
+
+}  // namespace moet

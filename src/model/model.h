@@ -1,0 +1,94 @@
+// Model<T>: the decoder-only MoE transformer with hand-written forward and backward.
+//
+//   h_0 = mult_embed * embed[x] (+ mult_pos * pos_embed[t])
+//   h  += residual_mult * W_O attn(norm(h))        per block
+//   h  += residual_mult * ffn(norm(h))             dense MLP or MoE layer (model.moe_every)
+//   logits = readout_mult * norm(h_L) W_readout     W_readout = embed^T (tied) or unembed
+//   loss = mean cross-entropy (+ Switch aux loss + router z-loss when weighted)
+//
+// T is float for training and double for the finite-difference gradient checks. All buffers
+// are allocated at construction for a fixed batch of B sequences of model.seq tokens; a step
+// allocates nothing. Parameters and gradients are flat buffers in model_tensors() order.
+// Numbers (init std, multipliers, block scalars) come from the ModelPlan; the model decides none.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/rope.h"
+#include "model/activations.h"
+#include "model/config.h"
+#include "model/layout.h"
+#include "model/moe_layer.h"
+#include "model/plan.h"
+#include "model/weights.h"
+
+namespace moet {
+
+struct ForwardResult {
+  double loss = 0;      // mean cross-entropy per token
+  double aux_loss = 0;  // sum over MoE layers of the weighted Switch auxiliary losses
+  double z_loss = 0;    // sum over MoE layers of the weighted router z-losses
+  double total() const { return loss + aux_loss + z_loss; }
+};
+
+template <typename T>
+class Model {
+ public:
+  // Throws Error when the plan does not fit the config.
+  Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch);
+
+  void init(uint64_t seed);
+  // inputs and targets are [B, seq] token ids. Throws Error on an id outside the vocabulary.
+  ForwardResult forward(const int32_t* inputs, const int32_t* targets);
+  // Adds d(loss_scale * total loss)/d params into grads() for the last forward.
+  void backward(T loss_scale = T(1));
+  void zero_grad();
+
+  const ModelConfig& config() const { return config_; }
+  const ModelPlan& plan() const { return plan_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  int64_t batch() const { return B_; }
+  int64_t rows() const { return B_ * config_.seq; }
+  std::vector<T>& params() { return params_; }
+  const std::vector<T>& params() const { return params_; }
+  std::vector<T>& grads() { return grads_; }
+  const std::vector<T>& grads() const { return grads_; }
+
+  // Of the last forward pass, one entry per MoE block in block order.
+  const std::vector<RoutingStats>& routing() const { return routing_; }
+  // Activations of the last forward pass, for probes (coordinate checks).
+  const std::vector<BlockActs<T>>& block_acts() const { return acts_; }
+  // Residual stream entering block l; l = L is the input of the final norm.
+  const T* residual(int64_t l) const { return resid_[size_t(l)].data(); }
+  const std::vector<T>& final_norm_out() const { return final_norm_.out; }
+
+ private:
+  Weight<T> weight(const std::string& name, bool required = true);
+  NormWeights<T> norm_weights(const std::string& prefix);
+  MlpWeights<T> mlp_weights(const std::string& up, const std::string& down, int64_t hidden);
+  T readout_mult() const;
+
+  ModelConfig config_;
+  ModelPlan plan_;
+  std::vector<TensorInfo> tensors_;
+  int64_t B_;
+  std::vector<T> params_, grads_;
+
+  Weight<T> embed_, pos_embed_, unembed_;
+  NormWeights<T> final_norm_w_;
+  std::vector<BlockWeights<T>> blocks_;
+  RopeTable<T> rope_;
+
+  std::vector<int32_t> inputs_, targets_;
+  std::vector<std::vector<T>> resid_;  // L + 1 residual streams [R, N]
+  std::vector<BlockActs<T>> acts_;
+  NormActs<T> final_norm_;
+  std::vector<T> logits_;  // [R, V]; softmax probabilities after forward
+  std::vector<T> token_loss_;
+  std::vector<T> branch_, dh_, dfinal_;
+  BackwardScratch<T> scratch_;
+  std::vector<RoutingStats> routing_;
+};
+
+}  // namespace moet

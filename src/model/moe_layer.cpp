@@ -1,0 +1,282 @@
+#include "model/moe_layer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "kernels/linear.h"
+#include "kernels/parallel.h"
+#include "kernels/routing.h"
+#include "model/mlp.h"
+
+namespace moet {
+
+std::vector<double> RoutingStats::load() const {
+  std::vector<double> out(counts.size());
+  for (size_t i = 0; i < counts.size(); ++i) out[i] = tokens ? double(counts[i]) / tokens : 0.0;
+  return out;
+}
+
+double RoutingStats::max_over_mean_load() const {
+  if (counts.empty()) return 0;
+  int64_t max_count = 0, total = 0;
+  for (const int64_t n : counts) max_count = std::max(max_count, n), total += n;
+  return total ? double(max_count) * counts.size() / total : 0.0;
+}
+
+template <typename T>
+void allocate_moe(FfnActs<T>& a, const ModelConfig& c, int64_t B) {
+  const int64_t R = B * c.seq, N = c.N, M = c.M, K = c.K, A = R * K;
+  RoutingActs<T>& r = a.routing;
+  r.logits.assign(size_t(R * M), T(0));
+  r.scores.assign(size_t(R * M), T(0));
+  r.selected.assign(size_t(A), 0);
+  r.gates.assign(size_t(A), T(0));
+  r.combine_weight.assign(size_t(A), T(0));
+  r.offsets.assign(size_t(M + 1), 0);
+  r.order.assign(size_t(A), 0);
+  r.position.assign(size_t(A), 0);
+  if (c.aux_weight > 0 || c.z_weight > 0) r.aux_probs.assign(size_t(R * M), T(0));
+  if (c.z_weight > 0) r.logsumexp.assign(size_t(R), T(0));
+  a.x_perm.assign(size_t(A * N), T(0));
+  a.exp_pre.assign(size_t(A * c.up_cols(c.Ne)), T(0));
+  a.exp_act.assign(size_t(A * c.Ne), T(0));
+  a.exp_out.assign(size_t(A * N), T(0));
+  if (c.shared_experts > 0) {
+    const int64_t S = c.shared_experts, Ns = c.shared_width();
+    a.pre.assign(size_t(S * R * c.up_cols(Ns)), T(0));
+    a.act.assign(size_t(S * R * Ns), T(0));
+  }
+}
+
+namespace {
+
+template <typename T>
+void route(const BlockContext<T>& ctx, const BlockWeights<T>& w, RoutingActs<T>& r, const T* x) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), M = c.M, K = c.K;
+  linear_forward<T>(r.logits.data(), x, w.router.value, nullptr, R, c.N, M, w.router.mult);
+  const bool softmax = c.router_score == "softmax";
+  const bool want_probs = !r.aux_probs.empty();
+#pragma omp parallel for schedule(static) if (worth_parallel(R * M))
+  for (int64_t i = 0; i < R; ++i) {
+    const T* l = r.logits.data() + i * M;
+    T* s = r.scores.data() + i * M;
+    if (softmax || want_probs) {
+      const T maxv = *std::max_element(l, l + M);
+      T sum = 0;
+      for (int64_t e = 0; e < M; ++e) sum += std::exp(l[e] - maxv);
+      if (want_probs) {
+        for (int64_t e = 0; e < M; ++e) r.aux_probs[i * M + e] = std::exp(l[e] - maxv) / sum;
+        if (!r.logsumexp.empty()) r.logsumexp[i] = maxv + std::log(sum);
+      }
+      if (softmax)
+        for (int64_t e = 0; e < M; ++e) s[e] = std::exp(l[e] - maxv) / sum;
+    }
+    if (!softmax)
+      for (int64_t e = 0; e < M; ++e) s[e] = T(1) / (T(1) + std::exp(-l[e]));
+  }
+  topk_select<T>(r.selected.data(), r.scores.data(), w.route_bias.value, R, M, K);
+#pragma omp parallel for schedule(static) if (worth_parallel(R * K))
+  for (int64_t i = 0; i < R; ++i) {
+    T sum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const T g = r.scores[i * M + r.selected[i * K + k]];
+      r.gates[i * K + k] = g;
+      sum += g;
+    }
+    if (c.gate_renorm)
+      for (int64_t k = 0; k < K; ++k) r.gates[i * K + k] /= sum;
+  }
+  group_by_expert(r.offsets.data(), r.order.data(), r.position.data(), r.selected.data(), R, M,
+                  K);
+}
+
+// Runs fn(e, first_position, rows) for every expert with tokens.
+template <typename Fn>
+void for_each_expert(const std::vector<int64_t>& offsets, int64_t M, Fn&& fn) {
+  for (int64_t e = 0; e < M; ++e) {
+    const int64_t rows = offsets[e + 1] - offsets[e];
+    if (rows > 0) fn(e, offsets[e], rows);
+  }
+}
+
+template <typename T>
+MlpBuffers<T> shared_buffers(const ModelConfig& c, const FfnActs<T>& a, int64_t s, int64_t R) {
+  const int64_t Ns = c.shared_width();
+  return {const_cast<T*>(a.pre.data()) + s * R * c.up_cols(Ns),
+          const_cast<T*>(a.act.data()) + s * R * Ns};
+}
+
+template <typename T>
+MlpWeights<T> shared_slice(const ModelConfig& c, const MlpWeights<T>& all, int64_t s) {
+  const int64_t Ns = c.shared_width(), up = c.up_cols(Ns);
+  return {all.up.expert(s, c.N * up), all.up_bias.expert(s, up), all.down.expert(s, Ns * c.N),
+          all.down_bias.expert(s, c.N), Ns};
+}
+
+template <typename T>
+MlpWeights<T> expert_slice(const ModelConfig& c, const MlpWeights<T>& all, int64_t e) {
+  const int64_t up = c.up_cols(c.Ne);
+  return {all.up.expert(e, c.N * up), all.up_bias.expert(e, up), all.down.expert(e, c.Ne * c.N),
+          all.down_bias.expert(e, c.N), c.Ne};
+}
+
+}  // namespace
+
+template <typename T>
+RoutingStats moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
+                         const T* x, T* y) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K;
+  const bool swiglu = c.act == "swiglu";
+  RoutingActs<T>& r = a.routing;
+  route(ctx, w, r, x);
+
+  gather_assignments<T>(a.x_perm.data(), x, r.order.data(), R, K, N);
+  const int64_t up = c.up_cols(c.Ne);
+  for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
+    const MlpBuffers<T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
+    mlp_forward<T>(a.exp_out.data() + p0 * N, buf, a.x_perm.data() + p0 * N, rows, N,
+                   expert_slice(c, w.experts, e), swiglu, false);
+  });
+  // y = aggregation_mult * sum_k gate_k expert_k(x); the weights are formed on the fly.
+  const T agg = T(ctx.plan.aggregation_mult);
+  for (size_t i = 0; i < r.gates.size(); ++i) r.combine_weight[i] = agg * r.gates[i];
+  combine_assignments<T>(y, a.exp_out.data(), r.combine_weight.data(), r.position.data(), R, K, N,
+                         false);
+  for (int64_t s = 0; s < c.shared_experts; ++s)
+    mlp_forward<T>(y, shared_buffers(c, a, s, R), x, R, N, shared_slice(c, w.shared, s), swiglu,
+                   true);
+
+  RoutingStats stats;
+  stats.tokens = R;
+  stats.counts.resize(size_t(M));
+  for (int64_t e = 0; e < M; ++e) stats.counts[e] = r.offsets[e + 1] - r.offsets[e];
+  double sq = 0;
+  for (const T v : r.logits) sq += double(v) * v;
+  stats.logit_rms = std::sqrt(sq / double(R * M));
+  if (c.aux_weight > 0) {
+    // Switch: M * sum_i f_i P_i with f_i the fraction of assignments to expert i.
+    double sum = 0;
+    for (int64_t e = 0; e < M; ++e) {
+      double P = 0;
+      for (int64_t i = 0; i < R; ++i) P += r.aux_probs[i * M + e];
+      sum += double(stats.counts[e]) / double(R * K) * (P / R);
+    }
+    stats.aux_loss = c.aux_weight * M * sum;
+  }
+  if (c.z_weight > 0) {
+    double z = 0;
+    for (const T v : r.logsumexp) z += double(v) * v;
+    stats.z_loss = c.z_weight * z / R;
+  }
+  return stats;
+}
+
+template <typename T>
+void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const FfnActs<T>& a,
+                  const T* x, const T* dy, T* dx, T loss_scale, BackwardScratch<T>& s) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K, A = R * K;
+  const bool swiglu = c.act == "swiglu";
+  const RoutingActs<T>& r = a.routing;
+  const T agg = T(ctx.plan.aggregation_mult);
+
+  // Shared experts see every token with weight 1; they start dx.
+  std::fill(dx, dx + R * N, T(0));
+  for (int64_t sh = 0; sh < c.shared_experts; ++sh)
+    mlp_backward<T>(dx, true, dy, x, shared_buffers(c, a, sh, R), s.dact.data(), s.dpre.data(), R,
+                    N, shared_slice(c, w.shared, sh), swiglu);
+
+  // Per assignment a = (row, slot) at position p: d expert_out = agg * gate * dy[row], and
+  // d gate = agg * <dy[row], expert_out>.
+  T* dexp_out = s.dexp_out.data();
+  T* dgates = s.dgates.data();
+#pragma omp parallel for schedule(static) if (worth_parallel(A * N))
+  for (int64_t p = 0; p < A; ++p) {
+    const int64_t asg = r.order[p], row = asg / K;
+    const T* d = dy + row * N;
+    const T* out = a.exp_out.data() + p * N;
+    T* de = dexp_out + p * N;
+    const T scale = agg * r.gates[asg];
+    T dot = 0;
+    for (int64_t j = 0; j < N; ++j) {
+      de[j] = scale * d[j];
+      dot += d[j] * out[j];
+    }
+    dgates[asg] = agg * dot;
+  }
+  const int64_t up = c.up_cols(c.Ne);
+  for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
+    const MlpBuffers<T> buf{const_cast<T*>(a.exp_pre.data()) + p0 * up,
+                            const_cast<T*>(a.exp_act.data()) + p0 * c.Ne};
+    mlp_backward<T>(s.dx_perm.data() + p0 * N, false, dexp_out + p0 * N, a.x_perm.data() + p0 * N,
+                    buf, s.dact.data(), s.dpre.data(), rows, N, expert_slice(c, w.experts, e),
+                    swiglu);
+  });
+  combine_assignments<T>(dx, s.dx_perm.data(), nullptr, r.position.data(), R, K, N, true);
+
+  // Gates -> scores -> logits, plus the auxiliary and z-loss gradients.
+  const bool softmax = c.router_score == "softmax";
+  std::vector<double> aux_coef(size_t(M), 0.0);
+  if (c.aux_weight > 0)
+    for (int64_t e = 0; e < M; ++e) {
+      const int64_t count = r.offsets[e + 1] - r.offsets[e];
+      // d aux / d p[i, e] = weight * M * f_e / R
+      aux_coef[e] = c.aux_weight * M * (double(count) / double(A)) / R;
+    }
+  T* drouter = s.drouter.data();
+#pragma omp parallel for schedule(static) if (worth_parallel(R * M))
+  for (int64_t i = 0; i < R; ++i) {
+    T* ds = s.dscores.data() + i * M;
+    std::fill(ds, ds + M, T(0));
+    const T* g = r.gates.data() + i * K;
+    const T* dg = dgates + i * K;
+    const int32_t* sel = r.selected.data() + i * K;
+    if (c.gate_renorm) {
+      // g_k = s_k / S with S = sum of chosen scores: ds_k = (dg_k - sum_j dg_j g_j) / S
+      T S = 0, dot = 0;
+      for (int64_t k = 0; k < K; ++k) S += r.scores[i * M + sel[k]], dot += dg[k] * g[k];
+      for (int64_t k = 0; k < K; ++k) ds[sel[k]] += (dg[k] - dot) / S;
+    } else {
+      for (int64_t k = 0; k < K; ++k) ds[sel[k]] += dg[k];
+    }
+    const T* sc = r.scores.data() + i * M;
+    T* dl = drouter + i * M;
+    if (softmax) {
+      T dot = 0;
+      for (int64_t e = 0; e < M; ++e) dot += ds[e] * sc[e];
+      for (int64_t e = 0; e < M; ++e) dl[e] = sc[e] * (ds[e] - dot);
+    } else {
+      for (int64_t e = 0; e < M; ++e) dl[e] = ds[e] * sc[e] * (T(1) - sc[e]);
+    }
+    if (c.aux_weight > 0 || c.z_weight > 0) {
+      const T* p = r.aux_probs.data() + i * M;
+      if (c.aux_weight > 0) {
+        T dot = 0;
+        for (int64_t e = 0; e < M; ++e) dot += T(aux_coef[e]) * p[e];
+        for (int64_t e = 0; e < M; ++e) dl[e] += loss_scale * p[e] * (T(aux_coef[e]) - dot);
+      }
+      if (c.z_weight > 0) {
+        const T coef = loss_scale * T(2 * c.z_weight / R) * r.logsumexp[i];
+        for (int64_t e = 0; e < M; ++e) dl[e] += coef * p[e];
+      }
+    }
+  }
+  linear_backward<T>(dx, w.router.grad, nullptr, drouter, x, w.router.value, R, N, M,
+                     w.router.mult, true);
+}
+
+#define MOET_INSTANTIATE(T)                                                                   \
+  template void allocate_moe<T>(FfnActs<T>&, const ModelConfig&, int64_t);                   \
+  template RoutingStats moe_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,        \
+                                       FfnActs<T>&, const T*, T*);                            \
+  template void moe_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,               \
+                                const FfnActs<T>&, const T*, const T*, T*, T,                 \
+                                BackwardScratch<T>&);
+MOET_INSTANTIATE(float)
+MOET_INSTANTIATE(double)
+#undef MOET_INSTANTIATE
+
+}  // namespace moet

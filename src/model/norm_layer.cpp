@@ -1,0 +1,38 @@
+#include "model/norm_layer.h"
+
+#include "kernels/norm.h"
+
+namespace moet {
+
+template <typename T>
+void norm_forward(const ModelConfig& c, const NormWeights<T>& w, NormActs<T>& a, const T* x,
+                  int64_t rows) {
+  if (c.norm == "layernorm")
+    layernorm_forward<T>(a.out.data(), a.mean.data(), a.rstd.data(), x, w.gain.value,
+                         w.bias.value, rows, c.N, c.norm_eps);
+  else
+    rmsnorm_forward<T>(a.out.data(), a.rstd.data(), x, w.gain.value, rows, c.N, c.norm_eps);
+}
+
+template <typename T>
+void norm_backward(const ModelConfig& c, const NormWeights<T>& w, const NormActs<T>& a, T* dx,
+                   const T* dout, const T* x, int64_t rows) {
+  if (c.norm == "layernorm")
+    layernorm_backward<T>(dx, w.gain.grad, w.bias.grad, dout, x, a.mean.data(), a.rstd.data(),
+                          w.gain.value, rows, c.N);
+  else
+    rmsnorm_backward<T>(dx, w.gain.grad, dout, x, a.rstd.data(), w.gain.value, rows, c.N);
+}
+
+template void norm_forward<float>(const ModelConfig&, const NormWeights<float>&, NormActs<float>&,
+                                  const float*, int64_t);
+template void norm_forward<double>(const ModelConfig&, const NormWeights<double>&,
+                                   NormActs<double>&, const double*, int64_t);
+template void norm_backward<float>(const ModelConfig&, const NormWeights<float>&,
+                                   const NormActs<float>&, float*, const float*, const float*,
+                                   int64_t);
+template void norm_backward<double>(const ModelConfig&, const NormWeights<double>&,
+                                    const NormActs<double>&, double*, const double*,
+                                    const double*, int64_t);
+
+}  // namespace moet

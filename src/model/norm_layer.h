@@ -1,0 +1,30 @@
+// The model's norm (LayerNorm or RMSNorm by model.norm) over [rows, N], forward and backward.
+// Backward adds into dx and into the gain/bias gradients (kernels/norm.h conventions).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace moet {
+
+template <typename T>
+struct NormActs {
+  std::vector<T> out, mean, rstd;  // mean is unused by RMSNorm
+  void resize(int64_t rows, int64_t N) {
+    out.assign(size_t(rows * N), T(0));
+    mean.assign(size_t(rows), T(0));
+    rstd.assign(size_t(rows), T(0));
+  }
+};
+
+template <typename T>
+void norm_forward(const ModelConfig& c, const NormWeights<T>& w, NormActs<T>& a, const T* x,
+                  int64_t rows);
+template <typename T>
+void norm_backward(const ModelConfig& c, const NormWeights<T>& w, const NormActs<T>& a, T* dx,
+                   const T* dout, const T* x, int64_t rows);
+
+}  // namespace moet
