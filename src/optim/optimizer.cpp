@@ -1,0 +1,79 @@
+#include "optim/optimizer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace moet {
+
+namespace {
+constexpr int64_t kChunk = 1 << 15;
+}
+
+Optimizer::Optimizer(const OptimConfig& config, const std::vector<TensorInfo>& tensors,
+                     std::vector<TensorHyper> hyper)
+    : config_(config), hyper_(std::move(hyper)) {
+  MOET_CHECK(hyper_.size() == tensors.size());
+  int64_t total = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorInfo& t = tensors[i];
+    total = std::max(total, t.offset + t.numel);
+    if (!t.trainable) continue;
+    for (int64_t b = t.offset; b < t.offset + t.numel; b += kChunk)
+      chunks_.push_back({b, std::min(t.offset + t.numel, b + kChunk), int(i)});
+  }
+  m_.assign(size_t(total), 0.0f);
+  if (config_.is_adam()) v_.assign(size_t(total), 0.0f);
+}
+
+double Optimizer::grad_norm(const float* grads) const {
+  double sum = 0;
+#pragma omp parallel for reduction(+ : sum) schedule(static)
+  for (size_t c = 0; c < chunks_.size(); ++c)
+    for (int64_t i = chunks_[c].begin; i < chunks_[c].end; ++i) sum += double(grads[i]) * grads[i];
+  return std::sqrt(sum);
+}
+
+void Optimizer::step(float* params, const float* grads, double lr_factor, double grad_scale) {
+  ++steps_;
+  const OptimConfig& c = config_;
+  const double bias1 = 1 - std::pow(c.beta1, double(steps_));
+  const double bias2 = 1 - std::pow(c.beta2, double(steps_));
+  const bool adam = c.is_adam(), decoupled = c.name == "adamw";
+  const float b1 = float(c.beta1), b2 = float(c.beta2), momentum = float(c.momentum);
+  const float gs = float(grad_scale);
+#pragma omp parallel for schedule(static)
+  for (size_t ci = 0; ci < chunks_.size(); ++ci) {
+    const Chunk& ch = chunks_[ci];
+    const TensorHyper& h = hyper_[size_t(ch.tensor)];
+    const float lr = float(h.lr * lr_factor), wd = float(h.wd);
+    float* w = params;
+    float* m = m_.data();
+    if (adam) {
+      float* v = v_.data();
+      // Bias corrections folded into the step size and epsilon (as PyTorch's Adam does).
+      const float step_size = float(h.lr * lr_factor / bias1);
+      const float sqrt_bias2 = float(std::sqrt(bias2));
+      const float eps = float(h.eps);
+      const float decay = decoupled ? 1.0f - lr * wd : 1.0f;
+      const float l2 = decoupled ? 0.0f : wd;
+#pragma omp simd
+      for (int64_t i = ch.begin; i < ch.end; ++i) {
+        const float g = gs * grads[i] + l2 * w[i];
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        w[i] = decay * w[i] - step_size * m[i] / (std::sqrt(v[i]) / sqrt_bias2 + eps);
+      }
+    } else {
+#pragma omp simd
+      for (int64_t i = ch.begin; i < ch.end; ++i) {
+        const float g = gs * grads[i] + wd * w[i];
+        m[i] = momentum * m[i] + g;
+        w[i] -= lr * (momentum > 0 ? m[i] : g);
+      }
+    }
+  }
+}
+
+}  // namespace moet
