@@ -2,7 +2,71 @@
 
 #include <omp.h>
 
+#include <type_traits>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/onednn_matmul.h"
+
 namespace moet {
+namespace {
+
+// Catches swapped or stale leading dimensions before oneDNN or the loop reads out of bounds.
+void check_shape(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t lda,
+                 int64_t ldb, int64_t ldc) {
+  MOET_CHECK(m >= 0 && n >= 0 && k >= 0);
+  if (m == 0 || n == 0) return;
+  MOET_CHECK(ldc >= n);
+  if (k == 0) return;
+  MOET_CHECK(lda >= (trans_a ? m : k));
+  MOET_CHECK(ldb >= (trans_b ? k : n));
+}
+
+// C = beta C without reading C when beta = 0: C may be uninitialised, even NaN.
+template <typename T>
+void scale_rows(int64_t rows, int64_t cols, T beta, T* c, int64_t ldc) {
+  if (beta == T(1)) return;
+  for (int64_t i = 0; i < rows; ++i) {
+    T* row = c + i * ldc;
+    if (beta == T(0))
+      for (int64_t j = 0; j < cols; ++j) row[j] = T(0);
+    else
+      for (int64_t j = 0; j < cols; ++j) row[j] *= beta;
+  }
+}
+
+// Row by row, with op(A)'s row gathered into a contiguous buffer so that both layouts of B are
+// read contiguously: an axpy per row of B, or a dot product per row of B^T.
+template <typename T>
+void gemm_loop(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+#pragma omp parallel if (!omp_in_parallel() && m * n * k > 32768)
+  {
+    std::vector<T> a_row(static_cast<size_t>(k));
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t p = 0; p < k; ++p) a_row[p] = trans_a ? a[p * lda + i] : a[i * lda + p];
+      T* c_row = c + i * ldc;
+      scale_rows(1, n, beta, c_row, ldc);
+      if (!trans_b) {
+        for (int64_t p = 0; p < k; ++p) {
+          const T scaled_a = alpha * a_row[p];
+          const T* b_row = b + p * ldb;
+          for (int64_t j = 0; j < n; ++j) c_row[j] += scaled_a * b_row[j];
+        }
+      } else {
+        for (int64_t j = 0; j < n; ++j) {
+          const T* b_col = b + j * ldb;
+          T dot = 0;
+          for (int64_t p = 0; p < k; ++p) dot += a_row[p] * b_col[p];
+          c_row[j] += alpha * dot;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
 
 template <typename T>
 void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
@@ -19,28 +83,26 @@ void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
     }
 }
 
-// Row-parallel i-p-j loop: correct for every layout, adequate for tests.
-// TODO(speed issue): the float path moves to oneDNN.
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
           int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-#pragma omp parallel for schedule(static) if (!omp_in_parallel() && m * n * k > 32768)
-  for (int64_t i = 0; i < m; ++i) {
-    T* crow = c + i * ldc;
-    if (beta == T(0))
-      for (int64_t j = 0; j < n; ++j) crow[j] = 0;
-    else if (beta != T(1))
-      for (int64_t j = 0; j < n; ++j) crow[j] *= beta;
-    for (int64_t p = 0; p < k; ++p) {
-      const T av = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
-      if (!trans_b) {
-        const T* brow = b + p * ldb;
-        for (int64_t j = 0; j < n; ++j) crow[j] += av * brow[j];
-      } else {
-        for (int64_t j = 0; j < n; ++j) crow[j] += av * b[j * ldb + p];
-      }
-    }
-  }
+  check_shape(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+  if (m == 0 || n == 0) return;
+  if (k == 0) return scale_rows(m, n, beta, c, ldc);
+  if constexpr (std::is_same_v<T, float>)
+    onednn_matmul(MatmulInput::f32, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                  ldc);
+  else
+    gemm_loop(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta,
+               float* c, int64_t ldc) {
+  check_shape(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+  if (m == 0 || n == 0) return;
+  if (k == 0) return scale_rows(m, n, beta, c, ldc);
+  onednn_matmul(MatmulInput::bf16, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,

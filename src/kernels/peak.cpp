@@ -1,0 +1,112 @@
+#include "kernels/peak.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <cstdint>
+
+#include "core/timer.h"
+
+namespace moet {
+namespace {
+
+// Sixteen named accumulators: with an array, g++ keeps them in memory and the loop measures
+// stores. Sixteen chains cover the FMA latency of both ports (12 already suffice for fp32;
+// vdpbf16ps needs 16 here).
+#define MOET_REPEAT16(X) \
+  X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+// The empty asm makes every accumulator live in a register each iteration, so the compiler can
+// neither drop nor merge the chains. Two statements: asm takes at most 30 operands.
+#define MOET_KEEP_IN_REGISTERS                                                              \
+  asm volatile("" : "+v"(acc0), "+v"(acc1), "+v"(acc2), "+v"(acc3), "+v"(acc4), "+v"(acc5), \
+               "+v"(acc6), "+v"(acc7));                                                     \
+  asm volatile("" : "+v"(acc8), "+v"(acc9), "+v"(acc10), "+v"(acc11), "+v"(acc12),          \
+               "+v"(acc13), "+v"(acc14), "+v"(acc15))
+#define MOET_DECLARE(i) __m512 acc##i = _mm512_set1_ps(0.001f * i);
+#define MOET_SUM(i) total = _mm512_add_ps(total, acc##i);
+
+constexpr double kChains = 16;
+
+// acc = acc * 0.9999 + 0.0001 converges to 1: no overflow or denormals however long it runs.
+__attribute__((noinline)) float fp32_fma_chains(int64_t iterations) {
+  MOET_REPEAT16(MOET_DECLARE)
+  const __m512 factor = _mm512_set1_ps(0.9999f), offset = _mm512_set1_ps(0.0001f);
+  for (int64_t it = 0; it < iterations; ++it) {
+#define MOET_FMA(i) acc##i = _mm512_fmadd_ps(acc##i, factor, offset);
+    MOET_REPEAT16(MOET_FMA)
+#undef MOET_FMA
+    MOET_KEEP_IN_REGISTERS;
+  }
+  __m512 total = _mm512_setzero_ps();
+  MOET_REPEAT16(MOET_SUM)
+  return _mm512_reduce_add_ps(total);
+}
+constexpr double kFp32FlopPerIteration = kChains * 16 /*lanes*/ * 2 /*mul+add*/;
+
+// Each lane grows by 2 * 1.0 * 2^-20 per step: finite for any run length.
+__attribute__((noinline, target("avx512bf16"))) float bf16_dot_chains(int64_t iterations) {
+  MOET_REPEAT16(MOET_DECLARE)
+  const __m512bh ones = (__m512bh)_mm512_set1_epi16(0x3f80);   // bf16 1.0
+  const __m512bh small = (__m512bh)_mm512_set1_epi16(0x3580);  // bf16 2^-20
+  for (int64_t it = 0; it < iterations; ++it) {
+#define MOET_DOT(i) acc##i = _mm512_dpbf16_ps(acc##i, ones, small);
+    MOET_REPEAT16(MOET_DOT)
+#undef MOET_DOT
+    MOET_KEEP_IN_REGISTERS;
+  }
+  __m512 total = _mm512_setzero_ps();
+  MOET_REPEAT16(MOET_SUM)
+  return _mm512_reduce_add_ps(total);
+}
+constexpr double kBf16FlopPerIteration = kChains * 16 /*lanes*/ * 2 /*pairs*/ * 2 /*mul+add*/;
+
+#undef MOET_REPEAT16
+#undef MOET_KEEP_IN_REGISTERS
+#undef MOET_DECLARE
+#undef MOET_SUM
+
+// Wall time of every thread running `iterations` at once, and how many threads ran.
+template <typename Kernel>
+double time_on_all_threads(Kernel kernel, int64_t iterations, int& threads) {
+  volatile float sink = 0;
+  const double start = now_s();
+#pragma omp parallel
+  {
+    const float result = kernel(iterations);
+#pragma omp critical
+    sink = sink + result;
+#pragma omp single
+    threads = omp_get_num_threads();
+  }
+  return now_s() - start;
+}
+
+template <typename Kernel>
+double measure_gflops(Kernel kernel, double flop_per_iteration, double seconds) {
+  // Grow a short calibration run until it is long enough to time, then scale to `seconds`.
+  int threads = 1;
+  int64_t iterations = 1 << 14;
+  double elapsed = time_on_all_threads(kernel, iterations, threads);
+  while (elapsed < 0.02) {
+    iterations *= 4;
+    elapsed = time_on_all_threads(kernel, iterations, threads);
+  }
+  iterations = int64_t(double(iterations) * seconds / elapsed) + 1;
+  elapsed = time_on_all_threads(kernel, iterations, threads);
+  return double(threads) * double(iterations) * flop_per_iteration / elapsed / 1e9;
+}
+
+}  // namespace
+
+double measure_fp32_peak_gflops(double seconds) {
+  return measure_gflops(fp32_fma_chains, kFp32FlopPerIteration, seconds);
+}
+
+bool cpu_has_avx512_bf16() { return __builtin_cpu_supports("avx512bf16"); }
+
+double measure_bf16_dot_peak_gflops(double seconds) {
+  if (!cpu_has_avx512_bf16()) return 0;
+  return measure_gflops(bf16_dot_chains, kBf16FlopPerIteration, seconds);
+}
+
+}  // namespace moet
