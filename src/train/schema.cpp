@@ -1,7 +1,9 @@
 #include "train/schema.h"
 
+#include "data/dataset.h"
 #include "model/config.h"
 #include "optim/config.h"
+#include "train/train_config.h"
 
 namespace moet {
 
@@ -12,6 +14,8 @@ std::vector<KeySpec> full_config_schema() {
   };
   append(model_config_keys());
   append(optim_config_keys());
+  append(data_config_keys());
+  append(train_config_keys());
   return keys;
 }
 

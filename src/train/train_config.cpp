@@ -1,0 +1,57 @@
+#include "train/train_config.h"
+
+#include "core/error.h"
+
+namespace moet {
+
+std::vector<KeySpec> train_config_keys() {
+  const TrainConfig d;
+  const auto i = [](int64_t v) { return std::to_string(v); };
+  return {
+      {"train.steps", KeyType::Int, i(d.steps), "optimizer steps"},
+      {"train.batch", KeyType::Int, i(d.batch), "sequences per micro-batch (B)"},
+      {"train.accum", KeyType::Int, i(d.accum), "micro-batches per step (gradient accumulation)"},
+      {"train.seed", KeyType::Int, i(d.seed), "seed of the initialisation and the data order"},
+      {"train.eval_every", KeyType::Int, i(d.eval_every), "validate every n steps (0: at the end)"},
+      {"train.eval_batches", KeyType::Int, i(d.eval_batches), "batches per validation pass"},
+      {"train.log_every", KeyType::Int, i(d.log_every), "write a metrics line every n steps"},
+      {"train.ckpt_every", KeyType::Int, i(d.ckpt_every), "checkpoint every n steps (0: at the end)"},
+      {"train.threads", KeyType::Int, i(d.threads), "OpenMP threads (0: all)"},
+      {"train.diverge_factor", KeyType::Float, fmt::format("{}", d.diverge_factor),
+       "diverged when the smoothed loss exceeds this times the first step's loss"},
+  };
+}
+
+TrainConfig train_config_from(const Config& c) {
+  TrainConfig t;
+  t.steps = c.get_int("train.steps");
+  t.batch = c.get_int("train.batch");
+  t.accum = c.get_int("train.accum");
+  t.seed = c.get_int("train.seed");
+  t.eval_every = c.get_int("train.eval_every");
+  t.eval_batches = c.get_int("train.eval_batches");
+  t.log_every = c.get_int("train.log_every");
+  t.ckpt_every = c.get_int("train.ckpt_every");
+  t.threads = c.get_int("train.threads");
+  t.diverge_factor = c.get_float("train.diverge_factor");
+  const auto positive = [](const char* key, int64_t v) {
+    if (v <= 0) fail("{}: must be positive (got {})", key, v);
+  };
+  const auto non_negative = [](const char* key, int64_t v) {
+    if (v < 0) fail("{}: must not be negative (got {})", key, v);
+  };
+  positive("train.steps", t.steps);
+  positive("train.batch", t.batch);
+  positive("train.accum", t.accum);
+  non_negative("train.seed", t.seed);
+  non_negative("train.eval_every", t.eval_every);
+  positive("train.eval_batches", t.eval_batches);
+  positive("train.log_every", t.log_every);
+  non_negative("train.ckpt_every", t.ckpt_every);
+  non_negative("train.threads", t.threads);
+  if (!(t.diverge_factor > 1))
+    fail("train.diverge_factor: must exceed 1 (got {})", t.diverge_factor);
+  return t;
+}
+
+}  // namespace moet

@@ -1,0 +1,29 @@
+// TrainConfig: the run itself — steps, batch, seed, evaluation, logging, checkpoints (train.*).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/config.h"
+
+namespace moet {
+
+struct TrainConfig {
+  int64_t steps = 200;
+  int64_t batch = 16;        // sequences per micro-batch (B)
+  int64_t accum = 1;         // micro-batches per optimizer step
+  int64_t seed = 1;          // parameters and data order
+  int64_t eval_every = 50;   // 0: only at the end
+  int64_t eval_batches = 8;
+  int64_t log_every = 10;
+  int64_t ckpt_every = 0;    // 0: only at the end
+  int64_t threads = 0;       // OpenMP threads; 0: all available
+  double diverge_factor = 1.5;  // stop when the smoothed loss exceeds this times the first loss
+
+  int64_t tokens_per_step(int64_t seq) const { return batch * accum * seq; }
+};
+
+std::vector<KeySpec> train_config_keys();
+TrainConfig train_config_from(const Config& config);
+
+}  // namespace moet
