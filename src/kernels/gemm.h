@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace moet {
 
@@ -44,6 +45,11 @@ struct GemmCacheStats {
 GemmCacheStats gemm_cache_stats();
 void gemm_cache_clear();  // drops every entry and zeroes the counters
 void gemm_cache_set_capacity(int64_t entries);  // default 2048 (~50 KB each)
+
+// Benchmarks only: the oneDNN implementation a dense call of this shape runs, with alpha = 1 and
+// beta = 0 (e.g. "brg:avx512_core" or "gemm:jit"), so figures can be told apart by kernel.
+std::string gemm_implementation_name(bool bf16, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                                     int64_t k);
 
 // Benchmarks only: with caching off, every float/bf16 call builds its primitive from scratch,
 // bypassing both this cache and oneDNN's own, i.e. what an uncached facade would cost.
