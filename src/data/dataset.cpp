@@ -66,7 +66,11 @@ std::string where(const std::vector<std::string>& paths) {
   return fmt::format("{} shards {} .. {}", paths.size(), paths.front(), paths.back());
 }
 
-std::string millions(int64_t tokens) { return fmt::format("{:.2f}M", double(tokens) / 1e6); }
+std::string count_text(int64_t tokens) {
+  if (tokens < 10'000) return std::to_string(tokens);
+  if (tokens < 1'000'000) return fmt::format("{:.1f}k", double(tokens) / 1e3);
+  return fmt::format("{:.2f}M", double(tokens) / 1e6);
+}
 
 }  // namespace
 
@@ -148,10 +152,10 @@ Dataset Dataset::open(const DataConfig& config) {
   }
 
   std::string extra;
-  for (const auto& e : data.extra_val_) extra += fmt::format(", {} {}", e.name, millions(e.tokens.size()));
+  for (const auto& e : data.extra_val_) extra += fmt::format(", {} {}", e.name, count_text(e.tokens.size()));
   data.description_ = fmt::format(
       "train {} tokens from {}; val {} tokens from {}{}; vocab {} (tokenizer {})",
-      millions(data.train_tokens()), train_where, millions(data.val_tokens()), val_where, extra,
+      count_text(data.train_tokens()), train_where, count_text(data.val_tokens()), val_where, extra,
       data.vocab_size_, tokenizer_where.empty() ? "unknown" : tokenizer_where);
   return data;
 }
