@@ -46,14 +46,15 @@ struct Prepared {
   memory::desc a_desc, b_desc, c_desc, scratchpad_desc;
 };
 
-// Leaked on purpose: OpenMP worker threads may still call gemm while statics are destroyed.
+// Leaked on purpose, like the cache below: cached primitives and thread-local streams refer to
+// the engine, and leaking sidesteps the order in which statics are destroyed at exit.
 dnnl::engine& cpu_engine() {
   static auto* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
   return *engine;
 }
 
-// One stream per calling thread: oneDNN asks for a stream per thread when threads execute
-// primitives concurrently (one GEMM per head inside an omp parallel region).
+// One stream per calling thread: a oneDNN stream is not meant to take submissions from several
+// threads at once, which is what one GEMM per head inside an omp parallel region does.
 dnnl::stream& thread_stream() {
   thread_local dnnl::stream stream(cpu_engine());
   return stream;
@@ -235,7 +236,9 @@ MatmulKey make_key(MatmulInput input, bool trans_a, bool trans_b, int64_t m, int
 void onednn_matmul(MatmulInput input, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                    float alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
                    float beta, float* c, int64_t ldc) {
-  const SingleThreadScope single_thread(m * n * k < kSingleThreadBelow && !omp_in_parallel());
+  // Inside a parallel region oneDNN runs on the calling thread anyway; planning for one thread
+  // keeps it from laying out work (or scratchpad) for threads that never come.
+  const SingleThreadScope single_thread(m * n * k < kSingleThreadBelow || omp_in_parallel());
   const std::shared_ptr<const Prepared> prepared = cache().find_or_build(
       make_key(input, trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc));
   const dnnl::engine& engine = cpu_engine();

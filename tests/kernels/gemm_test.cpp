@@ -274,7 +274,7 @@ TEST(GemmFloat, ConcurrentCallsInsideParallelRegion) {
   std::vector<GemmCase> own_cases;
   std::vector<Operands> shared_ops, own_ops;
   for (int t = 0; t < threads; ++t) {
-    own_cases.push_back({true, bool(t % 2), 17 + t, 33, 65, 0, 1, 1});
+    own_cases.push_back({true, bool(t % 2), 17 + t, 33, 2049, 0, 1, 1});  // long k
     shared_ops.push_back(make_operands(shared, 100 + t));
     own_ops.push_back(make_operands(own_cases.back(), 200 + t));
   }
@@ -297,6 +297,11 @@ TEST(GemmFloat, ConcurrentCallsInsideParallelRegion) {
     expect_matches_reference(own_cases[t], own_ops[t], own_out[t],
                              fp32_tolerance(own_cases[t].k), "own shape, thread " + std::to_string(t));
   }
+}
+
+TEST(GemmCache, NamesTheImplementation) {
+  EXPECT_FALSE(gemm_implementation_name(false, false, true, 64, 32, 16).empty());
+  EXPECT_FALSE(gemm_implementation_name(true, true, false, 64, 32, 16).empty());
 }
 
 std::vector<float> run_gemm_bf16(const GemmCase& g, const Operands& ops) {
