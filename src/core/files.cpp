@@ -57,4 +57,12 @@ void make_dirs(const std::string& path) {
   if (ec) fail("{}: cannot create directory ({})", path, ec.message());
 }
 
+void sync_directory(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail("{}: cannot open directory ({})", path, std::strerror(errno));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) fail("{}: cannot flush directory ({})", path, std::strerror(errno));
+}
+
 }  // namespace moet

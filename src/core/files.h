@@ -15,5 +15,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 bool file_exists(const std::string& path);
 // Creates the directory and its parents; throws Error naming the path on failure.
 void make_dirs(const std::string& path);
+// Flushes a directory's entries (files just renamed into it) to disk.
+void sync_directory(const std::string& path);
 
 }  // namespace moet

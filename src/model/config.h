@@ -14,7 +14,7 @@
 namespace moet {
 
 struct ModelConfig {
-  int64_t vocab = 256;
+  int64_t vocab = 2048;  // the bundled tokenizer's vocabulary
   int64_t seq = 128;  // T, the context length
   int64_t N = 128;
   int64_t L = 2;
@@ -41,7 +41,9 @@ struct ModelConfig {
   bool gate_renorm = false;  // divide the selected gates by their sum
 
   // Balancing (combinable): paper 1's bias rule, Switch auxiliary loss, router z-loss.
-  double bias_lr = 0.01;  // eta_bias in b_i -= eta_bias (load_i - K/M); 0 disables
+  // eta_bias in b_i -= eta_bias (load_i - K/M); 0 disables. 0.1 balanced best of
+  // {0.001, 0.01, 0.1} on the bundled data (docs/parameterization.md), as [AT] also found.
+  double bias_lr = 0.1;
   double aux_weight = 0.0;
   double z_weight = 0.0;
 

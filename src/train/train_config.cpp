@@ -19,6 +19,7 @@ std::vector<KeySpec> train_config_keys() {
       {"train.threads", KeyType::Int, i(d.threads), "OpenMP threads (0: all)"},
       {"train.diverge_factor", KeyType::Float, fmt::format("{}", d.diverge_factor),
        "diverged when the smoothed loss exceeds this times the first step's loss"},
+      {"train.save", KeyType::Bool, d.save ? "true" : "false", "write checkpoints"},
   };
 }
 
@@ -34,6 +35,7 @@ TrainConfig train_config_from(const Config& c) {
   t.ckpt_every = c.get_int("train.ckpt_every");
   t.threads = c.get_int("train.threads");
   t.diverge_factor = c.get_float("train.diverge_factor");
+  t.save = c.get_bool("train.save");
   const auto positive = [](const char* key, int64_t v) {
     if (v <= 0) fail("{}: must be positive (got {})", key, v);
   };

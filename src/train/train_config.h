@@ -19,6 +19,7 @@ struct TrainConfig {
   int64_t ckpt_every = 0;    // 0: only at the end
   int64_t threads = 0;       // OpenMP threads; 0: all available
   double diverge_factor = 1.5;  // stop when the smoothed loss exceeds this times the first loss
+  bool save = true;             // write checkpoints (sweeps of many small trials turn it off)
 
   int64_t tokens_per_step(int64_t seq) const { return batch * accum * seq; }
 };

@@ -1,0 +1,44 @@
+// moet bench: training throughput of the fixed tiny/small models against the measured peak.
+#include <fmt/format.h>
+
+#include "cli/command.h"
+#include "core/config.h"
+#include "train/bench.h"
+#include "train/schema.h"
+
+namespace moet::cli {
+namespace {
+
+MOET_COMMAND(bench, Command{
+  "bench", "training throughput (tokens/s, GFLOP/s, fraction of measured peak, peak RSS)",
+  [](CLI::App& app) {
+    auto name = std::make_shared<std::string>("tiny");
+    auto json = std::make_shared<bool>(false);
+    auto steps = std::make_shared<int64_t>(0);
+    auto sets = std::make_shared<std::vector<std::string>>();
+    app.add_option("--config", *name, "tiny | small (fixed shapes; see docs/performance.md)");
+    app.add_option("--steps", *steps, "timed steps (default: 10 tiny, 3 small)");
+    app.add_option("--set", *sets, "override a key, e.g. --set train.threads=1")->take_all();
+    app.add_flag("--json", *json, "print one JSON object");
+    return std::function<int()>([=] {
+      std::vector<std::string> assignments = bench_preset(*name);
+      assignments.insert(assignments.end(), sets->begin(), sets->end());
+      const Config config = Config::load(full_config_schema(), "", assignments);
+      const int64_t timed = *steps > 0 ? *steps : (*name == "tiny" ? 10 : 3);
+      const BenchResult r = run_benchmark(*name, config, timed, 2);
+      if (*json) {
+        fmt::print("{}\n", r.to_json().dump());
+      } else {
+        fmt::print("{}: {} steps of {} tokens in {:.2f} s on {} threads\n", r.name, r.steps,
+                   r.tokens_per_step, r.seconds, r.threads);
+        fmt::print("  {:.0f} tokens/s, {:.1f} GFLOP/s = {:.1f}% of the measured fp32 peak ({:.0f} GFLOP/s)\n",
+                   r.tokens_per_s, r.gflops_per_s, 100 * r.peak_fraction, r.peak_gflops_per_s);
+        fmt::print("  {:.2f}M parameters ({:.2f}M active), peak RSS {:.0f} MB\n", r.params / 1e6,
+                   r.active_params / 1e6, r.peak_rss_mb);
+      }
+      return 0;
+    });
+  }});
+
+}  // namespace
+}  // namespace moet::cli

@@ -1,0 +1,44 @@
+// moet train: one training run into a directory, or the continuation of one (--resume).
+#include <fmt/format.h>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "train/trainer.h"
+
+namespace moet::cli {
+namespace {
+
+MOET_COMMAND(train, Command{
+  "train", "train one model (metrics, checkpoints and status go to --out)",
+  [](CLI::App& app) {
+    auto args = std::make_shared<ConfigArgs>();
+    auto out = std::make_shared<std::string>();
+    auto resume = std::make_shared<std::string>();
+    auto quiet = std::make_shared<bool>(false);
+    add_config_options(app, *args);
+    app.add_option("--out", *out, "run directory (must not already hold a run)");
+    app.add_option("--resume", *resume,
+                   "continue the run in this directory from its latest checkpoint "
+                   "(only train.* keys may be changed with --set)");
+    app.add_flag("--quiet", *quiet, "no progress bar and no parameterization table");
+    app.footer(
+        "Exit status: 0 done, 2 bad input, 3 diverged (status.json in the run directory says "
+        "which).");
+    return std::function<int()>([=] {
+      if (out->empty() == resume->empty()) fail("give exactly one of --out DIR or --resume DIR");
+      TrainOptions options;
+      options.quiet = *quiet;
+      options.resume = !resume->empty();
+      options.out_dir = options.resume ? *resume : *out;
+      if (options.resume && !args->path.empty())
+        fail("--resume takes the run's own config.toml; drop --config");
+      const Config config =
+          options.resume ? resume_config(*resume, args->sets) : load_config(*args);
+      const TrainResult result = train(config, options);
+      fmt::print("{}\n", result.to_json().dump());
+      return result.status == "diverged" ? kExitDiverged : 0;
+    });
+  }});
+
+}  // namespace
+}  // namespace moet::cli

@@ -1,0 +1,98 @@
+#include "train/bench.h"
+
+#include <omp.h>
+#include <sys/resource.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "kernels/peak.h"
+#include "model/flops.h"
+#include "model/model.h"
+#include "optim/optimizer.h"
+#include "param/resolve.h"
+#include "train/train_config.h"
+
+namespace moet {
+
+std::vector<std::string> bench_preset_names() { return {"tiny", "small"}; }
+
+std::vector<std::string> bench_preset(const std::string& name) {
+  const std::vector<std::string> common = {
+      "model.norm=layernorm", "model.pos=learned",     "model.tied_embed=true",
+      "model.act=gelu",       "model.router_score=sigmoid", "param.preset=completep-moe",
+      "optim.name=adam"};
+  std::vector<std::string> shape;
+  if (name == "tiny")
+    shape = {"model.N=128", "model.L=4", "model.d_head=32", "model.M=8", "model.K=2",
+             "model.Ne=128", "model.vocab=256", "model.seq=256", "train.batch=16"};
+  else if (name == "small")
+    shape = {"model.N=512", "model.L=4", "model.d_head=64", "model.M=16", "model.K=4",
+             "model.Ne=512", "model.vocab=8192", "model.seq=512", "train.batch=8"};
+  else
+    fail("bench config '{}' is not one of tiny|small", name);
+  shape.insert(shape.end(), common.begin(), common.end());
+  return shape;
+}
+
+nlohmann::json BenchResult::to_json() const {
+  return {{"config", name},
+          {"steps", steps},
+          {"tokens_per_step", tokens_per_step},
+          {"seconds", seconds},
+          {"tokens_per_s", tokens_per_s},
+          {"gflops_per_s", gflops_per_s},
+          {"peak_gflops_per_s", peak_gflops_per_s},
+          {"peak_fraction", peak_fraction},
+          {"peak_rss_mb", peak_rss_mb},
+          {"threads", threads},
+          {"params", params},
+          {"active_params", active_params}};
+}
+
+BenchResult run_benchmark(const std::string& name, const Config& config, int64_t steps,
+                          int64_t warmup_steps) {
+  const ModelConfig mc = model_config_from(config);
+  const TrainConfig tc = train_config_from(config);
+  if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
+  const Parameterization p = resolve_parameterization(config);
+  Model<float> model(mc, p.plan, tc.batch);
+  model.init(uint64_t(tc.seed));
+  Optimizer optimizer(optim_config_from(config), p.tensors, p.hyper);
+
+  // Random tokens: throughput does not depend on the data, only on routing balance, which a
+  // fresh router with the bias rule keeps near uniform.
+  Rng rng(uint64_t(tc.seed), 17);
+  std::vector<int32_t> inputs(size_t(model.rows())), targets(size_t(model.rows()));
+  const auto step = [&] {
+    for (auto& t : inputs) t = int32_t(rng.below(uint64_t(mc.vocab)));
+    for (auto& t : targets) t = int32_t(rng.below(uint64_t(mc.vocab)));
+    model.zero_grad();
+    model.forward(inputs.data(), targets.data());
+    model.backward();
+    optimizer.step(model.params().data(), model.grads().data(), 1.0);
+  };
+  for (int64_t i = 0; i < warmup_steps; ++i) step();
+  const double start = now_s();
+  for (int64_t i = 0; i < steps; ++i) step();
+  const double seconds = now_s() - start;
+
+  BenchResult r;
+  r.name = name;
+  r.steps = steps;
+  r.tokens_per_step = model.rows();
+  r.seconds = seconds;
+  r.tokens_per_s = double(steps * model.rows()) / seconds;
+  r.gflops_per_s = training_flops(mc, steps * model.rows()) / seconds / 1e9;
+  r.peak_gflops_per_s = measure_fp32_peak_gflops();
+  r.peak_fraction = r.gflops_per_s / r.peak_gflops_per_s;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  r.peak_rss_mb = double(usage.ru_maxrss) / 1024.0;
+  r.threads = omp_get_max_threads();
+  r.params = total_numel(p.tensors);
+  r.active_params = active_numel(mc, p.tensors);
+  return r;
+}
+
+}  // namespace moet

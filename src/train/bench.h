@@ -1,0 +1,42 @@
+// The training-throughput benchmark behind `moet bench`: forward + backward + Adam steps of a
+// fixed model on random tokens, timed after warm-up, reported as tokens/s, achieved GFLOP/s
+// (model/flops.h) and the fraction of this machine's fp32 peak measured in the same run.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+
+namespace moet {
+
+// The named configurations of issue #3, as --set assignments over the defaults:
+// tiny  = {N 128, L 4, heads 4, M 8, K 2, Ne 128, vocab 256, seq 256, batch 16}
+// small = {N 512, L 4, heads 8, M 16, K 4, Ne 512, vocab 8192, seq 512, batch 8}
+// Both: LayerNorm, learned positions, tied embeddings, GELU experts, sigmoid router, 1/K
+// aggregation, attention logit scale 1/d_head, bias balancing (the completep-moe preset).
+std::vector<std::string> bench_preset(const std::string& name);  // throws Error on unknown names
+std::vector<std::string> bench_preset_names();
+
+struct BenchResult {
+  std::string name;
+  int64_t steps = 0;
+  int64_t tokens_per_step = 0;
+  double seconds = 0;
+  double tokens_per_s = 0;
+  double gflops_per_s = 0;
+  double peak_gflops_per_s = 0;  // measured fp32 FMA peak, same threads
+  double peak_fraction = 0;
+  double peak_rss_mb = 0;
+  int threads = 0;
+  int64_t params = 0, active_params = 0;
+  nlohmann::json to_json() const;
+};
+
+BenchResult run_benchmark(const std::string& name, const Config& config, int64_t steps,
+                          int64_t warmup_steps);
+
+}  // namespace moet

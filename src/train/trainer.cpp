@@ -1,0 +1,259 @@
+#include "train/trainer.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/timer.h"
+#include "data/dataset.h"
+#include "model/model.h"
+#include "optim/balance.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
+#include "param/resolve.h"
+#include "train/checkpoint.h"
+#include "train/progress.h"
+#include "train/run_files.h"
+#include "train/schema.h"
+#include "train/train_config.h"
+
+namespace moet {
+
+nlohmann::json TrainResult::to_json() const {
+  const auto num = [](double v) -> nlohmann::json {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+  };
+  return {{"status", status},          {"steps", steps},
+          {"train_loss", num(train_loss)}, {"val_loss", num(val_loss)},
+          {"tokens_per_s", num(tokens_per_s)}};
+}
+
+Config resume_config(const std::string& run_dir, const std::vector<std::string>& sets) {
+  const std::string path = run_dir + "/config.toml";
+  if (!file_exists(path)) fail("{}: not a run directory (no config.toml)", run_dir);
+  const Config stored = Config::load(full_config_schema(), path, {});
+  Config config = Config::load(full_config_schema(), path, sets);
+  for (const KeySpec& spec : config.schema())
+    if (spec.key.rfind("train.", 0) != 0 && config.get_text(spec.key) != stored.get_text(spec.key))
+      fail("--set {}: only train.* keys can change when resuming (the run has {} = {})", spec.key,
+           spec.key, stored.get_text(spec.key));
+  return config;
+}
+
+namespace {
+
+double evaluate(Model<float>& model, BatchLoader& loader, int64_t batches,
+                std::vector<int32_t>& inputs, std::vector<int32_t>& targets) {
+  loader.reset();
+  batches = std::max<int64_t>(1, std::min(batches, loader.batches_per_pass()));
+  double sum = 0;
+  for (int64_t b = 0; b < batches; ++b) {
+    loader.next(inputs.data(), targets.data());
+    sum += model.forward(inputs.data(), targets.data()).loss;
+  }
+  return sum / double(batches);
+}
+
+nlohmann::json routing_json(const std::vector<RoutingStats>& stats,
+                            const std::vector<std::vector<int64_t>>& counts, int64_t tokens) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (size_t i = 0; i < stats.size(); ++i) {
+    RoutingStats s = stats[i];
+    s.counts = counts[i];
+    s.tokens = tokens;
+    layers.push_back({{"layer", s.layer},
+                      {"load", s.load()},
+                      {"max_over_mean", s.max_over_mean_load()},
+                      {"logit_rms", s.logit_rms}});
+  }
+  return layers;
+}
+
+}  // namespace
+
+TrainResult train(const Config& config, const TrainOptions& options) {
+  const ModelConfig mc = model_config_from(config);
+  const TrainConfig tc = train_config_from(config);
+  const OptimConfig oc = optim_config_from(config);
+  const DataConfig dc = data_config_from(config);
+  if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
+  const std::string& dir = options.out_dir;
+  make_dirs(dir);
+
+  // A new run never overwrites an old one; a resumed run reloads its stored parameterization.
+  std::optional<Checkpoint> checkpoint;
+  const std::vector<TensorInfo> tensors = model_tensors(mc);
+  if (options.resume) {
+    checkpoint = load_checkpoint(dir, tensors);
+  } else if (has_checkpoint(dir) || file_exists(dir + "/metrics.jsonl")) {
+    fail("{}: already holds a run (continue it with --resume, or choose another --out)", dir);
+  }
+  const Parameterization p = checkpoint ? from_json(checkpoint->parameterization, mc)
+                                        : resolve_parameterization(config);
+  const nlohmann::json p_json = to_json(p);
+
+  const Dataset data = Dataset::open(dc);
+  if (data.vocab_size() > mc.vocab)
+    fail("model.vocab: {} is smaller than the data's vocabulary ({}); set model.vocab = {}",
+         mc.vocab, data.vocab_size(), data.vocab_size());
+
+  Progress progress(tc.steps, checkpoint ? checkpoint->step : 0, options.quiet);
+  if (!options.quiet) {
+    progress.message(fmt::format("data: {}", data.describe()));
+    progress.message(format_table(p));
+    progress.message(fmt::format(
+        "model: {:.2f}M parameters, {:.2f}M active per token; {} tokens per step",
+        double(total_numel(tensors)) / 1e6, double(active_numel(mc, tensors)) / 1e6,
+        tc.tokens_per_step(mc.seq)));
+  }
+  write_file_atomic(dir + "/config.toml", config.to_toml());
+  write_file_atomic(dir + "/parameterization.json", p_json.dump(1) + "\n");
+
+  Model<float> model(mc, p.plan, tc.batch);
+  Optimizer optimizer(oc, tensors, p.hyper);
+  BatchLoader train_loader(data, false, tc.batch, mc.seq, uint64_t(tc.seed));
+  BatchLoader val_loader(data, true, tc.batch, mc.seq, uint64_t(tc.seed));
+  std::vector<BatchLoader> extra_loaders;
+  for (const auto& extra : data.extra_val())
+    extra_loaders.emplace_back(extra.tokens, true, tc.batch, mc.seq, uint64_t(tc.seed));
+
+  int64_t step = 0;
+  double first_loss = NAN, smoothed_loss = NAN;
+  if (checkpoint) {
+    model.params() = checkpoint->params;
+    optimizer.first_moment() = checkpoint->first_moment;
+    if (!checkpoint->second_moment.empty()) optimizer.second_moment() = checkpoint->second_moment;
+    optimizer.set_steps_taken(checkpoint->optimizer_steps);
+    step = checkpoint->step;
+    const nlohmann::json& s = checkpoint->state;
+    train_loader.restore(s.at("train_loader").get<BatchLoader::State>());
+    first_loss = s.at("first_loss").get<double>();
+    smoothed_loss = s.at("smoothed_loss").get<double>();
+  } else {
+    model.init(uint64_t(tc.seed));
+  }
+  MetricsLog metrics(dir + "/metrics.jsonl", checkpoint ? checkpoint->step : -1);
+  write_status(dir, "running", {{"step", step}});
+
+  // Balancing-bias tensors, one per MoE block in block order (the order of model.routing()),
+  // with eta_bias as the parameterization resolved it.
+  std::vector<float*> route_bias;
+  std::vector<double> eta_bias;
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].role == Role::route_bias) {
+      route_bias.push_back(model.params().data() + tensors[i].offset);
+      eta_bias.push_back(p.hyper[i].lr);
+    }
+
+  const auto save = [&] {
+    Checkpoint c;
+    c.step = step;
+    c.config_toml = config.to_toml();
+    c.parameterization = p_json;
+    c.params = model.params();
+    c.first_moment = optimizer.first_moment();
+    c.second_moment = optimizer.second_moment();
+    c.optimizer_steps = optimizer.steps_taken();
+    c.state = {{"train_loader", train_loader.state()},
+               {"first_loss", first_loss},
+               {"smoothed_loss", smoothed_loss}};
+    save_checkpoint(dir, tensors, c);
+  };
+  const auto validate = [&](nlohmann::json& line) {
+    std::vector<int32_t> in(size_t(model.rows())), tg(size_t(model.rows()));
+    const double val = evaluate(model, val_loader, tc.eval_batches, in, tg);
+    line["val_loss"] = val;
+    for (size_t i = 0; i < extra_loaders.size(); ++i)
+      line["val_" + data.extra_val()[i].name] =
+          evaluate(model, extra_loaders[i], tc.eval_batches, in, tg);
+    return val;
+  };
+
+  std::vector<int32_t> inputs(size_t(model.rows())), targets(size_t(model.rows()));
+  const int64_t tokens_per_step = tc.tokens_per_step(mc.seq);
+  TrainResult result;
+  result.val_loss = NAN;
+  double interval_loss = 0;
+  int64_t interval_steps = 0;
+  const double run_start = now_s();
+  const int64_t first_step = step;
+  std::string status = "done";
+
+  while (step < tc.steps) {
+    model.zero_grad();
+    double loss = 0, aux = 0, z = 0;
+    std::vector<std::vector<int64_t>> counts;
+    std::vector<RoutingStats> last_routing;
+    for (int64_t micro = 0; micro < tc.accum; ++micro) {
+      train_loader.next(inputs.data(), targets.data());
+      const ForwardResult r = model.forward(inputs.data(), targets.data());
+      model.backward(1.0f / float(tc.accum));
+      loss += r.loss / double(tc.accum);
+      aux += r.aux_loss / double(tc.accum);
+      z += r.z_loss / double(tc.accum);
+      if (counts.empty()) counts.assign(model.routing().size(), std::vector<int64_t>(size_t(mc.M), 0));
+      for (size_t l = 0; l < model.routing().size(); ++l)
+        for (int64_t e = 0; e < mc.M; ++e) counts[l][e] += model.routing()[l].counts[e];
+    }
+    last_routing = model.routing();
+    const double grad_norm = optimizer.grad_norm(model.grads().data());
+    const double clip_scale =
+        (oc.clip > 0 && grad_norm > oc.clip) ? oc.clip / grad_norm : 1.0;
+    const double factor = lr_factor(oc, step, tc.steps);
+    optimizer.step(model.params().data(), model.grads().data(), factor, clip_scale);
+    for (size_t l = 0; l < counts.size(); ++l)
+      update_route_bias(route_bias[l], counts[l], tokens_per_step, mc.K, eta_bias[l]);
+    ++step;
+
+    if (std::isnan(first_loss)) first_loss = loss, smoothed_loss = loss;
+    smoothed_loss = 0.9 * smoothed_loss + 0.1 * loss;
+    interval_loss += loss;
+    ++interval_steps;
+    const bool diverged = !std::isfinite(loss) || !std::isfinite(grad_norm) ||
+                          (step > 10 && smoothed_loss > tc.diverge_factor * first_loss);
+    const bool log_now = step % tc.log_every == 0 || step == tc.steps || diverged;
+    const bool eval_now = !diverged && ((tc.eval_every > 0 && step % tc.eval_every == 0) ||
+                                        step == tc.steps);
+    if (log_now || eval_now) {
+      const double tokens_per_s =
+          double(tokens_per_step) * double(step - first_step) / (now_s() - run_start);
+      nlohmann::json line = {{"step", step},
+                             {"tokens", step * tokens_per_step},
+                             {"loss", loss},
+                             {"aux_loss", aux},
+                             {"z_loss", z},
+                             {"lr", oc.lr * factor},
+                             {"grad_norm", grad_norm},
+                             {"tokens_per_s", tokens_per_s}};
+      if (!counts.empty()) line["routing"] = routing_json(last_routing, counts, tokens_per_step);
+      result.train_loss = interval_loss / double(interval_steps);
+      interval_loss = 0, interval_steps = 0;
+      if (eval_now) result.val_loss = validate(line);
+      metrics.write(line);
+      result.tokens_per_s = tokens_per_s;
+      progress.update(step, result.train_loss, result.val_loss, tokens_per_s, true);
+    } else {
+      progress.update(step, loss, result.val_loss,
+                      double(tokens_per_step) * double(step - first_step) / (now_s() - run_start),
+                      false);
+    }
+    if (diverged) {
+      status = "diverged";
+      progress.message(fmt::format("diverged at step {}: loss {} (first {:.4f})", step, loss,
+                                   first_loss));
+      break;
+    }
+    if (tc.save && tc.ckpt_every > 0 && step % tc.ckpt_every == 0 && step < tc.steps) save();
+  }
+  progress.finish();
+  if (tc.save && status == "done") save();
+  result.status = status;
+  result.steps = step;
+  write_status(dir, status, result.to_json());
+  return result;
+}
+
+}  // namespace moet

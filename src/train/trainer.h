@@ -1,0 +1,43 @@
+// train(): one training run, start to finish or resumed from its last checkpoint.
+//
+// It resolves the parameterization (or, when resuming, reloads the one stored in the
+// checkpoint — never re-derives it), trains with gradient accumulation, clipping, the LR
+// schedule and the balancing-bias rule, validates periodically, writes metrics, checkpoints and
+// status into the run directory, and stops early with status "diverged" when the loss turns
+// NaN/inf or its running average exceeds train.diverge_factor times the first step's loss.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "core/config.h"
+
+namespace moet {
+
+struct TrainOptions {
+  std::string out_dir;
+  bool resume = false;  // continue the run in out_dir from its latest checkpoint
+  bool quiet = false;   // no progress bar, no parameterization table
+};
+
+struct TrainResult {
+  std::string status;  // done | diverged
+  int64_t steps = 0;
+  double train_loss = 0;  // mean of the last log interval
+  double val_loss = 0;    // last validation pass (NaN if none ran)
+  double tokens_per_s = 0;
+  nlohmann::json to_json() const;
+};
+
+// Exit status of `moet train` for a diverged run, distinct from bad input (2).
+constexpr int kExitDiverged = 3;
+
+TrainResult train(const Config& config, const TrainOptions& options);
+
+// The config a resumed run continues with: the run's own config.toml plus overrides, of which
+// only train.* keys may differ from the stored run (the model, data and optimizer are fixed).
+Config resume_config(const std::string& run_dir, const std::vector<std::string>& sets);
+
+}  // namespace moet
