@@ -15,12 +15,16 @@ MOET_COMMAND(train, Command{
     auto out = std::make_shared<std::string>();
     auto resume = std::make_shared<std::string>();
     auto quiet = std::make_shared<bool>(false);
+    auto stop_after = std::make_shared<int64_t>(0);
     add_config_options(app, *args);
     app.add_option("--out", *out, "run directory (must not already hold a run)");
     app.add_option("--resume", *resume,
                    "continue the run in this directory from its latest checkpoint "
                    "(only train.* keys may be changed with --set)");
     app.add_flag("--quiet", *quiet, "no progress bar and no parameterization table");
+    app.add_option("--stop-after", *stop_after,
+                   "stop with a checkpoint after this many steps (status 'stopped'); continue "
+                   "later with --resume");
     app.footer(
         "Exit status: 0 done, 2 bad input, 3 diverged (status.json in the run directory says "
         "which).");
@@ -29,6 +33,8 @@ MOET_COMMAND(train, Command{
       TrainOptions options;
       options.quiet = *quiet;
       options.resume = !resume->empty();
+      if (*stop_after < 0) fail("--stop-after: must not be negative (got {})", *stop_after);
+      options.stop_after = *stop_after;
       options.out_dir = options.resume ? *resume : *out;
       if (options.resume && !args->path.empty())
         fail("--resume takes the run's own config.toml; drop --config");

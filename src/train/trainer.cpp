@@ -246,10 +246,14 @@ TrainResult train(const Config& config, const TrainOptions& options) {
                                    first_loss));
       break;
     }
+    if (options.stop_after > 0 && step >= options.stop_after && step < tc.steps) {
+      status = "stopped";
+      break;
+    }
     if (tc.save && tc.ckpt_every > 0 && step % tc.ckpt_every == 0 && step < tc.steps) save();
   }
   progress.finish();
-  if (tc.save && status == "done") save();
+  if (status == "stopped" || (tc.save && status == "done")) save();
   result.status = status;
   result.steps = step;
   write_status(dir, status, result.to_json());

@@ -20,10 +20,13 @@ struct TrainOptions {
   std::string out_dir;
   bool resume = false;  // continue the run in out_dir from its latest checkpoint
   bool quiet = false;   // no progress bar, no parameterization table
+  // Stop (with a checkpoint, status "stopped") once this many steps are done; 0 = run to
+  // train.steps. For time-limited jobs: the run continues later with --resume.
+  int64_t stop_after = 0;
 };
 
 struct TrainResult {
-  std::string status;  // done | diverged
+  std::string status;  // done | diverged | stopped
   int64_t steps = 0;
   double train_loss = 0;  // mean of the last log interval
   double val_loss = 0;    // last validation pass (NaN if none ran)

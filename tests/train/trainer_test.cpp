@@ -1,0 +1,232 @@
+// The training run: exact resume, crash safety of checkpoints, divergence, and the one-line
+// errors of bad input.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "../support/run_binary.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/rng.h"
+#include "data/shard.h"
+#include "train/checkpoint.h"
+#include "train/run_files.h"
+#include "train/schema.h"
+#include "train/trainer.h"
+
+extern char** environ;
+
+namespace moet {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("moet_train_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    // A small random-token corpus keeps these tests independent of tokenizing the bundled text.
+    Rng rng(5, 0);
+    std::vector<int32_t> tokens(20000);
+    for (auto& t : tokens) t = int32_t(rng.below(64));
+    write_shard(path("train.bin"), tokens, 64);
+    tokens.resize(4000);
+    write_shard(path("val.bin"), tokens, 64);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  std::vector<std::string> tiny_sets() const {
+    return {"model.vocab=64", "model.seq=16",   "model.N=32",       "model.d_head=16",
+            "model.L=2",      "model.M=4",      "model.K=2",        "model.Ne=16",
+            "train.batch=4",  "train.accum=2",  "train.steps=20",   "train.eval_every=5",
+            "train.eval_batches=2", "train.log_every=1", "optim.lr=0.01",
+            "data.train=" + path("train.bin"), "data.val=" + path("val.bin")};
+  }
+  Config tiny_config(std::vector<std::string> extra = {}) const {
+    auto sets = tiny_sets();
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    return Config::load(full_config_schema(), "", sets);
+  }
+  std::string cli_sets(std::vector<std::string> extra = {}) const {
+    std::string s;
+    auto sets = tiny_sets();
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    for (const auto& a : sets) s += " --set " + a;
+    return s;
+  }
+
+  fs::path dir_;
+};
+
+// Metrics lines without the wall-clock fields, which no two runs share.
+std::vector<nlohmann::json> deterministic_metrics(const std::string& run) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(read_file(run + "/metrics.jsonl"));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto json = nlohmann::json::parse(line);
+    json.erase("tokens_per_s");
+    lines.push_back(json);
+  }
+  return lines;
+}
+
+TEST_F(TrainerTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
+  const std::string whole = path("whole"), split = path("split");
+  TrainOptions options;
+  options.quiet = true;
+  options.out_dir = whole;
+  const TrainResult a = train(tiny_config(), options);
+  ASSERT_EQ(a.status, "done");
+
+  // The same 20-step run, cut after 10 steps and continued in a second call.
+  options.out_dir = split;
+  options.stop_after = 10;
+  ASSERT_EQ(train(tiny_config(), options).status, "stopped");
+  options.resume = true;
+  options.stop_after = 0;
+  const TrainResult b = train(resume_config(split, {}), options);
+  ASSERT_EQ(b.status, "done");
+
+  const std::vector<TensorInfo> tensors = model_tensors(model_config_from(tiny_config()));
+  const Checkpoint ca = load_checkpoint(whole, tensors), cb = load_checkpoint(split, tensors);
+  EXPECT_EQ(ca.step, 20);
+  EXPECT_EQ(cb.step, 20);
+  ASSERT_EQ(ca.params.size(), cb.params.size());
+  EXPECT_EQ(0, std::memcmp(ca.params.data(), cb.params.data(), ca.params.size() * sizeof(float)));
+  EXPECT_EQ(ca.first_moment, cb.first_moment);
+  EXPECT_EQ(ca.second_moment, cb.second_moment);
+  EXPECT_EQ(deterministic_metrics(whole), deterministic_metrics(split));
+  EXPECT_EQ(a.val_loss, b.val_loss);
+}
+
+TEST_F(TrainerTest, ResumeRejectsChangesOutsideTrainKeys) {
+  TrainOptions options;
+  options.quiet = true;
+  options.out_dir = path("run");
+  ASSERT_EQ(train(tiny_config({"train.steps=2"}), options).status, "done");
+  try {
+    resume_config(path("run"), {"model.N=64"});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.N"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainerTest, NewRunRefusesToOverwriteAnOldOne) {
+  TrainOptions options;
+  options.quiet = true;
+  options.out_dir = path("run");
+  ASSERT_EQ(train(tiny_config({"train.steps=2"}), options).status, "done");
+  EXPECT_THROW(train(tiny_config({"train.steps=2"}), options), Error);
+}
+
+TEST_F(TrainerTest, KilledDuringCheckpointWritesLeavesAUsableCheckpoint) {
+  // A bigger model checkpointing every step, so a SIGKILL often lands mid-write.
+  const std::string run = path("killed");
+  const std::string sets = cli_sets({"model.N=128", "model.d_head=32", "model.Ne=128",
+                                     "train.steps=100000", "train.ckpt_every=1",
+                                     "train.eval_every=0"});
+  const std::vector<TensorInfo> tensors =
+      model_tensors(model_config_from(tiny_config({"model.N=128", "model.d_head=32",
+                                                   "model.Ne=128"})));
+  int64_t last_step = -1;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::vector<std::string> args = {MOET_BINARY, "train", "--quiet"};
+    if (attempt == 0) {
+      args.insert(args.end(), {"--out", run});
+      std::istringstream words(sets);
+      for (std::string w; words >> w;) args.push_back(w);
+    } else {
+      args.insert(args.end(), {"--resume", run});
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t quiet;
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    ASSERT_EQ(0, posix_spawn(&pid, MOET_BINARY, &quiet, nullptr, argv.data(), environ));
+    posix_spawn_file_actions_destroy(&quiet);
+    // Wait for the run to pass its first checkpoint, then kill it at an arbitrary later moment;
+    // with a checkpoint every step, that moment is usually in the middle of writing one.
+    const int64_t seen = last_step;
+    for (int i = 0; i < 600; ++i) {
+      try {  // the live run may rotate checkpoints under this read; only the final read counts
+        if (has_checkpoint(run) && load_checkpoint_metadata(run).step > seen) break;
+      } catch (const Error&) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(37 * (attempt + 1)));
+    ASSERT_EQ(0, ::kill(pid, SIGKILL));
+    int status = 0;
+    ASSERT_EQ(pid, ::waitpid(pid, &status, 0));  // reaped: nothing writes while we read
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the run ended before it was killed";
+    ASSERT_TRUE(has_checkpoint(run)) << "attempt " << attempt;
+    const Checkpoint c = load_checkpoint(run, tensors);  // throws if torn
+    EXPECT_GT(c.step, last_step) << "attempt " << attempt;
+    last_step = c.step;
+  }
+  EXPECT_GT(last_step, 0);
+}
+
+TEST_F(TrainerTest, DivergedRunIsRecordedWithItsOwnExitCode) {
+  const std::string run = path("diverged");
+  const auto r = testing::run_moet(
+      "train --quiet --out " + run + cli_sets({"optim.lr=1000", "train.steps=200"}), path(""));
+  EXPECT_EQ(r.exit_code, kExitDiverged) << r.err;
+  const nlohmann::json status = read_status(run);
+  EXPECT_EQ(status.at("status"), "diverged");
+  EXPECT_LT(status.at("steps").get<int64_t>(), 200);
+}
+
+TEST_F(TrainerTest, BadInputGetsOneLineAndExitCode2) {
+  const std::string scratch = path("");
+  write_file_atomic(path("bad_type.toml"), "[model]\nN = \"wide\"\n");
+  write_file_atomic(path("unknown.toml"), "[model]\nwidth = 3\n");
+  std::string truncated = read_file(path("train.bin"));
+  truncated.resize(truncated.size() - 7);
+  write_file_atomic(path("truncated.bin"), truncated);
+  struct Case {
+    std::string args, must_name;
+  };
+  const std::vector<Case> cases = {
+      {"train --out " + path("r1") + " --config " + path("missing.toml"), "missing.toml"},
+      {"train --out " + path("r2") + " --config " + path("bad_type.toml"), "model.N"},
+      {"train --out " + path("r3") + " --config " + path("unknown.toml"), "model.width"},
+      {"train --out " + path("r4") + cli_sets({"model.K=9"}), "model.K"},
+      {"train --out " + path("r5") + cli_sets({"model.N=30"}), "model.N"},
+      {"train --out " + path("r6") + cli_sets({"model.M=0"}), "model.M"},
+      {"train --out " + path("r7") + cli_sets({"data.train=" + path("truncated.bin")}),
+       "truncated.bin"},
+      {"train --out " + path("r8") + cli_sets({"model.vocab=10"}), "model.vocab"},
+      {"train --resume " + path("nowhere"), "nowhere"},
+      {"train --out " + path("r9") + " --set train.steps=abc", "train.steps"},
+      {"train --bogus", "bogus"},
+  };
+  for (const Case& c : cases) {
+    const auto r = testing::run_moet(c.args, scratch);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+    EXPECT_EQ(testing::count_lines(r.err), 1) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.must_name), std::string::npos) << c.args << "\n" << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace moet
