@@ -3,6 +3,7 @@
 #include "data/dataset.h"
 #include "model/config.h"
 #include "optim/config.h"
+#include "param/resolve.h"
 #include "train/train_config.h"
 
 namespace moet {
@@ -14,6 +15,7 @@ std::vector<KeySpec> full_config_schema() {
   };
   append(model_config_keys());
   append(optim_config_keys());
+  append(param_config_keys());
   append(data_config_keys());
   append(train_config_keys());
   return keys;

@@ -1,0 +1,161 @@
+// to_json / from_json: the resolved parameterization as stored in checkpoints. Every number is
+// written with full precision, so a reloaded run gets bit-identical inits, multipliers and
+// optimizer settings; reading checks the tensors against the model and names the first field
+// that is missing or does not match.
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "model/init.h"
+#include "param/resolve.h"
+
+namespace moet {
+
+namespace {
+
+constexpr const char* kFormat = "moet.parameterization/1";
+
+const char* init_name(InitKind kind) {
+  switch (kind) {
+    case InitKind::normal: return "normal";
+    case InitKind::zero: return "zero";
+    case InitKind::one: return "one";
+  }
+  return "?";
+}
+
+nlohmann::json axes_json(const param::AxisValues& a) {
+  nlohmann::json j;
+  for (const auto axis : param::kAllAxes) j[param::axis_name(axis)] = a[axis];
+  return j;
+}
+
+// Reads j[key] as T, failing with one line naming the field.
+template <typename T>
+T field(const nlohmann::json& j, const std::string& key, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) fail("parameterization: {}{}: missing", where, key);
+  try {
+    return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    fail("parameterization: {}{}: wrong type ({})", where, key, j.at(key).type_name());
+  }
+}
+
+param::AxisValues axes_from(const nlohmann::json& j, const std::string& where) {
+  param::AxisValues a;
+  for (const auto axis : param::kAllAxes) a[axis] = field<int64_t>(j, param::axis_name(axis), where);
+  return a;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Parameterization& p) {
+  nlohmann::json tensors = nlohmann::json::array();
+  for (size_t i = 0; i < p.tensors.size(); ++i) {
+    const TensorInfo& t = p.tensors[i];
+    const TensorPlan& plan = p.plan.tensors[i];
+    tensors.push_back({{"name", t.name},
+                       {"role", role_name(t.role)},
+                       {"shape", t.shape},
+                       {"init", init_name(plan.init)},
+                       {"init_std", plan.init_std},
+                       {"tied", plan.tied_across_experts},
+                       {"multiplier", plan.multiplier},
+                       {"lr", p.hyper[i].lr},
+                       {"eps", p.hyper[i].eps},
+                       {"wd", p.hyper[i].wd}});
+  }
+  const BlockPlan& b = p.plan.block;
+  return {{"format", kFormat},
+          {"preset", p.preset},
+          {"source", p.source},
+          {"regime", p.regime},
+          {"depth", p.depth},
+          {"optimizer", p.optimizer},
+          {"base", axes_json(p.base)},
+          {"target", axes_json(p.target)},
+          {"globals",
+           {{"init_std", p.globals.init_std},
+            {"lr", p.globals.lr},
+            {"eps", p.globals.eps},
+            {"wd", p.globals.wd},
+            {"bias_lr", p.globals.bias_lr}}},
+          {"block",
+           {{"residual_mult", b.residual_mult},
+            {"attn_logit_scale", b.attn_logit_scale},
+            {"aggregation_mult", b.aggregation_mult},
+            {"readout_mult", b.readout_mult}}},
+          {"tensors", tensors},
+          {"warnings", p.warnings}};
+}
+
+Parameterization from_json(const nlohmann::json& j, const ModelConfig& config) {
+  if (field<std::string>(j, "format", "") != kFormat)
+    fail("parameterization: format: expected '{}', got '{}'", kFormat,
+         field<std::string>(j, "format", ""));
+  Parameterization p;
+  p.preset = field<std::string>(j, "preset", "");
+  p.source = field<std::string>(j, "source", "");
+  p.regime = field<std::string>(j, "regime", "");
+  p.depth = field<std::string>(j, "depth", "");
+  p.optimizer = field<std::string>(j, "optimizer", "");
+  p.base = axes_from(field<nlohmann::json>(j, "base", ""), "base.");
+  p.target = axes_from(field<nlohmann::json>(j, "target", ""), "target.");
+  if (p.target != param::axis_values(config))
+    fail("parameterization: target: stored for N {} Ne {} M {} K {} L {}, but the model has N {} "
+         "Ne {} M {} K {} L {}",
+         p.target[param::Axis::N], p.target[param::Axis::Ne], p.target[param::Axis::M],
+         p.target[param::Axis::K], p.target[param::Axis::L], config.N, config.Ne, config.M,
+         config.K, config.L);
+  const auto globals = field<nlohmann::json>(j, "globals", "");
+  p.globals.init_std = field<double>(globals, "init_std", "globals.");
+  p.globals.lr = field<double>(globals, "lr", "globals.");
+  p.globals.eps = field<double>(globals, "eps", "globals.");
+  p.globals.wd = field<double>(globals, "wd", "globals.");
+  p.globals.bias_lr = field<double>(globals, "bias_lr", "globals.");
+  const auto block = field<nlohmann::json>(j, "block", "");
+  p.plan.block.residual_mult = field<double>(block, "residual_mult", "block.");
+  p.plan.block.attn_logit_scale = field<double>(block, "attn_logit_scale", "block.");
+  p.plan.block.aggregation_mult = field<double>(block, "aggregation_mult", "block.");
+  p.plan.block.readout_mult = field<double>(block, "readout_mult", "block.");
+  p.warnings = field<std::vector<std::string>>(j, "warnings", "");
+
+  p.tensors = model_tensors(config);
+  const auto tensors = field<nlohmann::json>(j, "tensors", "");
+  if (!tensors.is_array() || tensors.size() != p.tensors.size())
+    fail("parameterization: tensors: {} stored, the model has {}",
+         tensors.is_array() ? tensors.size() : 0, p.tensors.size());
+  p.plan.tensors.resize(p.tensors.size());
+  p.hyper.resize(p.tensors.size());
+  for (size_t i = 0; i < p.tensors.size(); ++i) {
+    const TensorInfo& t = p.tensors[i];
+    const nlohmann::json& s = tensors[i];
+    const std::string where = fmt::format("tensors[{}].", i);
+    const auto name = field<std::string>(s, "name", where);
+    const auto role = field<std::string>(s, "role", where);
+    const auto shape = field<std::vector<int64_t>>(s, "shape", where);
+    if (name != t.name || role != role_name(t.role) || shape != t.shape)
+      fail("parameterization: {}name: stored {} ({} {}), the model has {} ({} {}) there", where,
+           name, role, nlohmann::json(shape).dump(), t.name, role_name(t.role),
+           nlohmann::json(t.shape).dump());
+    TensorPlan& plan = p.plan.tensors[i];
+    const auto init = field<std::string>(s, "init", where);
+    if (init == "normal") plan.init = InitKind::normal;
+    else if (init == "zero") plan.init = InitKind::zero;
+    else if (init == "one") plan.init = InitKind::one;
+    else fail("parameterization: {}init: '{}' is not one of normal|zero|one", where, init);
+    plan.init_std = field<double>(s, "init_std", where);
+    plan.tied_across_experts = field<bool>(s, "tied", where);
+    plan.multiplier = field<double>(s, "multiplier", where);
+    p.hyper[i].lr = field<double>(s, "lr", where);
+    p.hyper[i].eps = field<double>(s, "eps", where);
+    p.hyper[i].wd = field<double>(s, "wd", where);
+  }
+  try {
+    validate_plan(p.tensors, p.plan);
+  } catch (const Error& e) {
+    fail("stored {}", e.what());
+  }
+  return p;
+}
+
+}  // namespace moet

@@ -1,0 +1,311 @@
+#include "param/preset.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "param/embedded.h"
+#include "param/regime.h"
+
+namespace moet::param {
+
+namespace {
+
+// The embedded file that holds the depth rules rather than a preset.
+constexpr const char* kDepthTables = "depth";
+constexpr int kMaxExtends = 8;
+
+enum class TableKind { preset, depth };
+
+std::string role_list() {
+  std::vector<std::string> names;
+  for (const Role r : all_roles()) names.push_back(role_name(r));
+  return join(names, ", ");
+}
+
+// Roles whose tensors can carry a leading expert axis, so "tied" means something.
+bool may_have_experts(Role role) {
+  return role == Role::expert_up || role == Role::expert_down || role == Role::shared_up ||
+         role == Role::shared_down || role == Role::bias;
+}
+
+toml::table parse_toml(const std::string& text, const std::string& origin) {
+  try {
+    return toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    const auto& at = e.source().begin;
+    fail("{}:{}:{}: invalid TOML: {}", origin, at.line, at.column, e.description());
+  }
+}
+
+std::string key_text(const toml::key& key) { return std::string(key.str()); }
+
+const toml::table& as_table(const toml::node& node, const std::string& where) {
+  const toml::table* table = node.as_table();
+  if (!table) fail("{}: expected a table", where);
+  return *table;
+}
+
+std::string as_string(const toml::node& node, const std::string& where) {
+  const auto* s = node.as_string();
+  if (!s) fail("{}: expected a string", where);
+  return s->get();
+}
+
+// A cell: a rule string, or a plain non-negative number.
+Rule parse_cell(const toml::node& node, const std::string& where, bool weight_decay,
+                bool per_tensor) {
+  Rule rule;
+  if (const auto* s = node.as_string()) {
+    try {
+      rule = Rule::parse(s->get());
+    } catch (const Error& e) {
+      fail("{}: {}", where, e.what());
+    }
+  } else if (node.is_number()) {
+    const double value = node.value<double>().value();
+    if (!(value >= 0)) fail("{}: {} is negative; rules must be non-negative", where, value);
+    rule = Rule(value);
+  } else {
+    fail("{}: expected a rule such as \"N^-1\" or a number", where);
+  }
+  if (rule.uses(Symbol::lr) && !weight_decay)
+    fail("{}: '{}' uses lr, which only weight-decay cells (wd) may use", where, rule.text());
+  if (rule.uses_tensor_symbols() && !per_tensor)
+    fail("{}: '{}' uses fan_in/fan_out, which block rules cannot (they belong to no tensor)",
+         where, rule.text());
+  return rule;
+}
+
+RoleRules parse_row(const toml::table& row, Role role, const std::string& where,
+                    TableKind kind) {
+  RoleRules out;
+  for (const auto& [key, node] : row) {
+    const std::string field = key_text(key);
+    const std::string at = fmt::format("{}, field {}", where, field);
+    if (field == "std") {
+      const auto* s = node.as_string();
+      const std::string text = s ? s->get() : "";
+      if (kind == TableKind::preset && (text == "zero" || text == "one")) {
+        out.init = InitRule{text == "zero" ? InitKind::zero : InitKind::one, Rule()};
+      } else {
+        out.init = InitRule{InitKind::normal, parse_cell(node, at, false, true)};
+      }
+    } else if (field == "tied") {
+      if (kind == TableKind::depth) fail("{}: depth rules hold factors, not tied inits", at);
+      if (!node.is_boolean()) fail("{}: expected true or false", at);
+      if (!may_have_experts(role))
+        fail("{}: role {} has no expert axis to tie across", at, role_name(role));
+      out.tied = node.value<bool>().value();
+    } else if (field == "mult" || field == "adam_lr" || field == "sgd_lr" || field == "eps" ||
+               field == "wd") {
+      std::optional<Rule>& cell = field == "mult"      ? out.mult
+                                  : field == "adam_lr" ? out.adam_lr
+                                  : field == "sgd_lr"  ? out.sgd_lr
+                                  : field == "eps"     ? out.eps
+                                                       : out.wd;
+      cell = parse_cell(node, at, field == "wd", true);
+    } else {
+      fail("{}: unknown field (fields: std, tied, mult, adam_lr, sgd_lr, eps, wd)", at);
+    }
+  }
+  if (role == Role::norm && out.mult && !(out.mult->is_constant() && out.mult->constant() == 1))
+    fail("{}, field mult: norm gains take no forward multiplier (write \"1\" or leave it out)",
+         where);
+  return out;
+}
+
+BlockRules parse_block(const toml::table& block, const std::string& where) {
+  BlockRules out;
+  for (const auto& [key, node] : block) {
+    const std::string field = key_text(key);
+    const std::string at = fmt::format("{}, field {}", where, field);
+    std::optional<Rule>* cell = field == "residual"      ? &out.residual
+                                : field == "attn_scale"  ? &out.attn_scale
+                                : field == "aggregation" ? &out.aggregation
+                                : field == "readout"     ? &out.readout
+                                                         : nullptr;
+    if (!cell) fail("{}: unknown field (fields: residual, attn_scale, aggregation, readout)", at);
+    *cell = parse_cell(node, at, false, false);
+  }
+  return out;
+}
+
+// Reads `block` and `roles` of a rule table; returns false for any other key.
+bool parse_rule_key(RuleSet& rules, const std::string& key, const toml::node& node,
+                    const std::string& where, TableKind kind) {
+  if (key == "block") {
+    rules.block = parse_block(as_table(node, where + "block"), where + "block");
+    return true;
+  }
+  if (key != "roles") return false;
+  for (const auto& [name, row] : as_table(node, where + "roles")) {
+    const auto role = role_from_name(key_text(name));
+    if (!role)
+      fail("{}roles: unknown role '{}' (roles: {})", where, key_text(name), role_list());
+    const std::string at = fmt::format("{}role {}", where, key_text(name));
+    rules.roles[*role] = parse_row(as_table(row, at), *role, at, kind);
+  }
+  return true;
+}
+
+bool is_path(const std::string& name_or_path) {
+  return name_or_path.find('/') != std::string::npos ||
+         (name_or_path.size() > 5 && name_or_path.ends_with(".toml"));
+}
+
+Preset load_preset_at(const std::string& name_or_path, int depth);
+
+Preset parse_preset_at(const std::string& text, const std::string& origin, int depth) {
+  const toml::table table = parse_toml(text, origin);
+  const std::string where = origin + ": ";
+  Preset own;
+  own.origin = origin;
+  own.name = std::filesystem::path(origin).stem().string();
+  std::optional<std::string> extends, source, depth_rule;
+  std::optional<double> init_std;
+  for (const auto& [key_node, node] : table) {
+    const std::string key = key_text(key_node);
+    if (parse_rule_key(own.rules, key, node, where, TableKind::preset)) continue;
+    if (key == "name") {
+      own.name = as_string(node, where + key);
+    } else if (key == "source") {
+      source = as_string(node, where + key);
+    } else if (key == "extends") {
+      extends = as_string(node, where + key);
+    } else if (key == "depth") {
+      depth_rule = as_string(node, where + key);
+      require_choice(where + key, *depth_rule, depth_rule_names());
+    } else if (key == "init_std") {
+      init_std = node.value<double>();
+      if (!init_std || !(*init_std > 0)) fail("{}init_std: expected a positive number", where);
+    } else if (key == "regime") {
+      for (const auto& [regime_key, regime_node] : as_table(node, where + key)) {
+        const std::string regime = key_text(regime_key);
+        require_choice(where + "regime", regime, regime_names());
+        const std::string at = fmt::format("{}regime {}, ", where, regime);
+        for (const auto& [sub_key, sub_node] : as_table(regime_node, at))
+          if (!parse_rule_key(own.regimes[regime], key_text(sub_key), sub_node, at,
+                              TableKind::preset))
+            fail("{}{}: unknown key (a regime holds block and roles)", at, key_text(sub_key));
+      }
+    } else {
+      fail("{}{}: unknown key (keys: name, source, extends, init_std, depth, block, roles, "
+           "regime)",
+           where, key);
+    }
+  }
+
+  Preset out;
+  if (extends) {
+    if (depth >= kMaxExtends) fail("{}extends: more than {} levels (a cycle?)", where, kMaxExtends);
+    // A relative path extends from beside the file that names it.
+    std::string target = *extends;
+    if (is_path(target) && std::filesystem::path(target).is_relative() && is_path(origin))
+      target = (std::filesystem::path(origin).parent_path() / target).string();
+    try {
+      out = load_preset_at(target, depth + 1);
+    } catch (const Error& e) {
+      fail("{}extends: {}", where, e.what());
+    }
+  }
+  out.name = own.name;
+  out.origin = own.origin;
+  if (source) out.source = *source;
+  if (init_std) out.init_std = *init_std;
+  if (depth_rule) out.depth = *depth_rule;
+  overlay(out.rules, own.rules);
+  for (const auto& [regime, rules] : own.regimes) overlay(out.regimes[regime], rules);
+  return out;
+}
+
+Preset load_preset_at(const std::string& name_or_path, int depth) {
+  if (is_path(name_or_path))
+    return parse_preset_at(read_file(name_or_path), name_or_path, depth);
+  const auto& embedded = embedded_presets();
+  const auto it = embedded.find(name_or_path);
+  if (it == embedded.end() || name_or_path == kDepthTables)
+    fail("unknown preset '{}' (built-in presets: {}; or a path to a .toml file)", name_or_path,
+         join(preset_names(), ", "));
+  return parse_preset_at(it->second, "presets/" + name_or_path + ".toml", depth);
+}
+
+std::map<std::string, DepthRule> parse_depth_rules() {
+  const std::string origin = std::string("presets/") + kDepthTables + ".toml";
+  const toml::table table = parse_toml(embedded_presets().at(kDepthTables), origin);
+  std::map<std::string, DepthRule> out;
+  for (const auto& [name_key, node] : table) {
+    DepthRule rule;
+    rule.name = key_text(name_key);
+    const std::string where = fmt::format("{}: depth {}, ", origin, rule.name);
+    for (const auto& [key, sub] : as_table(node, where)) {
+      if (parse_rule_key(rule.factors, key_text(key), sub, where, TableKind::depth)) continue;
+      if (key_text(key) != "source")
+        fail("{}{}: unknown key (keys: source, block, roles)", where, key_text(key));
+      rule.source = as_string(sub, where + "source");
+    }
+    out[rule.name] = std::move(rule);
+  }
+  return out;
+}
+
+const std::map<std::string, DepthRule>& depth_rules() {
+  static const std::map<std::string, DepthRule> rules = parse_depth_rules();
+  return rules;
+}
+
+template <typename T>
+void overlay_cell(std::optional<T>& base, const std::optional<T>& over) {
+  if (over) base = over;
+}
+
+}  // namespace
+
+void overlay(RuleSet& base, const RuleSet& over) {
+  for (const auto& [role, row] : over.roles) {
+    RoleRules& into = base.roles[role];
+    overlay_cell(into.init, row.init);
+    overlay_cell(into.tied, row.tied);
+    overlay_cell(into.mult, row.mult);
+    overlay_cell(into.adam_lr, row.adam_lr);
+    overlay_cell(into.sgd_lr, row.sgd_lr);
+    overlay_cell(into.eps, row.eps);
+    overlay_cell(into.wd, row.wd);
+  }
+  overlay_cell(base.block.residual, over.block.residual);
+  overlay_cell(base.block.attn_scale, over.block.attn_scale);
+  overlay_cell(base.block.aggregation, over.block.aggregation);
+  overlay_cell(base.block.readout, over.block.readout);
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, text] : embedded_presets())
+    if (name != kDepthTables) names.push_back(name);
+  return names;
+}
+
+Preset load_preset(const std::string& name_or_path) { return load_preset_at(name_or_path, 0); }
+
+Preset parse_preset(const std::string& toml_text, const std::string& origin) {
+  return parse_preset_at(toml_text, origin, 0);
+}
+
+std::vector<std::string> depth_rule_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, rule] : depth_rules()) names.push_back(name);
+  return names;
+}
+
+DepthRule load_depth_rule(const std::string& name) {
+  const auto it = depth_rules().find(name);
+  if (it == depth_rules().end())
+    fail("unknown depth rule '{}' (depth rules: {})", name, join(depth_rule_names(), ", "));
+  return it->second;
+}
+
+}  // namespace moet::param

@@ -1,0 +1,74 @@
+#include "param/regime.h"
+
+#include <algorithm>
+
+#include "core/config.h"
+#include "core/error.h"
+
+namespace moet::param {
+
+namespace {
+
+struct RegimeAxes {
+  const char* name;
+  std::vector<Axis> co_scaling;  // exactly these of N, Ne, M, K differ
+  const char* meaning;
+};
+
+const std::vector<RegimeAxes>& regimes() {
+  static const std::vector<RegimeAxes> all = {
+      {"I", {Axis::N, Axis::Ne}, "I (N, Ne co-scale; M, K fixed)"},
+      {"II", {Axis::N, Axis::M, Axis::K}, "II (N, M, K co-scale; Ne fixed)"},
+      {"III", {Axis::N, Axis::Ne, Axis::M, Axis::K}, "III (N, Ne, M, K co-scale)"},
+  };
+  return all;
+}
+
+std::vector<Axis> differing_widths(const AxisValues& base, const AxisValues& target) {
+  std::vector<Axis> out = differing_axes(base, target);
+  out.erase(std::remove(out.begin(), out.end(), Axis::L), out.end());
+  return out;
+}
+
+std::string valid_regimes() {
+  std::string out;
+  for (const auto& r : regimes()) {
+    if (!out.empty()) out += ", ";
+    out += r.meaning;
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& regime_names() {
+  static const std::vector<std::string> names = {"I", "II", "III"};
+  return names;
+}
+
+std::string choose_regime(const std::string& setting, const std::string& preset,
+                          const AxisValues& base, const AxisValues& target,
+                          std::vector<std::string>& warnings) {
+  std::vector<std::string> choices = regime_names();
+  choices.insert(choices.begin(), "auto");
+  require_choice("param.regime", setting, choices);
+  const std::vector<Axis> differing = differing_widths(base, target);
+  if (setting == "auto") {
+    for (const auto& r : regimes())
+      if (r.co_scaling == differing) return r.name;
+    fail("param.regime = auto: cannot infer the regime of preset {} from the ladder: the axes "
+         "that differ between base and target are {} (L is ignored); valid regimes: {}; set "
+         "param.regime = I|II|III",
+         preset, axis_list(differing), valid_regimes());
+  }
+  const auto& chosen = *std::find_if(regimes().begin(), regimes().end(),
+                                     [&](const RegimeAxes& r) { return r.name == setting; });
+  if (!differing.empty() && differing != chosen.co_scaling)
+    warnings.push_back(fmt::format(
+        "param.regime = {} but the axes that differ between base and target are {}, not those "
+        "of regime {}",
+        setting, axis_list(differing), chosen.meaning));
+  return setting;
+}
+
+}  // namespace moet::param

@@ -1,0 +1,27 @@
+// Paper 2's co-scaling regimes: which of N, Ne, M, K grow together along a ladder.
+//
+//   I    N ≍ Ne         (M, K fixed)
+//   II   N ≍ M ≍ K      (Ne fixed)
+//   III  N ≍ Ne ≍ M ≍ K
+//
+// Only presets with regime-specific rules (mssp) need one. Depth is not part of a regime: depth
+// rules compose separately, so L is ignored when a regime is inferred from a ladder.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "param/axes.h"
+
+namespace moet::param {
+
+const std::vector<std::string>& regime_names();  // I, II, III
+
+// param.regime (auto | I | II | III) for a preset with regime rules. auto infers the regime from
+// the axes that differ between base and target and throws Error naming them and the valid
+// regimes when they match none; an explicit regime that the ladder contradicts adds a warning.
+std::string choose_regime(const std::string& setting, const std::string& preset,
+                          const AxisValues& base, const AxisValues& target,
+                          std::vector<std::string>& warnings);
+
+}  // namespace moet::param

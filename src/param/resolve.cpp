@@ -1,0 +1,177 @@
+#include "param/resolve.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/error.h"
+#include "model/init.h"
+#include "param/guards.h"
+#include "param/preset.h"
+#include "param/regime.h"
+
+namespace moet {
+
+namespace {
+
+using param::Axis;
+using param::AxisValues;
+using param::Rule;
+using param::RuleScope;
+using param::RuleSet;
+using param::Symbol;
+
+// One tensor's cells: its role's row (regime cells included) times the depth factors when the
+// tensor sits inside a block. lr is the column of the optimizer in use.
+struct Cells {
+  param::InitRule init;
+  bool tied = false;
+  Rule mult, lr, eps, wd;
+};
+
+Cells cells_for(const RuleSet& rules, const RuleSet& depth, const TensorInfo& t, bool sgd,
+                const std::string& origin) {
+  const auto row_it = rules.roles.find(t.role);
+  if (row_it == rules.roles.end())
+    fail("{}: no row for role {}, which this model uses ({})", origin, role_name(t.role), t.name);
+  const param::RoleRules& row = row_it->second;
+  if (!row.init) fail("{}: role {}: no std cell", origin, role_name(t.role));
+  const std::optional<Rule>& lr = sgd ? row.sgd_lr : row.adam_lr;
+  if (!lr)
+    fail("{}: role {}: no {} cell (needed for optim.name = {})", origin, role_name(t.role),
+         sgd ? "sgd_lr" : "adam_lr", sgd ? "sgd" : "adam|adamw");
+  Cells c{*row.init,        row.tied.value_or(false), row.mult.value_or(Rule(1)), *lr,
+          row.eps.value_or(Rule(1)), row.wd.value_or(Rule(1))};
+  const auto factor_it = depth.roles.find(t.role);
+  if (t.layer < 0 || factor_it == depth.roles.end()) return c;
+  const param::RoleRules& f = factor_it->second;
+  const std::optional<Rule>& lr_factor = sgd ? f.sgd_lr : f.adam_lr;
+  if (f.init && c.init.kind == InitKind::normal) c.init.std = c.init.std * f.init->std;
+  if (f.mult) c.mult = c.mult * *f.mult;
+  if (lr_factor) c.lr = c.lr * *lr_factor;
+  if (f.eps) c.eps = c.eps * *f.eps;
+  if (f.wd) c.wd = c.wd * *f.wd;
+  return c;
+}
+
+double checked(double value, const std::string& what) {
+  if (!std::isfinite(value)) fail("parameterization: {} evaluates to {}", what, value);
+  return value;
+}
+
+double block_value(const std::optional<Rule>& cell, const std::optional<Rule>& depth_factor,
+                   const char* default_rule, const RuleScope& scope, const char* what) {
+  Rule rule = cell ? *cell : Rule::parse(default_rule);
+  if (depth_factor) rule = rule * *depth_factor;
+  return checked(rule.eval(scope), fmt::format("block {} '{}'", what, rule.text()));
+}
+
+}  // namespace
+
+Parameterization resolve_parameterization(const Config& config) {
+  const ModelConfig target = model_config_from(config);
+  const param::ParamSettings settings = param::param_settings_from(config, target);
+  Parameterization p;
+  p.preset = settings.preset;
+  p.base = settings.base;
+  p.target = param::axis_values(target);
+
+  param::Preset preset;
+  try {
+    preset = param::load_preset(settings.preset);
+  } catch (const Error& e) {
+    fail("param.preset: {}", e.what());
+  }
+  p.source = preset.source;
+  RuleSet rules = preset.rules;
+  if (!preset.regimes.empty()) {
+    p.regime = param::choose_regime(settings.regime, preset.name, p.base, p.target, p.warnings);
+    if (const auto it = preset.regimes.find(p.regime); it != preset.regimes.end())
+      param::overlay(rules, it->second);
+  } else {
+    std::vector<std::string> regimes = param::regime_names();
+    regimes.insert(regimes.begin(), "auto");
+    require_choice("param.regime", settings.regime, regimes);
+  }
+  std::vector<std::string> depths = param::depth_rule_names();
+  depths.insert(depths.begin(), "preset");
+  require_choice("param.depth", settings.depth, depths);
+  p.depth = settings.depth == "preset" ? preset.depth : settings.depth;
+  const param::DepthRule depth = param::load_depth_rule(p.depth);
+
+  p.optimizer = require_choice("optim.name", config.get_string("optim.name"),
+                               {"adam", "adamw", "sgd"});
+  const bool sgd = p.optimizer == "sgd";
+  p.globals.init_std = settings.init_std > 0 ? settings.init_std : preset.init_std;
+  p.globals.lr = config.get_float("optim.lr");
+  p.globals.eps = config.get_float("optim.eps");
+  p.globals.wd = config.get_float("optim.wd");
+  p.globals.bias_lr = target.bias_lr;
+
+  p.tensors = model_tensors(target);
+  // The base model at the target's depth lines up tensor by tensor with the target (depth never
+  // changes a tensor's fans), so absolute cells can be evaluated at the base too.
+  AxisValues base_at_target_depth = p.base;
+  base_at_target_depth[Axis::L] = target.L;
+  const std::vector<TensorInfo> base_tensors =
+      model_tensors(param::with_axes(target, base_at_target_depth));
+  MOET_CHECK(base_tensors.size() == p.tensors.size());
+
+  p.plan.tensors.resize(p.tensors.size());
+  p.hyper.resize(p.tensors.size());
+  for (size_t i = 0; i < p.tensors.size(); ++i) {
+    const TensorInfo& t = p.tensors[i];
+    const Cells c = cells_for(rules, depth.factors, t, sgd, preset.origin);
+    RuleScope at{p.target, p.base, target.d_head, t.fan_in, t.fan_out};
+    const RuleScope at_base{p.base, p.base, target.d_head, base_tensors[i].fan_in,
+                            base_tensors[i].fan_out};
+    const auto what = [&](const char* field, const Rule& rule) {
+      return fmt::format("{} {} '{}'", t.name, field, rule.text());
+    };
+
+    TensorPlan& plan = p.plan.tensors[i];
+    plan.init = c.init.kind;
+    plan.init_std = 0;
+    if (plan.init == InitKind::normal) {
+      plan.init_std =
+          checked(p.globals.init_std * c.init.std.eval(at), what("std", c.init.std));
+      if (plan.init_std == 0) plan.init = InitKind::zero;
+    }
+    plan.tied_across_experts = c.tied && t.experts > 0 && plan.init == InitKind::normal;
+    plan.multiplier = checked(c.mult.eval(at), what("mult", c.mult));
+
+    TensorHyper& h = p.hyper[i];
+    const double lr_factor = checked(c.lr.eval(at), what("lr", c.lr));
+    h.lr = (t.trainable ? p.globals.lr : p.globals.bias_lr) * lr_factor;
+    if (!t.trainable) continue;  // route_bias: moved by the balancing rule, no eps or decay
+    if (!sgd) h.eps = p.globals.eps * checked(c.eps.eval(at), what("eps", c.eps));
+    if (c.wd.uses(Symbol::lr)) {
+      const double base_lr_factor = c.lr.eval(at_base);
+      if (!(lr_factor > 0 && base_lr_factor > 0))
+        fail("{}: role {}: wd '{}' divides by the LR, which is 0", preset.origin,
+             role_name(t.role), c.wd.text());
+      at.lr_ratio = lr_factor / base_lr_factor;
+    }
+    h.wd = p.globals.wd * checked(c.wd.eval(at), what("wd", c.wd));
+  }
+
+  const RuleScope block_scope{p.target, p.base, target.d_head};
+  const param::BlockRules& block = rules.block;
+  const param::BlockRules& block_factor = depth.factors.block;
+  BlockPlan& out = p.plan.block;
+  out.residual_mult =
+      block_value(block.residual, block_factor.residual, "1", block_scope, "residual");
+  out.attn_logit_scale = block_value(block.attn_scale, block_factor.attn_scale, "d_head^-1/2",
+                                     block_scope, "attn_scale");
+  out.aggregation_mult = block_value(block.aggregation, block_factor.aggregation, "abs(K)^-1",
+                                     block_scope, "aggregation");
+  out.readout_mult =
+      block_value(block.readout, block_factor.readout, "1", block_scope, "readout");
+
+  param::add_ladder_warnings(target, p.base, p.warnings);
+  param::reject_routing_collapse(target, p);
+  validate_plan(p.tensors, p.plan);
+  for (const auto& warning : p.warnings) std::fprintf(stderr, "moet: warning: %s\n", warning.c_str());
+  return p;
+}
+
+}  // namespace moet

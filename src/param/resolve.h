@@ -1,0 +1,61 @@
+// Resolution: a preset, a depth rule, a base shape and the global hyperparameters, turned into
+// every tensor's concrete init, forward multiplier, LR, Adam epsilon and weight decay.
+//
+// The result is what the model (plan) and the optimizer (hyper, one TensorHyper per tensor in
+// model_tensors order) consume, what `moet params` prints, and what a checkpoint stores
+// (to_json / from_json, so a reloaded run keeps exactly these numbers).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "model/layout.h"
+#include "model/plan.h"
+#include "optim/config.h"
+#include "param/axes.h"
+#include "param/settings.h"
+
+namespace moet {
+
+// The global hyperparameters the per-tensor factors multiply.
+struct ParamGlobals {
+  double init_std = 0;  // sigma0
+  double lr = 0;        // eta (optim.lr)
+  double eps = 0;       // eps0 (optim.eps)
+  double wd = 0;        // wd0 (optim.wd)
+  double bias_lr = 0;   // eta_bias (balance.bias_lr), scaled by route_bias's LR cell
+};
+
+struct Parameterization {
+  std::vector<TensorInfo> tensors;
+  ModelPlan plan;
+  // Per tensor, absolute values at the schedule's peak. route_bias is not an optimizer tensor:
+  // its lr is eta_bias for the balancing rule and its eps and wd are 0. Under SGD every eps is 0.
+  std::vector<TensorHyper> hyper;
+  std::string preset;     // param.preset as given (built-in name or path)
+  std::string source;     // the preset's source line
+  std::string regime;     // I | II | III, or "" for presets without regime rules
+  std::string depth;      // the depth rule applied
+  std::string optimizer;  // adam | adamw | sgd: which LR column was used
+  param::AxisValues base, target;
+  ParamGlobals globals;
+  std::vector<std::string> warnings;  // also printed to stderr by resolve_parameterization
+};
+
+// Reads model.*, param.*, optim.{name,lr,eps,wd} and balance.bias_lr. Throws Error (one line
+// naming the key, preset file, role or field) on bad input; prints warnings to stderr.
+Parameterization resolve_parameterization(const Config& config);
+
+// The human table: header (preset, regime, depth, shapes, globals, block scalars), one row per
+// tensor, then warnings.
+std::string format_table(const Parameterization& p);
+
+nlohmann::json to_json(const Parameterization& p);
+// Rebuilds a stored parameterization for the model `config` describes; throws Error naming the
+// first missing or mismatched field (never falls back to anything).
+Parameterization from_json(const nlohmann::json& json, const ModelConfig& config);
+
+}  // namespace moet

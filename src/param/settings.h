@@ -1,0 +1,31 @@
+// The param.* settings of a run: which preset, regime and depth rule, sigma0 and the base shape.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "model/config.h"
+#include "param/axes.h"
+
+namespace moet {
+
+// param.* keys, registered in train/schema.cpp.
+std::vector<KeySpec> param_config_keys();
+
+}  // namespace moet
+
+namespace moet::param {
+
+struct ParamSettings {
+  std::string preset;  // built-in name or path
+  std::string regime;  // auto | I | II | III
+  std::string depth;   // preset | a depth rule name
+  double init_std = 0;  // sigma0; 0 = the preset's default
+  AxisValues base;      // zeros already replaced by the target's values
+};
+
+// Reads param.* against the target model; throws Error naming the first bad key.
+ParamSettings param_settings_from(const Config& config, const ModelConfig& target);
+
+}  // namespace moet::param

@@ -1,0 +1,84 @@
+// format_table: the resolved parameterization as a human table (`moet params`, start of training).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "param/resolve.h"
+
+namespace moet {
+
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string out;
+  for (const int64_t d : shape) {
+    if (!out.empty()) out += 'x';
+    out += std::to_string(d);
+  }
+  return out;
+}
+
+std::string axes_text(const param::AxisValues& a) {
+  std::string out;
+  for (const auto axis : param::kAllAxes)
+    out += fmt::format("{} {:<6}", param::axis_name(axis), a[axis]);
+  return out + fmt::format("kappa {:.4g}", double(a[param::Axis::K]) / double(a[param::Axis::M]));
+}
+
+std::string init_text(const TensorPlan& t) {
+  switch (t.init) {
+    case InitKind::zero: return "zero";
+    case InitKind::one: return "one";
+    case InitKind::normal: break;
+  }
+  return fmt::format("{} {:.4g}", t.tied_across_experts ? "tied" : "normal", t.init_std);
+}
+
+}  // namespace
+
+std::string format_table(const Parameterization& p) {
+  const bool sgd = p.optimizer == "sgd";
+  std::string out;
+  out += fmt::format("preset     {}\n", p.preset);
+  if (!p.source.empty()) out += fmt::format("source     {}\n", p.source);
+  out += fmt::format("regime     {}   depth {}   optimizer {}\n",
+                     p.regime.empty() ? "-" : p.regime, p.depth, p.optimizer);
+  out += fmt::format("base       {}\n", axes_text(p.base));
+  out += fmt::format("target     {}\n", axes_text(p.target));
+  out += fmt::format("globals    sigma0 {:.4g}   eta {:.4g}   eps0 {:.4g}   wd0 {:.4g}   "
+                     "eta_bias {:.4g}\n",
+                     p.globals.init_std, p.globals.lr, p.globals.eps, p.globals.wd,
+                     p.globals.bias_lr);
+  const BlockPlan& b = p.plan.block;
+  out += fmt::format("block      residual {:.4g}   attn_logit_scale {:.4g}   aggregation {:.4g}   "
+                     "readout {:.4g}\n\n",
+                     b.residual_mult, b.attn_logit_scale, b.aggregation_mult, b.readout_mult);
+
+  size_t name_width = 6;
+  for (const auto& t : p.tensors) name_width = std::max(name_width, t.name.size());
+  const auto row = [&](const std::string& name, const std::string& role, const std::string& shape,
+                       const std::string& init, const std::string& mult, const std::string& lr,
+                       const std::string& eps, const std::string& wd) {
+    return fmt::format("{:<{}}  {:<11}  {:<12}  {:<15}  {:<9}  {:<10}  {:<10}  {}\n", name,
+                       name_width, role, shape, init, mult, lr, eps, wd);
+  };
+  out += row("tensor", "role", "shape", "init", "mult", "lr", "eps", "wd");
+  bool has_route_bias = false;
+  for (size_t i = 0; i < p.tensors.size(); ++i) {
+    const TensorInfo& t = p.tensors[i];
+    const TensorPlan& plan = p.plan.tensors[i];
+    const TensorHyper& h = p.hyper[i];
+    has_route_bias |= !t.trainable;
+    out += row(t.name, role_name(t.role), shape_text(t.shape), init_text(plan),
+               fmt::format("{:.4g}", plan.multiplier),
+               fmt::format("{:.4g}{}", h.lr, t.trainable ? "" : "*"),
+               sgd || !t.trainable ? "-" : fmt::format("{:.4g}", h.eps),
+               t.trainable ? fmt::format("{:.4g}", h.wd) : "-");
+  }
+  if (has_route_bias)
+    out += "* route_bias is moved by the balancing rule, not the optimizer: its lr is eta_bias\n";
+  for (const auto& w : p.warnings) out += fmt::format("warning: {}\n", w);
+  return out;
+}
+
+}  // namespace moet

@@ -1,0 +1,55 @@
+// `moet params`: the table, the JSON (identical to the in-process resolution) and exit status 2
+// with one line on bad input.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <sys/wait.h>
+
+#include "param_fixtures.h"
+
+namespace moet::testing {
+namespace {
+
+struct Outcome {
+  int status = -1;
+  std::string out;
+};
+
+Outcome run(const std::string& args) {
+  Outcome r;
+  FILE* pipe = ::popen((std::string(MOET_BINARY) + " params " + args + " 2>&1").c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buffer;
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
+  const int raw = ::pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+TEST(Cli, JsonMatchesTheInProcessResolution) {
+  const Outcome r = run("--set model.N=128 --set param.base.N=64 --set param.preset=mup-moe --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto expected = to_json(resolve_parameterization(make_config(
+      {{"model.N", "128"}, {"param.base.N", "64"}, {"param.preset", "mup-moe"}})));
+  EXPECT_EQ(nlohmann::json::parse(r.out), expected);
+}
+
+TEST(Cli, TablePrintsEveryTensor) {
+  const Outcome r = run("--set param.preset=sp");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto p = resolve_parameterization(make_config({{"param.preset", "sp"}}));
+  for (const auto& t : p.tensors) EXPECT_NE(r.out.find(t.name + " "), std::string::npos) << t.name;
+  EXPECT_NE(r.out.find("preset     sp"), std::string::npos);
+}
+
+TEST(Cli, BadInputIsOneLineAndExitStatus2) {
+  const Outcome r = run("--set param.preset=mssp");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out.find("moet params: param.regime = auto: cannot infer"), 0u) << r.out;
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
+}
+
+}  // namespace
+}  // namespace moet::testing
