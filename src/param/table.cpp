@@ -59,7 +59,7 @@ std::string format_table(const Parameterization& p) {
   const auto row = [&](const std::string& name, const std::string& role, const std::string& shape,
                        const std::string& init, const std::string& mult, const std::string& lr,
                        const std::string& eps, const std::string& wd) {
-    return fmt::format("{:<{}}  {:<11}  {:<12}  {:<15}  {:<9}  {:<10}  {:<10}  {}\n", name,
+    return fmt::format("{:<{}}  {:<11}  {:<12}  {:<17}  {:<6}  {:<10}  {:<10}  {}\n", name,
                        name_width, role, shape, init, mult, lr, eps, wd);
   };
   out += row("tensor", "role", "shape", "init", "mult", "lr", "eps", "wd");
