@@ -114,16 +114,16 @@ Dataset Dataset::open(const DataConfig& config) {
     train_where = where(train_paths);
   }
 
-  if (!is_bundled(config.val)) {
-    const auto val_paths = resolve_shards("data.val", config.val, "val");
-    data.val_ = open_shards(val_paths);
-    val_where = where(val_paths);
-  } else if (!is_bundled(config.train)) {
-    std::error_code ec;
-    if (!fs::is_directory(config.train, ec))
-      fail("data.val: 'bundled' goes with bundled training data; with data.train = '{}' name the "
-           "validation shards", config.train);
-    const auto val_paths = resolve_shards("data.val", config.train, "val");
+  if (!is_bundled(config.val) || !is_bundled(config.train)) {
+    std::string val_spec = config.val;
+    if (is_bundled(config.val)) {
+      std::error_code ec;
+      if (!fs::is_directory(config.train, ec))
+        fail("data.val: 'bundled' goes with bundled training data; with data.train = '{}' name "
+             "the validation shards", config.train);
+      val_spec = config.train;  // a shard directory holds its own val shards
+    }
+    const auto val_paths = resolve_shards("data.val", val_spec, "val");
     data.val_ = open_shards(val_paths);
     val_where = where(val_paths);
   }
@@ -138,8 +138,9 @@ Dataset Dataset::open(const DataConfig& config) {
     }
   }
 
-  const int64_t needed =
-      int64_t(std::max(data.train_.max_token(), data.val_.max_token())) + 1;
+  int32_t max_token = std::max(data.train_.max_token(), data.val_.max_token());
+  for (const auto& e : data.extra_val_) max_token = std::max(max_token, e.tokens.max_token());
+  const int64_t needed = int64_t(max_token) + 1;
   if (data.tokenizer_ && needed > data.tokenizer_->vocab_size())
     fail("data: the tokens reach id {}, outside the vocabulary of tokenizer {} ({} tokens)",
          needed - 1, tokenizer_where, data.tokenizer_->vocab_size());

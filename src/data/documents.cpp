@@ -1,7 +1,6 @@
 #include "data/documents.h"
 
-#include <omp.h>
-
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -63,6 +62,7 @@ EncodedDocuments encode_documents(const Tokenizer& tokenizer,
 int64_t validation_start(const EncodedDocuments& encoded, double val_fraction) {
   MOET_CHECK(val_fraction > 0 && val_fraction < 1);
   const int64_t total = int64_t(encoded.tokens.size());
+  MOET_CHECK(total >= 2);
   const double target = (1.0 - val_fraction) * double(total);
   if (encoded.starts.size() < 2) return std::clamp<int64_t>(std::llround(target), 1, total - 1);
   int64_t best = encoded.starts[1];
