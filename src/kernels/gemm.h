@@ -44,7 +44,7 @@ struct GemmCacheStats {
   int64_t capacity = 0;   // least recently used entries go beyond this
 };
 GemmCacheStats gemm_cache_stats();
-void gemm_cache_clear();  // drops every entry and zeroes the counters
+void gemm_cache_clear();  // a cold start: drops every entry (oneDNN's too), zeroes the counters
 void gemm_cache_set_capacity(int64_t entries);  // default 2048 (~50 KB each)
 
 // Benchmarks only: the oneDNN implementation a dense call of this shape runs, with alpha = 1 and

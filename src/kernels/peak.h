@@ -3,7 +3,8 @@
 // A nominal peak (cores x FMA ports x lanes x clock) is wrong on a VM whose clock and turbo are
 // unknown, so we time a loop that only an ideal kernel could match: 16 independent chains of
 // 512-bit FMAs kept in registers, on every OpenMP thread at once. Each call takes about
-// `seconds`; the result is in GFLOP/s summed over omp_get_max_threads() threads.
+// `seconds` and reports the best of several windows (interference only slows a window down);
+// the result is in GFLOP/s summed over omp_get_max_threads() threads.
 #pragma once
 
 namespace moet {
