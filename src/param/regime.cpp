@@ -42,16 +42,27 @@ std::string valid_regimes() {
 }  // namespace
 
 const std::vector<std::string>& regime_names() {
-  static const std::vector<std::string> names = {"I", "II", "III"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& r : regimes()) out.push_back(r.name);
+    return out;
+  }();
   return names;
+}
+
+const std::vector<std::string>& regime_settings() {
+  static const std::vector<std::string> settings = [] {
+    std::vector<std::string> out = regime_names();
+    out.insert(out.begin(), "auto");
+    return out;
+  }();
+  return settings;
 }
 
 std::string choose_regime(const std::string& setting, const std::string& preset,
                           const AxisValues& base, const AxisValues& target,
                           std::vector<std::string>& warnings) {
-  std::vector<std::string> choices = regime_names();
-  choices.insert(choices.begin(), "auto");
-  require_choice("param.regime", setting, choices);
+  require_choice("param.regime", setting, regime_settings());
   const std::vector<Axis> differing = differing_widths(base, target);
   if (setting == "auto") {
     for (const auto& r : regimes())

@@ -15,7 +15,8 @@
 
 namespace moet::param {
 
-const std::vector<std::string>& regime_names();  // I, II, III
+const std::vector<std::string>& regime_names();     // I, II, III
+const std::vector<std::string>& regime_settings();  // auto, I, II, III: the values of param.regime
 
 // param.regime (auto | I | II | III) for a preset with regime rules. auto infers the regime from
 // the axes that differ between base and target and throws Error naming them and the valid

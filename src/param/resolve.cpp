@@ -88,9 +88,7 @@ Parameterization resolve_parameterization(const Config& config) {
     if (const auto it = preset.regimes.find(p.regime); it != preset.regimes.end())
       param::overlay(rules, it->second);
   } else {
-    std::vector<std::string> regimes = param::regime_names();
-    regimes.insert(regimes.begin(), "auto");
-    require_choice("param.regime", settings.regime, regimes);
+    require_choice("param.regime", settings.regime, param::regime_settings());
   }
   std::vector<std::string> depths = param::depth_rule_names();
   depths.insert(depths.begin(), "preset");

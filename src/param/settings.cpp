@@ -1,17 +1,19 @@
 #include "param/settings.h"
 
 #include "core/error.h"
+#include "param/preset.h"
 
 namespace moet {
 
 std::vector<KeySpec> param_config_keys() {
   return {
       {"param.preset", KeyType::String, "completep-moe",
-       "parameterization: completep-moe | mssp | mup | mup-moe | sp, or a path to a .toml table"},
+       "parameterization: " + join(param::preset_names(), " | ") + ", or a path to a .toml table"},
       {"param.regime", KeyType::String, "auto",
        "co-scaling regime for presets with regime rules (mssp): auto | I | II | III"},
       {"param.depth", KeyType::String, "preset",
-       "depth rule composed with the preset: preset (its default) | none | completep | depth-mup"},
+       "depth rule composed with the preset: preset (its default) | " +
+           join(param::depth_rule_names(), " | ")},
       {"param.init_std", KeyType::Float, "0",
        "sigma0, the global init-std multiplier tuned at the base (0 = the preset's default)"},
       {"param.base.N", KeyType::Int, "0", "base shape width (0 = same as model.N)"},
