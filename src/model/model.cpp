@@ -174,6 +174,7 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   double sum = 0;
   for (const T v : token_loss_) sum += v;
   result.loss = sum / R;
+  backward_ready_ = true;
   return result;
 }
 
@@ -181,6 +182,8 @@ template <typename T>
 void Model<T>::backward(T loss_scale) {
   const ModelConfig& c = config_;
   const int64_t R = rows(), N = c.N, V = c.vocab;
+  MOET_CHECK(backward_ready_);  // one backward per forward
+  backward_ready_ = false;
   // The logits buffer holds probabilities; turn it into d loss / d logits in place.
   T* dlogits = logits_.data();
   softmax_xent_backward<T>(dlogits, logits_.data(), targets_.data(), R, V, loss_scale / T(R));

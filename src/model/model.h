@@ -41,7 +41,8 @@ class Model {
   void init(uint64_t seed);
   // inputs and targets are [B, seq] token ids. Throws Error on an id outside the vocabulary.
   ForwardResult forward(const int32_t* inputs, const int32_t* targets);
-  // Adds d(loss_scale * total loss)/d params into grads() for the last forward.
+  // Adds d(loss_scale * total loss)/d params into grads() for the last forward. Exactly once
+  // per forward: it turns the stored probabilities into gradients in place (checked).
   void backward(T loss_scale = T(1));
   void zero_grad();
 
@@ -89,6 +90,7 @@ class Model {
   std::vector<T> branch_, dh_, dfinal_;
   BackwardScratch<T> scratch_;
   std::vector<RoutingStats> routing_;
+  bool backward_ready_ = false;  // a forward whose backward has not run yet
 };
 
 }  // namespace moet
