@@ -6,7 +6,7 @@
 // float and bf16 go to oneDNN's matmul through a cache of primitives keyed by the whole call
 // shape (layout, sizes, leading dimensions, alpha, beta, thread count), so the varying token
 // counts of MoE experts build a primitive once per distinct count, not once per call (on this
-// machine a new shape costs ~0.2-2 ms, a cached call ~1 us; see `moet bench-gemm`). alpha and
+// machine a new shape costs ~0.1-0.5 ms, a cached call ~1 us; see `moet bench-gemm`). alpha and
 // beta are baked into the primitive: pass constants (1, 0, a fixed attention scale), not values
 // that change every step. double goes to a plain loop: it exists for the finite-difference
 // gradient checks, not for speed.

@@ -127,7 +127,7 @@ class PrimitiveCache {
         ++misses_;
       }
     }
-    // Built outside the lock: creation takes ~0.2-2 ms and other threads may be executing.
+    // Built outside the lock: creation takes ~0.1-0.5 ms and other threads may be executing.
     auto prepared = build(key);
     std::lock_guard lock(mutex_);
     if (!caching_ || index_.count(key)) return prepared;
