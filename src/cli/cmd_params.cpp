@@ -1,22 +1,38 @@
 // moet params: resolve the parameterization of a config and print it (table or JSON), so every
-// tensor's init, multiplier, LR, epsilon and weight decay can be checked before training.
+// tensor's init, multiplier, LR, epsilon and weight decay can be checked before training — or
+// print the one stored in a run's checkpoint (--run), exactly as that run used it.
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "core/error.h"
 #include "param/resolve.h"
+#include "train/checkpoint.h"
+#include "train/schema.h"
 
 namespace moet::cli {
 namespace {
+
+// The stored table is rebuilt against the run's own model config, never re-resolved.
+Parameterization stored_parameterization(const std::string& run_dir) {
+  const Checkpoint c = load_checkpoint_metadata(run_dir);
+  const Config config = Config::parse(full_config_schema(), c.config_toml, run_dir + " (checkpoint config)");
+  return from_json(c.parameterization, model_config_from(config));
+}
 
 MOET_COMMAND(params, Command{
   "params", "print the resolved parameterization: every tensor's init, multiplier, LR, eps, WD",
   [](CLI::App& app) {
     auto args = std::make_shared<ConfigArgs>();
     auto json = std::make_shared<bool>(false);
+    auto run = std::make_shared<std::string>();
     add_config_options(app, *args);
+    app.add_option("--run", *run, "print the parameterization stored in this run's checkpoint");
     app.add_flag("--json", *json, "print JSON (the form stored in checkpoints)");
-    return std::function<int()>([args, json] {
-      const Parameterization p = resolve_parameterization(load_config(*args));
+    return std::function<int()>([args, json, run] {
+      if (!run->empty() && (!args->path.empty() || !args->sets.empty()))
+        fail("--run prints the run's stored table; it takes no --config or --set");
+      const Parameterization p = run->empty() ? resolve_parameterization(load_config(*args))
+                                              : stored_parameterization(*run);
       if (*json) fmt::print("{}\n", to_json(p).dump(2));
       else fmt::print("{}", format_table(p));
       return 0;

@@ -17,6 +17,7 @@
 #include "core/files.h"
 #include "core/rng.h"
 #include "data/shard.h"
+#include "param/resolve.h"
 #include "train/checkpoint.h"
 #include "train/run_files.h"
 #include "train/schema.h"
@@ -111,6 +112,26 @@ TEST_F(TrainerTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
   EXPECT_EQ(ca.second_moment, cb.second_moment);
   EXPECT_EQ(deterministic_metrics(whole), deterministic_metrics(split));
   EXPECT_EQ(a.val_loss, b.val_loss);
+}
+
+TEST_F(TrainerTest, CheckpointKeepsItsParameterizationInAFreshProcess) {
+  // A non-default preset and base shape, so a silent fallback to defaults would show.
+  const std::string run = path("run");
+  const auto trained = testing::run_moet(
+      "train --quiet --out " + run +
+          cli_sets({"train.steps=3", "param.preset=mup", "param.base.N=16", "param.base.Ne=8"}),
+      path(""));
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const auto stored = testing::run_moet("params --json --run " + run, path(""));
+  ASSERT_EQ(stored.exit_code, 0) << stored.err;
+  const nlohmann::json at_train_time = nlohmann::json::parse(read_file(run + "/parameterization.json"));
+  EXPECT_EQ(nlohmann::json::parse(stored.out), at_train_time);
+  EXPECT_EQ(at_train_time.at("preset"), "mup");
+  // The human table too, against one resolved from the same config in this process.
+  const auto table = testing::run_moet("params --run " + run, path(""));
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  const Config config = Config::load(full_config_schema(), run + "/config.toml", {});
+  EXPECT_EQ(table.out, format_table(resolve_parameterization(config)));
 }
 
 TEST_F(TrainerTest, ResumeRejectsChangesOutsideTrainKeys) {
