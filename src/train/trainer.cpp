@@ -10,15 +10,14 @@
 #include "core/timer.h"
 #include "data/dataset.h"
 #include "model/model.h"
-#include "optim/balance.h"
 #include "optim/optimizer.h"
-#include "optim/schedule.h"
 #include "param/resolve.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
 #include "train/run_files.h"
 #include "train/schema.h"
 #include "train/train_config.h"
+#include "train/train_step.h"
 
 namespace moet {
 
@@ -138,15 +137,7 @@ TrainResult train(const Config& config, const TrainOptions& options) {
   MetricsLog metrics(dir + "/metrics.jsonl", checkpoint ? checkpoint->step : -1);
   write_status(dir, "running", {{"step", step}});
 
-  // Balancing-bias tensors, one per MoE block in block order (the order of model.routing()),
-  // with eta_bias as the parameterization resolved it.
-  std::vector<float*> route_bias;
-  std::vector<double> eta_bias;
-  for (size_t i = 0; i < tensors.size(); ++i)
-    if (tensors[i].role == Role::route_bias) {
-      route_bias.push_back(model.params().data() + tensors[i].offset);
-      eta_bias.push_back(p.hyper[i].lr);
-    }
+  StepRunner stepper(model, optimizer, p.hyper, tc.accum, tc.steps);
 
   const auto save = [&] {
     Checkpoint c;
@@ -172,7 +163,6 @@ TrainResult train(const Config& config, const TrainOptions& options) {
     return val;
   };
 
-  std::vector<int32_t> inputs(size_t(model.rows())), targets(size_t(model.rows()));
   const int64_t tokens_per_step = tc.tokens_per_step(mc.seq);
   TrainResult result;
   result.val_loss = NAN;
@@ -183,29 +173,11 @@ TrainResult train(const Config& config, const TrainOptions& options) {
   std::string status = "done";
 
   while (step < tc.steps) {
-    model.zero_grad();
-    double loss = 0, aux = 0, z = 0;
-    std::vector<std::vector<int64_t>> counts;
-    std::vector<RoutingStats> last_routing;
-    for (int64_t micro = 0; micro < tc.accum; ++micro) {
-      train_loader.next(inputs.data(), targets.data());
-      const ForwardResult r = model.forward(inputs.data(), targets.data());
-      model.backward(1.0f / float(tc.accum));
-      loss += r.loss / double(tc.accum);
-      aux += r.aux_loss / double(tc.accum);
-      z += r.z_loss / double(tc.accum);
-      if (counts.empty()) counts.assign(model.routing().size(), std::vector<int64_t>(size_t(mc.M), 0));
-      for (size_t l = 0; l < model.routing().size(); ++l)
-        for (int64_t e = 0; e < mc.M; ++e) counts[l][e] += model.routing()[l].counts[e];
-    }
-    last_routing = model.routing();
-    const double grad_norm = optimizer.grad_norm(model.grads().data());
-    const double clip_scale =
-        (oc.clip > 0 && grad_norm > oc.clip) ? oc.clip / grad_norm : 1.0;
-    const double factor = lr_factor(oc, step, tc.steps);
-    optimizer.step(model.params().data(), model.grads().data(), factor, clip_scale);
-    for (size_t l = 0; l < counts.size(); ++l)
-      update_route_bias(route_bias[l], counts[l], tokens_per_step, mc.K, eta_bias[l]);
+    const StepStats stats = stepper.run(train_loader, step);
+    const double loss = stats.loss, aux = stats.aux_loss, z = stats.z_loss;
+    const double grad_norm = stats.grad_norm, factor = stats.lr_factor;
+    const std::vector<std::vector<int64_t>>& counts = stats.counts;
+    const std::vector<RoutingStats>& last_routing = stats.last_routing;
     ++step;
 
     if (std::isnan(first_loss)) first_loss = loss, smoothed_loss = loss;
