@@ -1,0 +1,147 @@
+#include "analysis/ladder_transfer.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+namespace moet::analysis {
+
+std::string scale_label(double scale) { return fmt::format("x{:g}", scale); }
+
+namespace {
+
+// The loss an LR point stands for in optimum fitting: diverged seeds make it infinite.
+double point_loss(const LrPoint& p) {
+  if (p.seeds == 0) return NAN;
+  return p.is_diverged() ? INFINITY : p.mean;
+}
+
+// Checks that values fall at every step; NaN anywhere makes the trend unknown.
+Trend trend(const std::vector<ScaleCurve>& curves, const std::vector<double>& values,
+            std::vector<std::string>& breaks) {
+  for (const double v : values)
+    if (!std::isfinite(v)) return Trend::unknown;
+  if (values.size() < 2) return Trend::unknown;
+  for (size_t i = 1; i < values.size(); ++i)
+    if (!(values[i] < values[i - 1]))
+      breaks.push_back(fmt::format("{} -> {}: {:+.4f}", scale_label(curves[i - 1].scale),
+                                   scale_label(curves[i].scale), values[i] - values[i - 1]));
+  return breaks.empty() ? Trend::better : Trend::not_better;
+}
+
+std::string octaves(double v) { return fmt::format("{:+.2f}", v); }
+
+}  // namespace
+
+LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drift_tolerance) {
+  LadderAnalysis a;
+  const size_t n = curves.size();
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<LossPoint> points;
+    for (const LrPoint& p : curves[i].points)
+      if (p.seeds > 0) points.push_back({p.log2_lr, point_loss(p)});
+    a.optima.push_back(find_optimum(points));
+    const Optimum& o = a.optima.back();
+    const std::string at = scale_label(curves[i].scale);
+    if (points.empty())
+      a.notes.push_back(fmt::format("{}: no finished trials", at));
+    else if (o.kind == OptimumKind::none)
+      a.notes.push_back(fmt::format("{}: every LR diverged", at));
+    else if (o.kind == OptimumKind::edge)
+      a.notes.push_back(fmt::format(
+          "{}: the best LR (2^{:g}) is at the edge of what was tried (grid end or next to a "
+          "diverged LR); the optimum may lie beyond it",
+          at, o.grid_log2_lr));
+    else if (o.kind == OptimumKind::argmin)
+      a.notes.push_back(fmt::format(
+          "{}: the curve is too flat or jagged near its minimum for a parabola; the grid "
+          "minimum stands for the optimum",
+          at));
+  }
+  if (n == 0) {
+    a.verdict = "no scales";
+    return a;
+  }
+  a.base = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (curves[i].scale == 1) a.base = int(i);
+  a.scale_ratio = curves.back().scale / curves.front().scale;
+
+  const Optimum &first = a.optima.front(), &last = a.optima.back();
+  if (first.kind != OptimumKind::none && last.kind != OptimumKind::none && n > 1) {
+    a.drift_octaves = last.log2_lr - first.log2_lr;
+    a.drift_is_bound = first.kind == OptimumKind::edge || last.kind == OptimumKind::edge;
+    a.holds = std::abs(a.drift_octaves) <= drift_tolerance;
+  }
+
+  // Loss at the base-optimal LR: the grid LR nearest the base's optimum, the one a user of this
+  // grid would carry up the ladder.
+  const Optimum& base = a.optima[size_t(a.base)];
+  if (base.kind != OptimumKind::none) {
+    double best_gap = INFINITY;
+    for (const LrPoint& p : curves[size_t(a.base)].points)
+      if (std::abs(p.log2_lr - base.log2_lr) < best_gap - 1e-9)
+        best_gap = std::abs(p.log2_lr - base.log2_lr), a.base_grid_log2_lr = p.log2_lr;
+  }
+  for (const ScaleCurve& c : curves) {
+    double loss = NAN;
+    for (const LrPoint& p : c.points)
+      if (std::abs(p.log2_lr - a.base_grid_log2_lr) < 1e-6 && p.seeds > 0 && !p.is_diverged())
+        loss = p.mean;
+    a.loss_at_base_lr.push_back(loss);
+  }
+  std::vector<double> best;
+  for (const Optimum& o : a.optima) best.push_back(o.loss);
+  a.at_base_lr = trend(curves, a.loss_at_base_lr, a.base_lr_breaks);
+  a.at_optimum = trend(curves, best, a.optimum_breaks);
+
+  // The verdict: drift first, then "larger is better".
+  std::string drift;
+  if (n < 2) {
+    drift = "a single scale: nothing to compare";
+  } else if (std::isnan(a.drift_octaves)) {
+    drift = fmt::format("no optimum at {} (every LR diverged or none finished)",
+                        scale_label(first.kind == OptimumKind::none ? curves.front().scale
+                                                                    : curves.back().scale));
+  } else {
+    drift = fmt::format("optimum drifts {} octaves over {:g}x", octaves(a.drift_octaves),
+                        a.scale_ratio);
+    if (a.drift_is_bound) {
+      a.holds = false;  // the drift is a lower bound: no claim either way
+      drift += fmt::format(", uncertain: the best LR at {} is at the edge of the grid",
+                           scale_label(first.kind == OptimumKind::edge ? curves.front().scale
+                                                                       : curves.back().scale));
+    } else {
+      drift += a.holds ? fmt::format(": transfers (within ±{:g})", drift_tolerance)
+                       : fmt::format(": does not transfer (beyond ±{:g})", drift_tolerance);
+    }
+  }
+  std::string better;
+  if (n >= 2) {
+    const auto broken = [](const std::vector<std::string>& breaks) {
+      return fmt::format("{}", fmt::join(breaks, ", "));
+    };
+    const Trend b = a.at_base_lr, o = a.at_optimum;
+    if (b == Trend::better && o == Trend::better)
+      better = "; larger is better at every step";
+    else if (b == Trend::not_better && o == Trend::not_better)
+      better = fmt::format("; larger is not better: at the base-optimal LR {}; at each scale's "
+                           "optimum {}",
+                           broken(a.base_lr_breaks), broken(a.optimum_breaks));
+    else if (b == Trend::not_better)
+      better = fmt::format("; larger is better at each scale's optimum{}, not at the "
+                           "base-optimal LR ({})",
+                           o == Trend::unknown ? " (unknown)" : "", broken(a.base_lr_breaks));
+    else if (o == Trend::not_better)
+      better = fmt::format("; larger is better at the base-optimal LR{}, not at each scale's "
+                           "optimum ({})",
+                           b == Trend::unknown ? " (unknown)" : "", broken(a.optimum_breaks));
+    else
+      better = "; larger is better: unknown (missing or diverged points)";
+  }
+  a.verdict = drift + better;
+  return a;
+}
+
+}  // namespace moet::analysis

@@ -1,0 +1,58 @@
+// Does a tuned learning rate transfer along one ladder? The analysis of one preset x ladder:
+// each scale's optimum, the drift of the optimum from the smallest to the largest scale, and the
+// two "larger is better" checks: loss at the base's optimal LR, and loss at each scale's own
+// optimum, should both fall at every step up the ladder. Plain data in, plain data out; the
+// report and `moet transfer` are built on it.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "analysis/lr_optimum.h"
+
+namespace moet::analysis {
+
+// One LR at one scale, over its seeds.
+struct LrPoint {
+  double log2_lr = 0;
+  double mean = NAN, min = NAN, max = NAN;  // over the seeds that did not diverge
+  int seeds = 0;     // finished trials (done or diverged)
+  int diverged = 0;  // of which diverged; any diverged seed makes the LR count as diverged
+  bool is_diverged() const { return diverged > 0; }
+};
+
+struct ScaleCurve {
+  double scale = 1;
+  std::string shape;  // "N=64 Ne=64": the ladder's axes at this scale
+  std::vector<LrPoint> points;  // sorted by LR
+};
+
+// The default tolerance on the drift of the optimum along a ladder, in octaves: half a step of
+// the usual one-octave grid, below which a drift cannot be told from the grid's resolution.
+constexpr double kDefaultDriftTolerance = 0.5;
+
+enum class Trend { better, not_better, unknown };
+
+struct LadderAnalysis {
+  std::vector<Optimum> optima;  // per scale
+  int base = 0;                 // the scale whose optimum is the tuned LR: x1, else the smallest
+  double drift_octaves = NAN;   // optimum at the largest scale minus at the smallest
+  double scale_ratio = 1;       // largest / smallest scale
+  bool drift_is_bound = false;  // an end optimum is at the grid edge: the drift may be larger
+  bool holds = false;           // |drift| <= tolerance
+  double base_grid_log2_lr = NAN;   // the grid LR nearest the base's optimum
+  std::vector<double> loss_at_base_lr;  // per scale at that LR (NaN: missing or diverged)
+  Trend at_base_lr = Trend::unknown, at_optimum = Trend::unknown;
+  std::vector<std::string> base_lr_breaks, optimum_breaks;  // "x2 -> x4: +0.012"
+  std::vector<std::string> notes;                           // edges, missing scales
+  std::string verdict;  // without the "preset / ladder: " prefix
+};
+
+// curves sorted by scale (at least one).
+LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drift_tolerance);
+
+// "x2", "x0.5".
+std::string scale_label(double scale);
+
+}  // namespace moet::analysis

@@ -1,0 +1,124 @@
+#include "analysis/sweep_panels.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "core/config.h"
+#include "core/error.h"
+
+namespace moet::analysis {
+
+double trial_metric(const sweep::TrialRecord& trial, const std::string& metric) {
+  if (metric == "val") return trial.val_loss;
+  if (metric == "train") return trial.train_loss;
+  const auto it = trial.val_extra.find(metric);
+  return it != trial.val_extra.end() && it->is_number() ? it->get<double>() : NAN;
+}
+
+std::vector<std::string> available_metrics(const std::vector<sweep::TrialRecord>& trials) {
+  std::vector<std::string> names = {"val", "train"};
+  std::set<std::string> extra;
+  for (const auto& t : trials)
+    for (const auto& [name, value] : t.val_extra.items()) extra.insert(name);
+  names.insert(names.end(), extra.begin(), extra.end());
+  return names;
+}
+
+std::vector<Panel> build_panels(const std::vector<sweep::TrialRecord>& trials,
+                                const std::string& metric) {
+  const std::vector<std::string> metrics = available_metrics(trials);
+  if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end())
+    fail("--loss: '{}' is not one of {}", metric, join(metrics, "|"));
+
+  // Panels in ladder order, then preset order of first appearance; init stds ascending.
+  std::vector<std::string> ladders, presets;
+  std::map<std::pair<std::string, std::string>, std::set<double>> init_stds;
+  std::map<std::string, std::string> ladder_axes;
+  for (const auto& t : trials) {
+    if (std::find(presets.begin(), presets.end(), t.preset) == presets.end())
+      presets.push_back(t.preset);
+    for (const auto& p : t.points) {
+      if (std::find(ladders.begin(), ladders.end(), p.ladder) == ladders.end())
+        ladders.push_back(p.ladder);
+      ladder_axes[p.ladder] = p.axes;
+      init_stds[{t.preset, p.ladder}].insert(t.init_std);
+    }
+  }
+  // The database lists ladder points in spec order; keep that order for the ladders.
+  std::vector<Panel> panels;
+  for (const auto& ladder : ladders) {
+    for (const auto& preset : presets) {
+      const auto stds = init_stds.find({preset, ladder});
+      if (stds == init_stds.end()) continue;
+      for (const double init_std : stds->second) {
+        Panel panel;
+        panel.preset = preset;
+        panel.ladder = ladder;
+        panel.axes = ladder_axes[ladder];
+        panel.init_std = init_std;
+        panel.init_swept = stds->second.size() > 1;
+        // scale -> log2 LR -> trials
+        std::map<double, std::map<double, std::vector<const sweep::TrialRecord*>>> grid;
+        std::map<double, const sweep::TrialRecord*> example;  // a trial per scale, for its shape
+        for (const auto& t : trials) {
+          if (t.preset != preset || t.init_std != init_std) continue;
+          for (const auto& p : t.points) {
+            if (p.ladder != ladder) continue;
+            const double log2_lr = std::round(std::log2(t.lr) * 1e6) / 1e6;
+            grid[p.scale][log2_lr].push_back(&t);
+            example[p.scale] = &t;
+            if (t.status == "failed") ++panel.failed;
+            else if (!sweep::is_finished(t.status)) ++panel.unfinished;
+          }
+        }
+        for (const auto& [scale, by_lr] : grid) {
+          ScaleCurve curve;
+          curve.scale = scale;
+          std::string shape;
+          for (const param::Axis a : param::kAllAxes) {
+            const std::string name = param::axis_name(a);
+            if (("," + panel.axes + ",").find("," + name + ",") != std::string::npos)
+              shape += fmt::format("{}{}={}", shape.empty() ? "" : " ", name,
+                                   example[scale]->shape[a]);
+          }
+          curve.shape = shape;
+          std::vector<std::vector<std::string>> keys;
+          for (const auto& [log2_lr, group] : by_lr) {
+            LrPoint point;
+            point.log2_lr = log2_lr;
+            std::vector<std::string> point_keys;
+            double sum = 0;
+            int counted = 0;
+            for (const sweep::TrialRecord* t : group) {
+              point_keys.push_back(t->key);
+              if (t->status == "diverged") {
+                ++point.seeds, ++point.diverged;
+              } else if (t->status == "done") {
+                const double v = trial_metric(*t, metric);
+                if (!std::isfinite(v)) continue;
+                ++point.seeds, ++counted;
+                sum += v;
+                point.min = counted == 1 ? v : std::min(point.min, v);
+                point.max = counted == 1 ? v : std::max(point.max, v);
+              }
+            }
+            if (counted > 0) point.mean = sum / counted;
+            curve.points.push_back(point);
+            keys.push_back(std::move(point_keys));
+          }
+          panel.curves.push_back(std::move(curve));
+          panel.trial_keys.push_back(std::move(keys));
+        }
+        panels.push_back(std::move(panel));
+      }
+    }
+  }
+  return panels;
+}
+
+}  // namespace moet::analysis

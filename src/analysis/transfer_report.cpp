@@ -1,0 +1,371 @@
+#include "analysis/transfer_report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "analysis/svg_plot.h"
+#include "core/error.h"
+#include "core/files.h"
+
+namespace moet::analysis {
+
+namespace {
+
+using svg::escape_xml;
+
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+const char* trend_name(Trend t) {
+  switch (t) {
+    case Trend::better: return "yes";
+    case Trend::not_better: return "no";
+    case Trend::unknown: return "unknown";
+  }
+  return "?";
+}
+
+std::string metric_label(const std::string& metric) {
+  if (metric == "val") return "validation loss";
+  if (metric == "train") return "training loss";
+  return "validation loss (" + metric + ")";
+}
+
+std::string lr_text(double log2_lr) {
+  return fmt::format("2^{:.2f} = {:.3g}", log2_lr, std::exp2(log2_lr));
+}
+
+// The top of the y axis: far-off points (near-divergent LRs) are clipped so the region around
+// the optima keeps its resolution.
+double y_clip_of(const Panel& panel) {
+  std::vector<double> values;
+  for (const ScaleCurve& c : panel.curves)
+    for (const LrPoint& p : c.points)
+      if (std::isfinite(p.mean) && !p.is_diverged()) values.push_back(p.mean);
+  if (values.size() < 4) return NAN;
+  std::sort(values.begin(), values.end());
+  const double lo = values.front(), q3 = values[values.size() * 3 / 4];
+  return lo + std::max(0.1, 1.5 * (q3 - lo));
+}
+
+std::string lr_plot(const Panel& panel, const LadderAnalysis& a, const std::string& metric) {
+  svg::Plot plot;
+  plot.css_class = "plot lr-plot";
+  plot.title = "loss against learning rate";
+  plot.x_label = "learning rate (optim.lr, log scale)";
+  plot.y_label = metric_label(metric);
+  plot.integer_x_ticks = true;
+  plot.x_tick_text = svg::power_of_two_text;
+  plot.y_clip = y_clip_of(panel);
+  for (size_t i = 0; i < panel.curves.size(); ++i) {
+    const ScaleCurve& c = panel.curves[i];
+    const std::string color = svg::palette(i);
+    svg::Series s;
+    s.name = scale_label(c.scale) + "  " + c.shape;
+    s.color = color;
+    for (const LrPoint& p : c.points) {
+      svg::Point q;
+      q.x = p.log2_lr;
+      const std::string where = fmt::format("{} ({}), lr {}", scale_label(c.scale), c.shape,
+                                            lr_text(p.log2_lr));
+      if (p.is_diverged()) {
+        svg::Marker m;
+        m.x = p.log2_lr;
+        m.shape = svg::Shape::cross;
+        m.color = color;
+        m.css_class = "diverged";
+        m.title = fmt::format("{}: diverged ({} of {} seeds)", where, p.diverged, p.seeds);
+        plot.markers.push_back(m);
+        s.points.push_back(q);  // a gap in the line
+        continue;
+      }
+      q.y = p.mean;
+      if (p.seeds > 1) q.y_low = p.min, q.y_high = p.max;
+      q.title = p.seeds > 1 ? fmt::format("{}: {:.4f} (mean of {} seeds, range {:.4f} to {:.4f})",
+                                          where, p.mean, p.seeds, p.min, p.max)
+                            : fmt::format("{}: {:.4f}", where, p.mean);
+      s.points.push_back(q);
+    }
+    plot.series.push_back(s);
+    const Optimum& o = a.optima[i];
+    if (o.kind != OptimumKind::none) {
+      svg::Marker m;
+      m.x = o.log2_lr;
+      m.y = o.kind == OptimumKind::fit ? o.fitted_loss : o.loss;
+      m.color = color;
+      m.css_class = "optimum";
+      m.title = fmt::format("{} optimum ({}): lr {}, loss {:.4f}", scale_label(c.scale),
+                            optimum_kind_name(o.kind), lr_text(o.log2_lr), m.y);
+      plot.markers.push_back(m);
+    }
+  }
+  if (std::isfinite(a.base_grid_log2_lr))
+    plot.x_rules.push_back({a.base_grid_log2_lr, "base-optimal LR"});
+  return svg::render(plot);
+}
+
+std::string scale_plot(const Panel& panel, const LadderAnalysis& a, const std::string& metric) {
+  svg::Plot plot;
+  plot.css_class = "plot scale-plot";
+  plot.title = "larger is better?";
+  plot.x_label = "scale (log scale)";
+  plot.y_label = metric_label(metric);
+  plot.width = 460;
+  plot.integer_x_ticks = true;
+  plot.x_tick_text = [](double e) { return fmt::format("x{:g}", std::exp2(e)); };
+  svg::Series at_base{"at base-optimal LR", svg::palette(0), {}, false, true};
+  svg::Series at_own{"at own optimum", svg::palette(1), {}, true, true};
+  for (size_t i = 0; i < panel.curves.size(); ++i) {
+    const double x = std::log2(panel.curves[i].scale);
+    at_base.points.push_back({x, a.loss_at_base_lr[i], NAN, NAN,
+                              fmt::format("{}: {:.4f} at lr {}", scale_label(panel.curves[i].scale),
+                                          a.loss_at_base_lr[i], lr_text(a.base_grid_log2_lr))});
+    at_own.points.push_back({x, a.optima[i].loss, NAN, NAN,
+                             fmt::format("{}: {:.4f} at lr {}", scale_label(panel.curves[i].scale),
+                                         a.optima[i].loss, lr_text(a.optima[i].grid_log2_lr))});
+  }
+  plot.series = {at_base, at_own};
+  return svg::render(plot);
+}
+
+std::string curves_plot(const sweep::ResultsStore& store, const Panel& panel,
+                        const LadderAnalysis& a) {
+  svg::Plot plot;
+  plot.css_class = "plot step-plot";
+  plot.title = "training curves at each scale's best LR (first seed)";
+  plot.x_label = "tokens";
+  plot.y_label = "loss";
+  bool any = false;
+  for (size_t i = 0; i < panel.curves.size(); ++i) {
+    const Optimum& o = a.optima[i];
+    if (o.kind == OptimumKind::none) continue;
+    for (size_t j = 0; j < panel.curves[i].points.size(); ++j) {
+      if (std::abs(panel.curves[i].points[j].log2_lr - o.grid_log2_lr) > 1e-6) continue;
+      const auto& keys = panel.trial_keys[i][j];
+      if (keys.empty()) continue;
+      svg::Series train{scale_label(panel.curves[i].scale) + " train", svg::palette(i), {}, false,
+                        false};
+      svg::Series val{scale_label(panel.curves[i].scale) + " val", svg::palette(i), {}, true, true};
+      for (const sweep::CurvePoint& p : store.curve(keys.front())) {
+        train.points.push_back({double(p.tokens), p.loss, NAN, NAN,
+                                fmt::format("step {}: {:.4f}", p.step, p.loss)});
+        if (std::isfinite(p.val_loss))
+          val.points.push_back({double(p.tokens), p.val_loss, NAN, NAN,
+                                fmt::format("step {}: val {:.4f}", p.step, p.val_loss)});
+      }
+      any = any || !train.points.empty();
+      plot.series.push_back(train);
+      if (!val.points.empty()) plot.series.push_back(val);
+    }
+  }
+  return any ? svg::render(plot) : std::string();
+}
+
+std::string optima_table(const Panel& panel, const LadderAnalysis& a) {
+  std::string rows;
+  for (size_t i = 0; i < panel.curves.size(); ++i) {
+    const ScaleCurve& c = panel.curves[i];
+    const Optimum& o = a.optima[i];
+    int diverged = 0, points = 0;
+    for (const LrPoint& p : c.points) points += p.seeds > 0, diverged += p.is_diverged();
+    rows += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td></tr>\n",
+        scale_label(c.scale) + (int(i) == a.base ? " (base)" : ""), escape_xml(c.shape),
+        o.kind == OptimumKind::none ? "—" : escape_xml(lr_text(o.log2_lr)),
+        optimum_kind_name(o.kind), std::isfinite(o.loss) ? fmt::format("{:.4f}", o.loss) : "—",
+        std::isfinite(a.loss_at_base_lr[i]) ? fmt::format("{:.4f}", a.loss_at_base_lr[i]) : "—",
+        diverged, points);
+  }
+  return "<table><tr><th>scale</th><th>shape</th><th>optimal LR</th><th>estimate</th>"
+         "<th>best loss</th><th>loss at base-optimal LR</th><th>diverged LRs</th></tr>\n" +
+         rows + "</table>\n";
+}
+
+constexpr const char* kStyle = R"css(
+body { font-family: sans-serif; margin: 24px auto; max-width: 1180px; color: #222; line-height: 1.4; }
+h1 { font-size: 22px; margin-bottom: 4px; }
+h2 { font-size: 18px; margin: 0 0 6px 0; }
+.meta { color: #555; font-size: 13px; }
+.verdicts { list-style: none; padding: 0; }
+.verdicts li, p.verdict { padding: 6px 10px; margin: 4px 0; border-left: 5px solid #999; background: #f6f6f6; }
+.good { border-left-color: #009E73 !important; }
+.bad { border-left-color: #D55E00 !important; }
+.mixed { border-left-color: #E69F00 !important; }
+section.panel { border-top: 1px solid #ccc; margin-top: 26px; padding-top: 14px; }
+.figures { display: flex; flex-wrap: wrap; gap: 12px; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+th { background: #f0f0f0; }
+.notes { font-size: 13px; color: #8a5a00; }
+details { margin: 6px 0; }
+code { background: #f3f3f3; padding: 1px 4px; }
+)css";
+
+std::string verdict_class(const LadderAnalysis& a) {
+  const bool better = a.at_base_lr == Trend::better && a.at_optimum == Trend::better;
+  if (a.holds && better) return "good";
+  if (!a.holds && std::isfinite(a.drift_octaves)) return better ? "mixed" : "bad";
+  return "mixed";
+}
+
+}  // namespace
+
+std::string panel_title(const Panel& panel) {
+  std::string title = panel.preset + " / " + panel.ladder;
+  if (panel.init_swept) title += fmt::format(", init std {:g}", panel.init_std);
+  return title;
+}
+
+nlohmann::json report_summary(const std::vector<Panel>& panels,
+                              const std::vector<LadderAnalysis>& analyses,
+                              const ReportOptions& options) {
+  nlohmann::json out = {{"loss", options.metric},
+                        {"drift_tolerance_octaves", options.drift_tolerance},
+                        {"panels", nlohmann::json::array()}};
+  for (size_t k = 0; k < panels.size(); ++k) {
+    const Panel& p = panels[k];
+    const LadderAnalysis& a = analyses[k];
+    nlohmann::json scales = nlohmann::json::array();
+    for (size_t i = 0; i < p.curves.size(); ++i) {
+      const Optimum& o = a.optima[i];
+      nlohmann::json points = nlohmann::json::array();
+      for (const LrPoint& q : p.curves[i].points)
+        points.push_back({{"log2_lr", q.log2_lr}, {"lr", std::exp2(q.log2_lr)},
+                          {"mean", number(q.mean)}, {"min", number(q.min)},
+                          {"max", number(q.max)}, {"seeds", q.seeds},
+                          {"diverged", q.diverged}});
+      scales.push_back({{"scale", p.curves[i].scale},
+                        {"shape", p.curves[i].shape},
+                        {"optimum",
+                         {{"kind", optimum_kind_name(o.kind)},
+                          {"log2_lr", number(o.log2_lr)},
+                          {"lr", number(std::exp2(o.log2_lr))},
+                          {"loss", number(o.loss)},
+                          {"fitted_loss", number(o.fitted_loss)}}},
+                        {"loss_at_base_lr", number(a.loss_at_base_lr[i])},
+                        {"points", points}});
+    }
+    out["panels"].push_back({{"preset", p.preset},
+                             {"ladder", p.ladder},
+                             {"axes", p.axes},
+                             {"init_std", p.init_std},
+                             {"verdict", panel_title(p) + ": " + a.verdict},
+                             {"drift_octaves", number(a.drift_octaves)},
+                             {"drift_is_lower_bound", a.drift_is_bound},
+                             {"scale_ratio", a.scale_ratio},
+                             {"transfers", a.holds},
+                             {"base_scale", p.curves.empty() ? 1.0 : p.curves[size_t(a.base)].scale},
+                             {"base_optimal_log2_lr", number(a.base_grid_log2_lr)},
+                             {"larger_is_better_at_base_lr", trend_name(a.at_base_lr)},
+                             {"larger_is_better_at_optimum", trend_name(a.at_optimum)},
+                             {"notes", a.notes},
+                             {"unfinished_trials", p.unfinished},
+                             {"failed_trials", p.failed},
+                             {"scales", scales}});
+  }
+  return out;
+}
+
+ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::string& out_dir,
+                                  const ReportOptions& options) {
+  const std::vector<sweep::TrialRecord> trials = store.current_trials();
+  int done = 0, diverged = 0, failed = 0, unfinished = 0;
+  for (const auto& t : trials) {
+    if (t.status == "done") ++done;
+    else if (t.status == "diverged") ++diverged;
+    else if (t.status == "failed") ++failed;
+    else ++unfinished;
+  }
+  if (done + diverged == 0)
+    fail("{}: no finished trials to report on ({} trials: {} failed, {} not run yet)", store.path(),
+         trials.size(), failed, unfinished);
+  const std::vector<Panel> panels = build_panels(trials, options.metric);
+  std::vector<LadderAnalysis> analyses;
+  ReportFiles files;
+  for (const Panel& p : panels) {
+    analyses.push_back(analyze_ladder(p.curves, options.drift_tolerance));
+    files.verdicts.push_back(panel_title(p) + ": " + analyses.back().verdict);
+  }
+
+  const std::string name = store.meta("name");
+  const param::AxisValues base = store.base_shape();
+  std::string base_text;
+  for (const param::Axis a : param::kAllAxes)
+    base_text += fmt::format("{}{}={}", base_text.empty() ? "" : " ", param::axis_name(a), base[a]);
+  char generated[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(generated, sizeof generated, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+
+  std::string html = fmt::format(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>moet transfer "
+      "report{}</title>\n<style>{}</style></head><body>\n<h1>Does the tuned learning rate "
+      "transfer?{}</h1>\n<p class=\"meta\">{} trials in <code>{}</code> (spec <code>{}</code>): "
+      "{} done, {} diverged, {} failed, {} not finished. Base shape {}. Loss: {}. Generated "
+      "{}.</p>\n",
+      name.empty() ? "" : ": " + escape_xml(name), kStyle,
+      name.empty() ? "" : " <small>(" + escape_xml(name) + ")</small>", trials.size(),
+      escape_xml(store.path()), escape_xml(store.meta("spec_path")), done, diverged, failed,
+      unfinished, base_text, metric_label(options.metric), generated);
+  html += "<h2>Verdicts</h2>\n<ul class=\"verdicts\">\n";
+  for (size_t k = 0; k < panels.size(); ++k)
+    html += fmt::format("<li class=\"{}\"><a href=\"#panel-{}\">{}</a></li>\n",
+                        verdict_class(analyses[k]), k, escape_xml(files.verdicts[k]));
+  html += fmt::format(
+      "</ul>\n<p class=\"meta\">How to read: each scale's optimum is the vertex of a parabola "
+      "fitted in log2(LR) around its best grid point (the grid point itself when the fit is "
+      "ill-posed or the best point lies at the grid's edge); stars mark optima, crosses diverged "
+      "trials, open triangles values above the plot's top, bars the range over seeds. The "
+      "optimum transfers when it drifts at most ±{:g} octaves from the smallest to the largest "
+      "scale. \"Larger is better\" asks that loss falls at every step up the ladder, both at the "
+      "base's optimal LR and at each scale's own optimum.</p>\n",
+      options.drift_tolerance);
+
+  for (size_t k = 0; k < panels.size(); ++k) {
+    const Panel& p = panels[k];
+    const LadderAnalysis& a = analyses[k];
+    html += fmt::format(
+        "<section class=\"panel\" id=\"panel-{}\">\n<h2>{} <small>(ladder axes {} x "
+        "scale)</small></h2>\n<p class=\"verdict {}\">{}</p>\n",
+        k, escape_xml(panel_title(p)), escape_xml(p.axes), verdict_class(a),
+        escape_xml(a.verdict));
+    if (!a.notes.empty() || p.unfinished || p.failed) {
+      html += "<ul class=\"notes\">";
+      for (const auto& n : a.notes) html += "<li>" + escape_xml(n) + "</li>";
+      if (p.failed) html += fmt::format("<li>{} trials failed (see the database)</li>", p.failed);
+      if (p.unfinished)
+        html += fmt::format("<li>{} trials not finished yet: rerun the sweep</li>", p.unfinished);
+      html += "</ul>\n";
+    }
+    html += "<div class=\"figures\">\n" + lr_plot(p, a, options.metric) +
+            scale_plot(p, a, options.metric) + "</div>\n" + optima_table(p, a);
+    const std::string curves = curves_plot(store, p, a);
+    if (!curves.empty())
+      html += "<details><summary>training curves at the best LRs</summary>\n" + curves +
+              "</details>\n";
+    html += "</section>\n";
+  }
+  html += fmt::format(
+      "<p class=\"meta\">Next: <code>moet transfer --db {} --target TARGET.toml</code> writes the "
+      "target's config with the tuned LR.</p>\n</body></html>\n",
+      escape_xml(store.path()));
+
+  nlohmann::json summary = report_summary(panels, analyses, options);
+  summary["database"] = store.path();
+  summary["spec"] = store.meta("spec_path");
+  summary["name"] = name;
+  summary["trials"] = {{"total", trials.size()}, {"done", done}, {"diverged", diverged},
+                       {"failed", failed}, {"unfinished", unfinished}};
+  nlohmann::json base_json;
+  for (const param::Axis a : param::kAllAxes) base_json[param::axis_name(a)] = base[a];
+  summary["base_shape"] = base_json;
+
+  make_dirs(out_dir);
+  files.html_path = out_dir + "/index.html";
+  files.json_path = out_dir + "/summary.json";
+  write_file_atomic(files.html_path, html);
+  write_file_atomic(files.json_path, summary.dump(1) + "\n");
+  return files;
+}
+
+}  // namespace moet::analysis

@@ -1,0 +1,44 @@
+// `moet report`: the transfer report of a sweep database, as one self-contained HTML page
+// (inline SVG and CSS, no scripts, opens offline) and a JSON summary beside it.
+//
+// Per preset x ladder: loss against LR with one curve per scale and each scale's optimum marked,
+// diverged trials as crosses, seed ranges as bars; loss against scale at the base-optimal LR and
+// at each scale's own optimum ("larger is better"); a table of optima; the verdict line; and the
+// training curves at each scale's best LR. A verdicts list at the top says it all in one screen.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "analysis/ladder_transfer.h"
+#include "analysis/sweep_panels.h"
+#include "sweep/results_store.h"
+
+namespace moet::analysis {
+
+struct ReportOptions {
+  std::string metric = "val";  // val | train | an extra validation set's name
+  double drift_tolerance = kDefaultDriftTolerance;
+};
+
+struct ReportFiles {
+  std::string html_path, json_path;
+  std::vector<std::string> verdicts;  // "preset / ladder: ..." one per panel
+};
+
+// "sp / width" (plus ", init std 0.01" when init std was swept).
+std::string panel_title(const Panel& panel);
+
+// The JSON summary of analysed panels (NaN written as null).
+nlohmann::json report_summary(const std::vector<Panel>& panels,
+                              const std::vector<LadderAnalysis>& analyses,
+                              const ReportOptions& options);
+
+// Writes out_dir/index.html and out_dir/summary.json (atomically); throws Error when the
+// database has no finished trial to report on.
+ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::string& out_dir,
+                                  const ReportOptions& options);
+
+}  // namespace moet::analysis

@@ -1,0 +1,151 @@
+// moet transfer: from a sweep database to a target model's training config. Prints the global
+// hyperparameters tuned at the base (optimal LR, init std when swept), the resolved per-tensor
+// table at the target shape, and writes a ready `moet train` config.
+//
+// The written config is the sweep's base trial (every setting the LR was tuned under) with the
+// target's own keys laid over it, except the parameterization (param.*) and optim.lr, which come
+// from the sweep: they are what makes the tuned numbers mean the same thing at the target.
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "analysis/sweep_panels.h"
+#include "analysis/tuned_globals.h"
+#include "cli/command.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "model/config.h"
+#include "param/resolve.h"
+#include "sweep/results_store.h"
+#include "train/schema.h"
+
+namespace moet::cli {
+namespace {
+
+bool sweep_owns(const std::string& key) {
+  return key.rfind("param.", 0) == 0 || key == "optim.lr";
+}
+
+// Settings whose change makes the tuned LR a different quantity (the axes are what may change).
+bool lr_sensitive(const std::string& key) {
+  for (const char* axis : {"model.N", "model.Ne", "model.M", "model.K", "model.L"})
+    if (key == axis) return false;
+  return key.rfind("model.", 0) == 0 || key.rfind("optim.", 0) == 0 ||
+         key.rfind("balance.", 0) == 0 || key == "train.batch" || key == "train.accum";
+}
+
+std::string shape_text(const param::AxisValues& shape) {
+  std::string out;
+  for (const param::Axis a : param::kAllAxes)
+    out += fmt::format("{}{}={}", out.empty() ? "" : " ", param::axis_name(a), shape[a]);
+  return out;
+}
+
+MOET_COMMAND(transfer, Command{
+  "transfer", "print the hyperparameters a sweep tuned and write a target's training config",
+  [](CLI::App& app) {
+    auto db = std::make_shared<std::string>();
+    auto target = std::make_shared<ConfigArgs>();
+    auto preset = std::make_shared<std::string>();
+    auto ladder = std::make_shared<std::string>();
+    auto out = std::make_shared<std::string>();
+    auto metric = std::make_shared<std::string>("val");
+    app.add_option("--db", *db, "results database written by `moet sweep`")->required();
+    app.add_option("--target", target->path, "the target model's config (TOML)")->required();
+    app.add_option("--set", target->sets, "override one key of the target (repeatable)")
+        ->take_all();
+    app.add_option("--preset", *preset, "which preset's tuning to use (needed when several)");
+    app.add_option("--ladder", *ladder,
+                   "whose base to read the optimum from (default: the spec's first ladder)");
+    app.add_option("--loss", *metric, "which loss picks the optimum: val (default), train, moby");
+    app.add_option("--out", *out,
+                   "config to write (default: <target name>.transfer.toml in the current "
+                   "directory)");
+    return std::function<int()>([=] {
+      const auto store = sweep::ResultsStore::open_read_only(*db);
+      const std::vector<sweep::TrialRecord> trials = store.current_trials();
+      const auto panels = analysis::build_panels(trials, *metric);
+      const analysis::TunedGlobals tuned = analysis::tune_globals(
+          panels, *preset, *ladder, analysis::kDefaultDriftTolerance);
+      const auto base_trial = std::find_if(trials.begin(), trials.end(), [&](const auto& t) {
+        return t.key == tuned.base_trial;
+      });
+      const std::vector<KeySpec> schema = full_config_schema();
+      const Config swept = Config::parse(schema, base_trial->config_toml,
+                                         fmt::format("{}: trial {}", *db, base_trial->key));
+      const Config given = load_config(*target);
+
+      Config config = swept;
+      for (const char* key : {"train.threads", "train.save"})
+        for (const KeySpec& spec : schema)
+          if (spec.key == key) config.set(key, spec.default_value);
+      std::vector<std::string> notes;
+      for (const KeySpec& spec : schema) {
+        if (!given.is_given(spec.key)) continue;
+        const std::string value = given.get_text(spec.key), tuned_value = swept.get_text(spec.key);
+        if (sweep_owns(spec.key)) {
+          if (value != tuned_value)
+            notes.push_back(fmt::format("{}: the target's {} is replaced by the sweep's {}",
+                                        spec.key, value, tuned_value));
+          continue;
+        }
+        if (lr_sensitive(spec.key) && value != tuned_value)
+          notes.push_back(fmt::format(
+              "{}: the target has {}, the sweep tuned with {}; the tuned LR may not carry over",
+              spec.key, value, tuned_value));
+        config.set(spec.key, value);
+      }
+      const double lr = std::exp2(tuned.log2_lr);
+      config.set("optim.lr", fmt::format("{}", lr));
+      if (!given.is_given("train.steps"))
+        notes.push_back(fmt::format("train.steps = {} comes from the sweep; set the target's "
+                                    "budget with --set train.steps=...",
+                                    config.get_int("train.steps")));
+
+      const param::AxisValues base = store.base_shape();
+      const param::AxisValues target_shape = param::axis_values(model_config_from(config));
+      const Parameterization p = resolve_parameterization(config);
+      std::string untested;
+      for (const param::Axis a : param::differing_axes(p.base, target_shape)) {
+        bool on_ladder = false;
+        for (const auto& [name, axes] : store.ladders())
+          if (name == tuned.ladder)
+            on_ladder = ("," + axes + ",").find(std::string(",") + param::axis_name(a) + ",") !=
+                        std::string::npos;
+        if (!on_ladder) untested += (untested.empty() ? "" : ", ") + std::string(param::axis_name(a));
+      }
+      if (!untested.empty())
+        notes.push_back(fmt::format("the target differs from the base along {}, which ladder "
+                                    "'{}' did not test",
+                                    untested, tuned.ladder));
+
+      fmt::print("tuned on the base {} by {} (preset {}, ladder {}, {} loss):\n", shape_text(base),
+                 *db, tuned.preset, tuned.ladder, *metric);
+      fmt::print("  optim.lr        = {:.6g}  (2^{:.2f}, {} estimate at x{:g}; loss there {:.4f})\n",
+                 lr, tuned.log2_lr, analysis::optimum_kind_name(tuned.kind), tuned.base_scale,
+                 tuned.base_loss);
+      fmt::print("  param.init_std  = {}\n",
+                 tuned.init_swept ? fmt::format("{:g} (best of the swept values)", tuned.init_std)
+                 : tuned.init_std > 0 ? fmt::format("{:g} (fixed in the sweep)", tuned.init_std)
+                                      : std::string("the preset's default (not swept)"));
+      fmt::print("  ladder check    : {}\n\n", tuned.verdict);
+      fmt::print("target {}:\n{}\n", shape_text(target_shape), format_table(p));
+      for (const auto& n : notes) fmt::print("note: {}\n", n);
+
+      std::string out_path = *out;
+      if (out_path.empty())
+        out_path = std::filesystem::path(target->path).stem().string() + ".transfer.toml";
+      const std::string header = fmt::format(
+          "# Written by `moet transfer --db {} --target {}`.\n# optim.lr = 2^{:.2f}: the optimum "
+          "of preset {} at the base {} (ladder {}).\n# {}\n# Train with: moet train --config {} "
+          "--out runs/<name>\n\n",
+          *db, target->path, tuned.log2_lr, tuned.preset, shape_text(base), tuned.ladder,
+          tuned.verdict, out_path);
+      write_file_atomic(out_path, header + config.to_toml());
+      fmt::print("wrote {}: moet train --config {} --out runs/<name>\n", out_path, out_path);
+      return 0;
+    });
+  }});
+
+}  // namespace
+}  // namespace moet::cli

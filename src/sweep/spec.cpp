@@ -1,0 +1,456 @@
+#include "sweep/spec.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "model/config.h"
+#include "model/flops.h"
+#include "param/preset.h"
+#include "param/regime.h"
+#include "param/resolve.h"
+#include "train/schema.h"
+#include "train/train_config.h"
+
+namespace moet::sweep {
+
+namespace {
+
+using param::Axis;
+
+// Throws "<source>: <where>: <what>".
+struct Where {
+  const std::string& source;
+  std::string place;
+  template <typename... Args>
+  [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) const {
+    moet::fail("{}: {}: {}", source, place, fmt::format(format, std::forward<Args>(args)...));
+  }
+};
+
+void check_keys(const toml::table& table, const std::vector<std::string>& allowed,
+                const Where& where) {
+  for (const auto& [name, node] : table) {
+    const std::string key(name.str());
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+      where.fail("unknown key '{}' (expected one of: {})", key, join(allowed, ", "));
+  }
+}
+
+double number(const toml::node& node, const Where& where, const std::string& what) {
+  if (const auto* i = node.as_integer()) return double(i->get());
+  if (const auto* f = node.as_floating_point()) return f->get();
+  where.fail("{}: expected a number", what);
+}
+
+// "name = [values]" or "name_log2 = [exponents]" or "name_log2 = { from, to, step = 1 }".
+std::vector<double> read_grid(const toml::table& table, const std::string& name,
+                              const Where& where) {
+  const toml::node* plain = table.get(name);
+  const toml::node* log2 = table.get(name + "_log2");
+  if (plain && log2) where.fail("give {} or {}_log2, not both", name, name);
+  std::vector<double> values;
+  if (plain) {
+    const auto* array = plain->as_array();
+    if (!array) where.fail("{}: expected an array of numbers", name);
+    for (const auto& v : *array) values.push_back(number(v, where, name));
+  } else if (log2) {
+    const std::string what = name + "_log2";
+    if (const auto* array = log2->as_array()) {
+      for (const auto& v : *array) values.push_back(std::exp2(number(v, where, what)));
+    } else if (const auto* range = log2->as_table()) {
+      check_keys(*range, {"from", "to", "step"}, Where{where.source, where.place + ": " + what});
+      if (!range->get("from") || !range->get("to"))
+        where.fail("{}: a range needs from and to, e.g. {{ from = -10, to = -4, step = 1 }}", what);
+      const double from = number(*range->get("from"), where, what + ".from");
+      const double to = number(*range->get("to"), where, what + ".to");
+      const double step = range->get("step") ? number(*range->get("step"), where, what + ".step") : 1;
+      if (!(step > 0)) where.fail("{}.step: must be positive (got {})", what, step);
+      if (to < from) where.fail("{}: to ({}) is below from ({})", what, to, from);
+      const int64_t count = int64_t(std::floor((to - from) / step + 1e-9)) + 1;
+      if (count > 1000) where.fail("{}: {} values; that is not a grid but a typo", what, count);
+      for (int64_t i = 0; i < count; ++i) values.push_back(std::exp2(from + double(i) * step));
+    } else {
+      where.fail("{}: expected an array of exponents or a table {{ from, to, step }}", what);
+    }
+  } else {
+    return values;
+  }
+  if (values.empty()) where.fail("{}: empty", name);
+  std::set<double> seen;
+  for (const double v : values) {
+    if (!(v > 0) || !std::isfinite(v)) where.fail("{}: values must be positive (got {})", name, v);
+    if (!seen.insert(v).second) where.fail("{}: {} appears twice", name, v);
+  }
+  return values;
+}
+
+// A [config]-style table (any `moet train` keys, nested or dotted) as key=value assignments,
+// checked against the full schema so a typo is caught before any trial runs.
+std::vector<std::string> read_config_table(const toml::node* node, const Where& where) {
+  if (!node) return {};
+  const auto* table = node->as_table();
+  if (!table) where.fail("expected a table of `moet train` keys");
+  std::ostringstream text;
+  text << *table;
+  const Config config = Config::parse(full_config_schema(), text.str(),
+                                      where.source + ": " + where.place);
+  std::vector<std::string> sets;
+  for (const KeySpec& spec : config.schema())
+    if (config.is_given(spec.key)) sets.push_back(spec.key + "=" + config.get_text(spec.key));
+  return sets;
+}
+
+std::string read_name(const toml::table& table, const Where& where) {
+  const auto name = table["name"].value<std::string>();
+  if (!name || name->empty()) where.fail("needs a name = \"...\"");
+  return *name;
+}
+
+bool is_key(const std::string& assignment, const std::string& key) {
+  return assignment.rfind(key + "=", 0) == 0;
+}
+
+// Drops assignments that a later one overrides, so a trial's command line names each key once.
+std::vector<std::string> last_wins(const std::vector<std::string>& sets) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < sets.size(); ++i) {
+    const std::string key = sets[i].substr(0, sets[i].find('=') + 1);
+    bool overridden = false;
+    for (size_t j = i + 1; j < sets.size() && !overridden; ++j)
+      overridden = sets[j].rfind(key, 0) == 0;
+    if (!overridden) out.push_back(sets[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    fail("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line, e.source().begin.column,
+         e.description());
+  }
+  SweepSpec spec;
+  spec.source = source;
+  spec.text = toml_text;
+  check_keys(root, {"name", "config", "budget", "grid", "preset", "ladder"}, {source, "top level"});
+  spec.name = root["name"].value_or(std::string());
+
+  for (std::string& set : read_config_table(root.get("config"), {source, "[config]"})) {
+    if (is_key(set, "train.threads")) spec.threads = std::stoll(set.substr(14));
+    else spec.base_sets.push_back(std::move(set));
+  }
+
+  if (const toml::node* budget = root.get("budget")) {
+    const Where where{source, "[budget]"};
+    if (!budget->is_table()) where.fail("expected a table");
+    check_keys(*budget->as_table(), {"tokens"}, where);
+    if (const toml::node* tokens = budget->as_table()->get("tokens")) {
+      if (!tokens->is_integer() || tokens->as_integer()->get() <= 0)
+        where.fail("tokens: expected a positive integer (tokens per trial)");
+      spec.tokens = tokens->as_integer()->get();
+      for (const auto& set : spec.base_sets)
+        if (is_key(set, "train.steps"))
+          where.fail("tokens: [config] also sets train.steps; give one of them");
+    }
+  }
+
+  spec.seeds = {1};
+  if (const toml::node* grid = root.get("grid")) {
+    const Where where{source, "[grid]"};
+    if (!grid->is_table()) where.fail("expected a table");
+    const toml::table& t = *grid->as_table();
+    check_keys(t, {"lr", "lr_log2", "init_std", "init_std_log2", "seeds"}, where);
+    spec.lrs = read_grid(t, "lr", where);
+    spec.init_stds = read_grid(t, "init_std", where);
+    if (const toml::node* seeds = t.get("seeds")) {
+      const auto* array = seeds->as_array();
+      if (!array || array->empty()) where.fail("seeds: expected a non-empty array of integers");
+      spec.seeds.clear();
+      for (const auto& s : *array) {
+        if (!s.is_integer()) where.fail("seeds: expected integers");
+        const int64_t seed = s.as_integer()->get();
+        if (std::find(spec.seeds.begin(), spec.seeds.end(), seed) != spec.seeds.end())
+          where.fail("seeds: {} appears twice", seed);
+        spec.seeds.push_back(seed);
+      }
+    }
+  }
+
+  const auto* presets = root.get("preset") ? root.get("preset")->as_array() : nullptr;
+  if (root.get("preset") && (!presets || !presets->is_array_of_tables()))
+    fail("{}: preset: write each as a [[preset]] table", source);
+  if (!presets || presets->empty())
+    fail("{}: no [[preset]]: name at least one parameterization to sweep (e.g. name = \"sp\")",
+         source);
+  for (size_t i = 0; i < presets->size(); ++i) {
+    const toml::table& t = *presets->get(i)->as_table();
+    Where where{source, fmt::format("[[preset]] #{}", i + 1)};
+    PresetSpec p;
+    p.name = read_name(t, where);
+    where.place = fmt::format("preset '{}'", p.name);
+    check_keys(t, {"name", "lr", "lr_log2", "init_std", "init_std_log2", "config"}, where);
+    for (const auto& other : spec.presets)
+      if (other.name == p.name) where.fail("named twice");
+    p.lrs = read_grid(t, "lr", where);
+    p.init_stds = read_grid(t, "init_std", where);
+    p.sets = read_config_table(t.get("config"), {source, where.place + ": config"});
+    for (const auto& set : p.sets)
+      if (is_key(set, "param.preset")) where.fail("config: param.preset is the preset's name");
+    if (p.lrs.empty() && spec.lrs.empty())
+      where.fail("no LR grid: give [grid] lr_log2 (or lr), or lr_log2 in the preset");
+    spec.presets.push_back(std::move(p));
+  }
+
+  const auto* ladders = root.get("ladder") ? root.get("ladder")->as_array() : nullptr;
+  if (root.get("ladder") && (!ladders || !ladders->is_array_of_tables()))
+    fail("{}: ladder: write each as a [[ladder]] table", source);
+  if (!ladders || ladders->empty())
+    fail("{}: no [[ladder]]: name at least one, e.g. name = \"width\", axes = [\"N\", \"Ne\"], "
+         "scales = [1, 2, 4]",
+         source);
+  for (size_t i = 0; i < ladders->size(); ++i) {
+    const toml::table& t = *ladders->get(i)->as_table();
+    Where where{source, fmt::format("[[ladder]] #{}", i + 1)};
+    LadderSpec l;
+    l.name = read_name(t, where);
+    where.place = fmt::format("ladder '{}'", l.name);
+    check_keys(t, {"name", "axes", "scales", "config"}, where);
+    for (const char c : l.name)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
+        where.fail("name: use letters, digits, - and _ only");
+    for (const auto& other : spec.ladders)
+      if (other.name == l.name) where.fail("named twice");
+    const auto* axes = t.get("axes") ? t.get("axes")->as_array() : nullptr;
+    if (!axes || axes->empty())
+      where.fail("axes: expected a non-empty array of axis names (N, Ne, M, K, L)");
+    for (const auto& a : *axes) {
+      const auto name = a.value<std::string>();
+      const auto* found = std::find_if(param::kAllAxes.begin(), param::kAllAxes.end(),
+                                       [&](Axis axis) { return name && *name == param::axis_name(axis); });
+      if (found == param::kAllAxes.end())
+        where.fail("axes: '{}' is not one of N|Ne|M|K|L", name.value_or("?"));
+      if (std::find(l.axes.begin(), l.axes.end(), *found) != l.axes.end())
+        where.fail("axes: {} appears twice", *name);
+      l.axes.push_back(*found);
+    }
+    l.scales = read_grid(t, "scales", where);
+    if (l.scales.empty()) where.fail("scales: expected an array, e.g. scales = [1, 2, 4]");
+    std::sort(l.scales.begin(), l.scales.end());
+    l.sets = read_config_table(t.get("config"), {source, where.place + ": config"});
+    spec.ladders.push_back(std::move(l));
+  }
+  return spec;
+}
+
+SweepSpec load_sweep_spec(const std::string& path) {
+  return parse_sweep_spec(read_file(path), path);
+}
+
+std::string fnv1a_hex(const std::string& bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return fmt::format("{:016x}", h);
+}
+
+namespace {
+
+std::string preset_stem(const std::string& preset) {
+  std::string stem = preset.substr(preset.find_last_of('/') + 1);
+  if (stem.size() > 5 && stem.ends_with(".toml")) stem.resize(stem.size() - 5);
+  for (char& c : stem)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  return stem;
+}
+
+std::string number_text(double v) {
+  // Trims float noise from exponents like log2(2^-7.5) without hiding real differences.
+  return fmt::format("{:g}", std::round(v * 1e6) / 1e6);
+}
+
+std::string axes_text(const std::vector<Axis>& axes) {
+  std::string out;
+  for (const Axis a : axes) out += (out.empty() ? "" : ",") + std::string(param::axis_name(a));
+  return out;
+}
+
+}  // namespace
+
+Expansion expand_sweep(const SweepSpec& spec) {
+  const std::vector<KeySpec> schema = full_config_schema();
+  const auto load = [&](const std::vector<std::string>& sets) {
+    return Config::load(schema, "", sets);
+  };
+  Expansion out;
+  try {
+    out.base = param::axis_values(model_config_from(load(spec.base_sets)));
+  } catch (const Error& e) {
+    fail("{}: [config]: {}", spec.source, e.what());
+  }
+
+  std::map<std::string, size_t> by_config;  // config TOML -> trial position
+  for (const LadderSpec& ladder : spec.ladders) {
+    for (const PresetSpec& preset : spec.presets) {
+      const std::string place =
+          fmt::format("{}: ladder '{}', preset '{}'", spec.source, ladder.name, preset.name);
+      std::vector<std::string> fixed = spec.base_sets;
+      fixed.insert(fixed.end(), preset.sets.begin(), preset.sets.end());
+      fixed.insert(fixed.end(), ladder.sets.begin(), ladder.sets.end());
+      fixed.push_back("param.preset=" + preset.name);
+      param::AxisValues base;
+      Config fixed_config = load({});
+      try {
+        fixed_config = load(fixed);
+        base = param::axis_values(model_config_from(fixed_config));
+      } catch (const Error& e) {
+        fail("{}: {}", place, e.what());
+      }
+      for (const Axis a : param::kAllAxes)
+        fixed.push_back(fmt::format("param.base.{}={}", param::axis_name(a), base[a]));
+      if (!spec.init_stds.empty() || !preset.init_stds.empty())
+        for (const auto& set : fixed)
+          if (is_key(set, "param.init_std"))
+            fail("{}: param.init_std is both fixed and swept", place);
+
+      const auto scaled = [&](double scale) {
+        param::AxisValues shape = base;
+        for (const Axis a : ladder.axes) {
+          const double v = double(base[a]) * scale;
+          if (std::abs(v - std::round(v)) > 1e-9 || std::round(v) < 1)
+            fail("{}: scale {}: {} = {} x {} is not a positive integer", place, number_text(scale),
+                 param::axis_name(a), base[a], number_text(scale));
+          shape[a] = int64_t(std::round(v));
+        }
+        return shape;
+      };
+
+      // A preset with regime rules needs a regime at every scale, the base included (where no
+      // axis differs, so it cannot be inferred there): take it from the ladder's largest step.
+      try {
+        const param::Preset loaded = param::load_preset(preset.name);
+        if (!loaded.regimes.empty() && fixed_config.get_string("param.regime") == "auto") {
+          std::vector<std::string> warnings;
+          fixed.push_back("param.regime=" +
+                          param::choose_regime("auto", loaded.name, base,
+                                               scaled(ladder.scales.back()), warnings));
+        }
+      } catch (const Error& e) {
+        fail("{}: {}", place, e.what());
+      }
+
+      const std::vector<double>& lrs = preset.lrs.empty() ? spec.lrs : preset.lrs;
+      std::vector<double> init_stds = preset.init_stds.empty() ? spec.init_stds : preset.init_stds;
+      const bool init_swept = !init_stds.empty();
+      if (!init_swept) init_stds = {fixed_config.get_float("param.init_std")};
+
+      for (const double scale : ladder.scales) {
+        const param::AxisValues shape = scaled(scale);
+        std::vector<std::string> sets = fixed;
+        for (const Axis a : param::kAllAxes)
+          sets.push_back(fmt::format("model.{}={}", param::axis_name(a), shape[a]));
+        Config config = load({});
+        try {
+          config = load(sets);
+          if (!config.is_given("train.save")) sets.push_back("train.save=false");
+          if (spec.tokens > 0) {
+            const int64_t per_step = train_config_from(config).tokens_per_step(
+                config.get_int("model.seq"));
+            const int64_t steps = (spec.tokens + per_step / 2) / per_step;
+            if (steps < 1)
+              fail("[budget] tokens = {} is less than one step ({} tokens)", spec.tokens, per_step);
+            sets.push_back(fmt::format("train.steps={}", steps));
+          }
+          config = load(sets);
+          resolve_parameterization(config);
+        } catch (const Error& e) {
+          fail("{}, scale {}: {}", place, number_text(scale), e.what());
+        }
+        const ModelConfig model = model_config_from(config);
+        const TrainConfig train = train_config_from(config);
+        const double flops = training_flops(model, train.steps * train.tokens_per_step(model.seq));
+
+        for (const double init_std : init_stds) {
+          for (const double lr : lrs) {
+            for (const int64_t seed : spec.seeds) {
+              Trial trial;
+              trial.preset = preset.name;
+              trial.lr = lr;
+              trial.init_std = init_std;
+              trial.seed = seed;
+              trial.shape = shape;
+              trial.flops = flops;
+              trial.sets = sets;
+              if (init_swept) trial.sets.push_back(fmt::format("param.init_std={}", init_std));
+              trial.sets.push_back(fmt::format("optim.lr={}", lr));
+              trial.sets.push_back(fmt::format("train.seed={}", seed));
+              trial.sets = last_wins(trial.sets);
+              trial.config_toml = load(trial.sets).to_toml();
+              const LadderPoint point{ladder.name, axes_text(ladder.axes), scale};
+              if (const auto it = by_config.find(trial.config_toml); it != by_config.end()) {
+                out.trials[it->second].points.push_back(point);
+                continue;
+              }
+              trial.points.push_back(point);
+              trial.key = fmt::format(
+                  "{}-N{}-Ne{}-M{}-K{}-L{}-lr{}{}-s{}-{}", preset_stem(preset.name),
+                  shape[Axis::N], shape[Axis::Ne], shape[Axis::M], shape[Axis::K], shape[Axis::L],
+                  number_text(std::log2(lr)),
+                  init_swept ? "-std" + number_text(init_std) : std::string(), seed,
+                  fnv1a_hex(trial.config_toml).substr(0, 8));
+              by_config.emplace(trial.config_toml, out.trials.size());
+              trial.index = int64_t(out.trials.size());
+              out.trials.push_back(std::move(trial));
+            }
+          }
+        }
+      }
+    }
+  }
+  std::string identity;
+  for (const Trial& t : out.trials) {
+    identity += t.key;
+    for (const LadderPoint& p : t.points) identity += fmt::format(" {}:{}", p.ladder, p.scale);
+    identity += "\n";
+  }
+  out.hash = fnv1a_hex(identity);
+  return out;
+}
+
+std::vector<std::string> trial_command(const Trial& trial, const std::string& run_dir,
+                                       int64_t threads) {
+  std::vector<std::string> argv = {"train", "--quiet", "--out", run_dir, "--set"};
+  argv.insert(argv.end(), trial.sets.begin(), trial.sets.end());
+  if (threads > 0) argv.push_back(fmt::format("train.threads={}", threads));
+  return argv;
+}
+
+std::string shell_quote(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& arg : argv) {
+    if (!out.empty()) out += ' ';
+    const bool plain = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_./=:,+-@%^", c);
+    });
+    if (plain) {
+      out += arg;
+    } else {
+      out += '\'';
+      for (const char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      out += '\'';
+    }
+  }
+  return out;
+}
+
+}  // namespace moet::sweep
