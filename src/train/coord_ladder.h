@@ -1,0 +1,55 @@
+// The ladder of a coordinate check: which axes grow, by which factors, and the config of every
+// rung.
+//
+// Axes are the names of DESIGN.md §1 plus paper 2's regimes as shorthands:
+//   N, Ne, L      that axis alone
+//   M             M with K (K/M stays fixed, as every transfer ladder must keep it)
+//   K             K alone (K/M moves: the parameterization warns)
+//   regimeI       N, Ne          (M, K fixed)
+//   regimeII      N, M, K        (Ne fixed)
+//   regimeIII     N, Ne, M, K
+// Several axes co-scale: `--axis N --axis Ne` is regime I. The config's model.* shape is scale 1,
+// the base of the parameterization (param.base.* is set to it on every rung); a rung at scale s
+// multiplies each chosen axis by s.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "param/axes.h"
+#include "param/resolve.h"
+
+namespace moet {
+
+struct CoordLadder {
+  std::vector<param::Axis> axes;  // distinct, in N, Ne, M, K, L order
+  std::vector<double> scales;     // ascending, distinct, positive
+};
+
+// Axis names as above; each entry may itself be a comma list. Throws Error naming a bad name.
+std::vector<param::Axis> parse_coord_axes(const std::vector<std::string>& names);
+// "1,2,4,8"; throws Error (naming --scales) unless there are >= 2 distinct positive numbers.
+std::vector<double> parse_coord_scales(const std::string& text);
+// "N, Ne" style, for headers; regime names when the axes are exactly one.
+std::string describe_axes(const std::vector<param::Axis>& axes);
+
+// The shape at `scale`: every chosen axis of base times scale. Throws Error naming the axis
+// when a value is not a positive integer.
+param::AxisValues ladder_shape(const CoordLadder& ladder, const param::AxisValues& base,
+                               double scale);
+
+struct CoordRung {
+  double scale = 1;
+  Config config;
+  Parameterization parameterization;
+};
+
+// Every rung, in scale order: model.* set to the rung's shape, param.base.* to the config's
+// shape, and its resolved parameterization. When param.regime is auto and the preset has regime
+// rules, the regime is inferred once from the rung farthest from the base and set on every rung
+// (the base rung alone shows none). Throws Error naming the scale and the key when a rung is not
+// a valid model or parameterization.
+std::vector<CoordRung> ladder_rungs(const Config& config, const CoordLadder& ladder);
+
+}  // namespace moet
