@@ -253,6 +253,14 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
   return out;
 }
 
+void require_positive(const std::string& key, int64_t value) {
+  if (value <= 0) fail("{}: must be positive (got {})", key, value);
+}
+
+void require_non_negative(const std::string& key, double value) {
+  if (value < 0) fail("{}: must not be negative (got {})", key, value);
+}
+
 const std::string& require_choice(const std::string& key, const std::string& value,
                                   const std::vector<std::string>& choices) {
   if (std::find(choices.begin(), choices.end(), value) == choices.end())

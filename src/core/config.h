@@ -66,6 +66,9 @@ class Config {
 
 // Helpers for layers that validate their own sections.
 std::string join(const std::vector<std::string>& items, const std::string& separator);
+// Throw Error "key: must be positive (got v)" / "key: must not be negative (got v)".
+void require_positive(const std::string& key, int64_t value);
+void require_non_negative(const std::string& key, double value);
 // Returns value if it is one of choices, else throws Error "key: 'value' is not one of a|b|c".
 const std::string& require_choice(const std::string& key, const std::string& value,
                                   const std::vector<std::string>& choices);

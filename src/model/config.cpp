@@ -78,20 +78,14 @@ ModelConfig model_config_from(const Config& c) {
 }
 
 void validate(const ModelConfig& m) {
-  const auto positive = [](const char* key, int64_t v) {
-    if (v <= 0) fail("{}: must be positive (got {})", key, v);
-  };
-  const auto non_negative = [](const char* key, auto v) {
-    if (v < 0) fail("{}: must not be negative (got {})", key, v);
-  };
-  positive("model.vocab", m.vocab);
-  positive("model.seq", m.seq);
-  positive("model.N", m.N);
-  positive("model.L", m.L);
-  positive("model.d_head", m.d_head);
-  positive("model.M", m.M);
-  positive("model.K", m.K);
-  positive("model.Ne", m.Ne);
+  require_positive("model.vocab", m.vocab);
+  require_positive("model.seq", m.seq);
+  require_positive("model.N", m.N);
+  require_positive("model.L", m.L);
+  require_positive("model.d_head", m.d_head);
+  require_positive("model.M", m.M);
+  require_positive("model.K", m.K);
+  require_positive("model.Ne", m.Ne);
   if (m.N % m.d_head != 0)
     fail("model.N: must be divisible by model.d_head (N {} is not a multiple of d_head {})", m.N,
          m.d_head);
@@ -105,13 +99,13 @@ void validate(const ModelConfig& m) {
     fail("model.d_head: must be even with model.pos = rope (got {})", m.d_head);
   if (!(m.norm_eps > 0)) fail("model.norm_eps: must be positive (got {})", m.norm_eps);
   if (!(m.rope_base > 1)) fail("model.rope_base: must exceed 1 (got {})", m.rope_base);
-  non_negative("model.moe_every", m.moe_every);
-  non_negative("model.dense_Nf", m.dense_Nf);
-  non_negative("model.shared_experts", m.shared_experts);
-  non_negative("model.shared_Ne", m.shared_Ne);
-  non_negative("balance.bias_lr", m.bias_lr);
-  non_negative("balance.aux_weight", m.aux_weight);
-  non_negative("balance.z_weight", m.z_weight);
+  require_non_negative("model.moe_every", m.moe_every);
+  require_non_negative("model.dense_Nf", m.dense_Nf);
+  require_non_negative("model.shared_experts", m.shared_experts);
+  require_non_negative("model.shared_Ne", m.shared_Ne);
+  require_non_negative("balance.bias_lr", m.bias_lr);
+  require_non_negative("balance.aux_weight", m.aux_weight);
+  require_non_negative("balance.z_weight", m.z_weight);
 }
 
 }  // namespace moet

@@ -36,21 +36,15 @@ TrainConfig train_config_from(const Config& c) {
   t.threads = c.get_int("train.threads");
   t.diverge_factor = c.get_float("train.diverge_factor");
   t.save = c.get_bool("train.save");
-  const auto positive = [](const char* key, int64_t v) {
-    if (v <= 0) fail("{}: must be positive (got {})", key, v);
-  };
-  const auto non_negative = [](const char* key, int64_t v) {
-    if (v < 0) fail("{}: must not be negative (got {})", key, v);
-  };
-  positive("train.steps", t.steps);
-  positive("train.batch", t.batch);
-  positive("train.accum", t.accum);
-  non_negative("train.seed", t.seed);
-  non_negative("train.eval_every", t.eval_every);
-  positive("train.eval_batches", t.eval_batches);
-  positive("train.log_every", t.log_every);
-  non_negative("train.ckpt_every", t.ckpt_every);
-  non_negative("train.threads", t.threads);
+  require_positive("train.steps", t.steps);
+  require_positive("train.batch", t.batch);
+  require_positive("train.accum", t.accum);
+  require_non_negative("train.seed", t.seed);
+  require_non_negative("train.eval_every", t.eval_every);
+  require_positive("train.eval_batches", t.eval_batches);
+  require_positive("train.log_every", t.log_every);
+  require_non_negative("train.ckpt_every", t.ckpt_every);
+  require_non_negative("train.threads", t.threads);
   if (!(t.diverge_factor > 1))
     fail("train.diverge_factor: must exceed 1 (got {})", t.diverge_factor);
   return t;
