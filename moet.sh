@@ -4,6 +4,7 @@
 #   ./moet.sh demo        the main job on the bundled data
 #   ./moet.sh test        every test (ctest)
 #   ./moet.sh build       build only
+#   ./moet.sh bench-peer  moet vs PyTorch eager on the bench models (bench/peer_torch.py)
 #   ./moet.sh <command>   any `moet` subcommand, e.g. ./moet.sh params --set model.N=256
 #
 # Installs the Debian packages it needs when they are missing (as root), builds Release into
@@ -38,6 +39,22 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
+# PyTorch finds its BLAS through the libblas.so.3 alternative; the peer benchmark must not run on
+# Debian's reference BLAS (~8x slower), which would flatter moet.
+ensure_openblas() {
+  local arch target link
+  arch=$(gcc -print-multiarch)
+  target=/usr/lib/$arch/openblas-openmp/libblas.so.3
+  link=$(readlink -f "/usr/lib/$arch/libblas.so.3" || true)
+  [ "$link" = "$target" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "moet.sh: libblas.so.3 is $link, not OpenBLAS (openmp); select it with:" >&2
+    echo "  sudo update-alternatives --set libblas.so.3-$arch $target" >&2
+    exit 1
+  fi
+  update-alternatives --quiet --set "libblas.so.3-$arch" "$target"
+}
+
 build() {
   ensure_packages "${BUILD_PKGS[@]}"
   if [ ! -f build/build.ninja ]; then
@@ -50,7 +67,7 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   ""|-h|--help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   build)
     build
@@ -59,6 +76,12 @@ case "$cmd" in
     ensure_packages "${TEST_PKGS[@]}"
     build
     ctest --test-dir build --output-on-failure --parallel "$(nproc)" "$@"
+    ;;
+  bench-peer)
+    ensure_packages "${TEST_PKGS[@]}"
+    ensure_openblas
+    build
+    exec /usr/bin/python3 bench/peer_torch.py --moet build/moet "$@"
     ;;
   demo)
     build

@@ -35,6 +35,12 @@ MOET_COMMAND(bench, Command{
                    r.tokens_per_s, r.gflops_per_s, 100 * r.peak_fraction, r.peak_gflops_per_s);
         fmt::print("  {:.2f}M parameters ({:.2f}M active), peak RSS {:.0f} MB\n", r.params / 1e6,
                    r.active_params / 1e6, r.peak_rss_mb);
+        fmt::print("  time by phase (ms per step, share):");
+        for (const auto& [phase, s] : r.phase_seconds)
+          if (s > 0)
+            fmt::print(" {} {:.1f} ({:.0f}%)", phase, 1e3 * s / double(r.steps),
+                       100 * s / r.seconds);
+        fmt::print("\n  GEMM primitives built during the timed steps: {}\n", r.gemm_builds);
       }
       return 0;
     });

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kernels/fast_math.h"
 #include "kernels/parallel.h"
 
 namespace moet {
@@ -11,6 +12,7 @@ constexpr double kSqrt2OverPi = 0.7978845608028654;
 constexpr double kGeluCubic = 0.044715;
 }  // namespace
 
+// Double: the tanh form exactly as written, the reference the gradient checks trust.
 template <typename T>
 void gelu_forward(T* out, const T* in, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (worth_parallel(n))
@@ -33,6 +35,67 @@ void gelu_backward(T* din, const T* dout, const T* in, int64_t n) {
   }
 }
 
+// Float: 0.5 x (1 + tanh u) = x sigmoid(2u) = x / (1 + exp(-2u)), the same function with one exp
+// and one division and no cancellation for negative x (1 + tanh u loses digits there); the
+// derivative is s + 2 x s (1 - s) u' with s = sigmoid(2u) and 1 - s = exp(-2u) s.
+#ifdef __AVX512F__
+namespace {
+
+struct GeluParts {
+  __m512 x, s, one_minus_s;
+};
+
+inline GeluParts gelu_parts(__m512 x) {
+  const __m512 x2 = _mm512_mul_ps(x, x);
+  const __m512 u = _mm512_mul_ps(
+      _mm512_mul_ps(x, _mm512_set1_ps(float(kSqrt2OverPi))),
+      _mm512_fmadd_ps(x2, _mm512_set1_ps(float(kGeluCubic)), _mm512_set1_ps(1.0f)));
+  const __m512 e = fast::exp(_mm512_mul_ps(u, _mm512_set1_ps(-2.0f)));
+  const __m512 s = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  return {x, s, _mm512_mul_ps(e, s)};
+}
+
+inline __m512 gelu_grad(const GeluParts& g) {
+  const __m512 x2 = _mm512_mul_ps(g.x, g.x);
+  const __m512 du = _mm512_mul_ps(
+      _mm512_set1_ps(float(2 * kSqrt2OverPi)),
+      _mm512_fmadd_ps(x2, _mm512_set1_ps(float(3 * kGeluCubic)), _mm512_set1_ps(1.0f)));
+  const __m512 x_s_1ms = _mm512_mul_ps(_mm512_mul_ps(g.x, g.s), g.one_minus_s);
+  return _mm512_fmadd_ps(x_s_1ms, du, g.s);
+}
+
+}  // namespace
+
+template <>
+void gelu_forward<float>(float* out, const float* in, int64_t n) {
+#pragma omp parallel for schedule(static) if (worth_parallel(n))
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = fast::tail_mask(n - i);
+    const GeluParts g = gelu_parts(_mm512_maskz_loadu_ps(m, in + i));
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(g.x, g.s));
+  }
+}
+
+template <>
+void gelu_backward<float>(float* din, const float* dout, const float* in, int64_t n) {
+#pragma omp parallel for schedule(static) if (worth_parallel(n))
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = fast::tail_mask(n - i);
+    const GeluParts g = gelu_parts(_mm512_maskz_loadu_ps(m, in + i));
+    _mm512_mask_storeu_ps(din + i, m,
+                          _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dout + i), gelu_grad(g)));
+  }
+}
+#endif
+
+namespace {
+
+// exp(-x) in the precision of T: the fast one for float.
+inline float exp_neg(float x) { return fast::exp(-x); }
+inline double exp_neg(double x) { return std::exp(-x); }
+
+}  // namespace
+
 template <typename T>
 void swiglu_forward(T* out, const T* in, int64_t rows, int64_t F) {
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * F))
@@ -40,8 +103,9 @@ void swiglu_forward(T* out, const T* in, int64_t rows, int64_t F) {
     const T* gate = in + r * 2 * F;
     const T* up = gate + F;
     T* o = out + r * F;
+#pragma omp simd
     for (int64_t j = 0; j < F; ++j) {
-      const T sig = T(1) / (T(1) + std::exp(-gate[j]));
+      const T sig = T(1) / (T(1) + exp_neg(gate[j]));
       o[j] = gate[j] * sig * up[j];
     }
   }
@@ -56,8 +120,9 @@ void swiglu_backward(T* din, const T* dout, const T* in, int64_t rows, int64_t F
     const T* d = dout + r * F;
     T* dgate = din + r * 2 * F;
     T* dup = dgate + F;
+#pragma omp simd
     for (int64_t j = 0; j < F; ++j) {
-      const T sig = T(1) / (T(1) + std::exp(-gate[j]));
+      const T sig = T(1) / (T(1) + exp_neg(gate[j]));
       const T silu = gate[j] * sig;
       dup[j] = d[j] * silu;
       dgate[j] = d[j] * up[j] * sig * (T(1) + gate[j] * (T(1) - sig));

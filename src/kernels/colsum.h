@@ -1,21 +1,40 @@
 // Column sums of a [rows, cols] buffer added into acc[cols], deterministically.
 //
-// Parameter gradients of biases and norm gains are sums over rows; summing per thread and then
-// in a fixed order keeps results identical for a given thread count (DESIGN.md §4).
+// Parameter gradients of biases and norm gains are sums over rows. Threads split the columns,
+// not the rows, so every column is summed over rows 0, 1, 2, ... in order whatever the thread
+// count: the same bits on any number of threads (DESIGN.md §4), and no per-thread partial
+// buffers to allocate or combine.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
-#include <functional>
+
+#include "kernels/parallel.h"
 
 namespace moet {
 
-// acc[c] += sum_r value(r, c), where value is supplied per row as a callback writing cols values.
-template <typename T>
-void accumulate_rows(T* acc, int64_t rows, int64_t cols,
-                     const std::function<void(int64_t row, T* out)>& row_values);
+// acc[c] += sum_r value(r, c); value is inlined into the loop over a block of columns.
+template <typename T, typename Value>
+void accumulate_columns(T* acc, int64_t rows, int64_t cols, Value&& value) {
+  // 64 columns: four 512-bit float accumulators, one cache line per row and block for float.
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (blocks > 1 && worth_parallel(rows * cols))
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t c0 = blk * kBlock, width = std::min(kBlock, cols - c0);
+    T sum[kBlock] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+#pragma omp simd
+      for (int64_t j = 0; j < width; ++j) sum[j] += value(r, c0 + j);
+    }
+    for (int64_t j = 0; j < width; ++j) acc[c0 + j] += sum[j];
+  }
+}
 
 // acc[c] += sum_r x[r * cols + c]
 template <typename T>
-void add_column_sums(T* acc, const T* x, int64_t rows, int64_t cols);
+void add_column_sums(T* acc, const T* x, int64_t rows, int64_t cols) {
+  accumulate_columns(acc, rows, cols, [=](int64_t r, int64_t c) { return x[r * cols + c]; });
+}
 
 }  // namespace moet

@@ -1,7 +1,6 @@
 #include "kernels/norm.h"
 
 #include <cmath>
-#include <vector>
 
 #include "kernels/colsum.h"
 #include "kernels/parallel.h"
@@ -16,8 +15,10 @@ void layernorm_forward(T* out, T* mean, T* rstd, const T* x, const T* gain, cons
     const T* xr = x + r * cols;
     // Statistics in double: rows are short, and this keeps float rows accurate.
     double sum = 0, sq = 0;
+#pragma omp simd reduction(+ : sum)
     for (int64_t c = 0; c < cols; ++c) sum += xr[c];
     const double m = sum / cols;
+#pragma omp simd reduction(+ : sq)
     for (int64_t c = 0; c < cols; ++c) sq += (xr[c] - m) * (xr[c] - m);
     const double s = 1.0 / std::sqrt(sq / cols + eps);
     mean[r] = T(m);
@@ -36,6 +37,7 @@ void layernorm_backward(T* dx, T* dgain, T* dbias, const T* dout, const T* x, co
     const T* g = dout + r * cols;
     const T m = mean[r], s = rstd[r];
     T mean_dxhat = 0, mean_dxhat_xhat = 0;
+#pragma omp simd reduction(+ : mean_dxhat, mean_dxhat_xhat)
     for (int64_t c = 0; c < cols; ++c) {
       const T dxhat = g[c] * gain[c];
       mean_dxhat += dxhat;
@@ -50,10 +52,8 @@ void layernorm_backward(T* dx, T* dgain, T* dbias, const T* dout, const T* x, co
     }
   }
   add_column_sums(dbias, dout, rows, cols);
-  accumulate_rows<T>(dgain, rows, cols, [&](int64_t r, T* o) {
-    const T* xr = x + r * cols;
-    const T* g = dout + r * cols;
-    for (int64_t c = 0; c < cols; ++c) o[c] = g[c] * (xr[c] - mean[r]) * rstd[r];
+  accumulate_columns(dgain, rows, cols, [=](int64_t r, int64_t c) {
+    return dout[r * cols + c] * (x[r * cols + c] - mean[r]) * rstd[r];
   });
 }
 
@@ -64,6 +64,7 @@ void rmsnorm_forward(T* out, T* rstd, const T* x, const T* gain, int64_t rows, i
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
     double sq = 0;
+#pragma omp simd reduction(+ : sq)
     for (int64_t c = 0; c < cols; ++c) sq += double(xr[c]) * xr[c];
     const T s = T(1.0 / std::sqrt(sq / cols + eps));
     rstd[r] = s;
@@ -84,6 +85,7 @@ void rmsnorm_backward(T* dx, T* dgain, const T* dout, const T* x, const T* rstd,
     const T* g = dout + r * cols;
     const T s = rstd[r];
     T mean_dxhat_xhat = 0;
+#pragma omp simd reduction(+ : mean_dxhat_xhat)
     for (int64_t c = 0; c < cols; ++c) mean_dxhat_xhat += g[c] * (gain ? gain[c] : T(1)) * xr[c] * s;
     mean_dxhat_xhat /= T(cols);
     T* d = dx + r * cols;
@@ -91,10 +93,8 @@ void rmsnorm_backward(T* dx, T* dgain, const T* dout, const T* x, const T* rstd,
       d[c] += s * (g[c] * (gain ? gain[c] : T(1)) - xr[c] * s * mean_dxhat_xhat);
   }
   if (dgain)
-    accumulate_rows<T>(dgain, rows, cols, [&](int64_t r, T* o) {
-      const T* xr = x + r * cols;
-      const T* g = dout + r * cols;
-      for (int64_t c = 0; c < cols; ++c) o[c] = g[c] * xr[c] * rstd[r];
+    accumulate_columns(dgain, rows, cols, [=](int64_t r, int64_t c) {
+      return dout[r * cols + c] * x[r * cols + c] * rstd[r];
     });
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/timer.h"
+#include "kernels/fast_math.h"
 
 namespace moet {
 namespace {
@@ -40,7 +41,7 @@ __attribute__((noinline)) float fp32_fma_chains(int64_t iterations) {
   }
   __m512 total = _mm512_setzero_ps();
   MOET_REPEAT16(MOET_SUM)
-  return _mm512_reduce_add_ps(total);
+  return fast::reduce_add(total);
 }
 constexpr double kFp32FlopPerIteration = kChains * 16 /*lanes*/ * 2 /*mul+add*/;
 
@@ -57,7 +58,7 @@ __attribute__((noinline, target("avx512bf16"))) float bf16_dot_chains(int64_t it
   }
   __m512 total = _mm512_setzero_ps();
   MOET_REPEAT16(MOET_SUM)
-  return _mm512_reduce_add_ps(total);
+  return fast::reduce_add(total);
 }
 constexpr double kBf16FlopPerIteration = kChains * 16 /*lanes*/ * 2 /*pairs*/ * 2 /*mul+add*/;
 

@@ -1,6 +1,6 @@
 #include "kernels/routing.h"
 
-#include <vector>
+#include <algorithm>
 
 #include "core/error.h"
 #include "kernels/parallel.h"
@@ -11,43 +11,47 @@ template <typename T>
 void topk_select(int32_t* selected, const T* scores, const T* bias, int64_t rows, int64_t M,
                  int64_t K) {
   MOET_CHECK(K >= 1 && K <= M);
-#pragma omp parallel if (worth_parallel(rows * M))
-  {
-    std::vector<T> best(static_cast<size_t>(K));
-#pragma omp for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * M))
   for (int64_t r = 0; r < rows; ++r) {
     const T* s = scores + r * M;
     int32_t* out = selected + r * K;
+    // A kept entry's value is recomputed from its index, so the sorted list needs no buffer.
+    const auto value_of = [&](int64_t e) { return s[e] + (bias ? bias[e] : T(0)); };
     // Insertion into a sorted list of K: M is small (tens), so this beats a heap.
     int64_t count = 0;
     for (int64_t e = 0; e < M; ++e) {
-      const T value = s[e] + (bias ? bias[e] : T(0));
-      if (count == K && !(value > best[K - 1])) continue;
+      const T value = value_of(e);
+      if (count == K && !(value > value_of(out[K - 1]))) continue;
       int64_t pos = count < K ? count++ : K - 1;
-      while (pos > 0 && value > best[pos - 1]) {
-        best[pos] = best[pos - 1];
+      while (pos > 0 && value > value_of(out[pos - 1])) {
         out[pos] = out[pos - 1];
         --pos;
       }
-      best[pos] = value;
       out[pos] = int32_t(e);
     }
-  }
   }
 }
 
 void group_by_expert(int64_t* offsets, int32_t* order, int32_t* position, const int32_t* selected,
                      int64_t rows, int64_t M, int64_t K) {
   const int64_t A = rows * K;
-  std::vector<int64_t> next(size_t(M + 1), 0);
-  for (int64_t a = 0; a < A; ++a) ++next[selected[a] + 1];
-  for (int64_t e = 0; e < M; ++e) next[e + 1] += next[e];
-  for (int64_t e = 0; e <= M; ++e) offsets[e] = next[e];
+  // offsets doubles as the cursor: counts, then starts, then (after the scatter) each expert's
+  // end, which is the next expert's start once shifted by one.
+  std::fill(offsets, offsets + M + 1, int64_t(0));
+  for (int64_t a = 0; a < A; ++a) ++offsets[selected[a]];
+  int64_t start = 0;
+  for (int64_t e = 0; e < M; ++e) {
+    const int64_t count = offsets[e];
+    offsets[e] = start;
+    start += count;
+  }
   for (int64_t a = 0; a < A; ++a) {
-    const int64_t p = next[selected[a]]++;
+    const int64_t p = offsets[selected[a]]++;
     order[p] = int32_t(a);
     position[a] = int32_t(p);
   }
+  for (int64_t e = M; e > 0; --e) offsets[e] = offsets[e - 1];
+  offsets[0] = 0;
 }
 
 template <typename T>

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/parallel.h"
+#include "kernels/softmax_row.h"
 
 namespace moet {
 
@@ -12,16 +13,10 @@ void softmax_xent_forward(T* losses, T* logits, const int32_t* targets, int64_t 
   for (int64_t r = 0; r < rows; ++r) {
     T* x = logits + r * V;
     const double target_logit = x[targets[r]];
-    T maxv = x[0];
-    for (int64_t j = 1; j < V; ++j) maxv = std::max(maxv, x[j]);
-    double sum = 0;
-    for (int64_t j = 0; j < V; ++j) {
-      x[j] = std::exp(x[j] - maxv);
-      sum += x[j];
-    }
-    const T inv = T(1.0 / sum);
-    losses[r] = T(std::log(sum) + double(maxv) - target_logit);  // logsumexp - logit[target]
-    for (int64_t j = 0; j < V; ++j) x[j] *= inv;
+    const RowExp<T> e = exp_shift_row(x, V);
+    // logsumexp - logit[target]
+    losses[r] = T(std::log(double(e.sum)) + double(e.max) - target_logit);
+    scale_row(x, V, T(1.0 / double(e.sum)));
   }
 }
 

@@ -56,8 +56,11 @@ struct BackwardScratch {
   std::vector<T> dbranch, dln, datt, dq, dk, dv, dq_lin, dk_lin;  // [R, N]
   std::vector<T> dpre, dact;   // the largest MLP pre/act of any block
   std::vector<T> dexp_out, dx_perm;  // [R*K, N]
+  std::vector<T> dexp_pre, dexp_act;  // [R*K, up_cols], [R*K, Ne]: by position, one expert each
   std::vector<T> dgates;       // [R*K]
   std::vector<T> dscores, drouter;  // [R, M]
+  std::vector<T> attn;         // attention backward tiles, one T x T per thread
+  int attn_threads = 1;        // threads attn has room for
 };
 
 }  // namespace moet

@@ -1,7 +1,9 @@
 #include "model/attention_block.h"
 
 #include <algorithm>
+#include <optional>
 
+#include "core/profile.h"
 #include "kernels/attention.h"
 #include "kernels/linear.h"
 #include "kernels/norm.h"
@@ -73,16 +75,24 @@ void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& 
   const int64_t R = ctx.R(), N = c.N;
   norm_forward(c, w.ln1, a.ln, h_in, R);
   const T* x = a.ln.out.data();
-  linear_forward<T>(a.q_lin.data(), x, w.wq.value, w.bq.value, R, N, N, w.wq.mult);
-  linear_forward<T>(a.k_lin.data(), x, w.wk.value, w.bk.value, R, N, N, w.wk.mult);
-  linear_forward<T>(a.v.data(), x, w.wv.value, w.bv.value, R, N, N, w.wv.mult);
+  std::optional<PhaseScope> scope(std::in_place, Phase::attn_proj);
+  linear_forward<T>(a.q_lin.data(), x, w.wq.value, w.bq.value, R, N, N, w.wq.mult, false,
+                    w.wq.bf16);
+  linear_forward<T>(a.k_lin.data(), x, w.wk.value, w.bk.value, R, N, N, w.wk.mult, false,
+                    w.wk.bf16);
+  linear_forward<T>(a.v.data(), x, w.wv.value, w.bv.value, R, N, N, w.wv.mult, false,
+                    w.wv.bf16);
+  scope.emplace(Phase::attn_core);
   if (!a.q.empty()) {
     transform_qk(ctx, a.q_lin.data(), a.q.data(), a.q_rstd.data());
     transform_qk(ctx, a.k_lin.data(), a.k.data(), a.k_rstd.data());
   }
   attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B,
                        c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale);
-  linear_forward<T>(branch, a.att.data(), w.wo.value, w.bo.value, R, N, N, w.wo.mult);
+  scope.emplace(Phase::attn_proj);
+  linear_forward<T>(branch, a.att.data(), w.wo.value, w.bo.value, R, N, N, w.wo.mult, false,
+                    w.wo.bf16);
+  scope.emplace(Phase::residual);
   add_scaled(h_out, h_in, branch, T(ctx.plan.residual_mult), R * N);
 }
 
@@ -93,14 +103,17 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N;
   T* dbranch = s.dbranch.data();
+  std::optional<PhaseScope> scope(std::in_place, Phase::residual);
   const T rm = T(ctx.plan.residual_mult);
 #pragma omp parallel for simd schedule(static) if (worth_parallel(R * N))
   for (int64_t i = 0; i < R * N; ++i) dbranch[i] = rm * dh[i];
+  scope.emplace(Phase::attn_proj);
   linear_backward<T>(s.datt.data(), w.wo.grad, w.bo.grad, dbranch, a.att.data(), w.wo.value, R, N,
-                     N, w.wo.mult, false);
+                     N, w.wo.mult, false, w.wo.bf16);
+  scope.emplace(Phase::attn_core);
   attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.q_final(),
                         a.k_final(), a.v.data(), a.probs.data(), ctx.B, c.seq, c.heads(),
-                        c.d_head, ctx.plan.attn_logit_scale);
+                        c.d_head, ctx.plan.attn_logit_scale, s.attn.data(), s.attn_threads);
   T* dq_lin = s.dq.data();
   T* dk_lin = s.dk.data();
   if (!a.q.empty()) {
@@ -109,12 +122,16 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
     dq_lin = s.dq_lin.data();
     dk_lin = s.dk_lin.data();
   }
+  scope.emplace(Phase::attn_proj);
   const T* x = a.ln.out.data();
   T* dx = s.dln.data();
-  linear_backward<T>(dx, w.wq.grad, w.bq.grad, dq_lin, x, w.wq.value, R, N, N, w.wq.mult, false);
-  linear_backward<T>(dx, w.wk.grad, w.bk.grad, dk_lin, x, w.wk.value, R, N, N, w.wk.mult, true);
+  linear_backward<T>(dx, w.wq.grad, w.bq.grad, dq_lin, x, w.wq.value, R, N, N, w.wq.mult, false,
+                     w.wq.bf16);
+  linear_backward<T>(dx, w.wk.grad, w.bk.grad, dk_lin, x, w.wk.value, R, N, N, w.wk.mult, true,
+                     w.wk.bf16);
   linear_backward<T>(dx, w.wv.grad, w.bv.grad, s.dv.data(), x, w.wv.value, R, N, N, w.wv.mult,
-                     true);
+                     true, w.wv.bf16);
+  scope.reset();
   norm_backward(c, w.ln1, a.ln, dh, dx, h_in, R);
 }
 

@@ -1,5 +1,7 @@
 #include "model/ffn_block.h"
 
+#include "core/error.h"
+#include "core/profile.h"
 #include "kernels/parallel.h"
 #include "model/mlp.h"
 
@@ -19,21 +21,23 @@ void allocate_ffn(FfnActs<T>& a, const ModelConfig& c, int64_t B, bool moe) {
 }
 
 template <typename T>
-std::optional<RoutingStats> ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
-                                              FfnActs<T>& a, const T* h_in, T* h_out, T* branch) {
+void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
+                       const T* h_in, T* h_out, T* branch, RoutingStats* stats) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N;
   norm_forward(c, w.ln2, a.ln, h_in, R);
-  std::optional<RoutingStats> stats;
-  if (w.moe)
-    stats = moe_forward(ctx, w, a, a.ln.out.data(), branch);
-  else
+  if (w.moe) {
+    MOET_CHECK(stats != nullptr);
+    moe_forward(ctx, w, a, a.ln.out.data(), branch, *stats);
+  } else {
+    PhaseScope scope(Phase::dense_ffn);
     mlp_forward<T>(branch, MlpBuffers<T>{a.pre.data(), a.act.data()}, a.ln.out.data(), R, N,
                    w.ffn, c.act == "swiglu", false);
+  }
+  PhaseScope scope(Phase::residual);
   const T rm = T(ctx.plan.residual_mult);
 #pragma omp parallel for simd schedule(static) if (worth_parallel(R * N))
   for (int64_t i = 0; i < R * N; ++i) h_out[i] = h_in[i] + rm * branch[i];
-  return stats;
 }
 
 template <typename T>
@@ -42,23 +46,28 @@ void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, co
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N;
   T* dbranch = s.dbranch.data();
-  const T rm = T(ctx.plan.residual_mult);
+  {
+    PhaseScope scope(Phase::residual);
+    const T rm = T(ctx.plan.residual_mult);
 #pragma omp parallel for simd schedule(static) if (worth_parallel(R * N))
-  for (int64_t i = 0; i < R * N; ++i) dbranch[i] = rm * dh[i];
+    for (int64_t i = 0; i < R * N; ++i) dbranch[i] = rm * dh[i];
+  }
   T* dx = s.dln.data();
-  if (w.moe)
+  if (w.moe) {
     moe_backward(ctx, w, a, a.ln.out.data(), dbranch, dx, loss_scale, s);
-  else
+  } else {
+    PhaseScope scope(Phase::dense_ffn);
     mlp_backward<T>(dx, false, dbranch, a.ln.out.data(),
                     MlpBuffers<T>{const_cast<T*>(a.pre.data()), const_cast<T*>(a.act.data())},
                     s.dact.data(), s.dpre.data(), R, N, w.ffn, c.act == "swiglu");
+  }
   norm_backward(c, w.ln2, a.ln, dh, dx, h_in, R);
 }
 
 #define MOET_INSTANTIATE(T)                                                                     \
   template void allocate_ffn<T>(FfnActs<T>&, const ModelConfig&, int64_t, bool);               \
-  template std::optional<RoutingStats> ffn_block_forward<T>(                                    \
-      const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&, const T*, T*, T*);          \
+  template void ffn_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,             \
+                                     FfnActs<T>&, const T*, T*, T*, RoutingStats*);            \
   template void ffn_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,           \
                                       const FfnActs<T>&, const T*, T*, T, BackwardScratch<T>&);
 MOET_INSTANTIATE(float)

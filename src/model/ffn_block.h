@@ -2,8 +2,6 @@
 // or the MoE layer depending on the block, forward and backward.
 #pragma once
 
-#include <optional>
-
 #include "model/activations.h"
 #include "model/block_context.h"
 #include "model/moe_layer.h"
@@ -14,10 +12,10 @@ namespace moet {
 template <typename T>
 void allocate_ffn(FfnActs<T>& a, const ModelConfig& c, int64_t B, bool moe);
 
-// branch is [R, N] scratch. Returns routing stats for MoE blocks.
+// branch is [R, N] scratch. MoE blocks write their routing report into *stats (not null).
 template <typename T>
-std::optional<RoutingStats> ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
-                                              FfnActs<T>& a, const T* h_in, T* h_out, T* branch);
+void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
+                       const T* h_in, T* h_out, T* branch, RoutingStats* stats);
 
 // On entry dh holds d loss / d h_out; on return d loss / d h_in.
 template <typename T>

@@ -9,11 +9,12 @@ template <typename T>
 void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int64_t N,
                  const MlpWeights<T>& w, bool swiglu, bool accumulate) {
   const int64_t F = w.hidden, up_cols = swiglu ? 2 * F : F;
-  linear_forward<T>(buf.pre, x, w.up.value, w.up_bias.value, rows, N, up_cols, w.up.mult);
+  linear_forward<T>(buf.pre, x, w.up.value, w.up_bias.value, rows, N, up_cols, w.up.mult, false,
+                    w.up.bf16);
   if (swiglu) swiglu_forward<T>(buf.act, buf.pre, rows, F);
   else gelu_forward<T>(buf.act, buf.pre, rows * F);
   linear_forward<T>(out, buf.act, w.down.value, w.down_bias.value, rows, F, N, w.down.mult,
-                    accumulate);
+                    accumulate, w.down.bf16);
 }
 
 template <typename T>
@@ -21,11 +22,11 @@ void mlp_backward(T* dx, bool accumulate_dx, const T* dout, const T* x, const Ml
                   T* dact, T* dpre, int64_t rows, int64_t N, const MlpWeights<T>& w, bool swiglu) {
   const int64_t F = w.hidden, up_cols = swiglu ? 2 * F : F;
   linear_backward<T>(dact, w.down.grad, w.down_bias.grad, dout, buf.act, w.down.value, rows, F, N,
-                     w.down.mult, false);
+                     w.down.mult, false, w.down.bf16);
   if (swiglu) swiglu_backward<T>(dpre, dact, buf.pre, rows, F);
   else gelu_backward<T>(dpre, dact, buf.pre, rows * F);
   linear_backward<T>(dx, w.up.grad, w.up_bias.grad, dpre, x, w.up.value, rows, N, up_cols,
-                     w.up.mult, accumulate_dx);
+                     w.up.mult, accumulate_dx, w.up.bf16);
 }
 
 template void mlp_forward<float>(float*, const MlpBuffers<float>&, const float*, int64_t, int64_t,

@@ -1,11 +1,20 @@
 #include "model/model.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <optional>
+#include <type_traits>
 
 #include "core/error.h"
+#include "core/profile.h"
+#include "kernels/attention.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
+#include "kernels/bf16.h"
 #include "kernels/linear.h"
+#include "kernels/mixed_gemm.h"
+#include "kernels/parallel.h"
 #include "kernels/xent.h"
 #include "model/attention_block.h"
 #include "model/ffn_block.h"
@@ -110,10 +119,17 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch)
   if (c.has_moe()) {
     s.dexp_out.assign(size_t(R * c.K * N), T(0));
     s.dx_perm.assign(size_t(R * c.K * N), T(0));
+    s.dexp_pre.assign(size_t(R * c.K * c.up_cols(c.Ne)), T(0));
+    s.dexp_act.assign(size_t(R * c.K * c.Ne), T(0));
     s.dgates.assign(size_t(R * c.K), T(0));
     s.dscores.assign(size_t(R * c.M), T(0));
     s.drouter.assign(size_t(R * c.M), T(0));
   }
+  // Sized for the threads of the model's owner at construction; more threads later are capped.
+  s.attn_threads = omp_get_max_threads();
+  s.attn.assign(size_t(attention_scratch_numel(c.seq, s.attn_threads)), T(0));
+  routing_.resize(size_t(std::count_if(blocks_.begin(), blocks_.end(),
+                                       [](const BlockWeights<T>& b) { return b.moe; })));
 }
 
 template <typename T>
@@ -122,8 +138,49 @@ void Model<T>::init(uint64_t seed) {
 }
 
 template <typename T>
+void Model<T>::set_precision(Precision precision) {
+  if (precision == Precision::bf16 && !std::is_same_v<T, float>)
+    fail("train.precision = bf16 needs a float model");
+  precision_ = precision;
+  params_bf16_.assign(precision == Precision::bf16 ? params_.size() : 0, 0);
+  attach_bf16_weights();
+}
+
+template <typename T>
+void Model<T>::attach_bf16_weights() {
+  const auto attach = [&](Weight<T>& w) {
+    w.bf16 = (w && !params_bf16_.empty()) ? params_bf16_.data() + (w.value - params_.data())
+                                          : nullptr;
+  };
+  const auto attach_mlp = [&](MlpWeights<T>& m) {
+    attach(m.up);
+    attach(m.down);
+  };
+  // The embedding's GEMM is the tied readout; the router stays in fp32.
+  attach(embed_);
+  attach(unembed_);
+  for (BlockWeights<T>& b : blocks_) {
+    for (Weight<T>* w : {&b.wq, &b.wk, &b.wv, &b.wo}) attach(*w);
+    attach_mlp(b.ffn);
+    attach_mlp(b.experts);
+    attach_mlp(b.shared);
+  }
+}
+
+template <typename T>
 void Model<T>::zero_grad() {
   std::fill(grads_.begin(), grads_.end(), T(0));
+}
+
+template <typename T>
+void Model<T>::readout_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+                            const T* a, const uint16_t* a_bf16, int64_t lda, const T* b,
+                            const uint16_t* b_bf16, int64_t ldb, T beta, T* c, int64_t ldc) const {
+  if constexpr (std::is_same_v<T, float>)
+    gemm_mixed(precision_ == Precision::bf16, trans_a, trans_b, m, n, k, alpha, {a, a_bf16}, lda,
+               {b, b_bf16}, ldb, beta, c, ldc);
+  else
+    gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 template <typename T>
@@ -143,33 +200,50 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   }
   std::copy(inputs, inputs + R, inputs_.begin());
   std::copy(targets, targets + R, targets_.begin());
+  if constexpr (std::is_same_v<T, float>) {
+    if (precision_ == Precision::bf16) {
+      // The weights as this pass sees them: the optimizer changed the fp32 masters since the last.
+      PhaseScope scope(Phase::other);
+      const int64_t n = int64_t(params_.size());
+      constexpr int64_t kChunk = int64_t(1) << 16;
+#pragma omp parallel for schedule(static) if (worth_parallel(n))
+      for (int64_t i = 0; i < n; i += kChunk)
+        float_to_bf16(params_.data() + i, params_bf16_.data() + i, std::min(kChunk, n - i));
+    }
+  }
 
   T* h0 = resid_[0].data();
-  embedding_forward<T>(h0, inputs, embed_.value, R, N, embed_.mult);
-  if (pos_embed_) add_positions<T>(h0, pos_embed_.value, B_, c.seq, N, pos_embed_.mult);
+  {
+    PhaseScope scope(Phase::embed);
+    embedding_forward<T>(h0, inputs, embed_.value, R, N, embed_.mult);
+    if (pos_embed_) add_positions<T>(h0, pos_embed_.value, B_, c.seq, N, pos_embed_.mult);
+  }
 
   const BlockContext<T> ctx{c, plan_.block, c.pos == "rope" ? &rope_ : nullptr, B_};
-  routing_.clear();
   ForwardResult result;
+  size_t moe_index = 0;
   for (int64_t l = 0; l < c.L; ++l) {
     BlockActs<T>& a = acts_[size_t(l)];
     attention_block_forward(ctx, blocks_[l], a.attn, resid_[l].data(), a.resid_mid.data(),
                             branch_.data());
-    auto stats = ffn_block_forward(ctx, blocks_[l], a.ffn, a.resid_mid.data(),
-                                   resid_[l + 1].data(), branch_.data());
+    RoutingStats* stats = blocks_[l].moe ? &routing_[moe_index++] : nullptr;
+    ffn_block_forward(ctx, blocks_[l], a.ffn, a.resid_mid.data(), resid_[l + 1].data(),
+                      branch_.data(), stats);
     if (stats) {
       stats->layer = l;
       result.aux_loss += stats->aux_loss;
       result.z_loss += stats->z_loss;
-      routing_.push_back(std::move(*stats));
     }
   }
   norm_forward(c, final_norm_w_, final_norm_, resid_[c.L].data(), R);
+  PhaseScope scope(Phase::readout);
   const T* x = final_norm_.out.data();
   if (unembed_)
-    linear_forward<T>(logits_.data(), x, unembed_.value, nullptr, R, N, V, readout_mult());
+    linear_forward<T>(logits_.data(), x, unembed_.value, nullptr, R, N, V, readout_mult(), false,
+                      unembed_.bf16);
   else  // logits = mult * x embed^T
-    gemm<T>(false, true, R, V, N, readout_mult(), x, N, embed_.value, N, T(0), logits_.data(), V);
+    readout_gemm(false, true, R, V, N, readout_mult(), x, nullptr, N, embed_.value, embed_.bf16, N,
+                 T(0), logits_.data(), V);
   softmax_xent_forward<T>(token_loss_.data(), logits_.data(), targets, R, V);
   double sum = 0;
   for (const T v : token_loss_) sum += v;
@@ -184,20 +258,27 @@ void Model<T>::backward(T loss_scale) {
   const int64_t R = rows(), N = c.N, V = c.vocab;
   MOET_CHECK(backward_ready_);  // one backward per forward
   backward_ready_ = false;
+  std::optional<PhaseScope> scope(std::in_place, Phase::readout);
   // The logits buffer holds probabilities; turn it into d loss / d logits in place.
   T* dlogits = logits_.data();
   softmax_xent_backward<T>(dlogits, logits_.data(), targets_.data(), R, V, loss_scale / T(R));
   const T* x = final_norm_.out.data();
   if (unembed_) {
     linear_backward<T>(dfinal_.data(), unembed_.grad, nullptr, dlogits, x, unembed_.value, R, N, V,
-                       readout_mult(), false);
+                       readout_mult(), false, unembed_.bf16);
   } else {
-    gemm<T>(true, false, V, N, R, readout_mult(), dlogits, V, x, N, T(1), embed_.grad, N);
-    gemm<T>(false, false, R, N, V, readout_mult(), dlogits, V, embed_.value, N, T(0),
-            dfinal_.data(), N);
+    // dlogits is rounded once for both products in bf16.
+    const uint16_t* dlogits_bf16 = nullptr;
+    if constexpr (std::is_same_v<T, float>)
+      if (embed_.bf16) dlogits_bf16 = round_to_bf16_scratch(dlogits, R * V, Bf16Slot::caller);
+    readout_gemm(true, false, V, N, R, readout_mult(), dlogits, dlogits_bf16, V, x, nullptr, N,
+                 T(1), embed_.grad, N);
+    readout_gemm(false, false, R, N, V, readout_mult(), dlogits, dlogits_bf16, V, embed_.value,
+                 embed_.bf16, N, T(0), dfinal_.data(), N);
   }
   T* dh = dh_.data();
   std::fill(dh, dh + R * N, T(0));
+  scope.reset();
   norm_backward(c, final_norm_w_, final_norm_, dh, dfinal_.data(), resid_[c.L].data(), R);
 
   const BlockContext<T> ctx{c, plan_.block, c.pos == "rope" ? &rope_ : nullptr, B_};
@@ -206,6 +287,7 @@ void Model<T>::backward(T loss_scale) {
     ffn_block_backward(ctx, blocks_[l], a.ffn, a.resid_mid.data(), dh, loss_scale, scratch_);
     attention_block_backward(ctx, blocks_[l], a.attn, resid_[l].data(), dh, scratch_);
   }
+  scope.emplace(Phase::embed);
   embedding_backward<T>(embed_.grad, inputs_.data(), dh, R, N, embed_.mult);
   if (pos_embed_) positions_backward<T>(pos_embed_.grad, dh, B_, c.seq, N, pos_embed_.mult);
 }

@@ -21,6 +21,7 @@
 #include "model/layout.h"
 #include "model/moe_layer.h"
 #include "model/plan.h"
+#include "model/precision.h"
 #include "model/weights.h"
 
 namespace moet {
@@ -39,6 +40,10 @@ class Model {
   Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch);
 
   void init(uint64_t seed);
+  // fp32 by default. bf16 (float models only) runs the large GEMMs in mixed precision
+  // (model/precision.h); it allocates the bf16 weight copy, so call it before training.
+  void set_precision(Precision precision);
+  Precision precision() const { return precision_; }
   // inputs and targets are [B, seq] token ids. Throws Error on an id outside the vocabulary.
   ForwardResult forward(const int32_t* inputs, const int32_t* targets);
   // Adds d(loss_scale * total loss)/d params into grads() for the last forward. Exactly once
@@ -66,15 +71,23 @@ class Model {
 
  private:
   Weight<T> weight(const std::string& name, bool required = true);
+  // Points the bf16 field of every GEMM weight at params_bf16_ (or at null for fp32).
+  void attach_bf16_weights();
   NormWeights<T> norm_weights(const std::string& prefix);
   MlpWeights<T> mlp_weights(const std::string& up, const std::string& down, int64_t hidden);
   T readout_mult() const;
+  // The tied readout's GEMMs (embed is [V, N], so not a linear layer), in bf16 when the model is.
+  void readout_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+                    const T* a, const uint16_t* a_bf16, int64_t lda, const T* b,
+                    const uint16_t* b_bf16, int64_t ldb, T beta, T* c, int64_t ldc) const;
 
   ModelConfig config_;
   ModelPlan plan_;
   std::vector<TensorInfo> tensors_;
   int64_t B_;
   std::vector<T> params_, grads_;
+  Precision precision_ = Precision::fp32;
+  std::vector<uint16_t> params_bf16_;  // bf16 copy of params_, refreshed by each forward
 
   Weight<T> embed_, pos_embed_, unembed_;
   NormWeights<T> final_norm_w_;

@@ -1,12 +1,19 @@
 #include "model/moe_layer.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "core/error.h"
+#include "core/profile.h"
 #include "kernels/linear.h"
 #include "kernels/parallel.h"
 #include "kernels/routing.h"
+#include "kernels/softmax_row.h"
 #include "model/mlp.h"
 
 namespace moet {
@@ -62,19 +69,21 @@ void route(const BlockContext<T>& ctx, const BlockWeights<T>& w, RoutingActs<T>&
   for (int64_t i = 0; i < R; ++i) {
     const T* l = r.logits.data() + i * M;
     T* s = r.scores.data() + i * M;
-    if (softmax || want_probs) {
-      const T maxv = *std::max_element(l, l + M);
-      T sum = 0;
-      for (int64_t e = 0; e < M; ++e) sum += std::exp(l[e] - maxv);
-      if (want_probs) {
-        for (int64_t e = 0; e < M; ++e) r.aux_probs[i * M + e] = std::exp(l[e] - maxv) / sum;
-        if (!r.logsumexp.empty()) r.logsumexp[i] = maxv + std::log(sum);
-      }
-      if (softmax)
-        for (int64_t e = 0; e < M; ++e) s[e] = std::exp(l[e] - maxv) / sum;
+    // softmax(logits), formed in place in the buffer that keeps it.
+    const auto softmax_into = [&](T* p) {
+      std::copy(l, l + M, p);
+      const RowExp<T> e = exp_shift_row(p, M);
+      scale_row(p, M, T(1) / e.sum);
+      if (!r.logsumexp.empty()) r.logsumexp[i] = e.max + std::log(e.sum);
+    };
+    if (want_probs) {
+      T* p = r.aux_probs.data() + i * M;
+      softmax_into(p);
+      if (softmax) std::copy(p, p + M, s);
+    } else if (softmax) {
+      softmax_into(s);
     }
-    if (!softmax)
-      for (int64_t e = 0; e < M; ++e) s[e] = T(1) / (T(1) + std::exp(-l[e]));
+    if (!softmax) sigmoid_row(s, l, M);
   }
   topk_select<T>(r.selected.data(), r.scores.data(), w.route_bias.value, R, M, K);
 #pragma omp parallel for schedule(static) if (worth_parallel(R * K))
@@ -92,9 +101,16 @@ void route(const BlockContext<T>& ctx, const BlockWeights<T>& w, RoutingActs<T>&
                   K);
 }
 
-// Runs fn(e, first_position, rows) for every expert with tokens.
+// Runs fn(e, first_position, rows) for every expert with tokens. With several threads the
+// experts run side by side, one per thread (their GEMMs then run on the calling thread): for the
+// expert sizes of small models that beats splitting each GEMM over the threads, and every expert
+// writes only its own rows and its own weight gradients, so the results do not depend on which
+// thread ran which expert.
 template <typename Fn>
 void for_each_expert(const std::vector<int64_t>& offsets, int64_t M, Fn&& fn) {
+  static const bool parallel = std::getenv("MOET_EXPERT_PARALLEL") == nullptr ||
+                               std::string(std::getenv("MOET_EXPERT_PARALLEL")) != "0";
+#pragma omp parallel for schedule(dynamic, 1) if (parallel && !omp_in_parallel())
   for (int64_t e = 0; e < M; ++e) {
     const int64_t rows = offsets[e + 1] - offsets[e];
     if (rows > 0) fn(e, offsets[e], rows);
@@ -125,37 +141,52 @@ MlpWeights<T> expert_slice(const ModelConfig& c, const MlpWeights<T>& all, int64
 }  // namespace
 
 template <typename T>
-RoutingStats moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
-                         const T* x, T* y) {
+void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a, const T* x,
+                 T* y, RoutingStats& stats) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K;
   const bool swiglu = c.act == "swiglu";
   RoutingActs<T>& r = a.routing;
-  route(ctx, w, r, x);
+  {
+    PhaseScope scope(Phase::router);
+    route(ctx, w, r, x);
+  }
+  {
+    PhaseScope scope(Phase::permutation);
+    gather_assignments<T>(a.x_perm.data(), x, r.order.data(), R, K, N);
+  }
+  {
+    PhaseScope scope(Phase::experts);
+    const int64_t up = c.up_cols(c.Ne);
+    for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
+      const MlpBuffers<T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
+      mlp_forward<T>(a.exp_out.data() + p0 * N, buf, a.x_perm.data() + p0 * N, rows, N,
+                     expert_slice(c, w.experts, e), swiglu, false);
+    });
+  }
+  {
+    PhaseScope scope(Phase::permutation);
+    // y = aggregation_mult * sum_k gate_k expert_k(x); the weights are formed on the fly.
+    const T agg = T(ctx.plan.aggregation_mult);
+    for (size_t i = 0; i < r.gates.size(); ++i) r.combine_weight[i] = agg * r.gates[i];
+    combine_assignments<T>(y, a.exp_out.data(), r.combine_weight.data(), r.position.data(), R, K,
+                           N, false);
+  }
+  if (c.shared_experts > 0) {
+    PhaseScope scope(Phase::experts);
+    for (int64_t s = 0; s < c.shared_experts; ++s)
+      mlp_forward<T>(y, shared_buffers(c, a, s, R), x, R, N, shared_slice(c, w.shared, s), swiglu,
+                     true);
+  }
 
-  gather_assignments<T>(a.x_perm.data(), x, r.order.data(), R, K, N);
-  const int64_t up = c.up_cols(c.Ne);
-  for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
-    const MlpBuffers<T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
-    mlp_forward<T>(a.exp_out.data() + p0 * N, buf, a.x_perm.data() + p0 * N, rows, N,
-                   expert_slice(c, w.experts, e), swiglu, false);
-  });
-  // y = aggregation_mult * sum_k gate_k expert_k(x); the weights are formed on the fly.
-  const T agg = T(ctx.plan.aggregation_mult);
-  for (size_t i = 0; i < r.gates.size(); ++i) r.combine_weight[i] = agg * r.gates[i];
-  combine_assignments<T>(y, a.exp_out.data(), r.combine_weight.data(), r.position.data(), R, K, N,
-                         false);
-  for (int64_t s = 0; s < c.shared_experts; ++s)
-    mlp_forward<T>(y, shared_buffers(c, a, s, R), x, R, N, shared_slice(c, w.shared, s), swiglu,
-                   true);
-
-  RoutingStats stats;
+  PhaseScope scope(Phase::router);
   stats.tokens = R;
   stats.counts.resize(size_t(M));
   for (int64_t e = 0; e < M; ++e) stats.counts[e] = r.offsets[e + 1] - r.offsets[e];
   double sq = 0;
   for (const T v : r.logits) sq += double(v) * v;
   stats.logit_rms = std::sqrt(sq / double(R * M));
+  stats.aux_loss = 0;
   if (c.aux_weight > 0) {
     // Switch: M * sum_i f_i P_i with f_i the fraction of assignments to expert i.
     double sum = 0;
@@ -166,12 +197,12 @@ RoutingStats moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, F
     }
     stats.aux_loss = c.aux_weight * M * sum;
   }
+  stats.z_loss = 0;
   if (c.z_weight > 0) {
     double z = 0;
     for (const T v : r.logsumexp) z += double(v) * v;
     stats.z_loss = c.z_weight * z / R;
   }
-  return stats;
 }
 
 template <typename T>
@@ -184,11 +215,15 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
   const T agg = T(ctx.plan.aggregation_mult);
 
   // Shared experts see every token with weight 1; they start dx.
-  std::fill(dx, dx + R * N, T(0));
-  for (int64_t sh = 0; sh < c.shared_experts; ++sh)
-    mlp_backward<T>(dx, true, dy, x, shared_buffers(c, a, sh, R), s.dact.data(), s.dpre.data(), R,
-                    N, shared_slice(c, w.shared, sh), swiglu);
+  if (c.shared_experts > 0) {
+    PhaseScope scope(Phase::experts);
+    std::fill(dx, dx + R * N, T(0));
+    for (int64_t sh = 0; sh < c.shared_experts; ++sh)
+      mlp_backward<T>(dx, true, dy, x, shared_buffers(c, a, sh, R), s.dact.data(), s.dpre.data(),
+                      R, N, shared_slice(c, w.shared, sh), swiglu);
+  }
 
+  std::optional<PhaseScope> scope(std::in_place, Phase::permutation);
   // Per assignment a = (row, slot) at position p: d expert_out = agg * gate * dy[row], and
   // d gate = agg * <dy[row], expert_out>.
   T* dexp_out = s.dexp_out.data();
@@ -207,25 +242,28 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
     }
     dgates[asg] = agg * dot;
   }
+  scope.emplace(Phase::experts);
   const int64_t up = c.up_cols(c.Ne);
   for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
     const MlpBuffers<T> buf{const_cast<T*>(a.exp_pre.data()) + p0 * up,
                             const_cast<T*>(a.exp_act.data()) + p0 * c.Ne};
+    // Scratch by position, so experts running side by side never share it.
     mlp_backward<T>(s.dx_perm.data() + p0 * N, false, dexp_out + p0 * N, a.x_perm.data() + p0 * N,
-                    buf, s.dact.data(), s.dpre.data(), rows, N, expert_slice(c, w.experts, e),
-                    swiglu);
+                    buf, s.dexp_act.data() + p0 * c.Ne, s.dexp_pre.data() + p0 * up, rows, N,
+                    expert_slice(c, w.experts, e), swiglu);
   });
-  combine_assignments<T>(dx, s.dx_perm.data(), nullptr, r.position.data(), R, K, N, true);
+  scope.emplace(Phase::permutation);
+  // Without shared experts this is the first write of dx.
+  combine_assignments<T>(dx, s.dx_perm.data(), nullptr, r.position.data(), R, K, N,
+                         c.shared_experts > 0);
 
   // Gates -> scores -> logits, plus the auxiliary and z-loss gradients.
+  scope.emplace(Phase::router);
   const bool softmax = c.router_score == "softmax";
-  std::vector<double> aux_coef(size_t(M), 0.0);
-  if (c.aux_weight > 0)
-    for (int64_t e = 0; e < M; ++e) {
-      const int64_t count = r.offsets[e + 1] - r.offsets[e];
-      // d aux / d p[i, e] = weight * M * f_e / R
-      aux_coef[e] = c.aux_weight * M * (double(count) / double(A)) / R;
-    }
+  // d aux / d p[i, e] = weight * M * f_e / R with f_e the fraction of assignments to e.
+  const auto aux_coef = [&](int64_t e) {
+    return T(c.aux_weight * M * (double(r.offsets[e + 1] - r.offsets[e]) / double(A)) / R);
+  };
   T* drouter = s.drouter.data();
 #pragma omp parallel for schedule(static) if (worth_parallel(R * M))
   for (int64_t i = 0; i < R; ++i) {
@@ -255,8 +293,8 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
       const T* p = r.aux_probs.data() + i * M;
       if (c.aux_weight > 0) {
         T dot = 0;
-        for (int64_t e = 0; e < M; ++e) dot += T(aux_coef[e]) * p[e];
-        for (int64_t e = 0; e < M; ++e) dl[e] += loss_scale * p[e] * (T(aux_coef[e]) - dot);
+        for (int64_t e = 0; e < M; ++e) dot += aux_coef(e) * p[e];
+        for (int64_t e = 0; e < M; ++e) dl[e] += loss_scale * p[e] * (aux_coef(e) - dot);
       }
       if (c.z_weight > 0) {
         const T coef = loss_scale * T(2 * c.z_weight / R) * r.logsumexp[i];
@@ -270,8 +308,8 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
 
 #define MOET_INSTANTIATE(T)                                                                   \
   template void allocate_moe<T>(FfnActs<T>&, const ModelConfig&, int64_t);                   \
-  template RoutingStats moe_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,        \
-                                       FfnActs<T>&, const T*, T*);                            \
+  template void moe_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&,  \
+                               const T*, T*, RoutingStats&);                                 \
   template void moe_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,               \
                                 const FfnActs<T>&, const T*, const T*, T*, T,                 \
                                 BackwardScratch<T>&);

@@ -36,10 +36,10 @@ struct RoutingStats {
 template <typename T>
 void allocate_moe(FfnActs<T>& a, const ModelConfig& c, int64_t B);
 
-// y [R, N] is written. Returns this layer's routing stats.
+// y [R, N] is written; stats receives this layer's routing report (its buffers are reused).
 template <typename T>
-RoutingStats moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
-                         const T* x, T* y);
+void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a, const T* x,
+                 T* y, RoutingStats& stats);
 
 // dy is d loss / d y scaled as the caller's loss; dx (=) receives d loss / d x.
 // loss_scale multiplies the auxiliary and z-loss gradients, as it does the main loss.

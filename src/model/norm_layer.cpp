@@ -1,5 +1,6 @@
 #include "model/norm_layer.h"
 
+#include "core/profile.h"
 #include "kernels/norm.h"
 
 namespace moet {
@@ -7,6 +8,7 @@ namespace moet {
 template <typename T>
 void norm_forward(const ModelConfig& c, const NormWeights<T>& w, NormActs<T>& a, const T* x,
                   int64_t rows) {
+  PhaseScope scope(Phase::norms);
   if (c.norm == "layernorm")
     layernorm_forward<T>(a.out.data(), a.mean.data(), a.rstd.data(), x, w.gain.value,
                          w.bias.value, rows, c.N, c.norm_eps);
@@ -17,6 +19,7 @@ void norm_forward(const ModelConfig& c, const NormWeights<T>& w, NormActs<T>& a,
 template <typename T>
 void norm_backward(const ModelConfig& c, const NormWeights<T>& w, const NormActs<T>& a, T* dx,
                    const T* dout, const T* x, int64_t rows) {
+  PhaseScope scope(Phase::norms);
   if (c.norm == "layernorm")
     layernorm_backward<T>(dx, w.gain.grad, w.bias.grad, dout, x, a.mean.data(), a.rstd.data(),
                           w.gain.value, rows, c.N);

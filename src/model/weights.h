@@ -16,12 +16,15 @@ struct Weight {
   T* value = nullptr;
   T* grad = nullptr;
   T mult = 1;
+  // value rounded to bf16 when the model runs this tensor's GEMMs in bf16 (model/precision.h);
+  // null in fp32.
+  const uint16_t* bf16 = nullptr;
 
   explicit operator bool() const { return value != nullptr; }
   // Slice e of an expert tensor whose experts each hold `stride` values.
   Weight expert(int64_t e, int64_t stride) const {
     if (!value) return {};
-    return Weight{value + e * stride, grad + e * stride, mult};
+    return Weight{value + e * stride, grad + e * stride, mult, bf16 ? bf16 + e * stride : nullptr};
   }
 };
 

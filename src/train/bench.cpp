@@ -4,8 +4,10 @@
 #include <sys/resource.h>
 
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "kernels/gemm.h"
 #include "kernels/peak.h"
 #include "model/flops.h"
 #include "model/model.h"
@@ -47,7 +49,9 @@ nlohmann::json BenchResult::to_json() const {
           {"peak_rss_mb", peak_rss_mb},
           {"threads", threads},
           {"params", params},
-          {"active_params", active_params}};
+          {"active_params", active_params},
+          {"phase_seconds", nlohmann::json(phase_seconds)},
+          {"gemm_builds", gemm_builds}};
 }
 
 BenchResult run_benchmark(const std::string& name, const Config& config, int64_t steps,
@@ -70,12 +74,17 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
     model.zero_grad();
     model.forward(inputs.data(), targets.data());
     model.backward();
+    PhaseScope scope(Phase::optimizer);
     optimizer.step(model.params().data(), model.grads().data(), 1.0);
   };
   for (int64_t i = 0; i < warmup_steps; ++i) step();
+  const int64_t builds_before = gemm_cache_stats().misses;
+  profile::set_enabled(true);
   const double start = now_s();
   for (int64_t i = 0; i < steps; ++i) step();
   const double seconds = now_s() - start;
+  const auto phase_seconds = profile::seconds();
+  profile::set_enabled(false);
 
   BenchResult r;
   r.name = name;
@@ -92,6 +101,9 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   r.threads = omp_get_max_threads();
   r.params = total_numel(p.tensors);
   r.active_params = active_numel(mc, p.tensors);
+  for (size_t i = 0; i < phase_seconds.size(); ++i)
+    r.phase_seconds.emplace_back(phase_name(Phase(i)), phase_seconds[i]);
+  r.gemm_builds = gemm_cache_stats().misses - builds_before;
   return r;
 }
 

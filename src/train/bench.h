@@ -1,12 +1,14 @@
 // The training-throughput benchmark behind `moet bench`: forward + backward + Adam steps of a
 // fixed model on random tokens, timed after warm-up, reported as tokens/s, achieved GFLOP/s
-// (model/flops.h) and the fraction of this machine's fp32 peak measured in the same run.
+// (model/flops.h), the fraction of this machine's fp32 peak measured in the same run, the time
+// split by phase and the peak RSS.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config.h"
@@ -33,6 +35,10 @@ struct BenchResult {
   double peak_rss_mb = 0;
   int threads = 0;
   int64_t params = 0, active_params = 0;
+  // Wall-clock seconds of the timed steps by phase (core/profile.h), in Phase order; they add up
+  // to `seconds`.
+  std::vector<std::pair<std::string, double>> phase_seconds;
+  int64_t gemm_builds = 0;  // GEMM primitives built during the timed steps (new shapes)
   nlohmann::json to_json() const;
 };
 

@@ -422,10 +422,13 @@ struct AttentionShape {
   int64_t B, T, H, d;
   double scale;
 };
-// T = 1 (a single visible key), odd head dims, one head, d = 1, and both usual logit scales.
+// T = 1 (a single visible key), odd head dims, one head, d = 1, and both usual logit scales;
+// the last three span query blocks (kAttentionBlock = 64): exactly one, one plus a row, and
+// three with a partial last block.
 const AttentionShape kAttentionShapes[] = {
-    {1, 1, 1, 4, 0.25},           {2, 1, 3, 2, 0.5},  {2, 5, 3, 4, 1 / std::sqrt(4.0)},
-    {1, 7, 2, 3, 1.0 / 3},        {3, 4, 1, 5, 0.7},  {2, 6, 4, 1, 1.3},
+    {1, 1, 1, 4, 0.25},     {2, 1, 3, 2, 0.5},    {2, 5, 3, 4, 1 / std::sqrt(4.0)},
+    {1, 7, 2, 3, 1.0 / 3},  {3, 4, 1, 5, 0.7},    {2, 6, 4, 1, 1.3},
+    {1, 64, 2, 3, 0.4},     {2, 65, 1, 2, 0.5},   {1, 150, 2, 3, 0.6},
 };
 
 struct AttentionRun {
@@ -512,9 +515,10 @@ TEST(Attention, BackwardWritesFiniteDifferenceGradient) {
                                in.k.data(), in.v.data(), fwd.probs.data(), s.B, s.T, s.H, s.d,
                                s.scale);
     const auto f = [&] { return attention_run<double>(in.q, in.k, in.v, s).out; };
-    check_vjp(f, in.g, in.q, dq, name + " dq");
-    check_vjp(f, in.g, in.k, dk, name + " dk");
-    check_vjp(f, in.g, in.v, dv, name + " dv");
+    const size_t checks = fd_checks(size_t(s.B * s.T * s.T * s.H * s.d));
+    check_vjp(f, in.g, in.q, dq, name + " dq", checks);
+    check_vjp(f, in.g, in.k, dk, name + " dk", checks);
+    check_vjp(f, in.g, in.v, dv, name + " dv", checks);
 
     const Vec qf = float_rounded(in.q), kf = float_rounded(in.k), vf = float_rounded(in.v),
               gf = float_rounded(in.g);
@@ -1174,7 +1178,8 @@ TEST(Routing, GatherAndCombineAreAdjoint) {
 struct ColsumShape {
   int64_t rows, cols;
 };
-const ColsumShape kColsumShapes[] = {{5, 3}, {1, 1}, {0, 4}, {500, 40}};  // last: OpenMP path
+// The last two split their columns over threads (64 per block); 70 leaves a partial block.
+const ColsumShape kColsumShapes[] = {{5, 3}, {1, 1}, {0, 4}, {500, 40}, {300, 200}, {400, 70}};
 
 TEST(Colsum, AddsColumnSumsDeterministically) {
   for (const ColsumShape& s : kColsumShapes) {
@@ -1199,10 +1204,19 @@ TEST(Colsum, AddsColumnSumsDeterministically) {
     add_column_sums<float>(acc32.data(), x32.data(), s.rows, s.cols);
     // Sums of up to 500 terms of size ~1 in float.
     expect_all_near(widen(acc32), wantf, 1e-4, "float add_column_sums " + name);
+    // Every column is summed over the rows in order, so the bits match the plain loop on any
+    // number of threads.
+    std::vector<float> plain = as<float>(acc0f);
+    for (int64_t c = 0; c < s.cols; ++c) {
+      float sum = 0;
+      for (int64_t r = 0; r < s.rows; ++r) sum += x32[size_t(r * s.cols + c)];
+      plain[size_t(c)] += sum;
+    }
+    EXPECT_EQ(acc32, plain) << "float add_column_sums order " << name;
   }
 }
 
-TEST(Colsum, AccumulateRowsSumsCallbackValues) {
+TEST(Colsum, AccumulateColumnsSumsCallbackValues) {
   for (const ColsumShape& s : kColsumShapes) {
     const std::string name = shape_name({s.rows, s.cols});
     const auto value = [](int64_t r, int64_t c) { return std::sin(double(3 * r + 7 * c + 1)); };
@@ -1211,10 +1225,8 @@ TEST(Colsum, AccumulateRowsSumsCallbackValues) {
     for (int64_t r = 0; r < s.rows; ++r)
       for (int64_t c = 0; c < s.cols; ++c) want[c] += value(r, c);
     Vec acc = acc0;
-    accumulate_rows<double>(acc.data(), s.rows, s.cols, [&](int64_t r, double* out) {
-      for (int64_t c = 0; c < s.cols; ++c) out[c] = value(r, c);
-    });
-    expect_all_near(acc, want, kDoubleTol, "accumulate_rows " + name);
+    accumulate_columns(acc.data(), s.rows, s.cols, value);
+    expect_all_near(acc, want, kDoubleTol, "accumulate_columns " + name);
   }
 }
 

@@ -1,0 +1,111 @@
+// Softmax pieces over one contiguous row, vectorised for float: the inner loops of attention,
+// the cross-entropy and the router (whose sigmoid scores, the two-class softmax, live here too). Double keeps std::exp and plain loops (gradient checks).
+//
+// Float rows are summed in 16 lanes and then across lanes, a fixed order, so a row gives the
+// same bits on every call (determinism does not depend on alignment or thread).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "kernels/fast_math.h"
+
+namespace moet {
+
+template <typename T>
+struct RowExp {
+  T max;    // the largest entry of the row before the call
+  T sum;    // sum of exp(row - max)
+};
+
+// row[j] = exp(row[j] - max) for j < n (n >= 1); returns the max and the sum.
+template <typename T>
+inline RowExp<T> exp_shift_row(T* row, int64_t n) {
+  T maxv = -std::numeric_limits<T>::infinity();
+  for (int64_t j = 0; j < n; ++j) maxv = std::max(maxv, row[j]);
+  T sum = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    row[j] = std::exp(row[j] - maxv);
+    sum += row[j];
+  }
+  return {maxv, sum};
+}
+
+// row[j] *= factor for j < n.
+template <typename T>
+inline void scale_row(T* row, int64_t n, T factor) {
+  for (int64_t j = 0; j < n; ++j) row[j] *= factor;
+}
+
+// Softmax backward on one row: ds[j] = p[j] * (dp[j] - sum_i p[i] dp[i]) in place on dp.
+template <typename T>
+inline void softmax_backward_row(T* dp, const T* p, int64_t n) {
+  T dot = 0;
+  for (int64_t j = 0; j < n; ++j) dot += p[j] * dp[j];
+  for (int64_t j = 0; j < n; ++j) dp[j] = p[j] * (dp[j] - dot);
+}
+
+// out[j] = 1 / (1 + exp(-x[j])) for j < n.
+template <typename T>
+inline void sigmoid_row(T* out, const T* x, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] = T(1) / (T(1) + std::exp(-x[j]));
+}
+
+#ifdef __AVX512F__
+template <>
+inline void sigmoid_row<float>(float* out, const float* x, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = fast::tail_mask(n - j);
+    const __m512 e = fast::exp(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(m, x + j)));
+    _mm512_mask_storeu_ps(out + j, m, _mm512_div_ps(one, _mm512_add_ps(one, e)));
+  }
+}
+
+template <>
+inline RowExp<float> exp_shift_row<float>(float* row, int64_t n) {
+  __m512 vmax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = fast::tail_mask(n - j);
+    vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_maskz_loadu_ps(m, row + j));
+  }
+  const float maxv = fast::reduce_max(vmax);
+  const __m512 shift = _mm512_set1_ps(maxv);
+  __m512 vsum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = fast::tail_mask(n - j);
+    const __m512 e = fast::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), shift));
+    _mm512_mask_storeu_ps(row + j, m, e);
+    vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
+  }
+  return {maxv, fast::reduce_add(vsum)};
+}
+
+template <>
+inline void scale_row<float>(float* row, int64_t n, float factor) {
+  const __m512 f = _mm512_set1_ps(factor);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = fast::tail_mask(n - j);
+    _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(f, _mm512_maskz_loadu_ps(m, row + j)));
+  }
+}
+
+template <>
+inline void softmax_backward_row<float>(float* dp, const float* p, int64_t n) {
+  __m512 vdot = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = fast::tail_mask(n - j);
+    vdot = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, p + j), _mm512_maskz_loadu_ps(m, dp + j), vdot);
+  }
+  const __m512 dot = _mm512_set1_ps(fast::reduce_add(vdot));
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = fast::tail_mask(n - j);
+    const __m512 pj = _mm512_maskz_loadu_ps(m, p + j);
+    _mm512_mask_storeu_ps(dp + j, m, _mm512_mul_ps(pj, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, dp + j), dot)));
+  }
+}
+#endif
+
+}  // namespace moet
