@@ -55,8 +55,8 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
           at, o.grid_log2_lr));
     else if (o.kind == OptimumKind::argmin)
       a.notes.push_back(fmt::format(
-          "{}: the curve is too flat or jagged near its minimum for a parabola; the grid "
-          "minimum stands for the optimum",
+          "{}: the curve is flat (every LR gave the same loss); the smallest LR stands for the "
+          "optimum",
           at));
   }
   if (n == 0) {

@@ -1,13 +1,14 @@
 // The optimum of one loss-vs-learning-rate curve, between and beyond its grid points.
 //
 // The rule (docs/sweeps.md): take the grid minimum among the points that did not diverge. If it
-// sits inside the grid, with finite neighbours on both sides, fit a parabola in log2(LR) by least
-// squares to it and up to two finite neighbours each side (3 to 5 points); the optimum is the
-// vertex. The fit is ill-posed, and the optimum falls back to the grid minimum, when the
-// parabola does not open upwards or its vertex leaves the span of the minimum's two neighbours;
-// then the 3-point parabola through the minimum and its neighbours is tried before giving up. A
-// minimum at the edge of the grid, or beside a diverged point, is reported as such: the true
-// optimum may lie beyond what was tried.
+// sits inside the grid, with finite neighbours on both sides, the optimum is the vertex of the
+// parabola in log2(LR) through it and its two neighbours; that vertex always lies between the
+// neighbours, and within half a grid step of the minimum on an even grid. Three points, not a
+// least-squares fit over more: loss-vs-LR curves are steep on the high side and flat on the low
+// side, and a wider parabola is pulled towards the flat side (measured on exp(u) - u: up to half
+// an octave). With ties going to the smaller LR the parabola always opens upwards; it is
+// ill-posed only on a flat curve (every loss equal), where the grid minimum stands (kind argmin). A minimum at the edge of the grid, or beside a diverged point, is reported as
+// such (kind edge): the true optimum may lie beyond what was tried.
 #pragma once
 
 #include <cmath>
@@ -23,7 +24,7 @@ struct LossPoint {
 
 enum class OptimumKind {
   fit,       // vertex of the parabola
-  argmin,    // the grid minimum: the parabola was ill-posed (flat or not convex)
+  argmin,    // the grid minimum: the curve is flat, a parabola is ill-posed
   edge,      // the grid minimum lies at the grid's edge or beside a diverged point
   none,      // every point diverged
 };
@@ -35,7 +36,6 @@ struct Optimum {
   double loss = NAN;        // the grid minimum's loss (measured, not fitted)
   double fitted_loss = NAN; // the parabola's value at its vertex (fit only)
   double grid_log2_lr = NAN;  // where the grid minimum is
-  int fit_points = 0;       // points the parabola used (fit only)
 };
 
 // points in any order; at most one per LR.

@@ -46,8 +46,10 @@ TunedGlobals tune_globals(const std::vector<Panel>& panels, const std::string& p
     best.init_std = p.init_std;
     best.init_swept = p.init_swept;
     best.verdict = p.preset + " / " + p.ladder + ": " + a.verdict;
-    for (const auto& keys : p.trial_keys[size_t(a.base)])
-      if (!keys.empty()) best.base_trial = keys.front();
+    const ScaleCurve& base = p.curves[size_t(a.base)];
+    for (size_t j = 0; j < base.points.size(); ++j)
+      if (base.points[j].log2_lr == o.grid_log2_lr && !p.trial_keys[size_t(a.base)][j].empty())
+        best.base_trial = p.trial_keys[size_t(a.base)][j].front();
   }
   if (best.kind == OptimumKind::none)
     fail("preset {}, ladder {}: no finished, non-diverged trial at the base scale", chosen_preset,

@@ -95,7 +95,8 @@ MOET_COMMAND(transfer, Command{
               spec.key, value, tuned_value));
         config.set(spec.key, value);
       }
-      const double lr = std::exp2(tuned.log2_lr);
+      // Six significant digits: more than any sweep resolves, fewer than float noise shows.
+      const double lr = std::stod(fmt::format("{:.6g}", std::exp2(tuned.log2_lr)));
       config.set("optim.lr", fmt::format("{}", lr));
       if (!given.is_given("train.steps"))
         notes.push_back(fmt::format("train.steps = {} comes from the sweep; set the target's "

@@ -206,7 +206,7 @@ void ResultsStore::record(const std::string& key, const TrialOutcome& outcome) {
   sql::Transaction tx(*db_);
   db_->prepare(
          "UPDATE trials SET status = ?2, steps = ?3, tokens = ?4, train_loss = ?5, "
-         "val_loss = ?6, val_extra = ?7, tokens_per_s = ?8, seconds = ?9, error = ?10, "
+         "val_loss = ?6, val_extra = ?7, tokens_per_s = ?8, seconds = COALESCE(?9, seconds), error = ?10, "
          "finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE key = ?1")
       .bind(1, key)
       .bind(2, outcome.status)

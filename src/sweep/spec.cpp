@@ -337,13 +337,18 @@ Expansion expand_sweep(const SweepSpec& spec) {
 
       // A preset with regime rules needs a regime at every scale, the base included (where no
       // axis differs, so it cannot be inferred there): take it from the ladder's largest step.
+      param::Preset loaded;
       try {
-        const param::Preset loaded = param::load_preset(preset.name);
+        loaded = param::load_preset(preset.name);
+      } catch (const Error& e) {
+        fail("{}: param.preset: {}", place, e.what());
+      }
+      const param::AxisValues largest = scaled(ladder.scales.back());
+      try {
         if (!loaded.regimes.empty() && fixed_config.get_string("param.regime") == "auto") {
           std::vector<std::string> warnings;
           fixed.push_back("param.regime=" +
-                          param::choose_regime("auto", loaded.name, base,
-                                               scaled(ladder.scales.back()), warnings));
+                          param::choose_regime("auto", loaded.name, base, largest, warnings));
         }
       } catch (const Error& e) {
         fail("{}: {}", place, e.what());

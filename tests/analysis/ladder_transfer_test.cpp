@@ -1,0 +1,110 @@
+// Ladder analysis on synthetic curves: drift of the optimum in octaves, the tolerance, the two
+// "larger is better" checks, the base scale, and what diverged or missing points do.
+#include <gtest/gtest.h>
+
+#include "analysis/ladder_transfer.h"
+
+namespace moet::analysis {
+namespace {
+
+// A parabola in log2 LR per scale: optimum at `optimum`, minimum loss `floor`.
+ScaleCurve parabola(double scale, double optimum, double floor, double from = -12,
+                    double to = -3) {
+  ScaleCurve c;
+  c.scale = scale;
+  c.shape = "N=" + std::to_string(int(32 * scale));
+  for (double x = from; x <= to + 1e-9; x += 1) {
+    LrPoint p;
+    p.log2_lr = x;
+    p.mean = p.min = p.max = floor + 0.03 * (x - optimum) * (x - optimum);
+    p.seeds = 1;
+    c.points.push_back(p);
+  }
+  return c;
+}
+
+TEST(LadderTransfer, AStableOptimumWithFallingLossTransfers) {
+  const auto a = analyze_ladder(
+      {parabola(1, -7.0, 3.0), parabola(2, -7.1, 2.9), parabola(4, -7.3, 2.8)}, 0.5);
+  ASSERT_EQ(a.optima.size(), 3u);
+  EXPECT_NEAR(a.optima[2].log2_lr, -7.3, 1e-9);
+  EXPECT_NEAR(a.drift_octaves, -0.3, 1e-9);
+  EXPECT_EQ(a.scale_ratio, 4);
+  EXPECT_TRUE(a.holds);
+  EXPECT_EQ(a.base, 0);
+  EXPECT_EQ(a.base_grid_log2_lr, -7);
+  EXPECT_EQ(a.at_base_lr, Trend::better);
+  EXPECT_EQ(a.at_optimum, Trend::better);
+  EXPECT_EQ(a.verdict,
+            "optimum drifts -0.30 octaves over 4x: transfers (within ±0.5); larger is better at "
+            "every step");
+}
+
+TEST(LadderTransfer, ADriftingOptimumDoesNotTransferAndTheLossAtTheBaseLrRises) {
+  // SP-like: the optimum halves per doubling, and at the base's LR the wider models are worse.
+  const auto a = analyze_ladder(
+      {parabola(1, -6.0, 3.0), parabola(2, -7.0, 2.95), parabola(4, -8.0, 2.9)}, 0.5);
+  EXPECT_NEAR(a.drift_octaves, -2.0, 1e-9);
+  EXPECT_FALSE(a.holds);
+  EXPECT_EQ(a.at_optimum, Trend::better);
+  // At 2^-6: 2.95 + 0.03 = 2.98 and 2.9 + 0.12 = 3.02.
+  EXPECT_EQ(a.at_base_lr, Trend::not_better);
+  ASSERT_EQ(a.base_lr_breaks.size(), 1u);
+  EXPECT_EQ(a.base_lr_breaks[0], "x2 -> x4: +0.0400");
+  EXPECT_NE(a.verdict.find("does not transfer (beyond ±0.5)"), std::string::npos) << a.verdict;
+  EXPECT_NE(a.verdict.find("not at the base-optimal LR (x2 -> x4: +0.0400)"), std::string::npos)
+      << a.verdict;
+}
+
+TEST(LadderTransfer, TheToleranceDecides) {
+  const std::vector<ScaleCurve> curves = {parabola(1, -7.0, 3.0), parabola(8, -7.8, 2.8)};
+  EXPECT_FALSE(analyze_ladder(curves, 0.5).holds);
+  EXPECT_TRUE(analyze_ladder(curves, 1.0).holds);
+}
+
+TEST(LadderTransfer, WorseAtTheLargestScaleIsNamed) {
+  const auto a = analyze_ladder(
+      {parabola(1, -7.0, 3.0), parabola(2, -7.0, 2.9), parabola(4, -7.0, 2.95)}, 0.5);
+  EXPECT_EQ(a.at_optimum, Trend::not_better);
+  ASSERT_EQ(a.optimum_breaks.size(), 1u);
+  EXPECT_EQ(a.optimum_breaks[0], "x2 -> x4: +0.0500");
+  EXPECT_NE(a.verdict.find("larger is not better"), std::string::npos) << a.verdict;
+}
+
+TEST(LadderTransfer, TheBaseIsScaleOneWhenPresent) {
+  const auto a = analyze_ladder(
+      {parabola(0.5, -6.0, 3.1), parabola(1, -7.0, 3.0), parabola(2, -7.0, 2.9)}, 0.5);
+  EXPECT_EQ(a.base, 1);
+  EXPECT_EQ(a.base_grid_log2_lr, -7);
+  EXPECT_NEAR(a.drift_octaves, -1.0, 1e-9) << "drift runs from the smallest to the largest";
+}
+
+TEST(LadderTransfer, AnOptimumAtTheGridEdgeMakesTheDriftUncertain) {
+  const auto a = analyze_ladder({parabola(1, -7.0, 3.0), parabola(4, -2.0, 2.9)}, 0.5);
+  EXPECT_EQ(a.optima[1].kind, OptimumKind::edge);
+  EXPECT_TRUE(a.drift_is_bound);
+  EXPECT_FALSE(a.holds);
+  EXPECT_NE(a.verdict.find("uncertain: the best LR at x4 is at the edge of the grid"),
+            std::string::npos)
+      << a.verdict;
+  ASSERT_FALSE(a.notes.empty());
+}
+
+TEST(LadderTransfer, DivergedAndMissingPoints) {
+  ScaleCurve wide = parabola(2, -7.0, 2.9);
+  wide.points.back().diverged = 1;  // 2^-3 diverged (its mean is ignored)
+  wide.points[2].seeds = 0;          // 2^-10 never finished: not a point at all
+  ScaleCurve dead = parabola(4, -7.0, 2.8);
+  for (auto& p : dead.points) p.diverged = 1;
+  const auto a = analyze_ladder({parabola(1, -7.0, 3.0), wide, dead}, 0.5);
+  EXPECT_EQ(a.optima[1].kind, OptimumKind::fit);
+  EXPECT_NEAR(a.optima[1].log2_lr, -7.0, 1e-9);
+  EXPECT_EQ(a.optima[2].kind, OptimumKind::none);
+  EXPECT_TRUE(std::isnan(a.drift_octaves));
+  EXPECT_TRUE(std::isnan(a.loss_at_base_lr[2]));
+  EXPECT_EQ(a.at_optimum, Trend::unknown);
+  EXPECT_NE(a.verdict.find("no optimum at x4"), std::string::npos) << a.verdict;
+}
+
+}  // namespace
+}  // namespace moet::analysis
