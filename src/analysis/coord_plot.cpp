@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "analysis/svg_plot.h"
 #include "train/coord_ladder.h"
 
 namespace moet {
@@ -15,17 +16,6 @@ constexpr double kPanelW = 250, kPanelH = 180;
 constexpr double kLeft = 52, kRight = 12, kTop = 40, kBottom = 26;  // plot area inside a panel
 constexpr int kColumns = 5;
 constexpr double kHeader = 74;
-
-std::string escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else out += c;
-  }
-  return out;
-}
 
 // Viridis from light (early steps) to dark (late steps), so time reads as ink.
 std::string step_color(size_t i, size_t n) {
@@ -63,10 +53,13 @@ void panel(std::string& svg, const CoordData& data, const CoordRow& row, double 
       row.fits.back().points > 0 ? fmt::format("slope {:+.2f}", row.fits.back().slope) : "no slope";
   svg += fmt::format(
       "<text x='{:.1f}' y='{:.1f}' font-size='12' font-weight='bold'>{}{}</text>\n", x0 + 8,
-      y0 + 15, escape(row.metric), row.layer == "-" ? "" : escape(" [" + row.layer + "]"));
-  svg += fmt::format("<text x='{:.1f}' y='{:.1f}' font-size='11' fill='{}'>{} · {}</text>\n",
-                     x0 + 8, y0 + 30, verdict_color(row.verdict), slope,
-                     verdict_name(row.verdict));
+      y0 + 15, svg::escape_xml(row.metric), row.layer == "-" ? "" : svg::escape_xml(" [" + row.layer + "]"));
+  const std::string se = row.fits.back().points > 2
+                            ? fmt::format(" ± {:.2f}", row.fits.back().slope_stderr)
+                            : std::string();
+  svg += fmt::format("<text x='{:.1f}' y='{:.1f}' font-size='11' fill='{}'>{}{} · {}{}</text>\n",
+                     x0 + 8, y0 + 30, verdict_color(row.verdict), slope, se,
+                     verdict_name(row.verdict), row.uncertain ? "?" : "");
 
   double lo = INFINITY, hi = -INFINITY;
   for (const auto& step : row.mean)
@@ -157,12 +150,12 @@ std::string coord_svg(const CoordData& data, const CoordAnalysis& analysis,
   svg += fmt::format(
       "<text x='10' y='22' font-size='15' font-weight='bold'>coordinate check: {}{} along {} "
       "({})</text>\n",
-      escape(data.preset), data.regime.empty() ? "" : " (regime " + data.regime + ")",
-      escape(describe_axes(data.axes)), escape(ladder));
+      svg::escape_xml(data.preset), data.regime.empty() ? "" : " (regime " + data.regime + ")",
+      svg::escape_xml(describe_axes(data.axes)), svg::escape_xml(ladder));
   svg += fmt::format(
       "<text x='10' y='40' font-size='11' fill='#57606a'>RMS (mean of {} seed{}) against scale, "
       "log-log; {} steps, {}; verdict at t={}: flat if |slope| &lt; {:g}</text>\n",
-      data.seeds, data.seeds == 1 ? "" : "s", data.train_steps, escape(data.optimizer),
+      data.seeds, data.seeds == 1 ? "" : "s", data.train_steps, svg::escape_xml(data.optimizer),
       data.steps.back(), analysis.flat_threshold);
   double lx = 10;
   svg += "<text x='10' y='62' font-size='11'>step:</text>\n";

@@ -4,6 +4,7 @@
 //
 // Hand-written SVG (no dependency): a flat metric draws horizontal lines, a growing one lines
 // that climb to the right. Values <= 0 cannot sit on a log axis and are left out of a line.
+// (analysis/svg_plot.h draws single linear-axis plots; this grid needs log axes on both sides.)
 #pragma once
 
 #include <string>

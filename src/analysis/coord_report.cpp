@@ -73,7 +73,13 @@ CoordAnalysis analyse_coord(const CoordData& data, double flat_threshold) {
       row.fits.push_back(fit);
       row.mean.push_back(std::move(mean));
     }
-    if (!row.verdicts.empty()) row.verdict = row.verdicts.back();
+    if (!row.verdicts.empty()) {
+      row.verdict = row.verdicts.back();
+      const SlopeFit& last = row.fits.back();
+      row.uncertain = last.points > 2 && last.slope_stderr >= flat_threshold &&
+                      (row.verdict == Verdict::flat || row.verdict == Verdict::grows ||
+                       row.verdict == Verdict::shrinks);
+    }
     analysis.rows.push_back(std::move(row));
   }
   std::stable_sort(analysis.rows.begin(), analysis.rows.end(),
@@ -116,9 +122,9 @@ std::string format_coord_table(const CoordData& data, const CoordAnalysis& analy
                      data.depth, data.optimizer, describe_axes(data.axes), ladder, scales);
   out += fmt::format(
       "{} steps, {} seed{}; slope of log(RMS) on log(scale), mean over seeds, per recorded step; "
-      "verdict at t={}: flat if |slope| < {:g}\n\n",
+      "verdict at t={}: flat if |slope| < {:g} (? = standard error se >= {:g})\n\n",
       data.train_steps, data.seeds, data.seeds == 1 ? "" : "s", data.steps.back(),
-      analysis.flat_threshold);
+      analysis.flat_threshold, analysis.flat_threshold);
 
   const std::vector<const CoordRow*> rows = select_rows(analysis, prefixes);
   size_t metric_width = 6;
@@ -127,20 +133,25 @@ std::string format_coord_table(const CoordData& data, const CoordAnalysis& analy
                                              data.scales.front(), data.scales.back());
   out += fmt::format("{:<{}}  {:>5}", "metric", metric_width, "layer");
   for (const int64_t t : data.steps) out += fmt::format("  {:>6}", fmt::format("t={}", t));
+  out += fmt::format("  {:>4}", "se");
   out += fmt::format("  {:<24}  {}\n", value_head.size() <= 24 ? value_head : "value (first -> last)",
                      "verdict");
   for (const CoordRow* r : rows) {
     out += fmt::format("{:<{}}  {:>5}", r->metric, metric_width, r->layer);
     for (size_t t = 0; t < data.steps.size(); ++t) out += fmt::format("  {:>6}", format_slope(*r, t));
+    const SlopeFit& last = r->fits.back();
+    out += fmt::format("  {:>4}", last.points > 2 ? fmt::format("{:.2f}", last.slope_stderr) : "-");
     const std::vector<double>& m = r->mean.back();
-    out += fmt::format("  {:<24}  {}\n",
+    out += fmt::format("  {:<24}  {}{}\n",
                        format_value(m.front()) + " -> " + format_value(m.back()),
-                       verdict_name(r->verdict));
+                       verdict_name(r->verdict), r->uncertain ? "?" : "");
   }
   std::map<std::string, int> counts;
-  for (const CoordRow* r : rows) ++counts[verdict_name(r->verdict)];
+  int uncertain = 0;
+  for (const CoordRow* r : rows) ++counts[verdict_name(r->verdict)], uncertain += r->uncertain;
   std::string summary;
   for (const auto& [name, n] : counts) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n, name);
+  if (uncertain > 0) summary += fmt::format(" ({} of them uncertain)", uncertain);
   out += fmt::format("\n{} rows: {}\n", rows.size(), summary);
   return out;
 }
@@ -200,6 +211,7 @@ nlohmann::json coord_to_json(const CoordData& data, const CoordAnalysis& analysi
       m["verdicts"].push_back(verdict_name(row.verdicts[t]));
     }
     m["verdict"] = verdict_name(row.verdict);
+    m["uncertain"] = row.uncertain;
     j["metrics"].push_back(m);
   }
   return j;

@@ -5,6 +5,9 @@
 // have added up, which is where a wrong parameterization shows (microsoft/mup's coord check
 // looks at the same place: SP "blows up after 1 step"). The table prints every recorded step's
 // slope beside it, so an init-time exception (e.g. logits that start at 0) is visible too.
+// A verdict is `uncertain` when the last slope's standard error reaches the flat threshold:
+// the points are too far from a line in log-log for the threshold to decide (the table marks
+// it "?"; look at the plot).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -23,6 +26,7 @@ struct CoordRow {
   std::vector<SlopeFit> fits;             // per step
   std::vector<Verdict> verdicts;          // per step
   Verdict verdict = Verdict::undetermined;  // at the last recorded step
+  bool uncertain = false;  // the last fit's slope_stderr >= the flat threshold
 };
 
 struct CoordAnalysis {
@@ -37,8 +41,8 @@ CoordAnalysis analyse_coord(const CoordData& data, double flat_threshold);
 std::vector<const CoordRow*> select_rows(const CoordAnalysis& analysis,
                                          const std::vector<std::string>& prefixes);
 
-// Header lines, then one line per selected row: slope at each recorded step, the value at the
-// smallest and largest scale at the last step, the verdict.
+// Header lines, then one line per selected row: slope at each recorded step, the standard error
+// of the last one, the value at the smallest and largest scale at the last step, the verdict.
 std::string format_coord_table(const CoordData& data, const CoordAnalysis& analysis,
                                const std::vector<std::string>& prefixes = {});
 

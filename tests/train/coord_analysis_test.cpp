@@ -199,6 +199,25 @@ TEST(CoordReport, MeansSlopesVerdictsAndOrder) {
   EXPECT_EQ(filtered.find("eff.readout"), std::string::npos);
 }
 
+TEST(CoordReport, UncertainWhenThePointsAreFarFromALine) {
+  CoordData data = synthetic_data();
+  // A zig-zag 1, 3, 1: slope 0 but standard error 0.92, so "flat" is not a finding.
+  data.series = {data.series[1]};
+  for (size_t i = 0; i < 3; ++i) data.series[0].values[1][i] = {i == 1 ? 3.0 : 1.0, i == 1 ? 3.0 : 1.0};
+  const CoordAnalysis a = analyse_coord(data, 0.15);
+  ASSERT_EQ(a.rows.size(), 1u);
+  EXPECT_NEAR(a.rows[0].fits.back().slope, 0.0, 1e-12);
+  EXPECT_NEAR(a.rows[0].fits.back().slope_stderr, 0.915, 1e-3);
+  EXPECT_EQ(a.rows[0].verdict, Verdict::flat);
+  EXPECT_TRUE(a.rows[0].uncertain);
+  const std::string table = format_coord_table(data, a);
+  EXPECT_NE(table.find("0.92  1 -> 1"), std::string::npos) << table;
+  EXPECT_NE(table.find("flat?"), std::string::npos) << table;
+  EXPECT_NE(table.find("1 flat (1 of them uncertain)"), std::string::npos) << table;
+  EXPECT_TRUE(coord_to_json(data, a).at("metrics")[0].at("uncertain").get<bool>());
+  EXPECT_FALSE(analyse_coord(synthetic_data(), 0.15).rows[0].uncertain);  // exact power laws
+}
+
 TEST(CoordReport, JsonKeepsEveryValueWithNullForNaN) {
   const CoordData data = synthetic_data();
   const nlohmann::json j = coord_to_json(data, analyse_coord(data, 0.15));
@@ -233,7 +252,7 @@ TEST(CoordPlot, OnePanelPerRowAndOneLinePerStep) {
   // leaves a 2-point line), one of eff.readout and prop.readout (step 0 is all zero).
   EXPECT_EQ(count("fill='#fafafa'"), 5u);
   EXPECT_EQ(count("<polyline"), 8u);
-  EXPECT_NE(svg.find("slope +1.00 · grows"), std::string::npos);
+  EXPECT_NE(svg.find("slope +1.00 ± 0.00 · grows"), std::string::npos);
   EXPECT_EQ(count("fill='#fafafa'"), 5u);
   EXPECT_EQ(coord_svg(data, a, {"loss"}).find("act.logits"), std::string::npos);
 }
