@@ -29,10 +29,13 @@ MOET_COMMAND(bench, Command{
       if (*json) {
         fmt::print("{}\n", r.to_json().dump());
       } else {
-        fmt::print("{}: {} steps of {} tokens in {:.2f} s on {} threads\n", r.name, r.steps,
-                   r.tokens_per_step, r.seconds, r.threads);
+        fmt::print("{}: {} steps of {} tokens in {:.2f} s on {} threads ({})\n", r.name, r.steps,
+                   r.tokens_per_step, r.seconds, r.threads, r.precision);
         fmt::print("  {:.0f} tokens/s, {:.1f} GFLOP/s = {:.1f}% of the measured fp32 peak ({:.0f} GFLOP/s)\n",
                    r.tokens_per_s, r.gflops_per_s, 100 * r.peak_fraction, r.peak_gflops_per_s);
+        if (r.bf16_peak_gflops_per_s > 0)
+          fmt::print("  precision bf16: {:.1f}% of the measured bf16 dot-product peak ({:.0f} GFLOP/s)\n",
+                     100 * r.bf16_peak_fraction, r.bf16_peak_gflops_per_s);
         fmt::print("  {:.2f}M parameters ({:.2f}M active), peak RSS {:.0f} MB\n", r.params / 1e6,
                    r.active_params / 1e6, r.peak_rss_mb);
         fmt::print("  time by phase (ms per step, share):");

@@ -46,6 +46,9 @@ nlohmann::json BenchResult::to_json() const {
           {"gflops_per_s", gflops_per_s},
           {"peak_gflops_per_s", peak_gflops_per_s},
           {"peak_fraction", peak_fraction},
+          {"precision", precision},
+          {"bf16_peak_gflops_per_s", bf16_peak_gflops_per_s},
+          {"bf16_peak_fraction", bf16_peak_fraction},
           {"peak_rss_mb", peak_rss_mb},
           {"threads", threads},
           {"params", params},
@@ -61,6 +64,7 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
   const Parameterization p = resolve_parameterization(config);
   Model<float> model(mc, p.plan, tc.batch);
+  model.set_precision(tc.precision);
   model.init(uint64_t(tc.seed));
   Optimizer optimizer(optim_config_from(config), p.tensors, p.hyper);
 
@@ -95,6 +99,12 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   r.gflops_per_s = training_flops(mc, steps * model.rows()) / seconds / 1e9;
   r.peak_gflops_per_s = measure_fp32_peak_gflops();
   r.peak_fraction = r.gflops_per_s / r.peak_gflops_per_s;
+  r.precision = precision_name(tc.precision);
+  if (tc.precision == Precision::bf16) {
+    r.bf16_peak_gflops_per_s = measure_bf16_dot_peak_gflops();
+    r.bf16_peak_fraction =
+        r.bf16_peak_gflops_per_s > 0 ? r.gflops_per_s / r.bf16_peak_gflops_per_s : 0.0;
+  }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   r.peak_rss_mb = double(usage.ru_maxrss) / 1024.0;

@@ -32,6 +32,9 @@ struct BenchResult {
   double gflops_per_s = 0;
   double peak_gflops_per_s = 0;  // measured fp32 FMA peak, same threads
   double peak_fraction = 0;
+  std::string precision;               // train.precision of the run
+  double bf16_peak_gflops_per_s = 0;   // measured vdpbf16ps peak, bf16 runs only (0 without)
+  double bf16_peak_fraction = 0;
   double peak_rss_mb = 0;
   int threads = 0;
   int64_t params = 0, active_params = 0;

@@ -20,6 +20,8 @@ std::vector<KeySpec> train_config_keys() {
       {"train.diverge_factor", KeyType::Float, fmt::format("{}", d.diverge_factor),
        "diverged when the smoothed loss exceeds this times the first step's loss"},
       {"train.save", KeyType::Bool, d.save ? "true" : "false", "write checkpoints"},
+      {"train.precision", KeyType::String, precision_name(d.precision),
+       "GEMM number format: fp32 | bf16 (mixed precision, fp32 master weights; model/precision.h)"},
   };
 }
 
@@ -36,6 +38,8 @@ TrainConfig train_config_from(const Config& c) {
   t.threads = c.get_int("train.threads");
   t.diverge_factor = c.get_float("train.diverge_factor");
   t.save = c.get_bool("train.save");
+  t.precision = precision_from_name(
+      require_choice("train.precision", c.get_string("train.precision"), precision_names()));
   require_positive("train.steps", t.steps);
   require_positive("train.batch", t.batch);
   require_positive("train.accum", t.accum);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "model/precision.h"
 
 namespace moet {
 
@@ -20,6 +21,7 @@ struct TrainConfig {
   int64_t threads = 0;       // OpenMP threads; 0: all available
   double diverge_factor = 1.5;  // stop when the smoothed loss exceeds this times the first loss
   bool save = true;             // write checkpoints (sweeps of many small trials turn it off)
+  Precision precision = Precision::fp32;  // of the model's GEMMs
 
   int64_t tokens_per_step(int64_t seq) const { return batch * accum * seq; }
 };

@@ -112,6 +112,7 @@ TrainResult train(const Config& config, const TrainOptions& options) {
   write_file_atomic(dir + "/parameterization.json", p_json.dump(1) + "\n");
 
   Model<float> model(mc, p.plan, tc.batch);
+  model.set_precision(tc.precision);
   Optimizer optimizer(oc, tensors, p.hyper);
   BatchLoader train_loader(data, false, tc.batch, mc.seq, uint64_t(tc.seed));
   BatchLoader val_loader(data, true, tc.batch, mc.seq, uint64_t(tc.seed));
