@@ -1,6 +1,6 @@
 // Everything the forward pass keeps for the backward pass, per block, allocated once per batch
 // size (llm.c style: explicit buffers, no allocation inside a step), plus the scratch the
-// backward pass reuses across blocks.
+// backward pass reuses across blocks (and the forward pass borrows for attention tiles).
 #pragma once
 
 #include <cstdint>
@@ -59,7 +59,7 @@ struct BackwardScratch {
   std::vector<T> dexp_pre, dexp_act;  // [R*K, up_cols], [R*K, Ne]: by position, one expert each
   std::vector<T> dgates;       // [R*K]
   std::vector<T> dscores, drouter;  // [R, M]
-  std::vector<T> attn;         // attention backward tiles, one T x T per thread
+  std::vector<T> attn;         // attention tiles per thread (kernels/attention.h)
   int attn_threads = 1;        // threads attn has room for
 };
 

@@ -70,7 +70,8 @@ void add_scaled(T* out, const T* a, const T* b, T scale, int64_t n) {
 
 template <typename T>
 void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
-                             AttentionActs<T>& a, const T* h_in, T* h_out, T* branch) {
+                             AttentionActs<T>& a, const T* h_in, T* h_out, T* branch,
+                             BackwardScratch<T>& s) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N;
   norm_forward(c, w.ln1, a.ln, h_in, R);
@@ -88,7 +89,8 @@ void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& 
     transform_qk(ctx, a.k_lin.data(), a.k.data(), a.k_rstd.data());
   }
   attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B,
-                       c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale);
+                       c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
+                       s.attn_threads);
   scope.emplace(Phase::attn_proj);
   linear_forward<T>(branch, a.att.data(), w.wo.value, w.bo.value, R, N, N, w.wo.mult, false,
                     w.wo.bf16);
@@ -138,7 +140,8 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
 #define MOET_INSTANTIATE(T)                                                                    \
   template void allocate_attention<T>(AttentionActs<T>&, const ModelConfig&, int64_t);        \
   template void attention_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,     \
-                                           AttentionActs<T>&, const T*, T*, T*);              \
+                                           AttentionActs<T>&, const T*, T*, T*,               \
+                                           BackwardScratch<T>&);                              \
   template void attention_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,    \
                                             const AttentionActs<T>&, const T*, T*,            \
                                             BackwardScratch<T>&);

@@ -11,10 +11,11 @@ namespace moet {
 template <typename T>
 void allocate_attention(AttentionActs<T>& a, const ModelConfig& c, int64_t B);
 
-// branch is [R, N] scratch.
+// branch is [R, N] scratch; the forward pass also borrows s.attn (attention tiles).
 template <typename T>
 void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
-                             AttentionActs<T>& a, const T* h_in, T* h_out, T* branch);
+                             AttentionActs<T>& a, const T* h_in, T* h_out, T* branch,
+                             BackwardScratch<T>& s);
 
 // On entry dh holds d loss / d h_out; on return d loss / d h_in. h_in is the block input.
 template <typename T>

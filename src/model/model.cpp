@@ -127,7 +127,7 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch)
   }
   // Sized for the threads of the model's owner at construction; more threads later are capped.
   s.attn_threads = omp_get_max_threads();
-  s.attn.assign(size_t(attention_scratch_numel(c.seq, s.attn_threads)), T(0));
+  s.attn.assign(size_t(attention_scratch_numel(c.seq, c.d_head, s.attn_threads)), T(0));
   routing_.resize(size_t(std::count_if(blocks_.begin(), blocks_.end(),
                                        [](const BlockWeights<T>& b) { return b.moe; })));
 }
@@ -225,7 +225,7 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   for (int64_t l = 0; l < c.L; ++l) {
     BlockActs<T>& a = acts_[size_t(l)];
     attention_block_forward(ctx, blocks_[l], a.attn, resid_[l].data(), a.resid_mid.data(),
-                            branch_.data());
+                            branch_.data(), scratch_);
     RoutingStats* stats = blocks_[l].moe ? &routing_[moe_index++] : nullptr;
     ffn_block_forward(ctx, blocks_[l], a.ffn, a.resid_mid.data(), resid_[l + 1].data(),
                       branch_.data(), stats);

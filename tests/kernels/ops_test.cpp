@@ -423,12 +423,12 @@ struct AttentionShape {
   double scale;
 };
 // T = 1 (a single visible key), odd head dims, one head, d = 1, and both usual logit scales;
-// the last three span query blocks (kAttentionBlock = 64): exactly one, one plus a row, and
-// three with a partial last block.
+// the last three span many query strips (kAttentionStrip = 12), with and without a partial last
+// strip, and heads wide enough for several vector registers.
 const AttentionShape kAttentionShapes[] = {
     {1, 1, 1, 4, 0.25},     {2, 1, 3, 2, 0.5},    {2, 5, 3, 4, 1 / std::sqrt(4.0)},
     {1, 7, 2, 3, 1.0 / 3},  {3, 4, 1, 5, 0.7},    {2, 6, 4, 1, 1.3},
-    {1, 64, 2, 3, 0.4},     {2, 65, 1, 2, 0.5},   {1, 150, 2, 3, 0.6},
+    {1, 48, 2, 3, 0.4},     {2, 65, 1, 17, 0.5},  {1, 150, 2, 40, 0.6},
 };
 
 struct AttentionRun {
@@ -468,8 +468,9 @@ AttentionRun attention_reference(const Vec& q, const Vec& k, const Vec& v, const
 template <typename T>
 AttentionRun attention_run(const Vec& q, const Vec& k, const Vec& v, const AttentionShape& s) {
   auto qt = as<T>(q), kt = as<T>(k), vt = as<T>(v);
-  // NaN-filled: the kernel must write every output and every probability (masked ones as 0).
-  std::vector<T> out(q.size(), T(kNaN)), probs(size_t(s.B * s.H * s.T * s.T), T(kNaN));
+  // out NaN-filled: the kernel must write every output. probs zero-filled, as the model keeps it:
+  // the kernel leaves masked entries past each strip's corner alone, and must leave them zero.
+  std::vector<T> out(q.size(), T(kNaN)), probs(size_t(s.B * s.H * s.T * s.T), T(0));
   attention_forward<T>(out.data(), probs.data(), qt.data(), kt.data(), vt.data(), s.B, s.T, s.H,
                        s.d, s.scale);
   return {widen(out), widen(probs)};

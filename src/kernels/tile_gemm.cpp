@@ -1,0 +1,175 @@
+#include "kernels/tile_gemm.h"
+
+#include <algorithm>
+
+#include "kernels/fast_math.h"
+
+namespace moet {
+
+template <typename T>
+void tile_gemm(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_row_stride,
+               int64_t a_col_stride, const T* b, int64_t ldb, bool accumulate, T* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      T sum = 0;
+      for (int64_t p = 0; p < k; ++p) sum += a[i * a_row_stride + p * a_col_stride] * b[p * ldb + j];
+      c[i * ldc + j] = alpha * sum + (accumulate ? c[i * ldc + j] : T(0));
+    }
+}
+
+#ifdef __AVX512F__
+namespace {
+
+// C[MR, up to 16 NV] from MR x NV accumulators held in registers across the whole k loop: per
+// step NV loads of B, MR broadcasts of A and MR * NV FMAs. `last` masks the final vector's
+// columns (n not a multiple of 16).
+template <int MR, int NV>
+void micro_kernel(int64_t k, float alpha, const float* a, int64_t ars, int64_t acs,
+                  const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc,
+                  __mmask16 last) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < k; ++p) {
+    const float* bp = b + p * ldb;
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, bp + 16 * v) : _mm512_loadu_ps(bp + 16 * v);
+    const float* ap = a + p * acs;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 av = _mm512_set1_ps(ap[i * ars]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+  }
+  const __m512 scale = _mm512_set1_ps(alpha);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 mask = v == NV - 1 ? last : fast::kAll;
+      float* cp = c + i * ldc + 16 * v;
+      __m512 out = _mm512_mul_ps(scale, acc[i][v]);
+      if (accumulate) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, cp));
+      _mm512_mask_storeu_ps(cp, mask, out);
+    }
+}
+
+// Runs the kernel with exactly `rows` (1..R) register rows.
+template <int R, int NV>
+void rows_kernel(int rows, int64_t k, float alpha, const float* a, int64_t ars, int64_t acs,
+                 const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc,
+                 __mmask16 last) {
+  if (rows == R) return micro_kernel<R, NV>(k, alpha, a, ars, acs, b, ldb, accumulate, c, ldc, last);
+  if constexpr (R > 1)
+    rows_kernel<R - 1, NV>(rows, k, alpha, a, ars, acs, b, ldb, accumulate, c, ldc, last);
+}
+
+// All rows of C for one chunk of at most 16 NV columns. Rows per pass keep MR x NV at 18-24 of
+// the 32 vector registers, leaving room for B and the broadcast.
+template <int NV>
+void column_chunk(int64_t m, int64_t k, float alpha, const float* a, int64_t ars, int64_t acs,
+                  const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc,
+                  __mmask16 last) {
+  constexpr int MR = NV <= 2 ? 12 : 6;
+  for (int64_t i0 = 0; i0 < m; i0 += MR)
+    rows_kernel<MR, NV>(int(std::min<int64_t>(MR, m - i0)), k, alpha, a + i0 * ars, ars, acs, b,
+                        ldb, accumulate, c + i0 * ldc, ldc, last);
+}
+
+}  // namespace
+
+template <>
+void tile_gemm<float>(int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                      int64_t a_row_stride, int64_t a_col_stride, const float* b, int64_t ldb,
+                      bool accumulate, float* c, int64_t ldc) {
+  for (int64_t j0 = 0; j0 < n; j0 += 64) {
+    const int64_t width = std::min<int64_t>(64, n - j0);
+    const int vectors = int((width + 15) / 16);
+    const __mmask16 last = fast::tail_mask(width - 16 * (vectors - 1));
+    const float* bj = b + j0;
+    float* cj = c + j0;
+    switch (vectors) {
+      case 1: column_chunk<1>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc, last); break;
+      case 2: column_chunk<2>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc, last); break;
+      case 3: column_chunk<3>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc, last); break;
+      default: column_chunk<4>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc, last); break;
+    }
+  }
+}
+#endif
+
+template <typename T>
+void pack_transposed(T* out, int64_t ld_out, const T* in, int64_t ld_in, int64_t rows,
+                     int64_t cols) {
+  for (int64_t c = 0; c < cols; ++c)
+    for (int64_t r = 0; r < rows; ++r) out[c * ld_out + r] = in[r * ld_in + c];
+}
+
+#ifdef __AVX512F__
+namespace {
+
+// In-register transpose of a 16 x 16 block: rows in, columns out (unpack pairs, then pairs of
+// pairs, then 128-bit lanes twice). Masked forms with a full mask, as in fast_math.h.
+void transpose16(__m512 r[16]) {
+  using fast::kAll;
+  const auto pd = [](__m512 x) { return _mm512_castps_pd(x); };
+  const auto ps = [](__m512d x) { return _mm512_castpd_ps(x); };
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_mask_unpacklo_ps(r[i], kAll, r[i], r[i + 1]);
+    t[i + 1] = _mm512_mask_unpackhi_ps(r[i], kAll, r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = ps(_mm512_mask_unpacklo_pd(pd(t[i]), 0xff, pd(t[i]), pd(t[i + 2])));
+    r[i + 1] = ps(_mm512_mask_unpackhi_pd(pd(t[i]), 0xff, pd(t[i]), pd(t[i + 2])));
+    r[i + 2] = ps(_mm512_mask_unpacklo_pd(pd(t[i + 1]), 0xff, pd(t[i + 1]), pd(t[i + 3])));
+    r[i + 3] = ps(_mm512_mask_unpackhi_pd(pd(t[i + 1]), 0xff, pd(t[i + 1]), pd(t[i + 3])));
+  }
+  // r[4g + j] holds column (4 lane + j) of rows 4g..4g+3 in 128-bit lane `lane`.
+  for (int h = 0; h < 16; h += 8)
+    for (int j = 0; j < 4; ++j) {
+      t[h + j] = _mm512_mask_shuffle_f32x4(r[h + j], kAll, r[h + j], r[h + 4 + j], 0x88);
+      t[h + 4 + j] = _mm512_mask_shuffle_f32x4(r[h + j], kAll, r[h + j], r[h + 4 + j], 0xdd);
+    }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_mask_shuffle_f32x4(t[j], kAll, t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_mask_shuffle_f32x4(t[j], kAll, t[j], t[8 + j], 0xdd);
+  }
+}
+
+}  // namespace
+
+// 16 x 16 blocks through registers; the ragged edges by the plain loop.
+template <>
+void pack_transposed<float>(float* out, int64_t ld_out, const float* in, int64_t ld_in,
+                            int64_t rows, int64_t cols) {
+  const int64_t rows16 = rows / 16 * 16, cols16 = cols / 16 * 16;
+  for (int64_t r0 = 0; r0 < rows16; r0 += 16)
+    for (int64_t c0 = 0; c0 < cols16; c0 += 16) {
+      __m512 block[16];
+      for (int i = 0; i < 16; ++i) block[i] = _mm512_loadu_ps(in + (r0 + i) * ld_in + c0);
+      transpose16(block);
+      for (int i = 0; i < 16; ++i) _mm512_storeu_ps(out + (c0 + i) * ld_out + r0, block[i]);
+    }
+  for (int64_t c = 0; c < cols; ++c)
+    for (int64_t r = (c < cols16 ? rows16 : 0); r < rows; ++r) out[c * ld_out + r] = in[r * ld_in + c];
+}
+#endif
+
+template void tile_gemm<double>(int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t,
+                                const double*, int64_t, bool, double*, int64_t);
+#ifndef __AVX512F__
+template void tile_gemm<float>(int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
+                               const float*, int64_t, bool, float*, int64_t);
+#endif
+#ifndef __AVX512F__
+template void pack_transposed<float>(float*, int64_t, const float*, int64_t, int64_t, int64_t);
+#endif
+template void pack_transposed<double>(double*, int64_t, const double*, int64_t, int64_t, int64_t);
+
+}  // namespace moet
