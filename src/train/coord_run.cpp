@@ -149,6 +149,7 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
       const double start = now_s();
       const uint64_t seed = uint64_t(tc.seed + s);
       Model<float> model(mc, p.plan, tc.batch);
+      model.set_precision(tc.precision);  // as moet train runs it; the probe's products stay fp32
       model.init(seed);
       Optimizer optimizer(oc, p.tensors, p.hyper);
       StepRunner stepper(model, optimizer, p.hyper, tc.accum, options.steps);
