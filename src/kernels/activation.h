@@ -14,6 +14,11 @@ void gelu_forward(T* out, const T* in, int64_t n);
 template <typename T>
 void gelu_backward(T* din, const T* dout, const T* in, int64_t n);
 
+// Bias and GELU in one pass over an up-projection: pre[r, c] += bias[c] (pre then holds the
+// pre-activation the backward pass needs), out = gelu(pre). gelu_backward is unchanged.
+template <typename T>
+void bias_gelu_forward(T* out, T* pre, const T* bias, int64_t rows, int64_t F);
+
 template <typename T>
 void swiglu_forward(T* out, const T* in, int64_t rows, int64_t F);
 template <typename T>

@@ -1,6 +1,8 @@
 #include "kernels/linear.h"
 
+#include <algorithm>
 #include <type_traits>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/colsum.h"
@@ -13,17 +15,42 @@ namespace moet {
 namespace {
 
 // Row counts vary from call to call for experts (the tokens routed to each); every distinct
-// count would build its own GEMM primitive (~0.1-0.5 ms). Splitting the rows into a multiple of
-// kRowBucket and a remainder below it caps the distinct shapes at (range / kRowBucket) + kRowBucket
-// per layout, at the price of one more small call; fixed batch sizes (multiples of it) see one.
+// count would build its own GEMM primitive (~0.1-0.5 ms), and early in training the counts
+// wander over hundreds of values. So rows run in up to three parts: a multiple of kCoarseRows,
+// a multiple of kRowBucket below that, and a tail copied into kRowBucket zero-padded rows. Each
+// layout then sees about range / 256 + 8 + 1 shapes. The padding rows are zero, so they add
+// exact zeros to a reduction (dW) and their outputs are dropped: results are those of the
+// unpadded product. Batch-sized row counts (multiples of 256) run as one GEMM.
+constexpr int64_t kCoarseRows = 256;
 constexpr int64_t kRowBucket = 32;
 
-// fn(first_row, rows) over the bucketed part and the remainder, skipping empty parts.
+// fn(first_row, rows) over the parts, skipping empty ones; a part below kRowBucket is the tail.
 template <typename Fn>
 void for_row_parts(int64_t rows, Fn&& fn) {
-  const int64_t main_rows = rows / kRowBucket * kRowBucket;
-  if (main_rows > 0) fn(int64_t(0), main_rows);
-  if (rows > main_rows) fn(main_rows, rows - main_rows);
+  const int64_t coarse = rows / kCoarseRows * kCoarseRows;
+  const int64_t bucketed = (rows - coarse) / kRowBucket * kRowBucket;
+  if (coarse > 0) fn(int64_t(0), coarse);
+  if (bucketed > 0) fn(coarse, bucketed);
+  if (rows > coarse + bucketed) fn(coarse + bucketed, rows - coarse - bucketed);
+}
+
+// Per-thread buffers for padded tails (grown on first use, then reused: no allocation in a
+// step once the first step has run). Slots: 0 and 1 inputs, 2 the output.
+template <typename T>
+T* tail_buffer(int slot, int64_t count) {
+  thread_local std::vector<T> buffers[3];
+  std::vector<T>& b = buffers[slot];
+  if (b.size() < size_t(count)) b.resize(size_t(count));
+  return b.data();
+}
+
+// rows x cols (row stride ld) copied into kRowBucket zero-padded rows of stride cols.
+template <typename T>
+T* padded_rows(int slot, const T* src, int64_t rows, int64_t cols, int64_t ld) {
+  T* dst = tail_buffer<T>(slot, kRowBucket * cols);
+  for (int64_t r = 0; r < rows; ++r) std::copy(src + r * ld, src + r * ld + cols, dst + r * cols);
+  std::fill(dst + rows * cols, dst + kRowBucket * cols, T(0));
+  return dst;
 }
 
 // C = alpha op(A) op(B) + beta C in T, or in bf16 when B (the weight) comes with a bf16 copy.
@@ -43,16 +70,34 @@ void linear_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T 
 // A bf16 pointer offset with its fp32 twin, or null.
 const uint16_t* offset(const uint16_t* p, int64_t by) { return p ? p + by : nullptr; }
 
+// C[rows, n] (=, or += with accumulate) alpha * A[rows, k] B for a tail of rows < kRowBucket,
+// run as kRowBucket rows; B is the weight (op(B) via trans_b, ldb).
+template <typename T>
+void tail_rows_gemm(int64_t rows, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                    bool trans_b, const T* b, const uint16_t* b_bf16, int64_t ldb, bool accumulate,
+                    T* c, int64_t ldc, bool use_bf16) {
+  const T* a_pad = padded_rows(0, a, rows, k, lda);
+  T* c_pad = tail_buffer<T>(2, kRowBucket * n);
+  if (accumulate)
+    for (int64_t r = 0; r < rows; ++r) std::copy(c + r * ldc, c + r * ldc + n, c_pad + r * n);
+  linear_gemm<T>(false, trans_b, kRowBucket, n, k, alpha, a_pad, nullptr, k, b, b_bf16, ldb,
+                 accumulate ? T(1) : T(0), c_pad, n, use_bf16);
+  for (int64_t r = 0; r < rows; ++r) std::copy(c_pad + r * n, c_pad + r * n + n, c + r * ldc);
+}
+
 }  // namespace
 
 template <typename T>
 void linear_forward(T* out, const T* x, const T* W, const T* bias, int64_t rows, int64_t in,
                     int64_t out_dim, T mult, bool accumulate, const uint16_t* W_bf16) {
   if (rows == 0) return;
+  const bool use_bf16 = W_bf16 != nullptr;
   for_row_parts(rows, [&](int64_t first, int64_t part) {
+    if (part < kRowBucket)
+      return tail_rows_gemm<T>(part, out_dim, in, mult, x + first * in, in, false, W, W_bf16,
+                               out_dim, accumulate, out + first * out_dim, out_dim, use_bf16);
     linear_gemm<T>(false, false, part, out_dim, in, mult, x + first * in, nullptr, in, W, W_bf16,
-                   out_dim, accumulate ? T(1) : T(0), out + first * out_dim, out_dim,
-                   W_bf16 != nullptr);
+                   out_dim, accumulate ? T(1) : T(0), out + first * out_dim, out_dim, use_bf16);
   });
   if (!bias) return;
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * out_dim))
@@ -72,6 +117,12 @@ void linear_backward(T* dx, T* dW, T* dbias, const T* dout, const T* x, const T*
     if (use_bf16) dout_bf16 = round_to_bf16_scratch(dout, rows * out_dim, Bf16Slot::caller);
   // The rows are the reduction of dW: its parts are summed one after the other.
   for_row_parts(rows, [&](int64_t first, int64_t part) {
+    if (part < kRowBucket) {
+      const T* x_pad = padded_rows(0, x + first * in, part, in, in);
+      const T* dout_pad = padded_rows(1, dout + first * out_dim, part, out_dim, out_dim);
+      return linear_gemm<T>(true, false, in, out_dim, kRowBucket, mult, x_pad, nullptr, in,
+                            dout_pad, nullptr, out_dim, T(1), dW, out_dim, use_bf16);
+    }
     linear_gemm<T>(true, false, in, out_dim, part, mult, x + first * in, nullptr, in,
                    dout + first * out_dim, offset(dout_bf16, first * out_dim), out_dim, T(1), dW,
                    out_dim, use_bf16);
@@ -79,6 +130,10 @@ void linear_backward(T* dx, T* dW, T* dbias, const T* dout, const T* x, const T*
   if (dbias) add_column_sums(dbias, dout, rows, out_dim);
   if (dx)
     for_row_parts(rows, [&](int64_t first, int64_t part) {
+      if (part < kRowBucket)
+        return tail_rows_gemm<T>(part, in, out_dim, mult, dout + first * out_dim, out_dim, true,
+                                 W, W_bf16, out_dim, accumulate_dx, dx + first * in, in,
+                                 use_bf16);
       linear_gemm<T>(false, true, part, in, out_dim, mult, dout + first * out_dim,
                      offset(dout_bf16, first * out_dim), out_dim, W, W_bf16, out_dim,
                      accumulate_dx ? T(1) : T(0), dx + first * in, in, use_bf16);

@@ -2,8 +2,9 @@
 //
 // Every projection of the model (attention, router, experts, FFN, readout) goes through these
 // two functions, so each forward multiplier appears in exactly one forward and one backward line.
-// Row counts that are not a multiple of 32 run as two GEMMs (a multiple of 32, then the rest) so
-// the varying token counts of experts reuse a bounded set of GEMM primitives (linear.cpp).
+// Row counts that are not a multiple of 256 run as up to three GEMMs (multiples of 256 and of 32,
+// and the rest padded with zero rows to 32), so the varying token counts of experts reuse a few
+// GEMM primitives instead of building one per count (linear.cpp).
 #pragma once
 
 #include <cstdint>

@@ -9,9 +9,12 @@ template <typename T>
 void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int64_t N,
                  const MlpWeights<T>& w, bool swiglu, bool accumulate) {
   const int64_t F = w.hidden, up_cols = swiglu ? 2 * F : F;
-  linear_forward<T>(buf.pre, x, w.up.value, w.up_bias.value, rows, N, up_cols, w.up.mult, false,
-                    w.up.bf16);
+  // GELU takes the up-projection's bias in its own pass (one pass over pre instead of two).
+  const bool fuse_bias = !swiglu && w.up_bias;
+  linear_forward<T>(buf.pre, x, w.up.value, fuse_bias ? nullptr : w.up_bias.value, rows, N,
+                    up_cols, w.up.mult, false, w.up.bf16);
   if (swiglu) swiglu_forward<T>(buf.act, buf.pre, rows, F);
+  else if (fuse_bias) bias_gelu_forward<T>(buf.act, buf.pre, w.up_bias.value, rows, F);
   else gelu_forward<T>(buf.act, buf.pre, rows * F);
   linear_forward<T>(out, buf.act, w.down.value, w.down_bias.value, rows, F, N, w.down.mult,
                     accumulate, w.down.bf16);

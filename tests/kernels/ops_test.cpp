@@ -360,6 +360,27 @@ TEST(Gelu, ForwardMatchesTanhFormReference) {
   }
 }
 
+TEST(Gelu, BiasGeluEqualsBiasThenGelu) {
+  const int64_t rows = 300, F = 70;  // takes the OpenMP path; F leaves a vector tail
+  const Vec x = activation_inputs(size_t(rows * F), 21), bias = random_vector(size_t(F), 22);
+  Vec pre = x, want_pre = x;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < F; ++c) want_pre[r * F + c] += bias[c];
+  Vec out(x.size(), kNaN);
+  bias_gelu_forward<double>(out.data(), pre.data(), bias.data(), rows, F);
+  EXPECT_EQ(pre, want_pre);
+  EXPECT_EQ(out, gelu_run<double>(want_pre));
+  auto pre32 = as<float>(x), bias32 = as<float>(bias);
+  std::vector<float> out32(x.size());
+  bias_gelu_forward<float>(out32.data(), pre32.data(), bias32.data(), rows, F);
+  std::vector<float> want32 = as<float>(x), gelu32(x.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < F; ++c) want32[size_t(r * F + c)] += bias32[size_t(c)];
+  gelu_forward<float>(gelu32.data(), want32.data(), rows * F);
+  EXPECT_EQ(pre32, want32);
+  EXPECT_EQ(out32, gelu32);
+}
+
 TEST(Gelu, BackwardWritesFiniteDifferenceGradient) {
   for (const int64_t n : kGeluSizes) {
     Vec x = activation_inputs(size_t(n), 4);
@@ -835,7 +856,10 @@ TEST(Xent, BackwardWritesFiniteDifferenceGradientAndMayAliasProbs) {
 struct LinearShape {
   int64_t rows, in, out;
 };
-const LinearShape kLinearShapes[] = {{3, 4, 5}, {1, 1, 1}, {7, 13, 3}, {2, 9, 1}};
+// Rows below 32 run as one zero-padded tail; 45 as 32 rows plus a padded tail of 13; 301 as
+// 256 + 32 rows plus a tail of 13.
+const LinearShape kLinearShapes[] = {{3, 4, 5},  {1, 1, 1},  {7, 13, 3},
+                                     {2, 9, 1},  {45, 6, 7}, {301, 5, 3}};
 // Big enough for oneDNN's blocked float kernels and OpenMP threads.
 const LinearShape kLargeLinear = {64, 96, 80};
 
