@@ -16,7 +16,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 BUILD_PKGS=(g++ cmake ninja-build pkg-config ccache libdnnl-dev libtomlplusplus-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libzstd-dev libsqlite3-dev libgtest-dev)
 # The test oracle (PyTorch) and the peer benchmark's BLAS; only `test` and `bench-peer` need them.
-TEST_PKGS=(python3-torch python3-numpy libopenblas0-openmp)
+TEST_PKGS=(python3-torch python3-numpy libopenblas0-openmp chromium)
 
 missing_packages() {
   local p

@@ -72,7 +72,8 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
   if (first.kind != OptimumKind::none && last.kind != OptimumKind::none && n > 1) {
     a.drift_octaves = last.log2_lr - first.log2_lr;
     a.drift_is_bound = first.kind == OptimumKind::edge || last.kind == OptimumKind::edge;
-    a.holds = std::abs(a.drift_octaves) <= drift_tolerance;
+    a.drift_per_doubling = a.drift_octaves / std::log2(a.scale_ratio);
+    a.holds = std::abs(a.drift_per_doubling) <= drift_tolerance;
   }
 
   // Loss at the base-optimal LR: the grid LR nearest the base's optimum, the one a user of this
@@ -105,16 +106,17 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
                         scale_label(first.kind == OptimumKind::none ? curves.front().scale
                                                                     : curves.back().scale));
   } else {
-    drift = fmt::format("optimum drifts {} octaves over {:g}x", octaves(a.drift_octaves),
-                        a.scale_ratio);
+    drift = fmt::format("optimum drifts {} octaves over {:g}x ({} per doubling)",
+                        octaves(a.drift_octaves), a.scale_ratio, octaves(a.drift_per_doubling));
     if (a.drift_is_bound) {
       a.holds = false;  // the drift is a lower bound: no claim either way
       drift += fmt::format(", uncertain: the best LR at {} is at the edge of the grid",
                            scale_label(first.kind == OptimumKind::edge ? curves.front().scale
                                                                        : curves.back().scale));
     } else {
-      drift += a.holds ? fmt::format(": transfers (within ±{:g})", drift_tolerance)
-                       : fmt::format(": does not transfer (beyond ±{:g})", drift_tolerance);
+      drift += a.holds ? fmt::format(": transfers (within ±{:g} per doubling)", drift_tolerance)
+                       : fmt::format(": does not transfer (beyond ±{:g} per doubling)",
+                                     drift_tolerance);
     }
   }
   std::string better;

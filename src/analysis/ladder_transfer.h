@@ -28,8 +28,10 @@ struct ScaleCurve {
   std::vector<LrPoint> points;  // sorted by LR
 };
 
-// The default tolerance on the drift of the optimum along a ladder, in octaves: half a step of
-// the usual one-octave grid, below which a drift cannot be told from the grid's resolution.
+// The default tolerance on the drift of the optimum, in octaves per doubling of the ladder's
+// scale: halfway between no drift (what muP-style presets aim for) and the octave per doubling
+// that standard parameterization shows under Adam (hidden-layer LR ~ 1/width). Per doubling, so
+// one rule serves a x4 and a x16 ladder; over x4 it allows 1 octave, a factor of 2 in LR.
 constexpr double kDefaultDriftTolerance = 0.5;
 
 enum class Trend { better, not_better, unknown };
@@ -39,8 +41,9 @@ struct LadderAnalysis {
   int base = 0;                 // the scale whose optimum is the tuned LR: x1, else the smallest
   double drift_octaves = NAN;   // optimum at the largest scale minus at the smallest
   double scale_ratio = 1;       // largest / smallest scale
+  double drift_per_doubling = NAN;  // drift_octaves / log2(scale_ratio)
   bool drift_is_bound = false;  // an end optimum is at the grid edge: the drift may be larger
-  bool holds = false;           // |drift| <= tolerance
+  bool holds = false;           // |drift per doubling| <= tolerance
   double base_grid_log2_lr = NAN;   // the grid LR nearest the base's optimum
   std::vector<double> loss_at_base_lr;  // per scale at that LR (NaN: missing or diverged)
   Trend at_base_lr = Trend::unknown, at_optimum = Trend::unknown;
@@ -49,7 +52,7 @@ struct LadderAnalysis {
   std::string verdict;  // without the "preset / ladder: " prefix
 };
 
-// curves sorted by scale (at least one).
+// curves sorted by scale (at least one); drift_tolerance in octaves per doubling.
 LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drift_tolerance);
 
 // "x2", "x0.5".

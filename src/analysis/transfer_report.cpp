@@ -221,7 +221,7 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                               const std::vector<LadderAnalysis>& analyses,
                               const ReportOptions& options) {
   nlohmann::json out = {{"loss", options.metric},
-                        {"drift_tolerance_octaves", options.drift_tolerance},
+                        {"drift_tolerance_octaves_per_doubling", options.drift_tolerance},
                         {"panels", nlohmann::json::array()}};
   for (size_t k = 0; k < panels.size(); ++k) {
     const Panel& p = panels[k];
@@ -252,6 +252,7 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                              {"init_std", p.init_std},
                              {"verdict", panel_title(p) + ": " + a.verdict},
                              {"drift_octaves", number(a.drift_octaves)},
+                             {"drift_per_doubling", number(a.drift_per_doubling)},
                              {"drift_is_lower_bound", a.drift_is_bound},
                              {"scale_ratio", a.scale_ratio},
                              {"transfers", a.holds},
@@ -316,8 +317,8 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
       "fitted in log2(LR) around its best grid point (the grid point itself when the fit is "
       "ill-posed or the best point lies at the grid's edge); stars mark optima, crosses diverged "
       "trials, open triangles values above the plot's top, bars the range over seeds. The "
-      "optimum transfers when it drifts at most ±{:g} octaves from the smallest to the largest "
-      "scale. \"Larger is better\" asks that loss falls at every step up the ladder, both at the "
+      "optimum transfers when it moves at most ±{:g} octaves per doubling of scale from the "
+      "smallest to the largest scale (standard parameterization under Adam moves about one). \"Larger is better\" asks that loss falls at every step up the ladder, both at the "
       "base's optimal LR and at each scale's own optimum.</p>\n",
       options.drift_tolerance);
 

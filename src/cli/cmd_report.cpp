@@ -19,8 +19,8 @@ MOET_COMMAND(report, Command{
     app.add_option("--loss", options->metric,
                    "which loss: val (default), train, or an extra validation set (moby)");
     app.add_option("--tolerance", options->drift_tolerance,
-                   fmt::format("drift of the optimum, in octaves, that still counts as "
-                               "transferring (default {:g})",
+                   fmt::format("drift of the optimum, in octaves per doubling of scale, that "
+                               "still counts as transferring (default {:g})",
                                analysis::kDefaultDriftTolerance));
     return std::function<int()>([=] {
       if (!(options->drift_tolerance >= 0)) fail("--tolerance: must not be negative");

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <set>
 
 #include "sweep/results_store.h"
@@ -9,16 +11,31 @@
 namespace moet::sweep {
 
 std::string describe_sweep(const SweepSpec& spec, const Expansion& expansion) {
-  std::set<double> scales, lrs;
-  for (const auto& l : spec.ladders) scales.insert(l.scales.begin(), l.scales.end());
-  for (const auto& t : expansion.trials) lrs.insert(t.lr);
-  const auto plural = [](size_t n, const char* word) {
-    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+  // Counts per ladder and per preset; a range when they differ ("3-4 scales").
+  const auto count_text = [](size_t lo, size_t hi, const char* word) {
+    const std::string n = lo == hi ? std::to_string(lo) : fmt::format("{}-{}", lo, hi);
+    return fmt::format("{} {}{}", n, word, hi == 1 ? "" : "s");
   };
-  return fmt::format("{} x {} x {} x {} x {} = {}", plural(spec.presets.size(), "preset"),
-                     plural(spec.ladders.size(), "ladder"), plural(scales.size(), "scale"),
-                     plural(lrs.size(), "LR"), plural(spec.seeds.size(), "seed"),
-                     plural(expansion.trials.size(), "trial"));
+  size_t scales_lo = SIZE_MAX, scales_hi = 0, lrs_lo = SIZE_MAX, lrs_hi = 0;
+  for (const auto& l : spec.ladders)
+    scales_lo = std::min(scales_lo, l.scales.size()), scales_hi = std::max(scales_hi, l.scales.size());
+  for (const auto& p : spec.presets) {
+    std::set<double> lrs;
+    for (const auto& t : expansion.trials)
+      if (t.preset == p.name) lrs.insert(t.lr);
+    lrs_lo = std::min(lrs_lo, lrs.size()), lrs_hi = std::max(lrs_hi, lrs.size());
+  }
+  size_t points = 0;  // trials before sharing: one per ladder point
+  for (const auto& t : expansion.trials) points += t.points.size();
+  return fmt::format("{} x {} x {} x {} x {} = {}{}",
+                     count_text(spec.presets.size(), spec.presets.size(), "preset"),
+                     count_text(spec.ladders.size(), spec.ladders.size(), "ladder"),
+                     count_text(scales_lo, scales_hi, "scale"), count_text(lrs_lo, lrs_hi, "LR"),
+                     count_text(spec.seeds.size(), spec.seeds.size(), "seed"),
+                     count_text(expansion.trials.size(), expansion.trials.size(), "trial"),
+                     points > expansion.trials.size()
+                         ? fmt::format(" ({} ladder points; ladders share base trials)", points)
+                         : std::string());
 }
 
 LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansion,
@@ -45,7 +62,10 @@ LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansi
   result.plan = plan_workers(available_cores(result.rank), result.ran, options.workers,
                              options.threads, spec.threads);
 
-  if (options.progress) {
+  if (options.progress && result.ran == 0) {
+    fmt::print("sweep {}: {}; all finished earlier\nresults: {}\n", spec.source,
+               describe_sweep(spec, expansion), store.path());
+  } else if (options.progress) {
     std::string rank;
     if (result.rank.size > 1)
       rank = fmt::format(" (MPI rank {} of {}, from {})", result.rank.rank, result.rank.size,

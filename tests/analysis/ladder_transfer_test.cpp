@@ -35,9 +35,10 @@ TEST(LadderTransfer, AStableOptimumWithFallingLossTransfers) {
   EXPECT_EQ(a.base_grid_log2_lr, -7);
   EXPECT_EQ(a.at_base_lr, Trend::better);
   EXPECT_EQ(a.at_optimum, Trend::better);
+  EXPECT_NEAR(a.drift_per_doubling, -0.15, 1e-9);
   EXPECT_EQ(a.verdict,
-            "optimum drifts -0.30 octaves over 4x: transfers (within ±0.5); larger is better at "
-            "every step");
+            "optimum drifts -0.30 octaves over 4x (-0.15 per doubling): transfers (within ±0.5 "
+            "per doubling); larger is better at every step");
 }
 
 TEST(LadderTransfer, ADriftingOptimumDoesNotTransferAndTheLossAtTheBaseLrRises) {
@@ -51,15 +52,20 @@ TEST(LadderTransfer, ADriftingOptimumDoesNotTransferAndTheLossAtTheBaseLrRises) 
   EXPECT_EQ(a.at_base_lr, Trend::not_better);
   ASSERT_EQ(a.base_lr_breaks.size(), 1u);
   EXPECT_EQ(a.base_lr_breaks[0], "x2 -> x4: +0.0400");
-  EXPECT_NE(a.verdict.find("does not transfer (beyond ±0.5)"), std::string::npos) << a.verdict;
+  EXPECT_NE(a.verdict.find("(-1.00 per doubling): does not transfer (beyond ±0.5 per doubling)"),
+            std::string::npos)
+      << a.verdict;
   EXPECT_NE(a.verdict.find("not at the base-optimal LR (x2 -> x4: +0.0400)"), std::string::npos)
       << a.verdict;
 }
 
-TEST(LadderTransfer, TheToleranceDecides) {
-  const std::vector<ScaleCurve> curves = {parabola(1, -7.0, 3.0), parabola(8, -7.8, 2.8)};
-  EXPECT_FALSE(analyze_ladder(curves, 0.5).holds);
-  EXPECT_TRUE(analyze_ladder(curves, 1.0).holds);
+TEST(LadderTransfer, TheToleranceIsPerDoublingOfScale) {
+  // 0.8 octaves over x8 is 0.27 per doubling; over x2 it is 0.8 per doubling.
+  const std::vector<ScaleCurve> long_ladder = {parabola(1, -7.0, 3.0), parabola(8, -7.8, 2.8)};
+  EXPECT_TRUE(analyze_ladder(long_ladder, 0.5).holds);
+  EXPECT_FALSE(analyze_ladder(long_ladder, 0.25).holds);
+  const std::vector<ScaleCurve> short_ladder = {parabola(1, -7.0, 3.0), parabola(2, -7.8, 2.8)};
+  EXPECT_FALSE(analyze_ladder(short_ladder, 0.5).holds);
 }
 
 TEST(LadderTransfer, WorseAtTheLargestScaleIsNamed) {

@@ -51,13 +51,14 @@ TEST_F(ReportTest, WritesAnHtmlPageWithEveryPlotAndAJsonSummary) {
   const auto store = sweep::ResultsStore::open_read_only(make_database());
   const ReportFiles files = write_transfer_report(store, path("report"), ReportOptions{});
   ASSERT_EQ(files.verdicts.size(), 2u);
-  EXPECT_EQ(files.verdicts[0].rfind("sp / width: optimum drifts -2.00 octaves over 4x: does not "
-                                    "transfer", 0),
+  EXPECT_EQ(files.verdicts[0].rfind("sp / width: optimum drifts -2.00 octaves over 4x (-1.00 per "
+                                    "doubling): does not transfer",
+                                    0),
             0u)
       << files.verdicts[0];
   EXPECT_EQ(files.verdicts[1],
-            "completep-moe / width: optimum drifts +0.00 octaves over 4x: transfers (within "
-            "±0.5); larger is better at every step");
+            "completep-moe / width: optimum drifts +0.00 octaves over 4x (+0.00 per doubling): "
+            "transfers (within ±0.5 per doubling); larger is better at every step");
 
   const std::string html = read_file(files.html_path);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
