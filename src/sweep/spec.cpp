@@ -92,6 +92,21 @@ std::vector<double> read_grid(const toml::table& table, const std::string& name,
   return values;
 }
 
+// "seeds = [1, 2, 3]": distinct integers.
+std::vector<int64_t> read_seeds(const toml::table& table, const Where& where) {
+  const auto* array = table.get("seeds")->as_array();
+  if (!array || array->empty()) where.fail("seeds: expected a non-empty array of integers");
+  std::vector<int64_t> seeds;
+  for (const auto& s : *array) {
+    if (!s.is_integer()) where.fail("seeds: expected integers");
+    const int64_t seed = s.as_integer()->get();
+    if (std::find(seeds.begin(), seeds.end(), seed) != seeds.end())
+      where.fail("seeds: {} appears twice", seed);
+    seeds.push_back(seed);
+  }
+  return seeds;
+}
+
 // A [config]-style table (any `moet train` keys, nested or dotted) as key=value assignments,
 // checked against the full schema so a typo is caught before any trial runs.
 std::vector<std::string> read_config_table(const toml::node* node, const Where& where) {
@@ -174,18 +189,7 @@ SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& sour
     check_keys(t, {"lr", "lr_log2", "init_std", "init_std_log2", "seeds"}, where);
     spec.lrs = read_grid(t, "lr", where);
     spec.init_stds = read_grid(t, "init_std", where);
-    if (const toml::node* seeds = t.get("seeds")) {
-      const auto* array = seeds->as_array();
-      if (!array || array->empty()) where.fail("seeds: expected a non-empty array of integers");
-      spec.seeds.clear();
-      for (const auto& s : *array) {
-        if (!s.is_integer()) where.fail("seeds: expected integers");
-        const int64_t seed = s.as_integer()->get();
-        if (std::find(spec.seeds.begin(), spec.seeds.end(), seed) != spec.seeds.end())
-          where.fail("seeds: {} appears twice", seed);
-        spec.seeds.push_back(seed);
-      }
-    }
+    if (t.get("seeds")) spec.seeds = read_seeds(t, where);
   }
 
   const auto* presets = root.get("preset") ? root.get("preset")->as_array() : nullptr;
@@ -226,7 +230,7 @@ SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& sour
     LadderSpec l;
     l.name = read_name(t, where);
     where.place = fmt::format("ladder '{}'", l.name);
-    check_keys(t, {"name", "axes", "scales", "config"}, where);
+    check_keys(t, {"name", "axes", "scales", "seeds", "config"}, where);
     for (const char c : l.name)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
         where.fail("name: use letters, digits, - and _ only");
@@ -248,6 +252,7 @@ SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& sour
     l.scales = read_grid(t, "scales", where);
     if (l.scales.empty()) where.fail("scales: expected an array, e.g. scales = [1, 2, 4]");
     std::sort(l.scales.begin(), l.scales.end());
+    if (t.get("seeds")) l.seeds = read_seeds(t, where);
     l.sets = read_config_table(t.get("config"), {source, where.place + ": config"});
     spec.ladders.push_back(std::move(l));
   }
@@ -387,7 +392,7 @@ Expansion expand_sweep(const SweepSpec& spec) {
 
         for (const double init_std : init_stds) {
           for (const double lr : lrs) {
-            for (const int64_t seed : spec.seeds) {
+            for (const int64_t seed : ladder.seeds.empty() ? spec.seeds : ladder.seeds) {
               Trial trial;
               trial.preset = preset.name;
               trial.lr = lr;

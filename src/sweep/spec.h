@@ -33,6 +33,7 @@ struct LadderSpec {
   std::string name;
   std::vector<param::Axis> axes;     // multiplied together by each scale
   std::vector<double> scales;        // multipliers of the base's values along the axes
+  std::vector<int64_t> seeds;        // replaces [grid] seeds on this ladder when not empty
   std::vector<std::string> sets;     // [ladder.config] as key=value
 };
 

@@ -213,8 +213,12 @@ void compare_with_torch(const Case& tc, const Tolerance& tol) {
   expect_rel(ours.loss, torch.loss, tol.loss, 1e-300, "loss" + files);
   expect_rel(ours.aux_loss, torch.aux_loss, tol.loss, 1e-300, "aux_loss" + files);
   expect_rel(ours.z_loss, torch.z_loss, tol.loss, 1e-300, "z_loss" + files);
-  if (tc.config.aux_weight > 0) EXPECT_GT(torch.aux_loss, 0);
-  if (tc.config.z_weight > 0) EXPECT_GT(torch.z_loss, 0);
+  if (tc.config.aux_weight > 0) {
+    EXPECT_GT(torch.aux_loss, 0);
+  }
+  if (tc.config.z_weight > 0) {
+    EXPECT_GT(torch.z_loss, 0);
+  }
 
   // Routing: the same experts, in the same (best-first) order, for every token of every layer.
   std::vector<std::pair<int64_t, std::vector<int32_t>>> our_selected;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "core/error.h"
@@ -82,7 +83,9 @@ scales = [1, 2]
         EXPECT_EQ(t.shape[param::Axis::K], int64_t(2 * p.scale)) << "K/M fixed";
       }
     }
-    if (t.preset == "completep-moe") EXPECT_GE(t.lr, std::exp2(-5) - 1e-15);
+    if (t.preset == "completep-moe") {
+      EXPECT_GE(t.lr, std::exp2(-5) - 1e-15);
+    }
   }
   EXPECT_EQ(shared, 3 * 2 + 2 * 2) << "every base trial stands on both ladders";
   // Same spec, same trials; another fixed setting, other trials.
@@ -94,6 +97,46 @@ scales = [1, 2]
   const Expansion deeper = expand_sweep(parse_sweep_spec(changed, "spec.toml"));
   EXPECT_NE(deeper.hash, e.hash);
   EXPECT_NE(deeper.trials.front().key, e.trials.front().key);
+}
+
+// Extra seeds where they count (the base and the largest scale) without paying for them at every
+// scale: a ladder's own seeds replace [grid] seeds; its trials that another ladder already has
+// (same config, same seed) are trained once.
+TEST_F(SpecTest, ALadderCanHaveItsOwnSeeds) {
+  const Expansion e = expand_sweep(parse_sweep_spec(tiny_config("", 0) + R"(
+[budget]
+tokens = 640
+[grid]
+lr_log2 = [-8, -7]
+[[preset]]
+name = "sp"
+[[ladder]]
+name = "width"
+axes = ["N", "Ne"]
+scales = [1, 2, 4]
+[[ladder]]
+name = "width-seeds"
+axes = ["N", "Ne"]
+scales = [1, 4]
+seeds = [1, 2, 3]
+)", "spec.toml"));
+  // width: 3 scales x 2 LRs, seed 1; width-seeds adds seeds 2 and 3 at scales 1 and 4.
+  EXPECT_EQ(e.trials.size(), size_t(3 * 2 + 2 * 2 * 2));
+  std::map<std::string, std::set<int64_t>> seeds_by_ladder;
+  for (const Trial& t : e.trials)
+    for (const LadderPoint& p : t.points) seeds_by_ladder[p.ladder].insert(t.seed);
+  EXPECT_EQ(seeds_by_ladder["width"], (std::set<int64_t>{1}));
+  EXPECT_EQ(seeds_by_ladder["width-seeds"], (std::set<int64_t>{1, 2, 3}));
+  EXPECT_NE(error_of(tiny_config("", 0) + R"(
+[[preset]]
+name = "sp"
+lr = [0.01]
+[[ladder]]
+name = "width"
+axes = ["N"]
+scales = [1, 2]
+seeds = [1, 1]
+)").find("ladder 'width': seeds: 1 appears twice"), std::string::npos);
 }
 
 TEST_F(SpecTest, RegimePresetsGetTheLadderRegimeAndInitStdCanBeSwept) {
