@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 
 #include "analysis/svg_plot.h"
@@ -209,6 +210,24 @@ std::string verdict_class(const LadderAnalysis& a) {
   return "mixed";
 }
 
+// "sp-width" (+ "-std0.01"): a file name stem with only [A-Za-z0-9._-].
+std::string plot_stem(const Panel& panel) {
+  std::string stem = panel.preset + "-" + panel.ladder;
+  if (panel.init_swept) stem += fmt::format("-std{:g}", panel.init_std);
+  for (char& c : stem)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
+  return stem;
+}
+
+// A figure standing alone has no page around it to say which panel it is: put it in its title.
+std::string titled_svg(const std::string& svg, const std::string& panel) {
+  const std::string marker = "font-weight=\"bold\">";
+  std::string out = svg;
+  if (const size_t at = out.find(marker); at != std::string::npos)
+    out.insert(at + marker.size(), escape_xml(panel) + ": ");
+  return out;
+}
+
 }  // namespace
 
 std::string panel_title(const Panel& panel) {
@@ -322,6 +341,7 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
       "base's optimal LR and at each scale's own optimum.</p>\n",
       options.drift_tolerance);
 
+  std::vector<std::pair<std::string, std::string>> svg_files;  // name in plots/, content
   for (size_t k = 0; k < panels.size(); ++k) {
     const Panel& p = panels[k];
     const LadderAnalysis& a = analyses[k];
@@ -338,8 +358,13 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
         html += fmt::format("<li>{} trials not finished yet: rerun the sweep</li>", p.unfinished);
       html += "</ul>\n";
     }
-    html += "<div class=\"figures\">\n" + lr_plot(p, a, options.metric) +
-            scale_plot(p, a, options.metric) + "</div>\n" + optima_table(p, a);
+    const std::string lr_svg = lr_plot(p, a, options.metric);
+    const std::string scale_svg = scale_plot(p, a, options.metric);
+    html += "<div class=\"figures\">\n" + lr_svg + scale_svg + "</div>\n" + optima_table(p, a);
+    // The same figures as files, titled with their panel, for papers and docs.
+    const std::string stem = plot_stem(p);
+    svg_files.push_back({stem + ".lr.svg", titled_svg(lr_svg, panel_title(p))});
+    svg_files.push_back({stem + ".scale.svg", titled_svg(scale_svg, panel_title(p))});
     const std::string curves = curves_plot(store, p, a);
     if (!curves.empty())
       html += "<details><summary>training curves at the best LRs</summary>\n" + curves +
@@ -366,6 +391,11 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   files.json_path = out_dir + "/summary.json";
   write_file_atomic(files.html_path, html);
   write_file_atomic(files.json_path, summary.dump(1) + "\n");
+  make_dirs(out_dir + "/plots");
+  for (const auto& [name, svg] : svg_files) {
+    files.svg_paths.push_back(out_dir + "/plots/" + name);
+    write_file_atomic(files.svg_paths.back(), svg);
+  }
   return files;
 }
 

@@ -25,6 +25,7 @@ struct ReportOptions {
 
 struct ReportFiles {
   std::string html_path, json_path;
+  std::vector<std::string> svg_paths;  // plots/<preset>-<ladder>.{lr,scale}.svg, standalone
   std::vector<std::string> verdicts;  // "preset / ladder: ..." one per panel
 };
 
@@ -36,8 +37,9 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                               const std::vector<LadderAnalysis>& analyses,
                               const ReportOptions& options);
 
-// Writes out_dir/index.html and out_dir/summary.json (atomically); throws Error when the
-// database has no finished trial to report on.
+// Writes out_dir/index.html, out_dir/summary.json and each panel's loss-vs-LR and loss-vs-scale
+// figures as out_dir/plots/*.svg (atomically); throws Error when the database has no finished
+// trial to report on.
 ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::string& out_dir,
                                   const ReportOptions& options);
 

@@ -17,8 +17,12 @@ std::string describe_sweep(const SweepSpec& spec, const Expansion& expansion) {
     return fmt::format("{} {}{}", n, word, hi == 1 ? "" : "s");
   };
   size_t scales_lo = SIZE_MAX, scales_hi = 0, lrs_lo = SIZE_MAX, lrs_hi = 0;
-  for (const auto& l : spec.ladders)
+  size_t seeds_lo = SIZE_MAX, seeds_hi = 0;
+  for (const auto& l : spec.ladders) {
     scales_lo = std::min(scales_lo, l.scales.size()), scales_hi = std::max(scales_hi, l.scales.size());
+    const size_t seeds = (l.seeds.empty() ? spec.seeds : l.seeds).size();
+    seeds_lo = std::min(seeds_lo, seeds), seeds_hi = std::max(seeds_hi, seeds);
+  }
   for (const auto& p : spec.presets) {
     std::set<double> lrs;
     for (const auto& t : expansion.trials)
@@ -31,7 +35,7 @@ std::string describe_sweep(const SweepSpec& spec, const Expansion& expansion) {
                      count_text(spec.presets.size(), spec.presets.size(), "preset"),
                      count_text(spec.ladders.size(), spec.ladders.size(), "ladder"),
                      count_text(scales_lo, scales_hi, "scale"), count_text(lrs_lo, lrs_hi, "LR"),
-                     count_text(spec.seeds.size(), spec.seeds.size(), "seed"),
+                     count_text(seeds_lo, seeds_hi, "seed"),
                      count_text(expansion.trials.size(), expansion.trials.size(), "trial"),
                      points > expansion.trials.size()
                          ? fmt::format(" ({} ladder points; ladders share base trials)", points)

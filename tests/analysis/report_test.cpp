@@ -75,6 +75,21 @@ TEST_F(ReportTest, WritesAnHtmlPageWithEveryPlotAndAJsonSummary) {
   EXPECT_EQ(std::regex_search(html, std::regex("(src|href)=\"https?:")), false)
       << "nothing loads from the network";
 
+  // Each panel's two main figures also stand alone, titled with their panel.
+  ASSERT_EQ(files.svg_paths.size(), 4u);
+  EXPECT_EQ(files.svg_paths[0], path("report") + "/plots/sp-width.lr.svg");
+  EXPECT_EQ(files.svg_paths[3], path("report") + "/plots/completep-moe-width.scale.svg");
+  for (const std::string& svg_path : files.svg_paths) {
+    const std::string svg = read_file(svg_path);
+    EXPECT_EQ(svg.rfind("<svg ", 0), 0u) << svg_path;
+    EXPECT_NE(svg.find("xmlns=\"http://www.w3.org/2000/svg\""), std::string::npos) << svg_path;
+    EXPECT_EQ(occurrences(svg, "</svg>"), 1u) << svg_path;
+    EXPECT_NE(html.find(svg.substr(svg.find("<g class=\"series\""), 200)), std::string::npos)
+        << "the same figure as the page's: " << svg_path;
+  }
+  EXPECT_NE(read_file(files.svg_paths[0]).find(">sp / width: loss against learning rate<"),
+            std::string::npos);
+
   const auto json = nlohmann::json::parse(read_file(files.json_path));
   ASSERT_EQ(json["panels"].size(), 2u);
   const auto& sp = json["panels"][0];
