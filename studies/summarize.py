@@ -47,8 +47,9 @@ def panel_rows(summary):
         optima = " / ".join(
             fmt(s["optimum"]["log2_lr"], 1) if s.get("optimum") else "–" for s in p["scales"])
         scales = ", ".join("×{:g}".format(s["scale"]) for s in p["scales"])
+        ladder = p["ladder"] + (f", σ0 {p['init_std']:g}" if p.get("init_std") else "")
         rows.append(
-            f"| {p['preset']} | {p['ladder']} | {scales} "
+            f"| {p['preset']} | {ladder} | {scales} "
             f"| {optima} | {fmt(p['drift_octaves'], signed=True)} "
             f"| {fmt(p['drift_per_doubling'], signed=True)} | {'yes' if p['transfers'] else 'no'} "
             f"| {p['larger_is_better_at_base_lr']} | {p['larger_is_better_at_optimum']} |")
