@@ -50,10 +50,13 @@ double y_clip_of(const Panel& panel) {
   return lo + std::max(0.1, 1.5 * (q3 - lo));
 }
 
-std::string lr_plot(const Panel& panel, const LadderAnalysis& a, const std::string& metric) {
+// title_prefix names the panel when the figure stands alone (its own file); the page's headings
+// do that for the inline copy.
+std::string lr_plot(const Panel& panel, const LadderAnalysis& a, const std::string& metric,
+                    const std::string& title_prefix = "") {
   svg::Plot plot;
   plot.css_class = "plot lr-plot";
-  plot.title = "loss against learning rate";
+  plot.title = title_prefix + "loss against learning rate";
   plot.x_label = "learning rate (optim.lr, log scale)";
   plot.y_label = metric_label(metric);
   plot.integer_x_ticks = true;
@@ -106,10 +109,11 @@ std::string lr_plot(const Panel& panel, const LadderAnalysis& a, const std::stri
   return svg::render(plot);
 }
 
-std::string scale_plot(const Panel& panel, const LadderAnalysis& a, const std::string& metric) {
+std::string scale_plot(const Panel& panel, const LadderAnalysis& a, const std::string& metric,
+                       const std::string& title_prefix = "") {
   svg::Plot plot;
   plot.css_class = "plot scale-plot";
-  plot.title = "larger is better?";
+  plot.title = title_prefix + "larger is better?";
   plot.x_label = "scale (log scale)";
   plot.y_label = metric_label(metric);
   plot.width = 460;
@@ -217,15 +221,6 @@ std::string plot_stem(const Panel& panel) {
   for (char& c : stem)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
   return stem;
-}
-
-// A figure standing alone has no page around it to say which panel it is: put it in its title.
-std::string titled_svg(const std::string& svg, const std::string& panel) {
-  const std::string marker = "font-weight=\"bold\">";
-  std::string out = svg;
-  if (const size_t at = out.find(marker); at != std::string::npos)
-    out.insert(at + marker.size(), escape_xml(panel) + ": ");
-  return out;
 }
 
 }  // namespace
@@ -358,13 +353,12 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
         html += fmt::format("<li>{} trials not finished yet: rerun the sweep</li>", p.unfinished);
       html += "</ul>\n";
     }
-    const std::string lr_svg = lr_plot(p, a, options.metric);
-    const std::string scale_svg = scale_plot(p, a, options.metric);
-    html += "<div class=\"figures\">\n" + lr_svg + scale_svg + "</div>\n" + optima_table(p, a);
-    // The same figures as files, titled with their panel, for papers and docs.
-    const std::string stem = plot_stem(p);
-    svg_files.push_back({stem + ".lr.svg", titled_svg(lr_svg, panel_title(p))});
-    svg_files.push_back({stem + ".scale.svg", titled_svg(scale_svg, panel_title(p))});
+    html += "<div class=\"figures\">\n" + lr_plot(p, a, options.metric) +
+            scale_plot(p, a, options.metric) + "</div>\n" + optima_table(p, a);
+    // The same figures as files for papers and docs, titled with their panel.
+    const std::string stem = plot_stem(p), prefix = panel_title(p) + ": ";
+    svg_files.push_back({stem + ".lr.svg", lr_plot(p, a, options.metric, prefix)});
+    svg_files.push_back({stem + ".scale.svg", scale_plot(p, a, options.metric, prefix)});
     const std::string curves = curves_plot(store, p, a);
     if (!curves.empty())
       html += "<details><summary>training curves at the best LRs</summary>\n" + curves +
