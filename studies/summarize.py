@@ -5,7 +5,9 @@ For every study that has a report (studies/run.sh writes runs/studies/<study>.re
 per preset x ladder with each scale's optimal log2 LR, the drift, and the two "larger is better"
 answers, all read from the report's summary.json; then, for ladders named *-seeds, the seed
 spread: per seed the optimum (parabola through the grid minimum and its neighbours, as the
-report does for means) and the loss at the base-optimal LR, at the base and the largest scale.
+report does for means) and the loss at the base-optimal LR, at the base and the largest scale;
+where init std was swept, the report's init std analysis: best loss per init std at each scale
+and the init std's optimum and drift.
 Copies each panel's SVG figures into docs/results/<study>/.
 
 Usage: python3 studies/summarize.py [--runs runs/studies] [--docs docs/results] STUDY...
@@ -84,6 +86,24 @@ def seed_rows(db_path, summary):
     return rows
 
 
+def init_rows(summary):
+    """Per swept init std: each scale's best loss per init std (at its best LR) and optimum."""
+    rows = []
+    for t in summary.get("init_transfer", []):
+        for s in t["scales"]:
+            cells = " | ".join(
+                f"{fmt(q['loss'], 3)} (2^{q['log2_lr']:g})" if q["loss"] is not None else "–"
+                for q in s["points"])
+            o = s["optimum"]
+            best = "–" if o["init_std"] is None else f"{o['init_std']:.3g} ({o['kind']})"
+            rows.append(f"| {t['preset']} | ×{s['scale']:g} | {cells} | {best} |")
+        rows.append(f"| {t['preset']} | drift | {fmt(t['drift_octaves'], signed=True)} octaves, "
+                    f"{fmt(t['drift_per_doubling'], signed=True)} per doubling, transfers: "
+                    f"{'yes' if t['transfers'] else 'no'}"
+                    + " |" * len(t["scales"][0]["points"]))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", default="runs/studies")
@@ -113,6 +133,15 @@ def main():
                   "| loss range at base LR, base | same, largest |")
             print("|---|---|---|---|---|---|---|")
             print("\n".join(seeds))
+        inits = init_rows(summary)
+        if inits:
+            stds = [q["init_std"] for q in summary["init_transfer"][0]["scales"][0]["points"]]
+            print("\nInit std (best loss over the LR grid at each init std, and its LR; optimum "
+                  "in log2 init std as for the LR):\n")
+            print("| preset | scale | " + " | ".join(f"σ0 {v:g}" for v in stds)
+                  + " | optimal σ0 |")
+            print("|---|---|" + "---|" * len(stds) + "---|")
+            print("\n".join(inits))
         print()
         plots = os.path.join(report, "plots")
         if os.path.isdir(plots):

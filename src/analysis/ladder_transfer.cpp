@@ -34,6 +34,37 @@ std::string octaves(double v) { return fmt::format("{:+.2f}", v); }
 
 }  // namespace
 
+Drift measure_drift(const std::vector<Optimum>& optima, const std::vector<double>& scales,
+                    double tolerance, const std::string& grid_name) {
+  Drift d;
+  if (optima.size() < 2) {
+    d.text = "a single scale: nothing to compare";
+    return d;
+  }
+  d.scale_ratio = scales.back() / scales.front();
+  const Optimum &first = optima.front(), &last = optima.back();
+  if (first.kind == OptimumKind::none || last.kind == OptimumKind::none) {
+    d.text = fmt::format(
+        "no optimum at {} (every {} diverged or none finished)",
+        scale_label(first.kind == OptimumKind::none ? scales.front() : scales.back()), grid_name);
+    return d;
+  }
+  d.octaves = last.log2_x - first.log2_x;
+  d.per_doubling = d.octaves / std::log2(d.scale_ratio);
+  d.is_bound = first.kind == OptimumKind::edge || last.kind == OptimumKind::edge;
+  d.holds = !d.is_bound && std::abs(d.per_doubling) <= tolerance;  // a bound: no claim either way
+  d.text = fmt::format("optimum drifts {} octaves over {:g}x ({} per doubling)",
+                       octaves(d.octaves), d.scale_ratio, octaves(d.per_doubling));
+  if (d.is_bound)
+    d.text += fmt::format(
+        ", uncertain: the best {} at {} is at the edge of the grid", grid_name,
+        scale_label(first.kind == OptimumKind::edge ? scales.front() : scales.back()));
+  else
+    d.text += d.holds ? fmt::format(": transfers (within ±{:g} per doubling)", tolerance)
+                      : fmt::format(": does not transfer (beyond ±{:g} per doubling)", tolerance);
+  return d;
+}
+
 LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drift_tolerance) {
   LadderAnalysis a;
   const size_t n = curves.size();
@@ -52,7 +83,7 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
       a.notes.push_back(fmt::format(
           "{}: the best LR (2^{:g}) is at the edge of what was tried (grid end or next to a "
           "diverged LR); the optimum may lie beyond it",
-          at, o.grid_log2_lr));
+          at, o.grid_log2_x));
     else if (o.kind == OptimumKind::argmin)
       a.notes.push_back(fmt::format(
           "{}: the curve is flat (every LR gave the same loss); the smallest LR stands for the "
@@ -66,15 +97,10 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
   a.base = 0;
   for (size_t i = 0; i < n; ++i)
     if (curves[i].scale == 1) a.base = int(i);
-  a.scale_ratio = curves.back().scale / curves.front().scale;
 
-  const Optimum &first = a.optima.front(), &last = a.optima.back();
-  if (first.kind != OptimumKind::none && last.kind != OptimumKind::none && n > 1) {
-    a.drift_octaves = last.log2_lr - first.log2_lr;
-    a.drift_is_bound = first.kind == OptimumKind::edge || last.kind == OptimumKind::edge;
-    a.drift_per_doubling = a.drift_octaves / std::log2(a.scale_ratio);
-    a.holds = std::abs(a.drift_per_doubling) <= drift_tolerance;
-  }
+  std::vector<double> scales;
+  for (const ScaleCurve& c : curves) scales.push_back(c.scale);
+  a.drift = measure_drift(a.optima, scales, drift_tolerance, "LR");
 
   // Loss at the base-optimal LR: the grid LR nearest the base's optimum, the one a user of this
   // grid would carry up the ladder.
@@ -82,8 +108,8 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
   if (base.kind != OptimumKind::none) {
     double best_gap = INFINITY;
     for (const LrPoint& p : curves[size_t(a.base)].points)
-      if (std::abs(p.log2_lr - base.log2_lr) < best_gap - 1e-9)
-        best_gap = std::abs(p.log2_lr - base.log2_lr), a.base_grid_log2_lr = p.log2_lr;
+      if (std::abs(p.log2_lr - base.log2_x) < best_gap - 1e-9)
+        best_gap = std::abs(p.log2_lr - base.log2_x), a.base_grid_log2_lr = p.log2_lr;
   }
   for (const ScaleCurve& c : curves) {
     double loss = NAN;
@@ -98,27 +124,6 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
   a.at_optimum = trend(curves, best, a.optimum_breaks);
 
   // The verdict: drift first, then "larger is better".
-  std::string drift;
-  if (n < 2) {
-    drift = "a single scale: nothing to compare";
-  } else if (std::isnan(a.drift_octaves)) {
-    drift = fmt::format("no optimum at {} (every LR diverged or none finished)",
-                        scale_label(first.kind == OptimumKind::none ? curves.front().scale
-                                                                    : curves.back().scale));
-  } else {
-    drift = fmt::format("optimum drifts {} octaves over {:g}x ({} per doubling)",
-                        octaves(a.drift_octaves), a.scale_ratio, octaves(a.drift_per_doubling));
-    if (a.drift_is_bound) {
-      a.holds = false;  // the drift is a lower bound: no claim either way
-      drift += fmt::format(", uncertain: the best LR at {} is at the edge of the grid",
-                           scale_label(first.kind == OptimumKind::edge ? curves.front().scale
-                                                                       : curves.back().scale));
-    } else {
-      drift += a.holds ? fmt::format(": transfers (within ±{:g} per doubling)", drift_tolerance)
-                       : fmt::format(": does not transfer (beyond ±{:g} per doubling)",
-                                     drift_tolerance);
-    }
-  }
   std::string better;
   if (n >= 2) {
     const auto broken = [](const std::vector<std::string>& breaks) {
@@ -142,7 +147,7 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
     else
       better = "; larger is better: unknown (missing or diverged points)";
   }
-  a.verdict = drift + better;
+  a.verdict = a.drift.text + better;
   return a;
 }
 

@@ -36,14 +36,25 @@ constexpr double kDefaultDriftTolerance = 0.5;
 
 enum class Trend { better, not_better, unknown };
 
+// How far an optimum moved from the smallest to the largest scale of a ladder.
+struct Drift {
+  double octaves = NAN;       // optimum at the largest scale minus at the smallest
+  double scale_ratio = 1;     // largest / smallest scale
+  double per_doubling = NAN;  // octaves / log2(scale_ratio)
+  bool is_bound = false;      // an end optimum is at the grid edge: the drift may be larger
+  bool holds = false;         // |per doubling| <= tolerance, and not a bound
+  std::string text;           // "optimum drifts +0.50 octaves over 8x (+0.17 per doubling): ..."
+};
+
+// optima and their scales in scale order; tolerance in octaves per doubling; grid_name says what
+// the optima are of ("LR", "init std") in the text.
+Drift measure_drift(const std::vector<Optimum>& optima, const std::vector<double>& scales,
+                    double tolerance, const std::string& grid_name);
+
 struct LadderAnalysis {
   std::vector<Optimum> optima;  // per scale
   int base = 0;                 // the scale whose optimum is the tuned LR: x1, else the smallest
-  double drift_octaves = NAN;   // optimum at the largest scale minus at the smallest
-  double scale_ratio = 1;       // largest / smallest scale
-  double drift_per_doubling = NAN;  // drift_octaves / log2(scale_ratio)
-  bool drift_is_bound = false;  // an end optimum is at the grid edge: the drift may be larger
-  bool holds = false;           // |drift per doubling| <= tolerance
+  Drift drift;
   double base_grid_log2_lr = NAN;   // the grid LR nearest the base's optimum
   std::vector<double> loss_at_base_lr;  // per scale at that LR (NaN: missing or diverged)
   Trend at_base_lr = Trend::unknown, at_optimum = Trend::unknown;

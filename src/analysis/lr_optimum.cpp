@@ -16,7 +16,7 @@ const char* optimum_kind_name(OptimumKind kind) {
 
 Optimum find_optimum(std::vector<LossPoint> points) {
   std::sort(points.begin(), points.end(),
-            [](const LossPoint& a, const LossPoint& b) { return a.log2_lr < b.log2_lr; });
+            [](const LossPoint& a, const LossPoint& b) { return a.log2_x < b.log2_x; });
   const auto finite = [&](int i) {
     return i >= 0 && i < int(points.size()) && std::isfinite(points[size_t(i)].loss);
   };
@@ -26,10 +26,10 @@ Optimum find_optimum(std::vector<LossPoint> points) {
     if (finite(i) && (best < 0 || points[size_t(i)].loss < points[size_t(best)].loss)) best = i;
   if (best < 0) return out;
 
-  const auto x = [&](int i) { return points[size_t(i)].log2_lr; };
+  const auto x = [&](int i) { return points[size_t(i)].log2_x; };
   const auto y = [&](int i) { return points[size_t(i)].loss; };
-  out.grid_log2_lr = x(best);
-  out.log2_lr = x(best);
+  out.grid_log2_x = x(best);
+  out.log2_x = x(best);
   out.loss = y(best);
   bool flat = true;
   for (int i = 0; i < int(points.size()); ++i)
@@ -51,7 +51,7 @@ Optimum find_optimum(std::vector<LossPoint> points) {
   if (a > 0 && std::isfinite(a)) {
     const double vertex = -b / (2 * a);
     out.kind = OptimumKind::fit;
-    out.log2_lr = x(best) + vertex;
+    out.log2_x = x(best) + vertex;
     out.fitted_loss = y(best) - b * b / (4 * a);
     return out;
   }

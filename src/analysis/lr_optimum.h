@@ -1,12 +1,13 @@
-// The optimum of one loss-vs-learning-rate curve, between and beyond its grid points.
+// The optimum of one loss curve over a grid in log2 of a hyperparameter (the learning rate; the
+// init std when it was swept too), between and beyond its grid points.
 //
 // The rule (docs/sweeps.md): take the grid minimum among the points that did not diverge. If it
 // sits inside the grid, with finite neighbours on both sides, the optimum is the vertex of the
-// parabola in log2(LR) through it and its two neighbours; that vertex always lies between the
+// parabola in log2(x) through it and its two neighbours; that vertex always lies between the
 // neighbours, and within half a grid step of the minimum on an even grid. Three points, not a
 // least-squares fit over more: loss-vs-LR curves are steep on the high side and flat on the low
 // side, and a wider parabola is pulled towards the flat side (measured on exp(u) - u: up to half
-// an octave). With ties going to the smaller LR the parabola always opens upwards; it is
+// an octave). With ties going to the smaller value the parabola always opens upwards; it is
 // ill-posed only on a flat curve (every loss equal), where the grid minimum stands (kind argmin). A minimum at the edge of the grid, or beside a diverged point, is reported as
 // such (kind edge): the true optimum may lie beyond what was tried.
 #pragma once
@@ -18,7 +19,7 @@
 namespace moet::analysis {
 
 struct LossPoint {
-  double log2_lr = 0;
+  double log2_x = 0;  // log2 of the hyperparameter: log2(LR), log2(init std)
   double loss = NAN;  // NaN or inf: diverged (or missing)
 };
 
@@ -32,13 +33,13 @@ const char* optimum_kind_name(OptimumKind kind);
 
 struct Optimum {
   OptimumKind kind = OptimumKind::none;
-  double log2_lr = NAN;     // the estimated optimum
+  double log2_x = NAN;      // the estimated optimum
   double loss = NAN;        // the grid minimum's loss (measured, not fitted)
   double fitted_loss = NAN; // the parabola's value at its vertex (fit only)
-  double grid_log2_lr = NAN;  // where the grid minimum is
+  double grid_log2_x = NAN;  // where the grid minimum is
 };
 
-// points in any order; at most one per LR.
+// points in any order; at most one per grid value.
 Optimum find_optimum(std::vector<LossPoint> points);
 
 }  // namespace moet::analysis

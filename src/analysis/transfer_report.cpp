@@ -95,12 +95,12 @@ std::string lr_plot(const Panel& panel, const LadderAnalysis& a, const std::stri
     const Optimum& o = a.optima[i];
     if (o.kind != OptimumKind::none) {
       svg::Marker m;
-      m.x = o.log2_lr;
+      m.x = o.log2_x;
       m.y = o.kind == OptimumKind::fit ? o.fitted_loss : o.loss;
       m.color = color;
       m.css_class = "optimum";
       m.title = fmt::format("{} optimum ({}): lr {}, loss {:.4f}", scale_label(c.scale),
-                            optimum_kind_name(o.kind), lr_text(o.log2_lr), m.y);
+                            optimum_kind_name(o.kind), lr_text(o.log2_x), m.y);
       plot.markers.push_back(m);
     }
   }
@@ -128,10 +128,67 @@ std::string scale_plot(const Panel& panel, const LadderAnalysis& a, const std::s
                                           a.loss_at_base_lr[i], lr_text(a.base_grid_log2_lr))});
     at_own.points.push_back({x, a.optima[i].loss, NAN, NAN,
                              fmt::format("{}: {:.4f} at lr {}", scale_label(panel.curves[i].scale),
-                                         a.optima[i].loss, lr_text(a.optima[i].grid_log2_lr))});
+                                         a.optima[i].loss, lr_text(a.optima[i].grid_log2_x))});
   }
   plot.series = {at_base, at_own};
   return svg::render(plot);
+}
+
+// Best loss against init std, one curve per scale: where the init std's optimum sits.
+std::string init_plot(const InitTransfer& t, const std::string& metric,
+                      const std::string& title_prefix = "") {
+  svg::Plot plot;
+  plot.css_class = "plot init-plot";
+  plot.title = title_prefix + "best loss against init std";
+  plot.x_label = "init std (param.init_std, log scale), each at its best LR";
+  plot.y_label = metric_label(metric);
+  plot.integer_x_ticks = true;
+  plot.x_tick_text = [](double e) { return fmt::format("{:.3g}", std::exp2(e)); };
+  for (size_t i = 0; i < t.curves.size(); ++i) {
+    const InitCurve& c = t.curves[i];
+    svg::Series s{scale_label(c.scale) + "  " + c.shape, svg::palette(i), {}, false, true};
+    for (const InitStdPoint& q : c.points) {
+      const std::string where = fmt::format("{}, init std {:g}", scale_label(c.scale), q.init_std);
+      const bool finite = std::isfinite(q.loss);
+      s.points.push_back({std::log2(q.init_std), finite ? q.loss : NAN, NAN, NAN,
+                          finite ? fmt::format("{}: {:.4f} at lr {}", where, q.loss,
+                                               lr_text(q.log2_lr))
+                                 : where + ": no finished, non-diverged trial"});
+    }
+    plot.series.push_back(s);
+    const Optimum& o = c.optimum;
+    if (o.kind == OptimumKind::none) continue;
+    svg::Marker m;
+    m.x = o.log2_x;
+    m.y = o.kind == OptimumKind::fit ? o.fitted_loss : o.loss;
+    m.color = svg::palette(i);
+    m.css_class = "optimum";
+    m.title = fmt::format("{} optimum ({}): init std {:.3g}, loss {:.4f}", scale_label(c.scale),
+                          optimum_kind_name(o.kind), std::exp2(o.log2_x), m.y);
+    plot.markers.push_back(m);
+  }
+  return svg::render(plot);
+}
+
+std::string init_table(const InitTransfer& t) {
+  std::string head = "<tr><th>scale</th><th>shape</th>";
+  for (const InitStdPoint& q : t.curves.front().points)
+    head += fmt::format("<th>init std {:g}</th>", q.init_std);
+  head += "<th>optimal init std</th><th>estimate</th></tr>\n";
+  std::string rows;
+  for (const InitCurve& c : t.curves) {
+    rows += fmt::format("<tr><td>{}</td><td>{}</td>", scale_label(c.scale), escape_xml(c.shape));
+    for (const InitStdPoint& q : c.points)
+      rows += std::isfinite(q.loss)
+                  ? fmt::format("<td>{:.4f} <small>(lr 2^{:g})</small></td>", q.loss, q.log2_lr)
+                  : std::string("<td>—</td>");
+    rows += fmt::format("<td>{}</td><td>{}</td></tr>\n",
+                        c.optimum.kind == OptimumKind::none
+                            ? std::string("—")
+                            : fmt::format("{:.3g}", std::exp2(c.optimum.log2_x)),
+                        optimum_kind_name(c.optimum.kind));
+  }
+  return "<table>" + head + rows + "</table>\n";
 }
 
 std::string curves_plot(const sweep::ResultsStore& store, const Panel& panel,
@@ -146,7 +203,7 @@ std::string curves_plot(const sweep::ResultsStore& store, const Panel& panel,
     const Optimum& o = a.optima[i];
     if (o.kind == OptimumKind::none) continue;
     for (size_t j = 0; j < panel.curves[i].points.size(); ++j) {
-      if (std::abs(panel.curves[i].points[j].log2_lr - o.grid_log2_lr) > 1e-6) continue;
+      if (std::abs(panel.curves[i].points[j].log2_lr - o.grid_log2_x) > 1e-6) continue;
       const auto& keys = panel.trial_keys[i][j];
       if (keys.empty()) continue;
       svg::Series train{scale_label(panel.curves[i].scale) + " train", svg::palette(i), {}, false,
@@ -177,7 +234,7 @@ std::string optima_table(const Panel& panel, const LadderAnalysis& a) {
     rows += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td></tr>\n",
         scale_label(c.scale) + (int(i) == a.base ? " (base)" : ""), escape_xml(c.shape),
-        o.kind == OptimumKind::none ? "—" : escape_xml(lr_text(o.log2_lr)),
+        o.kind == OptimumKind::none ? "—" : escape_xml(lr_text(o.log2_x)),
         optimum_kind_name(o.kind), std::isfinite(o.loss) ? fmt::format("{:.4f}", o.loss) : "—",
         std::isfinite(a.loss_at_base_lr[i]) ? fmt::format("{:.4f}", a.loss_at_base_lr[i]) : "—",
         diverged, points);
@@ -209,18 +266,29 @@ code { background: #f3f3f3; padding: 1px 4px; }
 
 std::string verdict_class(const LadderAnalysis& a) {
   const bool better = a.at_base_lr == Trend::better && a.at_optimum == Trend::better;
-  if (a.holds && better) return "good";
-  if (!a.holds && std::isfinite(a.drift_octaves)) return better ? "mixed" : "bad";
+  if (a.drift.holds && better) return "good";
+  if (!a.drift.holds && std::isfinite(a.drift.octaves)) return better ? "mixed" : "bad";
   return "mixed";
 }
 
-// "sp-width" (+ "-std0.01"): a file name stem with only [A-Za-z0-9._-].
-std::string plot_stem(const Panel& panel) {
-  std::string stem = panel.preset + "-" + panel.ladder;
-  if (panel.init_swept) stem += fmt::format("-std{:g}", panel.init_std);
+std::string drift_class(const Drift& d) {
+  if (d.holds) return "good";
+  return std::isfinite(d.octaves) && !d.is_bound ? "bad" : "mixed";
+}
+
+// "sp-width": a file name stem with only [A-Za-z0-9._-].
+std::string plot_stem(const std::string& preset, const std::string& ladder) {
+  std::string stem = preset + "-" + ladder;
   for (char& c : stem)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
   return stem;
+}
+
+// "sp-width" (+ "-std0.01").
+std::string plot_stem(const Panel& panel) {
+  return plot_stem(panel.preset, panel.ladder +
+                                     (panel.init_swept ? fmt::format("-std{:g}", panel.init_std)
+                                                       : std::string()));
 }
 
 }  // namespace
@@ -233,10 +301,14 @@ std::string panel_title(const Panel& panel) {
 
 nlohmann::json report_summary(const std::vector<Panel>& panels,
                               const std::vector<LadderAnalysis>& analyses,
+                              const std::vector<InitTransfer>& inits,
                               const ReportOptions& options) {
   nlohmann::json out = {{"loss", options.metric},
                         {"drift_tolerance_octaves_per_doubling", options.drift_tolerance},
-                        {"panels", nlohmann::json::array()}};
+                        {"init_drift_tolerance_octaves_per_doubling",
+                         options.init_drift_tolerance},
+                        {"panels", nlohmann::json::array()},
+                        {"init_transfer", nlohmann::json::array()}};
   for (size_t k = 0; k < panels.size(); ++k) {
     const Panel& p = panels[k];
     const LadderAnalysis& a = analyses[k];
@@ -253,8 +325,8 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                         {"shape", p.curves[i].shape},
                         {"optimum",
                          {{"kind", optimum_kind_name(o.kind)},
-                          {"log2_lr", number(o.log2_lr)},
-                          {"lr", number(std::exp2(o.log2_lr))},
+                          {"log2_lr", number(o.log2_x)},
+                          {"lr", number(std::exp2(o.log2_x))},
                           {"loss", number(o.loss)},
                           {"fitted_loss", number(o.fitted_loss)}}},
                         {"loss_at_base_lr", number(a.loss_at_base_lr[i])},
@@ -265,11 +337,11 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                              {"axes", p.axes},
                              {"init_std", p.init_std},
                              {"verdict", panel_title(p) + ": " + a.verdict},
-                             {"drift_octaves", number(a.drift_octaves)},
-                             {"drift_per_doubling", number(a.drift_per_doubling)},
-                             {"drift_is_lower_bound", a.drift_is_bound},
-                             {"scale_ratio", a.scale_ratio},
-                             {"transfers", a.holds},
+                             {"drift_octaves", number(a.drift.octaves)},
+                             {"drift_per_doubling", number(a.drift.per_doubling)},
+                             {"drift_is_lower_bound", a.drift.is_bound},
+                             {"scale_ratio", a.drift.scale_ratio},
+                             {"transfers", a.drift.holds},
                              {"base_scale", p.curves.empty() ? 1.0 : p.curves[size_t(a.base)].scale},
                              {"base_optimal_log2_lr", number(a.base_grid_log2_lr)},
                              {"larger_is_better_at_base_lr", trend_name(a.at_base_lr)},
@@ -278,6 +350,32 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                              {"unfinished_trials", p.unfinished},
                              {"failed_trials", p.failed},
                              {"scales", scales}});
+  }
+  for (const InitTransfer& t : inits) {
+    nlohmann::json scales = nlohmann::json::array();
+    for (const InitCurve& c : t.curves) {
+      nlohmann::json points = nlohmann::json::array();
+      for (const InitStdPoint& q : c.points)
+        points.push_back({{"init_std", q.init_std}, {"log2_lr", number(q.log2_lr)},
+                          {"loss", number(q.loss)}});
+      scales.push_back({{"scale", c.scale},
+                        {"shape", c.shape},
+                        {"optimum",
+                         {{"kind", optimum_kind_name(c.optimum.kind)},
+                          {"log2_init_std", number(c.optimum.log2_x)},
+                          {"init_std", number(std::exp2(c.optimum.log2_x))},
+                          {"loss", number(c.optimum.loss)}}},
+                        {"points", points}});
+    }
+    out["init_transfer"].push_back({{"preset", t.preset},
+                                    {"ladder", t.ladder},
+                                    {"verdict", t.preset + " / " + t.ladder + ": " + t.verdict},
+                                    {"drift_octaves", number(t.drift.octaves)},
+                                    {"drift_per_doubling", number(t.drift.per_doubling)},
+                                    {"drift_is_lower_bound", t.drift.is_bound},
+                                    {"scale_ratio", t.drift.scale_ratio},
+                                    {"transfers", t.drift.holds},
+                                    {"scales", scales}});
   }
   return out;
 }
@@ -302,6 +400,10 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
     analyses.push_back(analyze_ladder(p.curves, options.drift_tolerance));
     files.verdicts.push_back(panel_title(p) + ": " + analyses.back().verdict);
   }
+  const std::vector<InitTransfer> inits =
+      analyze_init_transfer(panels, analyses, options.init_drift_tolerance);
+  for (const InitTransfer& t : inits)
+    files.verdicts.push_back(t.preset + " / " + t.ladder + ": " + t.verdict);
 
   const std::string name = store.meta("name");
   const param::AxisValues base = store.base_shape();
@@ -326,6 +428,10 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   for (size_t k = 0; k < panels.size(); ++k)
     html += fmt::format("<li class=\"{}\"><a href=\"#panel-{}\">{}</a></li>\n",
                         verdict_class(analyses[k]), k, escape_xml(files.verdicts[k]));
+  for (size_t k = 0; k < inits.size(); ++k)
+    html += fmt::format("<li class=\"{}\"><a href=\"#init-{}\">{}</a></li>\n",
+                        drift_class(inits[k].drift), k,
+                        escape_xml(files.verdicts[panels.size() + k]));
   html += fmt::format(
       "</ul>\n<p class=\"meta\">How to read: each scale's optimum is the vertex of a parabola "
       "fitted in log2(LR) around its best grid point (the grid point itself when the fit is "
@@ -365,12 +471,27 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
               "</details>\n";
     html += "</section>\n";
   }
+  for (size_t k = 0; k < inits.size(); ++k) {
+    const InitTransfer& t = inits[k];
+    const std::string title = t.preset + " / " + t.ladder + ": init std";
+    html += fmt::format(
+        "<section class=\"panel\" id=\"init-{}\">\n<h2>{}</h2>\n<p class=\"verdict {}\">{}</p>\n"
+        "<p class=\"meta\">Each point is the best loss over the LR grid at that init std (the "
+        "panels above); the optimum is found as the LR's is, in log2(init std), and transfers "
+        "when it moves at most ±{:g} octaves per doubling of scale.</p>\n",
+        k, escape_xml(title), drift_class(t.drift), escape_xml(t.verdict),
+        options.init_drift_tolerance);
+    html += "<div class=\"figures\">\n" + init_plot(t, options.metric) + "</div>\n" +
+            init_table(t) + "</section>\n";
+    svg_files.push_back({plot_stem(t.preset, t.ladder) + ".init.svg",
+                         init_plot(t, options.metric, title + ": ")});
+  }
   html += fmt::format(
       "<p class=\"meta\">Next: <code>moet transfer --db {} --target TARGET.toml</code> writes the "
       "target's config with the tuned LR.</p>\n</body></html>\n",
       escape_xml(store.path()));
 
-  nlohmann::json summary = report_summary(panels, analyses, options);
+  nlohmann::json summary = report_summary(panels, analyses, inits, options);
   summary["database"] = store.path();
   summary["spec"] = store.meta("spec_path");
   summary["name"] = name;

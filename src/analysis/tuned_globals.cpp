@@ -39,7 +39,7 @@ TunedGlobals tune_globals(const std::vector<Panel>& panels, const std::string& p
     if (std::isfinite(best.base_loss) && !(o.loss < best.base_loss)) continue;
     best.preset = p.preset;
     best.ladder = p.ladder;
-    best.log2_lr = o.log2_lr;
+    best.log2_lr = o.log2_x;
     best.kind = o.kind;
     best.base_loss = o.loss;
     best.base_scale = p.curves[size_t(a.base)].scale;
@@ -48,7 +48,7 @@ TunedGlobals tune_globals(const std::vector<Panel>& panels, const std::string& p
     best.verdict = p.preset + " / " + p.ladder + ": " + a.verdict;
     const ScaleCurve& base = p.curves[size_t(a.base)];
     for (size_t j = 0; j < base.points.size(); ++j)
-      if (base.points[j].log2_lr == o.grid_log2_lr && !p.trial_keys[size_t(a.base)][j].empty())
+      if (base.points[j].log2_lr == o.grid_log2_x && !p.trial_keys[size_t(a.base)][j].empty())
         best.base_trial = p.trial_keys[size_t(a.base)][j].front();
   }
   if (best.kind == OptimumKind::none)

@@ -22,8 +22,13 @@ MOET_COMMAND(report, Command{
                    fmt::format("drift of the optimum, in octaves per doubling of scale, that "
                                "still counts as transferring (default {:g})",
                                analysis::kDefaultDriftTolerance));
+    app.add_option("--init-tolerance", options->init_drift_tolerance,
+                   fmt::format("the same for the init std's optimum, when the sweep swept it "
+                               "(default {:g})",
+                               analysis::kDefaultInitDriftTolerance));
     return std::function<int()>([=] {
       if (!(options->drift_tolerance >= 0)) fail("--tolerance: must not be negative");
+      if (!(options->init_drift_tolerance >= 0)) fail("--init-tolerance: must not be negative");
       const auto store = sweep::ResultsStore::open_read_only(*db);
       const analysis::ReportFiles files = analysis::write_transfer_report(store, *out, *options);
       fmt::print("report: {}\nsummary: {}\n", files.html_path, files.json_path);

@@ -17,24 +17,27 @@ std::string describe_sweep(const SweepSpec& spec, const Expansion& expansion) {
     return fmt::format("{} {}{}", n, word, hi == 1 ? "" : "s");
   };
   size_t scales_lo = SIZE_MAX, scales_hi = 0, lrs_lo = SIZE_MAX, lrs_hi = 0;
-  size_t seeds_lo = SIZE_MAX, seeds_hi = 0;
+  size_t seeds_lo = SIZE_MAX, seeds_hi = 0, stds_lo = SIZE_MAX, stds_hi = 0;
   for (const auto& l : spec.ladders) {
     scales_lo = std::min(scales_lo, l.scales.size()), scales_hi = std::max(scales_hi, l.scales.size());
     const size_t seeds = (l.seeds.empty() ? spec.seeds : l.seeds).size();
     seeds_lo = std::min(seeds_lo, seeds), seeds_hi = std::max(seeds_hi, seeds);
   }
   for (const auto& p : spec.presets) {
-    std::set<double> lrs;
+    std::set<double> lrs, stds;
     for (const auto& t : expansion.trials)
-      if (t.preset == p.name) lrs.insert(t.lr);
+      if (t.preset == p.name) lrs.insert(t.lr), stds.insert(t.init_std);
     lrs_lo = std::min(lrs_lo, lrs.size()), lrs_hi = std::max(lrs_hi, lrs.size());
+    stds_lo = std::min(stds_lo, stds.size()), stds_hi = std::max(stds_hi, stds.size());
   }
   size_t points = 0;  // trials before sharing: one per ladder point
   for (const auto& t : expansion.trials) points += t.points.size();
-  return fmt::format("{} x {} x {} x {} x {} = {}{}",
+  return fmt::format("{} x {} x {} x {}{} x {} = {}{}",
                      count_text(spec.presets.size(), spec.presets.size(), "preset"),
                      count_text(spec.ladders.size(), spec.ladders.size(), "ladder"),
-                     count_text(scales_lo, scales_hi, "scale"), count_text(lrs_lo, lrs_hi, "LR"),
+                     count_text(scales_lo, scales_hi, "scale"),
+                     stds_hi > 1 ? count_text(stds_lo, stds_hi, "init std") + " x " : "",
+                     count_text(lrs_lo, lrs_hi, "LR"),
                      count_text(seeds_lo, seeds_hi, "seed"),
                      count_text(expansion.trials.size(), expansion.trials.size(), "trial"),
                      points > expansion.trials.size()

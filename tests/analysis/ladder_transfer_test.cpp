@@ -27,15 +27,15 @@ TEST(LadderTransfer, AStableOptimumWithFallingLossTransfers) {
   const auto a = analyze_ladder(
       {parabola(1, -7.0, 3.0), parabola(2, -7.1, 2.9), parabola(4, -7.3, 2.8)}, 0.5);
   ASSERT_EQ(a.optima.size(), 3u);
-  EXPECT_NEAR(a.optima[2].log2_lr, -7.3, 1e-9);
-  EXPECT_NEAR(a.drift_octaves, -0.3, 1e-9);
-  EXPECT_EQ(a.scale_ratio, 4);
-  EXPECT_TRUE(a.holds);
+  EXPECT_NEAR(a.optima[2].log2_x, -7.3, 1e-9);
+  EXPECT_NEAR(a.drift.octaves, -0.3, 1e-9);
+  EXPECT_EQ(a.drift.scale_ratio, 4);
+  EXPECT_TRUE(a.drift.holds);
   EXPECT_EQ(a.base, 0);
   EXPECT_EQ(a.base_grid_log2_lr, -7);
   EXPECT_EQ(a.at_base_lr, Trend::better);
   EXPECT_EQ(a.at_optimum, Trend::better);
-  EXPECT_NEAR(a.drift_per_doubling, -0.15, 1e-9);
+  EXPECT_NEAR(a.drift.per_doubling, -0.15, 1e-9);
   EXPECT_EQ(a.verdict,
             "optimum drifts -0.30 octaves over 4x (-0.15 per doubling): transfers (within ±0.5 "
             "per doubling); larger is better at every step");
@@ -45,8 +45,8 @@ TEST(LadderTransfer, ADriftingOptimumDoesNotTransferAndTheLossAtTheBaseLrRises) 
   // SP-like: the optimum halves per doubling, and at the base's LR the wider models are worse.
   const auto a = analyze_ladder(
       {parabola(1, -6.0, 3.0), parabola(2, -7.0, 2.95), parabola(4, -8.0, 2.9)}, 0.5);
-  EXPECT_NEAR(a.drift_octaves, -2.0, 1e-9);
-  EXPECT_FALSE(a.holds);
+  EXPECT_NEAR(a.drift.octaves, -2.0, 1e-9);
+  EXPECT_FALSE(a.drift.holds);
   EXPECT_EQ(a.at_optimum, Trend::better);
   // At 2^-6: 2.95 + 0.03 = 2.98 and 2.9 + 0.12 = 3.02.
   EXPECT_EQ(a.at_base_lr, Trend::not_better);
@@ -62,10 +62,10 @@ TEST(LadderTransfer, ADriftingOptimumDoesNotTransferAndTheLossAtTheBaseLrRises) 
 TEST(LadderTransfer, TheToleranceIsPerDoublingOfScale) {
   // 0.8 octaves over x8 is 0.27 per doubling; over x2 it is 0.8 per doubling.
   const std::vector<ScaleCurve> long_ladder = {parabola(1, -7.0, 3.0), parabola(8, -7.8, 2.8)};
-  EXPECT_TRUE(analyze_ladder(long_ladder, 0.5).holds);
-  EXPECT_FALSE(analyze_ladder(long_ladder, 0.25).holds);
+  EXPECT_TRUE(analyze_ladder(long_ladder, 0.5).drift.holds);
+  EXPECT_FALSE(analyze_ladder(long_ladder, 0.25).drift.holds);
   const std::vector<ScaleCurve> short_ladder = {parabola(1, -7.0, 3.0), parabola(2, -7.8, 2.8)};
-  EXPECT_FALSE(analyze_ladder(short_ladder, 0.5).holds);
+  EXPECT_FALSE(analyze_ladder(short_ladder, 0.5).drift.holds);
 }
 
 TEST(LadderTransfer, WorseAtTheLargestScaleIsNamed) {
@@ -82,14 +82,14 @@ TEST(LadderTransfer, TheBaseIsScaleOneWhenPresent) {
       {parabola(0.5, -6.0, 3.1), parabola(1, -7.0, 3.0), parabola(2, -7.0, 2.9)}, 0.5);
   EXPECT_EQ(a.base, 1);
   EXPECT_EQ(a.base_grid_log2_lr, -7);
-  EXPECT_NEAR(a.drift_octaves, -1.0, 1e-9) << "drift runs from the smallest to the largest";
+  EXPECT_NEAR(a.drift.octaves, -1.0, 1e-9) << "drift runs from the smallest to the largest";
 }
 
 TEST(LadderTransfer, AnOptimumAtTheGridEdgeMakesTheDriftUncertain) {
   const auto a = analyze_ladder({parabola(1, -7.0, 3.0), parabola(4, -2.0, 2.9)}, 0.5);
   EXPECT_EQ(a.optima[1].kind, OptimumKind::edge);
-  EXPECT_TRUE(a.drift_is_bound);
-  EXPECT_FALSE(a.holds);
+  EXPECT_TRUE(a.drift.is_bound);
+  EXPECT_FALSE(a.drift.holds);
   EXPECT_NE(a.verdict.find("uncertain: the best LR at x4 is at the edge of the grid"),
             std::string::npos)
       << a.verdict;
@@ -104,9 +104,9 @@ TEST(LadderTransfer, DivergedAndMissingPoints) {
   for (auto& p : dead.points) p.diverged = 1;
   const auto a = analyze_ladder({parabola(1, -7.0, 3.0), wide, dead}, 0.5);
   EXPECT_EQ(a.optima[1].kind, OptimumKind::fit);
-  EXPECT_NEAR(a.optima[1].log2_lr, -7.0, 1e-9);
+  EXPECT_NEAR(a.optima[1].log2_x, -7.0, 1e-9);
   EXPECT_EQ(a.optima[2].kind, OptimumKind::none);
-  EXPECT_TRUE(std::isnan(a.drift_octaves));
+  EXPECT_TRUE(std::isnan(a.drift.octaves));
   EXPECT_TRUE(std::isnan(a.loss_at_base_lr[2]));
   EXPECT_EQ(a.at_optimum, Trend::unknown);
   EXPECT_NE(a.verdict.find("no optimum at x4"), std::string::npos) << a.verdict;

@@ -21,9 +21,9 @@ TEST(LrOptimum, RecoversAParabolasVertexBetweenGridPoints) {
   const auto points = curve(-12, -4, 1, [](double x) { return 3.0 + 0.04 * (x + 7.3) * (x + 7.3); });
   const Optimum o = find_optimum(points);
   EXPECT_EQ(o.kind, OptimumKind::fit);
-  EXPECT_NEAR(o.log2_lr, -7.3, 1e-9);
+  EXPECT_NEAR(o.log2_x, -7.3, 1e-9);
   EXPECT_NEAR(o.fitted_loss, 3.0, 1e-9);
-  EXPECT_EQ(o.grid_log2_lr, -7);
+  EXPECT_EQ(o.grid_log2_x, -7);
   EXPECT_NEAR(o.loss, 3.0 + 0.04 * 0.09, 1e-12) << "loss is the measured grid minimum";
 }
 
@@ -34,8 +34,8 @@ TEST(LrOptimum, IgnoresInputOrder) {
   std::swap(points[1], points[6]);
   const Optimum shuffled = find_optimum(points);
   EXPECT_EQ(shuffled.kind, OptimumKind::fit);
-  EXPECT_NEAR(shuffled.log2_lr, -5.8, 1e-9);
-  EXPECT_DOUBLE_EQ(sorted.log2_lr, shuffled.log2_lr);
+  EXPECT_NEAR(shuffled.log2_x, -5.8, 1e-9);
+  EXPECT_DOUBLE_EQ(sorted.log2_x, shuffled.log2_x);
 }
 
 TEST(LrOptimum, AsymmetricCurvesLandWithinHalfAGridStep) {
@@ -46,7 +46,7 @@ TEST(LrOptimum, AsymmetricCurvesLandWithinHalfAGridStep) {
       points.push_back({x, 3 + 0.3 * (std::exp(x - x0) - (x - x0))});
     const Optimum o = find_optimum(points);
     EXPECT_EQ(o.kind, OptimumKind::fit) << x0;
-    EXPECT_NEAR(o.log2_lr, x0, 0.5) << x0;
+    EXPECT_NEAR(o.log2_x, x0, 0.5) << x0;
   }
 }
 
@@ -59,7 +59,7 @@ TEST(LrOptimum, NoisyCurvesStayNearTheTrueOptimum) {
       points.push_back({x, 3 + 0.05 * (x + 7.6) * (x + 7.6) + noise(rng)});
     const Optimum o = find_optimum(points);
     EXPECT_NE(o.kind, OptimumKind::none);
-    EXPECT_NEAR(o.log2_lr, -7.6, 0.5) << "trial " << trial;
+    EXPECT_NEAR(o.log2_x, -7.6, 0.5) << "trial " << trial;
   }
 }
 
@@ -67,11 +67,11 @@ TEST(LrOptimum, AMinimumAtTheGridEdgeIsReportedAsSuch) {
   const auto rising = curve(-10, -5, 1, [](double x) { return 3 + 0.1 * (x + 12); });
   Optimum o = find_optimum(rising);
   EXPECT_EQ(o.kind, OptimumKind::edge);
-  EXPECT_EQ(o.log2_lr, -10);
+  EXPECT_EQ(o.log2_x, -10);
   const auto falling = curve(-10, -5, 1, [](double x) { return 3 - 0.1 * (x + 12); });
   o = find_optimum(falling);
   EXPECT_EQ(o.kind, OptimumKind::edge);
-  EXPECT_EQ(o.log2_lr, -5);
+  EXPECT_EQ(o.log2_x, -5);
 }
 
 TEST(LrOptimum, AMinimumBesideADivergedPointIsAnEdge) {
@@ -80,7 +80,7 @@ TEST(LrOptimum, AMinimumBesideADivergedPointIsAnEdge) {
   points[points.size() - 2].loss = NAN;  // -5 too (NaN and inf both mean diverged)
   const Optimum o = find_optimum(points);
   EXPECT_EQ(o.kind, OptimumKind::edge);
-  EXPECT_EQ(o.log2_lr, -6);
+  EXPECT_EQ(o.log2_x, -6);
   EXPECT_TRUE(std::isfinite(o.loss));
 }
 
@@ -89,15 +89,15 @@ TEST(LrOptimum, DivergedPointsBeyondTheNeighboursDoNotSpoilTheFit) {
   points.back().loss = INFINITY;  // -3 diverged, far from the minimum at -8
   const Optimum o = find_optimum(points);
   EXPECT_EQ(o.kind, OptimumKind::fit);
-  EXPECT_NEAR(o.log2_lr, -8.2, 1e-9);
+  EXPECT_NEAR(o.log2_x, -8.2, 1e-9);
 }
 
 TEST(LrOptimum, AFlatCurveFallsBackToTheGridMinimum) {
   const auto flat = curve(-10, -4, 1, [](double) { return 3.0; });
   const Optimum o = find_optimum(flat);
   EXPECT_EQ(o.kind, OptimumKind::argmin);
-  EXPECT_EQ(o.log2_lr, o.grid_log2_lr);
-  EXPECT_EQ(o.log2_lr, -10) << "ties go to the first (smallest) LR";
+  EXPECT_EQ(o.log2_x, o.grid_log2_x);
+  EXPECT_EQ(o.log2_x, -10) << "ties go to the first (smallest) LR";
 }
 
 TEST(LrOptimum, TiesAndAnUnevenGridPutTheVertexBetweenTheTiedPoints) {
@@ -106,8 +106,8 @@ TEST(LrOptimum, TiesAndAnUnevenGridPutTheVertexBetweenTheTiedPoints) {
   const std::vector<LossPoint> points = {{-9, 3.2}, {-8, 3.0}, {-7.5, 3.0}, {-6, 3.4}};
   const Optimum o = find_optimum(points);
   EXPECT_EQ(o.kind, OptimumKind::fit);
-  EXPECT_EQ(o.grid_log2_lr, -8);
-  EXPECT_NEAR(o.log2_lr, -7.75, 1e-9);
+  EXPECT_EQ(o.grid_log2_x, -8);
+  EXPECT_NEAR(o.log2_x, -7.75, 1e-9);
 }
 
 TEST(LrOptimum, TheVertexNeverLeavesTheMinimumsNeighbours) {
@@ -116,8 +116,8 @@ TEST(LrOptimum, TheVertexNeverLeavesTheMinimumsNeighbours) {
     const std::vector<LossPoint> points = {{-8, 3.5}, {-7, 3.0}, {-6, right}};
     const Optimum o = find_optimum(points);
     EXPECT_EQ(o.kind, OptimumKind::fit);
-    EXPECT_GE(o.log2_lr, -7.5) << right;
-    EXPECT_LE(o.log2_lr, -6.5) << right;
+    EXPECT_GE(o.log2_x, -7.5) << right;
+    EXPECT_LE(o.log2_x, -6.5) << right;
   }
 }
 

@@ -110,6 +110,60 @@ TEST_F(ReportTest, WritesAnHtmlPageWithEveryPlotAndAJsonSummary) {
   EXPECT_EQ(json["base_shape"]["N"], 16);
 }
 
+// A sweep that crossed init std with the LR: one more figure and verdict per preset x ladder,
+// and the init std's optimum in the summary. The loss is a parabola in log2(init std) with its
+// optimum at 0.03 at both scales, so the three-point fit finds it exactly.
+TEST_F(ReportTest, ASweptInitStdGetsItsOwnFigureVerdictAndSummary) {
+  const std::string text = "name = \"init\"\n" + tiny_config() + R"(
+[grid]
+lr_log2 = { from = -8, to = -4 }
+init_std = [0.01, 0.02, 0.04, 0.08]
+seeds = [1]
+[[preset]]
+name = "mup"
+[[ladder]]
+name = "width"
+axes = ["N", "Ne"]
+scales = [1, 4]
+)";
+  const sweep::SweepSpec spec = sweep::load_sweep_spec(write_spec("init.toml", text));
+  const sweep::Expansion expansion = sweep::expand_sweep(spec);
+  const std::string db = path("init.sqlite");
+  {
+    sweep::ResultsStore store = sweep::ResultsStore::open(db, sweep::JournalMode::wal);
+    store.register_sweep(spec, expansion);
+    for (const sweep::Trial& t : expansion.trials) {
+      const double x = std::log2(t.lr) + 6, s = std::log2(t.init_std / 0.03);
+      sweep::TrialOutcome o;
+      o.status = "done";
+      o.steps = 12;
+      o.val_loss = 3.0 - 0.1 * std::log2(t.points.front().scale) + 0.04 * x * x + 0.05 * s * s;
+      o.train_loss = o.val_loss;
+      store.record(t.key, o);
+    }
+  }
+  const auto store = sweep::ResultsStore::open_read_only(db);
+  const ReportFiles files = write_transfer_report(store, path("init-report"), ReportOptions{});
+  ASSERT_EQ(files.verdicts.size(), 5u) << "four init std panels, then the init std verdict";
+  EXPECT_EQ(files.verdicts[4],
+            "mup / width: init std: optimum drifts +0.00 octaves over 4x (+0.00 per doubling): "
+            "transfers (within ±0.25 per doubling) (best init std x1 0.03, x4 0.03)");
+  const std::string html = read_file(files.html_path);
+  EXPECT_EQ(occurrences(html, "<svg class=\"plot init-plot\""), 1u);
+  EXPECT_NE(html.find("href=\"#init-0\""), std::string::npos);
+  EXPECT_EQ(files.svg_paths.back(), path("init-report") + "/plots/mup-width.init.svg");
+  EXPECT_NE(read_file(files.svg_paths.back()).find(">mup / width: init std: best loss against "
+                                                   "init std<"),
+            std::string::npos);
+  const auto json = nlohmann::json::parse(read_file(files.json_path));
+  ASSERT_EQ(json["init_transfer"].size(), 1u);
+  const auto& init = json["init_transfer"][0];
+  EXPECT_EQ(init["transfers"], true);
+  EXPECT_NEAR(init["scales"][1]["optimum"]["init_std"].get<double>(), 0.03, 1e-9);
+  EXPECT_EQ(init["scales"][1]["points"].size(), 4u);
+  EXPECT_EQ(init["scales"][1]["points"][1]["log2_lr"], -6);
+}
+
 TEST_F(ReportTest, ReportAndTransferThroughTheBinary) {
   const std::string db = make_database();
   auto r = testing::run_moet("report " + db + " --out " + path("out"), dir_.string());

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "sweep/local_sweep.h"
 #include "sweep/resources.h"
 #include "sweep/spec.h"
 #include "sweep_fixture.h"
@@ -127,6 +128,26 @@ seeds = [1, 2, 3]
     for (const LadderPoint& p : t.points) seeds_by_ladder[p.ladder].insert(t.seed);
   EXPECT_EQ(seeds_by_ladder["width"], (std::set<int64_t>{1}));
   EXPECT_EQ(seeds_by_ladder["width-seeds"], (std::set<int64_t>{1, 2, 3}));
+  const SweepSpec with_stds = parse_sweep_spec(tiny_config("", 0) + R"(
+[grid]
+lr_log2 = [-8, -7]
+init_std = [0.01, 0.02, 0.04]
+[[preset]]
+name = "sp"
+[[ladder]]
+name = "width"
+axes = ["N", "Ne"]
+scales = [1, 2, 4]
+[[ladder]]
+name = "width-seeds"
+axes = ["N", "Ne"]
+scales = [1, 4]
+seeds = [1, 2, 3]
+)", "spec.toml");
+  // 3 init stds x (3 x 2 + 2 x 2 x 2) trials; 3 x (5 x 2 + 2 x 2 x 2) ladder points.
+  EXPECT_EQ(describe_sweep(with_stds, expand_sweep(with_stds)),
+            "1 preset x 2 ladders x 2-3 scales x 3 init stds x 2 LRs x 1-3 seeds = 42 trials "
+            "(54 ladder points; ladders share base trials)");
   EXPECT_NE(error_of(tiny_config("", 0) + R"(
 [[preset]]
 name = "sp"
