@@ -1,14 +1,12 @@
 #!/usr/bin/env python3
-"""Tables for docs/results.md from the study's reports and databases (stdlib only).
+"""Tables for docs/results.md from the study's reports (stdlib only).
 
-For every study that has a report (studies/run.sh writes runs/studies/<study>.report/): one row
-per preset x ladder with each scale's optimal log2 LR, the drift, and the two "larger is better"
-answers, all read from the report's summary.json; then, for ladders named *-seeds, the seed
-spread: per seed the optimum (parabola through the grid minimum and its neighbours, as the
-report does for means) and the loss at the base-optimal LR, at the base and the largest scale;
-where init std was swept, the report's init std analysis: best loss per init std at each scale
-and the init std's optimum and drift.
-Copies each panel's SVG figures into docs/results/<study>/.
+For every study that has a report (studies/run.sh writes runs/studies/<study>.report/), all read
+from the report's summary.json: one row per preset x ladder with each scale's optimal log2 LR,
+the drift, and the two "larger is better" answers; for ladders named *-seeds, the seed spread at
+the base and the largest scale (the range of the per-seed optima, and of the loss at the
+base-optimal LR); where init std was swept, the best loss per init std at each scale and the init
+std's optimum and drift. Copies each panel's SVG figures into docs/results/<study>/.
 
 Usage: python3 studies/summarize.py [--runs runs/studies] [--docs docs/results] STUDY...
 """
@@ -17,30 +15,13 @@ import json
 import math
 import os
 import shutil
-import sqlite3
 import sys
-from collections import defaultdict
 
 
 def fmt(x, digits=2, signed=False):
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
     return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
-
-
-def vertex(points):
-    """log2 LR of the minimum: parabola through the grid argmin and its two neighbours."""
-    points = sorted(points)
-    i = min(range(len(points)), key=lambda k: points[k][1])
-    if i == 0 or i == len(points) - 1:
-        return points[i][0], True  # at the grid's edge
-    (x0, y0), (x1, y1), (x2, y2) = points[i - 1], points[i], points[i + 1]
-    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
-    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
-    b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
-    if a <= 0:
-        return x1, False
-    return min(max(-b / (2 * a), x0), x2), False
 
 
 def panel_rows(summary):
@@ -58,31 +39,21 @@ def panel_rows(summary):
     return rows
 
 
-def seed_rows(db_path, summary):
+def seed_rows(summary):
     """Per *-seeds panel: spread over seeds of the optimum and of the loss at the base LR."""
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     rows = []
     for p in summary["panels"]:
         if not p["ladder"].endswith("-seeds"):
             continue
-        base_lr = p["base_optimal_log2_lr"]
         cells = []
         for s in (p["scales"][0], p["scales"][-1]):
-            shape = dict(kv.split("=") for kv in s["shape"].split())
-            where = " AND ".join(f"{k} = {int(v)}" for k, v in shape.items())
-            by_seed = defaultdict(list)
-            for lr, seed, loss in con.execute(
-                    f"SELECT lr, seed, val_loss FROM trials WHERE preset = ? AND status = 'done' "
-                    f"AND idx IS NOT NULL AND {where}", (p["preset"],)):
-                by_seed[seed].append((math.log2(lr), loss))
-            optima = [vertex(v)[0] for v in by_seed.values() if len(v) >= 3]
-            at_base = [min(v, key=lambda q: abs(q[0] - base_lr))[1] for v in by_seed.values()]
-            cells.append((s["scale"], len(by_seed), optima, at_base))
-        (s0, n0, o0, l0), (s1, n1, o1, l1) = cells
+            optima = [o["log2_lr"] for o in s["seed_optima"] if o["log2_lr"] is not None]
+            cells.append((len(s["seed_optima"]) or 1, optima, s["seed_range_at_base_lr"]))
+        (n0, o0, r0), (n1, o1, r1) = cells
+        spread = lambda o: f"{fmt(min(o), 1)} … {fmt(max(o), 1)}" if o else "–"
         rows.append(
-            f"| {p['preset']} | {p['ladder']} | {n0}, {n1} "
-            f"| {fmt(min(o0), 1)} … {fmt(max(o0), 1)} | {fmt(min(o1), 1)} … {fmt(max(o1), 1)} "
-            f"| {fmt(max(l0) - min(l0), 3)} | {fmt(max(l1) - min(l1), 3)} |")
+            f"| {p['preset']} | {p['ladder']} | {n0}, {n1} | {spread(o0)} | {spread(o1)} "
+            f"| {fmt(r0, 3)} | {fmt(r1, 3)} |")
     return rows
 
 
@@ -125,10 +96,10 @@ def main():
               "| per doubling | transfers | larger better at base LR | at own optimum |")
         print("|---|---|---|---|---|---|---|---|---|")
         print("\n".join(panel_rows(summary)))
-        seeds = seed_rows(os.path.join(args.runs, study + ".sqlite"), summary)
+        seeds = seed_rows(summary)
         if seeds:
-            print("\nSeed spread (per seed: optimum by a parabola through the grid minimum; loss at "
-                  "the grid LR nearest the base-optimal one):\n")
+            print("\nSeed spread (the report's per-seed optima, and the range over seeds of the "
+                  "loss at the base-optimal LR):\n")
             print("| preset | ladder | seeds (base, largest) | optimum, base | optimum, largest "
                   "| loss range at base LR, base | same, largest |")
             print("|---|---|---|---|---|---|---|")

@@ -32,6 +32,17 @@ Trend trend(const std::vector<ScaleCurve>& curves, const std::vector<double>& va
 
 std::string octaves(double v) { return fmt::format("{:+.2f}", v); }
 
+// Each seed's optimum on its own curve, when the scale has more than one seed.
+std::vector<SeedOptimum> seed_optima(const ScaleCurve& curve) {
+  std::map<int64_t, std::vector<LossPoint>> by_seed;
+  for (const LrPoint& p : curve.points)
+    for (const auto& [seed, loss] : p.by_seed) by_seed[seed].push_back({p.log2_lr, loss});
+  std::vector<SeedOptimum> out;
+  if (by_seed.size() < 2) return out;
+  for (const auto& [seed, points] : by_seed) out.push_back({seed, find_optimum(points)});
+  return out;
+}
+
 }  // namespace
 
 Drift measure_drift(const std::vector<Optimum>& optima, const std::vector<double>& scales,
@@ -73,6 +84,7 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
     for (const LrPoint& p : curves[i].points)
       if (p.seeds > 0) points.push_back({p.log2_lr, point_loss(p)});
     a.optima.push_back(find_optimum(points));
+    a.seed_optima.push_back(seed_optima(curves[i]));
     const Optimum& o = a.optima.back();
     const std::string at = scale_label(curves[i].scale);
     if (points.empty())
@@ -112,11 +124,14 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
         best_gap = std::abs(p.log2_lr - base.log2_x), a.base_grid_log2_lr = p.log2_lr;
   }
   for (const ScaleCurve& c : curves) {
-    double loss = NAN;
+    double loss = NAN, range = NAN;
     for (const LrPoint& p : c.points)
-      if (std::abs(p.log2_lr - a.base_grid_log2_lr) < 1e-6 && p.seeds > 0 && !p.is_diverged())
+      if (std::abs(p.log2_lr - a.base_grid_log2_lr) < 1e-6 && p.seeds > 0 && !p.is_diverged()) {
         loss = p.mean;
+        if (p.seeds > 1) range = p.max - p.min;
+      }
     a.loss_at_base_lr.push_back(loss);
+    a.seed_range_at_base_lr.push_back(range);
   }
   std::vector<double> best;
   for (const Optimum& o : a.optima) best.push_back(o.loss);

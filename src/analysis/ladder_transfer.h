@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@ struct LrPoint {
   double mean = NAN, min = NAN, max = NAN;  // over the seeds that did not diverge
   int seeds = 0;     // finished trials (done or diverged)
   int diverged = 0;  // of which diverged; any diverged seed makes the LR count as diverged
+  std::map<int64_t, double> by_seed;  // seed -> loss (inf: diverged): the per-seed curves
   bool is_diverged() const { return diverged > 0; }
 };
 
@@ -51,12 +54,20 @@ struct Drift {
 Drift measure_drift(const std::vector<Optimum>& optima, const std::vector<double>& scales,
                     double tolerance, const std::string& grid_name);
 
+// One seed's own optimum: how far seeds alone move it is the yardstick for a drift.
+struct SeedOptimum {
+  int64_t seed = 0;
+  Optimum optimum;
+};
+
 struct LadderAnalysis {
-  std::vector<Optimum> optima;  // per scale
+  std::vector<Optimum> optima;  // per scale, of the mean over seeds
+  std::vector<std::vector<SeedOptimum>> seed_optima;  // per scale; empty where it has one seed
   int base = 0;                 // the scale whose optimum is the tuned LR: x1, else the smallest
   Drift drift;
   double base_grid_log2_lr = NAN;   // the grid LR nearest the base's optimum
   std::vector<double> loss_at_base_lr;  // per scale at that LR (NaN: missing or diverged)
+  std::vector<double> seed_range_at_base_lr;  // per scale: max - min over seeds (NaN: one seed)
   Trend at_base_lr = Trend::unknown, at_optimum = Trend::unknown;
   std::vector<std::string> base_lr_breaks, optimum_breaks;  // "x2 -> x4: +0.012"
   std::vector<std::string> notes;                           // edges, missing scales

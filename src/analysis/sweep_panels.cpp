@@ -98,10 +98,12 @@ std::vector<Panel> build_panels(const std::vector<sweep::TrialRecord>& trials,
               point_keys.push_back(t->key);
               if (t->status == "diverged") {
                 ++point.seeds, ++point.diverged;
+                point.by_seed[t->seed] = INFINITY;
               } else if (t->status == "done") {
                 const double v = trial_metric(*t, metric);
                 if (!std::isfinite(v)) continue;
                 ++point.seeds, ++counted;
+                point.by_seed[t->seed] = v;
                 sum += v;
                 point.min = counted == 1 ? v : std::min(point.min, v);
                 point.max = counted == 1 ? v : std::max(point.max, v);

@@ -224,6 +224,20 @@ std::string curves_plot(const sweep::ResultsStore& store, const Panel& panel,
   return any ? svg::render(plot) : std::string();
 }
 
+// "2^-6.20 … -5.90 (3 seeds)": where the seeds' own optima lie, the yardstick for a drift.
+std::string seed_optima_text(const std::vector<SeedOptimum>& seeds) {
+  double lo = INFINITY, hi = -INFINITY;
+  int edges = 0;
+  for (const SeedOptimum& s : seeds) {
+    if (s.optimum.kind == OptimumKind::none) continue;
+    lo = std::min(lo, s.optimum.log2_x), hi = std::max(hi, s.optimum.log2_x);
+    edges += s.optimum.kind == OptimumKind::edge;
+  }
+  if (!(lo <= hi)) return "—";
+  return fmt::format("2^{:.2f} … {:.2f} ({} seeds{})", lo, hi, seeds.size(),
+                     edges ? fmt::format(", {} at a grid edge", edges) : "");
+}
+
 std::string optima_table(const Panel& panel, const LadderAnalysis& a) {
   std::string rows;
   for (size_t i = 0; i < panel.curves.size(); ++i) {
@@ -231,16 +245,24 @@ std::string optima_table(const Panel& panel, const LadderAnalysis& a) {
     const Optimum& o = a.optima[i];
     int diverged = 0, points = 0;
     for (const LrPoint& p : c.points) points += p.seeds > 0, diverged += p.is_diverged();
+    std::string at_base = "—";
+    if (std::isfinite(a.loss_at_base_lr[i])) {
+      at_base = fmt::format("{:.4f}", a.loss_at_base_lr[i]);
+      if (std::isfinite(a.seed_range_at_base_lr[i]))
+        at_base += fmt::format(" (seed range {:.4f})", a.seed_range_at_base_lr[i]);
+    }
     rows += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td></tr>\n",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<td>{}/{}</td></tr>\n",
         scale_label(c.scale) + (int(i) == a.base ? " (base)" : ""), escape_xml(c.shape),
         o.kind == OptimumKind::none ? "—" : escape_xml(lr_text(o.log2_x)),
-        optimum_kind_name(o.kind), std::isfinite(o.loss) ? fmt::format("{:.4f}", o.loss) : "—",
-        std::isfinite(a.loss_at_base_lr[i]) ? fmt::format("{:.4f}", a.loss_at_base_lr[i]) : "—",
-        diverged, points);
+        optimum_kind_name(o.kind),
+        a.seed_optima[i].empty() ? "—" : escape_xml(seed_optima_text(a.seed_optima[i])),
+        std::isfinite(o.loss) ? fmt::format("{:.4f}", o.loss) : "—", at_base, diverged, points);
   }
   return "<table><tr><th>scale</th><th>shape</th><th>optimal LR</th><th>estimate</th>"
-         "<th>best loss</th><th>loss at base-optimal LR</th><th>diverged LRs</th></tr>\n" +
+         "<th>optimal LR per seed</th><th>best loss</th><th>loss at base-optimal LR</th>"
+         "<th>diverged LRs</th></tr>\n" +
          rows + "</table>\n";
 }
 
@@ -315,6 +337,11 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
     nlohmann::json scales = nlohmann::json::array();
     for (size_t i = 0; i < p.curves.size(); ++i) {
       const Optimum& o = a.optima[i];
+      nlohmann::json seed_optima = nlohmann::json::array();
+      for (const SeedOptimum& so : a.seed_optima[i])
+        seed_optima.push_back({{"seed", so.seed},
+                               {"kind", optimum_kind_name(so.optimum.kind)},
+                               {"log2_lr", number(so.optimum.log2_x)}});
       nlohmann::json points = nlohmann::json::array();
       for (const LrPoint& q : p.curves[i].points)
         points.push_back({{"log2_lr", q.log2_lr}, {"lr", std::exp2(q.log2_lr)},
@@ -330,6 +357,8 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                           {"loss", number(o.loss)},
                           {"fitted_loss", number(o.fitted_loss)}}},
                         {"loss_at_base_lr", number(a.loss_at_base_lr[i])},
+                        {"seed_range_at_base_lr", number(a.seed_range_at_base_lr[i])},
+                        {"seed_optima", seed_optima},
                         {"points", points}});
     }
     out["panels"].push_back({{"preset", p.preset},

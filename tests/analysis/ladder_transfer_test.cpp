@@ -2,6 +2,8 @@
 // "larger is better" checks, the base scale, and what diverged or missing points do.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "analysis/ladder_transfer.h"
 
 namespace moet::analysis {
@@ -110,6 +112,33 @@ TEST(LadderTransfer, DivergedAndMissingPoints) {
   EXPECT_TRUE(std::isnan(a.loss_at_base_lr[2]));
   EXPECT_EQ(a.at_optimum, Trend::unknown);
   EXPECT_NE(a.verdict.find("no optimum at x4"), std::string::npos) << a.verdict;
+}
+
+TEST(LadderTransfer, EachSeedGetsItsOwnOptimumWhereAScaleHasSeveral) {
+  // Seed 1's curve has its optimum at 2^-7, seed 2's at 2^-6; only the base has two seeds.
+  ScaleCurve base = parabola(1, -6.5, 3.0), top = parabola(4, -6.5, 2.8);
+  for (LrPoint& p : base.points) {
+    const double l1 = 3.0 + 0.03 * (p.log2_lr + 7) * (p.log2_lr + 7);
+    const double l2 = 3.1 + 0.03 * (p.log2_lr + 6) * (p.log2_lr + 6);
+    p.by_seed = {{1, l1}, {2, l2}};
+    p.mean = (l1 + l2) / 2, p.min = std::min(l1, l2), p.max = std::max(l1, l2), p.seeds = 2;
+  }
+  for (LrPoint& p : top.points) p.by_seed = {{1, p.mean}};
+  const auto a = analyze_ladder({base, top}, 0.5);
+  ASSERT_EQ(a.seed_optima.size(), 2u);
+  ASSERT_EQ(a.seed_optima[0].size(), 2u);
+  EXPECT_EQ(a.seed_optima[0][0].seed, 1);
+  EXPECT_NEAR(a.seed_optima[0][0].optimum.log2_x, -7, 1e-9);
+  EXPECT_NEAR(a.seed_optima[0][1].optimum.log2_x, -6, 1e-9);
+  EXPECT_TRUE(a.seed_optima[1].empty()) << "one seed: its optimum is the scale's";
+  // The mean's vertex, 2^-6.5, is as near 2^-7 as 2^-6 and the tie goes to the smaller LR: there
+  // seed 1 has 3.0 and seed 2 3.13.
+  EXPECT_NEAR(a.seed_range_at_base_lr[0], 0.13, 1e-9);
+  EXPECT_TRUE(std::isnan(a.seed_range_at_base_lr[1]));
+  // A diverged seed ends its curve there: the optimum beside it is an edge.
+  base.points.back().by_seed[2] = INFINITY;
+  base.points[base.points.size() - 2].by_seed[2] = 3.0;  // 2^-4: seed 2's best, beside it
+  EXPECT_EQ(analyze_ladder({base, top}, 0.5).seed_optima[0][1].optimum.kind, OptimumKind::edge);
 }
 
 }  // namespace

@@ -102,6 +102,12 @@ TEST_F(ReportTest, WritesAnHtmlPageWithEveryPlotAndAJsonSummary) {
   EXPECT_EQ(sp["scales"][1]["optimum"]["kind"], "fit");
   EXPECT_TRUE(sp["scales"][0]["points"][7]["mean"].is_null()) << "diverged: no loss";
   EXPECT_EQ(sp["scales"][0]["points"][7]["diverged"], 2);
+  // Two seeds: each has its own optimum (the seed only shifts the loss), and their range at the
+  // base-optimal LR is the seed offset.
+  ASSERT_EQ(sp["scales"][1]["seed_optima"].size(), 2u);
+  EXPECT_EQ(sp["scales"][1]["seed_optima"][1]["seed"], 2);
+  EXPECT_NEAR(sp["scales"][1]["seed_optima"][1]["log2_lr"].get<double>(), -7.0, 1e-9);
+  EXPECT_NEAR(sp["scales"][0]["seed_range_at_base_lr"].get<double>(), 0.002, 1e-9);
   const auto& stable = json["panels"][1];
   EXPECT_EQ(stable["transfers"], true);
   EXPECT_NEAR(stable["base_optimal_log2_lr"].get<double>(), -6, 1e-9);
