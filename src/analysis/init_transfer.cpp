@@ -34,14 +34,19 @@ std::vector<InitTransfer> analyze_init_transfer(const std::vector<Panel>& panels
     const auto& by_std = grouped[key];
     if (by_std.size() < 2) continue;
     InitTransfer t{key.first, key.second, {}, {}, {}};
+    // Every scale gets a point per init std, NaN where that scale has no trials at it yet, so
+    // the curves line up (a missing point counts as an edge for the optimum beside it).
     std::map<double, InitCurve> by_scale;
     for (const auto& [init_std, scales] : by_std)
-      for (const auto& [scale, entry] : scales) {
-        InitCurve& c = by_scale[scale];
-        c.scale = scale;
-        c.shape = entry.first;
-        c.points.push_back(entry.second);
+      for (const auto& [scale, entry] : scales) by_scale[scale].shape = entry.first;
+    for (auto& [scale, c] : by_scale) {
+      c.scale = scale;
+      for (const auto& [init_std, scales] : by_std) {
+        const auto found = scales.find(scale);
+        c.points.push_back(found != scales.end() ? found->second.second
+                                                 : InitStdPoint{init_std, NAN, NAN});
       }
+    }
     std::vector<Optimum> optima;
     std::vector<double> scales;
     for (auto& [scale, c] : by_scale) {

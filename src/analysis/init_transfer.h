@@ -22,13 +22,13 @@ constexpr double kDefaultInitDriftTolerance = 0.25;
 struct InitStdPoint {
   double init_std = 0;
   double log2_lr = NAN;  // the grid LR of the best loss (NaN: no finished, non-diverged trial)
-  double loss = NAN;     // the best loss over the LR grid (inf: every LR diverged)
+  double loss = NAN;     // the best loss over the LR grid (inf: every LR diverged; NaN: no trials)
 };
 
 struct InitCurve {
   double scale = 1;
   std::string shape;
-  std::vector<InitStdPoint> points;  // by init std
+  std::vector<InitStdPoint> points;  // by init std, the same init stds for every scale
   Optimum optimum;                   // in log2(init std)
 };
 

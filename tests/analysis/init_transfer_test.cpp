@@ -106,6 +106,11 @@ TEST(InitTransfer, TheDefaultInitStdAndUnsweptLaddersAreLeftOut) {
   const auto inits = analyze(panels, 0.25);
   ASSERT_EQ(inits.size(), 1u);
   EXPECT_EQ(inits[0].curves[0].points.size(), 2u) << "init std 0 has no place on a log axis";
+  panels.push_back(panel("mup", 0.08, {1}, fixed));  // x4 not run yet at 0.08
+  const auto partial = analyze(panels, 0.25);
+  ASSERT_EQ(partial[0].curves[1].points.size(), 3u) << "every scale lists every init std";
+  EXPECT_EQ(partial[0].curves[1].points[2].init_std, 0.08);
+  EXPECT_TRUE(std::isnan(partial[0].curves[1].points[2].loss));
   Panel unswept = panel("sp", 0.02, {1, 4}, fixed);
   unswept.init_swept = false;
   panels.push_back(unswept);
