@@ -3,13 +3,14 @@
 #
 #   ./moet.sh demo        the main job on the bundled data
 #   ./moet.sh test        every test (ctest)
+#   ./moet.sh sanitize    every test built with ASan and UBSan (build-sanitize/; slow: ~20 min)
 #   ./moet.sh build       build only
 #   ./moet.sh bench-peer  moet vs PyTorch eager on the bench models (bench/peer_torch.py)
 #   ./moet.sh <command>   any `moet` subcommand, e.g. ./moet.sh params --set model.N=256
 #
-# Installs the Debian packages it needs when they are missing (as root), builds Release into
-# build/, then runs the subcommand. Run as a non-root user without the packages, it prints the
-# one apt-get line to run instead.
+# Installs the Debian packages it needs when they are missing (as root), builds into build/
+# (sanitize: build-sanitize/), then runs the subcommand. Run as a non-root user without the
+# packages, it prints the one apt-get line to run instead.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
@@ -57,12 +58,14 @@ ensure_openblas() {
 
 # build [TARGET]: everything by default; commands that only run the binary build just `moet`
 # (the tests are half the compile time of a fresh clone).
+build_dir=build
+cmake_args=(-DCMAKE_BUILD_TYPE=Release)
 build() {
   ensure_packages "${BUILD_PKGS[@]}"
-  if [ ! -f build/build.ninja ]; then
-    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  if [ ! -f "$build_dir/build.ninja" ]; then
+    cmake -S . -B "$build_dir" -G Ninja "${cmake_args[@]}" >/dev/null
   fi
-  cmake --build build --parallel "$(nproc)" ${1:+--target "$1"}
+  cmake --build "$build_dir" --parallel "$(nproc)" ${1:+--target "$1"}
 }
 
 cmd=${1:-}
@@ -74,10 +77,14 @@ case "$cmd" in
   build)
     build
     ;;
-  test)
+  test|sanitize)
+    if [ "$cmd" = sanitize ]; then
+      build_dir=build-sanitize
+      cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOET_SANITIZE=ON)
+    fi
     ensure_packages "${TEST_PKGS[@]}"
     build
-    ctest --test-dir build --output-on-failure --parallel "$(nproc)" "$@"
+    ctest --test-dir "$build_dir" --output-on-failure --parallel "$(nproc)" "$@"
     ;;
   bench-peer)
     ensure_packages "${TEST_PKGS[@]}"

@@ -8,7 +8,12 @@ the base and the largest scale (the range of the per-seed optima, and of the los
 base-optimal LR); where init std was swept, the best loss per init std at each scale and the init
 std's optimum and drift. Copies each panel's SVG figures into docs/results/<study>/.
 
-Usage: python3 studies/summarize.py [--runs runs/studies] [--docs docs/results] STUDY...
+With --base STUDY:LADDER (the longer-horizon check), each panel is also compared with the base
+scale's optimum of the same preset in that other study: the shift of the optimum, and the loss at
+the grid LR nearest the base's optimum against the loss at the panel's own optimum.
+
+Usage: python3 studies/summarize.py [--runs runs/studies] [--docs docs/results]
+                                    [--base STUDY:LADDER] STUDY...
 """
 import argparse
 import json
@@ -75,10 +80,34 @@ def init_rows(summary):
     return rows
 
 
+def horizon_rows(summary, base_summary, base_ladder):
+    """Per panel: its optimum against the base optimum of another study (same preset)."""
+    base = {p["preset"]: p for p in base_summary["panels"] if p["ladder"] == base_ladder}
+    rows = []
+    for p in summary["panels"]:
+        if p["preset"] not in base:
+            continue
+        b = base[p["preset"]]["scales"][0]["optimum"]["log2_lr"]
+        s = p["scales"][-1]
+        own = s["optimum"]
+        near = min((q for q in s["points"] if q["mean"] is not None),
+                   key=lambda q: abs(q["log2_lr"] - b))
+        spread = f" (seeds {fmt(near['min'], 3)}…{fmt(near['max'], 3)})" if near["seeds"] > 1 else ""
+        seeds = [o["log2_lr"] for o in s["seed_optima"] if o["log2_lr"] is not None]
+        seed_text = f" (seeds {fmt(min(seeds), 1)} … {fmt(max(seeds), 1)})" if seeds else ""
+        rows.append(
+            f"| {p['preset']} | {p['ladder']} | 2^{fmt(b, 1)} | 2^{fmt(own['log2_lr'], 1)}{seed_text} "
+            f"| {fmt(own['log2_lr'] - b, 1, signed=True)} "
+            f"| {fmt(near['mean'], 3)} at 2^{near['log2_lr']:g}{spread} | {fmt(own['loss'], 3)} "
+            f"| {fmt(near['mean'] - own['loss'], 3, signed=True)} |")
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", default="runs/studies")
     ap.add_argument("--docs", default="docs/results")
+    ap.add_argument("--base", help="STUDY:LADDER whose base optimum each panel is compared with")
     ap.add_argument("studies", nargs="+")
     args = ap.parse_args()
     for study in args.studies:
@@ -113,6 +142,16 @@ def main():
                   + " | optimal σ0 |")
             print("|---|---|" + "---|" * len(stds) + "---|")
             print("\n".join(inits))
+        if args.base:
+            base_study, base_ladder = args.base.split(":")
+            base_summary = json.load(
+                open(os.path.join(args.runs, base_study + ".report", "summary.json")))
+            print(f"\nAgainst the base optimum of {base_study} / {base_ladder} (loss: the mean "
+                  "over seeds; own optimum: the grid minimum of the mean):\n")
+            print("| preset | ladder | optimum, base | optimum here | shift (octaves) "
+                  "| loss at the base's LR | at its own optimum | cost of the base's LR |")
+            print("|---|---|---|---|---|---|---|---|")
+            print("\n".join(horizon_rows(summary, base_summary, base_ladder)))
         print()
         plots = os.path.join(report, "plots")
         if os.path.isdir(plots):
