@@ -293,6 +293,16 @@ std::string verdict_class(const LadderAnalysis& a) {
   return "mixed";
 }
 
+// A summary entry with the drift's fields added.
+nlohmann::json with_drift(const Drift& d, nlohmann::json entry) {
+  entry["drift_octaves"] = number(d.octaves);
+  entry["drift_per_doubling"] = number(d.per_doubling);
+  entry["drift_is_lower_bound"] = d.is_bound;
+  entry["scale_ratio"] = d.scale_ratio;
+  entry["transfers"] = d.holds;
+  return entry;
+}
+
 std::string drift_class(const Drift& d) {
   if (d.holds) return "good";
   return std::isfinite(d.octaves) && !d.is_bound ? "bad" : "mixed";
@@ -361,16 +371,11 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                         {"seed_optima", seed_optima},
                         {"points", points}});
     }
-    out["panels"].push_back({{"preset", p.preset},
+    out["panels"].push_back(with_drift(a.drift, {{"preset", p.preset},
                              {"ladder", p.ladder},
                              {"axes", p.axes},
                              {"init_std", p.init_std},
                              {"verdict", panel_title(p) + ": " + a.verdict},
-                             {"drift_octaves", number(a.drift.octaves)},
-                             {"drift_per_doubling", number(a.drift.per_doubling)},
-                             {"drift_is_lower_bound", a.drift.is_bound},
-                             {"scale_ratio", a.drift.scale_ratio},
-                             {"transfers", a.drift.holds},
                              {"base_scale", p.curves.empty() ? 1.0 : p.curves[size_t(a.base)].scale},
                              {"base_optimal_log2_lr", number(a.base_grid_log2_lr)},
                              {"larger_is_better_at_base_lr", trend_name(a.at_base_lr)},
@@ -378,7 +383,7 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                              {"notes", a.notes},
                              {"unfinished_trials", p.unfinished},
                              {"failed_trials", p.failed},
-                             {"scales", scales}});
+                             {"scales", scales}}));
   }
   for (const InitTransfer& t : inits) {
     nlohmann::json scales = nlohmann::json::array();
@@ -396,15 +401,10 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                           {"loss", number(c.optimum.loss)}}},
                         {"points", points}});
     }
-    out["init_transfer"].push_back({{"preset", t.preset},
+    out["init_transfer"].push_back(with_drift(t.drift, {{"preset", t.preset},
                                     {"ladder", t.ladder},
                                     {"verdict", t.preset + " / " + t.ladder + ": " + t.verdict},
-                                    {"drift_octaves", number(t.drift.octaves)},
-                                    {"drift_per_doubling", number(t.drift.per_doubling)},
-                                    {"drift_is_lower_bound", t.drift.is_bound},
-                                    {"scale_ratio", t.drift.scale_ratio},
-                                    {"transfers", t.drift.holds},
-                                    {"scales", scales}});
+                                    {"scales", scales}}));
   }
   return out;
 }
