@@ -3,7 +3,7 @@
 #
 #   ./moet.sh demo        the main job on the bundled data
 #   ./moet.sh test        every test (ctest)
-#   ./moet.sh sanitize    every test built with ASan and UBSan (build-sanitize/; slow: ~20 min)
+#   ./moet.sh sanitize    every test built with ASan and UBSan (a second tree, build-sanitize/)
 #   ./moet.sh build       build only
 #   ./moet.sh bench-peer  moet vs PyTorch eager on the bench models (bench/peer_torch.py)
 #   ./moet.sh <command>   any `moet` subcommand, e.g. ./moet.sh params --set model.N=256
