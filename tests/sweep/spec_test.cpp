@@ -104,11 +104,7 @@ scales = [1, 2]
 // scale: a ladder's own seeds replace [grid] seeds; its trials that another ladder already has
 // (same config, same seed) are trained once.
 TEST_F(SpecTest, ALadderCanHaveItsOwnSeeds) {
-  const Expansion e = expand_sweep(parse_sweep_spec(tiny_config("", 0) + R"(
-[budget]
-tokens = 640
-[grid]
-lr_log2 = [-8, -7]
+  const std::string ladders = R"(
 [[preset]]
 name = "sp"
 [[ladder]]
@@ -120,7 +116,10 @@ name = "width-seeds"
 axes = ["N", "Ne"]
 scales = [1, 4]
 seeds = [1, 2, 3]
-)", "spec.toml"));
+)";
+  const Expansion e = expand_sweep(parse_sweep_spec(
+      tiny_config("", 0) + "[budget]\ntokens = 640\n[grid]\nlr_log2 = [-8, -7]\n" + ladders,
+      "spec.toml"));
   // width: 3 scales x 2 LRs, seed 1; width-seeds adds seeds 2 and 3 at scales 1 and 4.
   EXPECT_EQ(e.trials.size(), size_t(3 * 2 + 2 * 2 * 2));
   std::map<std::string, std::set<int64_t>> seeds_by_ladder;
@@ -128,22 +127,9 @@ seeds = [1, 2, 3]
     for (const LadderPoint& p : t.points) seeds_by_ladder[p.ladder].insert(t.seed);
   EXPECT_EQ(seeds_by_ladder["width"], (std::set<int64_t>{1}));
   EXPECT_EQ(seeds_by_ladder["width-seeds"], (std::set<int64_t>{1, 2, 3}));
-  const SweepSpec with_stds = parse_sweep_spec(tiny_config("", 0) + R"(
-[grid]
-lr_log2 = [-8, -7]
-init_std = [0.01, 0.02, 0.04]
-[[preset]]
-name = "sp"
-[[ladder]]
-name = "width"
-axes = ["N", "Ne"]
-scales = [1, 2, 4]
-[[ladder]]
-name = "width-seeds"
-axes = ["N", "Ne"]
-scales = [1, 4]
-seeds = [1, 2, 3]
-)", "spec.toml");
+  const SweepSpec with_stds = parse_sweep_spec(
+      tiny_config("", 0) + "[grid]\nlr_log2 = [-8, -7]\ninit_std = [0.01, 0.02, 0.04]\n" + ladders,
+      "spec.toml");
   // 3 init stds x (3 x 2 + 2 x 2 x 2) trials; 3 x (5 x 2 + 2 x 2 x 2) ladder points.
   EXPECT_EQ(describe_sweep(with_stds, expand_sweep(with_stds)),
             "1 preset x 2 ladders x 2-3 scales x 3 init stds x 2 LRs x 1-3 seeds = 42 trials "
