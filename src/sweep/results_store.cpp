@@ -146,7 +146,16 @@ param::AxisValues ResultsStore::base_shape() const {
 }
 
 void ResultsStore::register_sweep(const SweepSpec& spec, const Expansion& expansion) {
-  if (spec_hash() == expansion.hash) return;
+  if (spec_hash() == expansion.hash) {
+    // The same trials; the spec's name, comments or path may still have changed.
+    if (meta("spec_text") == spec.text && meta("spec_path") == spec.source) return;
+    sql::Transaction tx(*db_);
+    set_meta(*db_, "spec_path", spec.source);
+    set_meta(*db_, "spec_text", spec.text);
+    set_meta(*db_, "name", spec.name);
+    tx.commit();
+    return;
+  }
   sql::Transaction tx(*db_);
   if (get_meta(*db_, "spec_hash") == expansion.hash) return;  // another rank just did it
   db_->exec("UPDATE trials SET idx = NULL");

@@ -85,6 +85,15 @@ TEST_F(RunnerTest, RecordsResultsAndDivergenceThenSkipsFinishedTrials) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("all finished earlier"), std::string::npos) << r.out;
 
+  // Renamed and moved, same trials: still nothing to run, and the report will use the new name.
+  const std::string renamed = write_spec(
+      "renamed.toml", "name = \"renamed\"\n" + ladder_spec(tiny_config(), "[-7, -5, 6]"));
+  r = run_moet("sweep " + renamed + " --db " + db, dir_.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("all finished earlier"), std::string::npos) << r.out;
+  EXPECT_EQ(ResultsStore::open_read_only(db).meta("name"), "renamed");
+  EXPECT_EQ(ResultsStore::open_read_only(db).meta("spec_path"), renamed);
+
   // A result that reached its run directory but not the database is imported, not retrained.
   {
     sql::Db conn(db, false, 10000);
