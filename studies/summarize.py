@@ -29,6 +29,15 @@ def fmt(x, digits=2, signed=False):
     return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
+def seed_optima(scale):
+    """The report's per-seed optimal log2 LRs at one scale (empty with one seed)."""
+    return [o["log2_lr"] for o in scale["seed_optima"] if o["log2_lr"] is not None]
+
+
+def spread(values):
+    return f"{fmt(min(values), 1)} … {fmt(max(values), 1)}" if values else "–"
+
+
 def panel_rows(summary):
     rows = []
     for p in summary["panels"]:
@@ -52,10 +61,8 @@ def seed_rows(summary):
             continue
         cells = []
         for s in (p["scales"][0], p["scales"][-1]):
-            optima = [o["log2_lr"] for o in s["seed_optima"] if o["log2_lr"] is not None]
-            cells.append((len(s["seed_optima"]) or 1, optima, s["seed_range_at_base_lr"]))
+            cells.append((len(s["seed_optima"]) or 1, seed_optima(s), s["seed_range_at_base_lr"]))
         (n0, o0, r0), (n1, o1, r1) = cells
-        spread = lambda o: f"{fmt(min(o), 1)} … {fmt(max(o), 1)}" if o else "–"
         rows.append(
             f"| {p['preset']} | {p['ladder']} | {n0}, {n1} | {spread(o0)} | {spread(o1)} "
             f"| {fmt(r0, 3)} | {fmt(r1, 3)} |")
@@ -92,13 +99,14 @@ def horizon_rows(summary, base_summary, base_ladder):
         own = s["optimum"]
         near = min((q for q in s["points"] if q["mean"] is not None),
                    key=lambda q: abs(q["log2_lr"] - b))
-        spread = f" (seeds {fmt(near['min'], 3)}…{fmt(near['max'], 3)})" if near["seeds"] > 1 else ""
-        seeds = [o["log2_lr"] for o in s["seed_optima"] if o["log2_lr"] is not None]
-        seed_text = f" (seeds {fmt(min(seeds), 1)} … {fmt(max(seeds), 1)})" if seeds else ""
+        loss_range = (f" (seeds {fmt(near['min'], 3)}…{fmt(near['max'], 3)})"
+                      if near["seeds"] > 1 else "")
+        seeds = seed_optima(s)
+        seed_text = f" (seeds {spread(seeds)})" if seeds else ""
         rows.append(
             f"| {p['preset']} | {p['ladder']} | 2^{fmt(b, 1)} | 2^{fmt(own['log2_lr'], 1)}{seed_text} "
             f"| {fmt(own['log2_lr'] - b, 1, signed=True)} "
-            f"| {fmt(near['mean'], 3)} at 2^{near['log2_lr']:g}{spread} | {fmt(own['loss'], 3)} "
+            f"| {fmt(near['mean'], 3)} at 2^{near['log2_lr']:g}{loss_range} | {fmt(own['loss'], 3)} "
             f"| {fmt(near['mean'] - own['loss'], 3, signed=True)} |")
     return rows
 
@@ -110,6 +118,10 @@ def main():
     ap.add_argument("--base", help="STUDY:LADDER whose base optimum each panel is compared with")
     ap.add_argument("studies", nargs="+")
     args = ap.parse_args()
+    if args.base:
+        base_study, base_ladder = args.base.split(":")
+        base_summary = json.load(
+            open(os.path.join(args.runs, base_study + ".report", "summary.json")))
     for study in args.studies:
         report = os.path.join(args.runs, study + ".report")
         summary_path = os.path.join(report, "summary.json")
@@ -143,9 +155,6 @@ def main():
             print("|---|---|" + "---|" * len(stds) + "---|")
             print("\n".join(inits))
         if args.base:
-            base_study, base_ladder = args.base.split(":")
-            base_summary = json.load(
-                open(os.path.join(args.runs, base_study + ".report", "summary.json")))
             print(f"\nAgainst the base optimum of {base_study} / {base_ladder} (loss: the mean "
                   "over seeds; own optimum: the grid minimum of the mean):\n")
             print("| preset | ladder | optimum, base | optimum here | shift (octaves) "

@@ -11,47 +11,44 @@ namespace moet::analysis {
 std::vector<InitTransfer> analyze_init_transfer(const std::vector<Panel>& panels,
                                                 const std::vector<LadderAnalysis>& analyses,
                                                 double drift_tolerance) {
-  // preset x ladder, in the panels' order -> init std -> scale -> (shape, best grid point)
+  // preset x ladder, in the panels' order -> init std -> index of its panel
   std::vector<std::pair<std::string, std::string>> order;
-  std::map<std::pair<std::string, std::string>,
-           std::map<double, std::map<double, std::pair<std::string, InitStdPoint>>>>
-      grouped;
+  std::map<std::pair<std::string, std::string>, std::map<double, size_t>> panel_of;
   for (size_t k = 0; k < panels.size(); ++k) {
     const Panel& p = panels[k];
     if (!p.init_swept || !(p.init_std > 0)) continue;
     const std::pair<std::string, std::string> key{p.preset, p.ladder};
-    if (!grouped.count(key)) order.push_back(key);
-    auto& by_scale = grouped[key][p.init_std];
-    for (size_t i = 0; i < p.curves.size(); ++i) {
-      const Optimum& o = analyses[k].optima[i];
-      InitStdPoint point{p.init_std, o.grid_log2_x, o.kind == OptimumKind::none ? INFINITY : o.loss};
-      by_scale[p.curves[i].scale] = {p.curves[i].shape, point};
-    }
+    if (!panel_of.count(key)) order.push_back(key);
+    panel_of[key][p.init_std] = k;
   }
 
   std::vector<InitTransfer> out;
   for (const auto& key : order) {
-    const auto& by_std = grouped[key];
+    const std::map<double, size_t>& by_std = panel_of[key];
     if (by_std.size() < 2) continue;
-    InitTransfer t{key.first, key.second, {}, {}, {}};
+    std::map<double, InitCurve> by_scale;
+    for (const auto& [init_std, k] : by_std)
+      for (const ScaleCurve& c : panels[k].curves) by_scale[c.scale].shape = c.shape;
     // Every scale gets a point per init std, NaN where that scale has no trials at it yet, so
     // the curves line up (a missing point counts as an edge for the optimum beside it).
-    std::map<double, InitCurve> by_scale;
-    for (const auto& [init_std, scales] : by_std)
-      for (const auto& [scale, entry] : scales) by_scale[scale].shape = entry.first;
-    for (auto& [scale, c] : by_scale) {
-      c.scale = scale;
-      for (const auto& [init_std, scales] : by_std) {
-        const auto found = scales.find(scale);
-        c.points.push_back(found != scales.end() ? found->second.second
-                                                 : InitStdPoint{init_std, NAN, NAN});
-      }
-    }
+    InitTransfer t{key.first, key.second, {}, {}, {}};
     std::vector<Optimum> optima;
     std::vector<double> scales;
+    std::vector<LossPoint> points;
     for (auto& [scale, c] : by_scale) {
-      std::vector<LossPoint> points;
-      for (const InitStdPoint& q : c.points) points.push_back({std::log2(q.init_std), q.loss});
+      c.scale = scale;
+      points.clear();
+      for (const auto& [init_std, k] : by_std) {
+        InitStdPoint q{init_std, NAN, NAN};
+        for (size_t i = 0; i < panels[k].curves.size(); ++i) {
+          if (panels[k].curves[i].scale != scale) continue;
+          const Optimum& o = analyses[k].optima[i];
+          q.log2_lr = o.grid_log2_x;
+          q.loss = o.kind == OptimumKind::none ? INFINITY : o.loss;
+        }
+        c.points.push_back(q);
+        points.push_back({std::log2(init_std), q.loss});
+      }
       c.optimum = find_optimum(points);
       optima.push_back(c.optimum);
       scales.push_back(scale);

@@ -50,6 +50,20 @@ double y_clip_of(const Panel& panel) {
   return lo + std::max(0.1, 1.5 * (q3 - lo));
 }
 
+// The star at a curve's optimum (the parabola's vertex when fitted); where names the optimum's
+// place on the x axis ("lr 2^-6.00 = 0.0156").
+svg::Marker optimum_marker(const Optimum& o, double scale, const std::string& color,
+                           const std::string& where) {
+  svg::Marker m;
+  m.x = o.log2_x;
+  m.y = o.kind == OptimumKind::fit ? o.fitted_loss : o.loss;
+  m.color = color;
+  m.css_class = "optimum";
+  m.title = fmt::format("{} optimum ({}): {}, loss {:.4f}", scale_label(scale),
+                        optimum_kind_name(o.kind), where, m.y);
+  return m;
+}
+
 // title_prefix names the panel when the figure stands alone (its own file); the page's headings
 // do that for the inline copy.
 std::string lr_plot(const Panel& panel, const LadderAnalysis& a, const std::string& metric,
@@ -93,16 +107,8 @@ std::string lr_plot(const Panel& panel, const LadderAnalysis& a, const std::stri
     }
     plot.series.push_back(s);
     const Optimum& o = a.optima[i];
-    if (o.kind != OptimumKind::none) {
-      svg::Marker m;
-      m.x = o.log2_x;
-      m.y = o.kind == OptimumKind::fit ? o.fitted_loss : o.loss;
-      m.color = color;
-      m.css_class = "optimum";
-      m.title = fmt::format("{} optimum ({}): lr {}, loss {:.4f}", scale_label(c.scale),
-                            optimum_kind_name(o.kind), lr_text(o.log2_x), m.y);
-      plot.markers.push_back(m);
-    }
+    if (o.kind != OptimumKind::none)
+      plot.markers.push_back(optimum_marker(o, c.scale, color, "lr " + lr_text(o.log2_x)));
   }
   if (std::isfinite(a.base_grid_log2_lr))
     plot.x_rules.push_back({a.base_grid_log2_lr, "base-optimal LR"});
@@ -157,18 +163,15 @@ std::string init_plot(const InitTransfer& t, const std::string& metric,
     }
     plot.series.push_back(s);
     const Optimum& o = c.optimum;
-    if (o.kind == OptimumKind::none) continue;
-    svg::Marker m;
-    m.x = o.log2_x;
-    m.y = o.kind == OptimumKind::fit ? o.fitted_loss : o.loss;
-    m.color = svg::palette(i);
-    m.css_class = "optimum";
-    m.title = fmt::format("{} optimum ({}): init std {:.3g}, loss {:.4f}", scale_label(c.scale),
-                          optimum_kind_name(o.kind), std::exp2(o.log2_x), m.y);
-    plot.markers.push_back(m);
+    if (o.kind != OptimumKind::none)
+      plot.markers.push_back(optimum_marker(
+          o, c.scale, svg::palette(i), fmt::format("init std {:.3g}", std::exp2(o.log2_x))));
   }
   return svg::render(plot);
 }
+
+// "sp / width": the preset x ladder an init std analysis belongs to.
+std::string init_title(const InitTransfer& t) { return t.preset + " / " + t.ladder; }
 
 std::string init_table(const InitTransfer& t) {
   std::string head = "<tr><th>scale</th><th>shape</th>";
@@ -403,7 +406,7 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
     }
     out["init_transfer"].push_back(with_drift(t.drift, {{"preset", t.preset},
                                     {"ladder", t.ladder},
-                                    {"verdict", t.preset + " / " + t.ladder + ": " + t.verdict},
+                                    {"verdict", init_title(t) + ": " + t.verdict},
                                     {"scales", scales}}));
   }
   return out;
@@ -432,7 +435,7 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   const std::vector<InitTransfer> inits =
       analyze_init_transfer(panels, analyses, options.init_drift_tolerance);
   for (const InitTransfer& t : inits)
-    files.verdicts.push_back(t.preset + " / " + t.ladder + ": " + t.verdict);
+    files.verdicts.push_back(init_title(t) + ": " + t.verdict);
 
   const std::string name = store.meta("name");
   const param::AxisValues base = store.base_shape();
@@ -502,7 +505,7 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   }
   for (size_t k = 0; k < inits.size(); ++k) {
     const InitTransfer& t = inits[k];
-    const std::string title = t.preset + " / " + t.ladder + ": init std";
+    const std::string title = init_title(t) + ": init std";
     html += fmt::format(
         "<section class=\"panel\" id=\"init-{}\">\n<h2>{}</h2>\n<p class=\"verdict {}\">{}</p>\n"
         "<p class=\"meta\">Each point is the best loss over the LR grid at that init std (the "
