@@ -45,10 +45,13 @@ def panel_rows(summary):
             fmt(s["optimum"]["log2_lr"], 1) if s.get("optimum") else "–" for s in p["scales"])
         scales = ", ".join("×{:g}".format(s["scale"]) for s in p["scales"])
         ladder = p["ladder"] + (f", σ0 {p['init_std']:g}" if p.get("init_std") else "")
+        excursion = "–" if p["excursion_scale"] is None else (
+            f"{fmt(p['excursion_octaves'], signed=True)} at ×{p['excursion_scale']:g} "
+            f"({fmt(p['excursion_per_doubling'], signed=True)})")
         rows.append(
             f"| {p['preset']} | {ladder} | {scales} "
-            f"| {optima} | {fmt(p['drift_octaves'], signed=True)} "
-            f"| {fmt(p['drift_per_doubling'], signed=True)} | {'yes' if p['transfers'] else 'no'} "
+            f"| {optima} | {excursion} | {fmt(p['drift_octaves'], signed=True)} "
+            f"| {'yes' if p['transfers'] else 'no'} "
             f"| {p['larger_is_better_at_base_lr']} | {p['larger_is_better_at_optimum']} |")
     return rows
 
@@ -133,8 +136,9 @@ def main():
         print(f"### {study}: {summary['name']}\n")
         print(f"{t['done']} trials done, {t['diverged']} diverged, {t['failed']} failed, "
               f"{t['unfinished']} not finished. Loss: final {summary['loss']} loss.\n")
-        print("| preset | ladder | scales | optimal log2 LR per scale | drift (octaves) "
-              "| per doubling | transfers | larger better at base LR | at own optimum |")
+        print("| preset | ladder | scales | optimal log2 LR per scale "
+              "| largest excursion, octaves (per doubling) | end to end | transfers "
+              "| larger better at base LR | at own optimum |")
         print("|---|---|---|---|---|---|---|---|---|")
         print("\n".join(panel_rows(summary)))
         seeds = seed_rows(summary)

@@ -54,7 +54,7 @@ std::vector<InitTransfer> analyze_init_transfer(const std::vector<Panel>& panels
       scales.push_back(scale);
       t.curves.push_back(c);
     }
-    t.drift = measure_drift(optima, scales, drift_tolerance, "init std");
+    t.drift = measure_drift(optima, scales, base_index(scales), drift_tolerance, "init std");
     std::string best;
     for (const InitCurve& c : t.curves)
       best += fmt::format("{}{} {}", best.empty() ? "" : ", ", scale_label(c.scale),

@@ -45,34 +45,79 @@ std::vector<SeedOptimum> seed_optima(const ScaleCurve& curve) {
 
 }  // namespace
 
+size_t base_index(const std::vector<double>& scales) {
+  for (size_t i = 0; i < scales.size(); ++i)
+    if (scales[i] == 1) return i;
+  return 0;
+}
+
 Drift measure_drift(const std::vector<Optimum>& optima, const std::vector<double>& scales,
-                    double tolerance, const std::string& grid_name) {
+                    size_t base, double tolerance, const std::string& grid_name) {
   Drift d;
   if (optima.size() < 2) {
     d.text = "a single scale: nothing to compare";
     return d;
   }
   d.scale_ratio = scales.back() / scales.front();
-  const Optimum &first = optima.front(), &last = optima.back();
-  if (first.kind == OptimumKind::none || last.kind == OptimumKind::none) {
-    d.text = fmt::format(
-        "no optimum at {} (every {} diverged or none finished)",
-        scale_label(first.kind == OptimumKind::none ? scales.front() : scales.back()), grid_name);
+  const auto none_at = [&](size_t i) {
+    return fmt::format("no optimum at {} (every {} diverged or none finished)",
+                       scale_label(scales[i]), grid_name);
+  };
+  if (optima[base].kind == OptimumKind::none) {
+    d.text = none_at(base);
     return d;
   }
-  d.octaves = last.log2_x - first.log2_x;
-  d.per_doubling = d.octaves / std::log2(d.scale_ratio);
-  d.is_bound = first.kind == OptimumKind::edge || last.kind == OptimumKind::edge;
-  d.holds = !d.is_bound && std::abs(d.per_doubling) <= tolerance;  // a bound: no claim either way
-  d.text = fmt::format("optimum drifts {} octaves over {:g}x ({} per doubling)",
-                       octaves(d.octaves), d.scale_ratio, octaves(d.per_doubling));
-  if (d.is_bound)
-    d.text += fmt::format(
-        ", uncertain: the best {} at {} is at the edge of the grid", grid_name,
-        scale_label(first.kind == OptimumKind::edge ? scales.front() : scales.back()));
-  else
-    d.text += d.holds ? fmt::format(": transfers (within ±{:g} per doubling)", tolerance)
-                      : fmt::format(": does not transfer (beyond ±{:g} per doubling)", tolerance);
+  const Optimum &first = optima.front(), &last = optima.back();
+  if (first.kind != OptimumKind::none && last.kind != OptimumKind::none) {
+    d.octaves = last.log2_x - first.log2_x;
+    d.per_doubling = d.octaves / std::log2(d.scale_ratio);
+  }
+  // The largest excursion from the base's optimum, and what makes it uncertain.
+  double doublings = 0;
+  size_t worst = base;
+  std::vector<size_t> missing, edges;
+  for (size_t i = 0; i < optima.size(); ++i) {
+    doublings = std::max(doublings, std::abs(std::log2(scales[i] / scales[base])));
+    if (optima[i].kind == OptimumKind::edge) edges.push_back(i);
+    if (i == base) continue;
+    if (optima[i].kind == OptimumKind::none) {
+      missing.push_back(i);
+      continue;
+    }
+    const double excursion = optima[i].log2_x - optima[base].log2_x;
+    if (worst == base || std::abs(excursion) >= std::abs(d.excursion))  // ties: the larger
+      d.excursion = excursion, worst = i;
+  }
+  d.is_bound = !edges.empty();
+  if (worst != base) {
+    d.excursion_scale = scales[worst];
+    d.excursion_per_doubling = d.excursion / doublings;
+  }
+  if (base == 0 && worst + 1 == optima.size())  // the ends are the largest excursion
+    d.text = fmt::format("optimum drifts {} octaves over {:g}x ({} per doubling)",
+                         octaves(d.octaves), d.scale_ratio, octaves(d.per_doubling));
+  else if (worst != base)
+    d.text = fmt::format(
+        "optimum moves up to {} octaves from {}'s, at {} ({} per doubling over {:g}x); end to "
+        "end {} octaves ({} per doubling)",
+        octaves(d.excursion), scale_label(scales[base]), scale_label(scales[worst]),
+        octaves(d.excursion_per_doubling), std::exp2(doublings), octaves(d.octaves),
+        octaves(d.per_doubling));
+  // Beyond the tolerance is conclusive even where an optimum is at a grid edge: the base's is
+  // inside the grid, so one past the edge lies further from it.
+  const bool beyond = std::abs(d.excursion_per_doubling) > tolerance;
+  if (beyond && optima[base].kind != OptimumKind::edge) {
+    d.fails = true;
+    d.text += fmt::format(": does not transfer (beyond ±{:g} per doubling)", tolerance);
+  } else if (!edges.empty()) {
+    d.text += fmt::format(", uncertain: the best {} at {} is at the edge of the grid", grid_name,
+                          scale_label(scales[edges.front()]));
+  } else if (!missing.empty()) {
+    d.text += (d.text.empty() ? "" : ", uncertain: ") + none_at(missing.front());
+  } else {
+    d.holds = true;
+    d.text += fmt::format(": transfers (within ±{:g} per doubling)", tolerance);
+  }
   return d;
 }
 
@@ -106,13 +151,10 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
     a.verdict = "no scales";
     return a;
   }
-  a.base = 0;
-  for (size_t i = 0; i < n; ++i)
-    if (curves[i].scale == 1) a.base = int(i);
-
   std::vector<double> scales;
   for (const ScaleCurve& c : curves) scales.push_back(c.scale);
-  a.drift = measure_drift(a.optima, scales, drift_tolerance, "LR");
+  a.base = int(base_index(scales));
+  a.drift = measure_drift(a.optima, scales, size_t(a.base), drift_tolerance, "LR");
 
   // Loss at the base-optimal LR: the grid LR nearest the base's optimum, the one a user of this
   // grid would carry up the ladder.

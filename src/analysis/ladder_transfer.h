@@ -1,5 +1,5 @@
 // Does a tuned learning rate transfer along one ladder? The analysis of one preset x ladder:
-// each scale's optimum, the drift of the optimum from the smallest to the largest scale, and the
+// each scale's optimum, how far the optimum moves from the base's along the ladder, and the
 // two "larger is better" checks: loss at the base's optimal LR, and loss at each scale's own
 // optimum, should both fall at every step up the ladder. Plain data in, plain data out; the
 // report and `moet transfer` are built on it.
@@ -39,20 +39,31 @@ constexpr double kDefaultDriftTolerance = 0.5;
 
 enum class Trend { better, not_better, unknown };
 
-// How far an optimum moved from the smallest to the largest scale of a ladder.
+// How far an optimum moves along a ladder. The verdict rests on the largest excursion from the
+// base's optimum at any scale, not on the two ends alone: an optimum that moves two octaves at x2
+// and comes back by x8 does not transfer to the x2 model. The allowance is the tolerance per
+// doubling times the doublings from the base to the scale furthest from it, at every scale, so a
+// rung's noise is judged against the ladder's whole band (x8 at 0.5 per doubling: 1.5 octaves).
 struct Drift {
-  double octaves = NAN;       // optimum at the largest scale minus at the smallest
+  double octaves = NAN;       // end to end: optimum at the largest scale minus at the smallest
   double scale_ratio = 1;     // largest / smallest scale
   double per_doubling = NAN;  // octaves / log2(scale_ratio)
-  bool is_bound = false;      // an end optimum is at the grid edge: the drift may be larger
-  bool holds = false;         // |per doubling| <= tolerance, and not a bound
+  double excursion = NAN;     // the largest |optimum - base optimum| over the scales, signed
+  double excursion_scale = NAN;  // where it is
+  double excursion_per_doubling = NAN;  // over the doublings from the base to the furthest scale
+  bool is_bound = false;      // an optimum is at the grid edge: the excursion may be larger
+  bool holds = false;  // |excursion per doubling| <= tolerance; no edge or missing optimum
+  bool fails = false;  // beyond the tolerance: does not transfer (neither: uncertain)
   std::string text;           // "optimum drifts +0.50 octaves over 8x (+0.17 per doubling): ..."
 };
 
-// optima and their scales in scale order; tolerance in octaves per doubling; grid_name says what
-// the optima are of ("LR", "init std") in the text.
+// optima and their scales in scale order, base the index of the tuned scale (base_index);
+// tolerance in octaves per doubling; grid_name says what the optima are of ("LR", "init std").
 Drift measure_drift(const std::vector<Optimum>& optima, const std::vector<double>& scales,
-                    double tolerance, const std::string& grid_name);
+                    size_t base, double tolerance, const std::string& grid_name);
+
+// The scale whose optimum is the tuned value: x1, else the smallest (scales in order).
+size_t base_index(const std::vector<double>& scales);
 
 // One seed's own optimum: how far seeds alone move it is the yardstick for a drift.
 struct SeedOptimum {

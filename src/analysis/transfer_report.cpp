@@ -292,7 +292,7 @@ code { background: #f3f3f3; padding: 1px 4px; }
 std::string verdict_class(const LadderAnalysis& a) {
   const bool better = a.at_base_lr == Trend::better && a.at_optimum == Trend::better;
   if (a.drift.holds && better) return "good";
-  if (!a.drift.holds && std::isfinite(a.drift.octaves)) return better ? "mixed" : "bad";
+  if (a.drift.fails) return better ? "mixed" : "bad";
   return "mixed";
 }
 
@@ -301,6 +301,9 @@ nlohmann::json with_drift(const Drift& d, nlohmann::json entry) {
   entry["drift_octaves"] = number(d.octaves);
   entry["drift_per_doubling"] = number(d.per_doubling);
   entry["drift_is_lower_bound"] = d.is_bound;
+  entry["excursion_octaves"] = number(d.excursion);
+  entry["excursion_scale"] = number(d.excursion_scale);
+  entry["excursion_per_doubling"] = number(d.excursion_per_doubling);
   entry["scale_ratio"] = d.scale_ratio;
   entry["transfers"] = d.holds;
   return entry;
@@ -308,7 +311,7 @@ nlohmann::json with_drift(const Drift& d, nlohmann::json entry) {
 
 std::string drift_class(const Drift& d) {
   if (d.holds) return "good";
-  return std::isfinite(d.octaves) && !d.is_bound ? "bad" : "mixed";
+  return d.fails ? "bad" : "mixed";
 }
 
 // "sp-width": a file name stem with only [A-Za-z0-9._-].

@@ -87,15 +87,61 @@ TEST(LadderTransfer, TheBaseIsScaleOneWhenPresent) {
   EXPECT_NEAR(a.drift.octaves, -1.0, 1e-9) << "drift runs from the smallest to the largest";
 }
 
-TEST(LadderTransfer, AnOptimumAtTheGridEdgeMakesTheDriftUncertain) {
-  const auto a = analyze_ladder({parabola(1, -7.0, 3.0), parabola(4, -2.0, 2.9)}, 0.5);
+TEST(LadderTransfer, AnEdgeOptimumWithinTheToleranceMakesTheDriftUncertain) {
+  // x4's best LR is the grid's top (2^-3), 0.8 octave above the base's optimum: within the
+  // tolerance as measured, but the true optimum may lie further up.
+  const auto a = analyze_ladder({parabola(1, -3.8, 3.0), parabola(4, -1.0, 2.9)}, 0.5);
   EXPECT_EQ(a.optima[1].kind, OptimumKind::edge);
   EXPECT_TRUE(a.drift.is_bound);
   EXPECT_FALSE(a.drift.holds);
+  EXPECT_FALSE(a.drift.fails);
   EXPECT_NE(a.verdict.find("uncertain: the best LR at x4 is at the edge of the grid"),
             std::string::npos)
       << a.verdict;
   ASSERT_FALSE(a.notes.empty());
+}
+
+TEST(LadderTransfer, AnEdgeOptimumBeyondTheToleranceDoesNotTransfer) {
+  // x4's best LR is the grid's top, 4 octaves above the base's: past the edge it is further
+  // still, so the verdict is certain.
+  const auto a = analyze_ladder({parabola(1, -7.0, 3.0), parabola(4, -2.0, 2.9)}, 0.5);
+  EXPECT_EQ(a.optima[1].kind, OptimumKind::edge);
+  EXPECT_TRUE(a.drift.is_bound);
+  EXPECT_TRUE(a.drift.fails);
+  EXPECT_NE(a.verdict.find("does not transfer"), std::string::npos) << a.verdict;
+}
+
+TEST(LadderTransfer, TheLargestExcursionDecidesNotTheEnds) {
+  // The depth ladder a user met: -2.2 octaves at x2, back to -0.5 by x8. End to end it is within
+  // 0.5 per doubling; at x2 the base's LR is 2.2 octaves off.
+  const auto a = analyze_ladder({parabola(1, -6.0, 3.0), parabola(2, -8.2, 2.9),
+                                 parabola(4, -7.6, 2.8), parabola(8, -6.5, 2.7)},
+                                0.5);
+  EXPECT_NEAR(a.drift.octaves, -0.5, 1e-9);
+  EXPECT_NEAR(a.drift.excursion, -2.2, 1e-9);
+  EXPECT_EQ(a.drift.excursion_scale, 2);
+  EXPECT_NEAR(a.drift.excursion_per_doubling, -2.2 / 3, 1e-9);
+  EXPECT_FALSE(a.drift.holds);
+  EXPECT_TRUE(a.drift.fails);
+  EXPECT_EQ(a.verdict.substr(0, a.verdict.find(';', a.verdict.find("does not"))),
+            "optimum moves up to -2.20 octaves from x1's, at x2 (-0.73 per doubling over 8x); "
+            "end to end -0.50 octaves (-0.17 per doubling): does not transfer (beyond ±0.5 per "
+            "doubling)");
+  // The same excursion within a wider tolerance holds.
+  EXPECT_TRUE(analyze_ladder({parabola(1, -6.0, 3.0), parabola(2, -8.2, 2.9),
+                              parabola(4, -7.6, 2.8), parabola(8, -6.5, 2.7)},
+                             0.75)
+                  .drift.holds);
+}
+
+TEST(LadderTransfer, ScalesBelowTheBaseCountFromTheBase) {
+  // Base x1 between x0.5 and x2: the excursion at x0.5 is measured from x1, over one doubling.
+  const auto a = analyze_ladder(
+      {parabola(0.5, -5.0, 3.1), parabola(1, -7.0, 3.0), parabola(2, -7.2, 2.9)}, 0.5);
+  EXPECT_NEAR(a.drift.excursion, 2.0, 1e-9);
+  EXPECT_EQ(a.drift.excursion_scale, 0.5);
+  EXPECT_NEAR(a.drift.excursion_per_doubling, 2.0, 1e-9);
+  EXPECT_TRUE(a.drift.fails);
 }
 
 TEST(LadderTransfer, DivergedAndMissingPoints) {
