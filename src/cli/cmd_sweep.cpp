@@ -23,9 +23,6 @@ std::string absolute(const std::string& path) {
 
 int emit_slurm(const SweepSpec& spec, const Expansion& expansion, const std::string& db_path,
                const std::string& script_path, int threads) {
-  // Array tasks write from many hosts: the database gets a rollback journal, not WAL.
-  ResultsStore store = ResultsStore::open(db_path, JournalMode::rollback);
-  store.register_sweep(spec, expansion);
   SlurmJob job;
   job.name = "moet-" + (spec.name.empty() ? std::filesystem::path(spec.source).stem().string()
                                           : spec.name);
@@ -35,13 +32,17 @@ int emit_slurm(const SweepSpec& spec, const Expansion& expansion, const std::str
   job.workdir = absolute(".");
   job.trials = int64_t(expansion.trials.size());
   job.threads = threads > 0 ? threads : spec.threads > 0 ? spec.threads : 1;
-  write_file_atomic(script_path, slurm_array_script(job));
+  const std::string script = slurm_array_script(job);  // refuses paths first, before any write
+  // Array tasks write from many hosts: the database gets a rollback journal, not WAL.
+  ResultsStore store = ResultsStore::open(db_path, JournalMode::rollback);
+  store.register_sweep(spec, expansion);
+  write_file_atomic(script_path, script);
   std::filesystem::permissions(script_path, std::filesystem::perms::owner_exec,
                                std::filesystem::perm_options::add);
   fmt::print("wrote {}: {} array tasks ({}), {} thread{} each\nsubmit: sbatch {}\nthen:   moet "
              "report {} --out DIR\n",
              script_path, job.trials, describe_sweep(spec, expansion), job.threads,
-             job.threads == 1 ? "" : "s", script_path, db_path);
+             job.threads == 1 ? "" : "s", shell_quote({script_path}), shell_quote({db_path}));
   return 0;
 }
 
@@ -145,7 +146,7 @@ MOET_COMMAND(sweep, Command{
         fmt::print("run the same command again to continue\n");
         return 130;
       }
-      fmt::print("report: moet report {} --out DIR\n", *db);
+      fmt::print("report: moet report {} --out DIR\n", shell_quote({*db}));
       return s.failed ? 1 : 0;
     });
   }});

@@ -25,15 +25,10 @@ extern char** environ;
 namespace moet::sweep {
 namespace {
 
+using testing::ladder_spec;
 using testing::run_moet;
 using testing::SweepFixture;
 using RunnerTest = SweepFixture;
-
-std::string ladder_spec(const std::string& config, const std::string& lrs,
-                        const std::string& scales = "[1, 2]") {
-  return config + "[grid]\nlr_log2 = " + lrs + "\n[[preset]]\nname = \"completep-moe\"\n" +
-         "[[ladder]]\nname = \"width\"\naxes = [\"N\", \"Ne\"]\nscales = " + scales + "\n";
-}
 
 std::map<std::string, std::string> statuses_of(const std::string& db) {
   return ResultsStore::open_read_only(db).statuses();
