@@ -1,6 +1,6 @@
 // A sweep under the real mpirun (Debian's Open MPI) rather than under variables set by hand: the
 // ranks mpirun starts share the trials, write one database at the same time, and fill it exactly
-// as a local sweep of the same spec does. The spec's name has spaces and punctuation, and the
+// as a local sweep of the same spec does; a rank left without a trial says so. The spec's name has spaces and punctuation, and the
 // spec and database sit under paths with spaces and quotes, which mpirun must hand through.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -27,18 +27,23 @@ TEST_F(MpirunTest, RanksOfARealMpirunFillTheDatabaseLikeALocalSweep) {
       write_spec("spec 'paper' #1.toml", "name = \"paper 1: width (N, Ne) x8\"\n" +
                                              testing::ladder_spec(tiny_config(), "[-8, -7]"));
   const std::string db = path("db dir/sweep.sqlite");
-  // The tests run as root in CI, which Open MPI refuses without --allow-run-as-root; timeout
-  // bounds the wait should a rank hang.
+  // Five ranks for four trials, as `mpirun -np 8` on a small spec would start: one rank has
+  // nothing to do and must say so. The tests run as root in CI, which Open MPI refuses without
+  // --allow-run-as-root; timeout bounds the wait should a rank hang.
   const auto r = testing::run_command(
-      fmt::format("timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 {} sweep {} --db {} "
+      fmt::format("timeout 120 mpirun --allow-run-as-root --oversubscribe -np 5 {} sweep {} --db {} "
                   "--threads 1",
                   MOET_BINARY, quoted(spec), quoted(db)),
       dir_.string());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("running 2 (MPI rank 0 of 2, from OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE)"),
-            std::string::npos)
+  for (int rank = 0; rank < 4; ++rank)
+    EXPECT_NE(r.out.find(fmt::format("running 1 (MPI rank {} of 5, from "
+                                     "OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE)",
+                                     rank)),
+              std::string::npos)
+        << r.out;
+  EXPECT_NE(r.out.find("; no unfinished trial falls to MPI rank 4 of 5\n"), std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("running 2 (MPI rank 1 of 2"), std::string::npos) << r.out;
   {
     sql::Db conn(db, true, 10000);
     auto q = conn.prepare("PRAGMA journal_mode");
