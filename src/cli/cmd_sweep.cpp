@@ -121,7 +121,8 @@ MOET_COMMAND(sweep, Command{
         app.add_option("--trial", *trial, "run only trial N of the spec (what array tasks do)");
     app.footer(
         "Re-running the same command skips finished trials and redoes unfinished ones. Under "
-        "mpirun (OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE) each rank runs its share.\nExit "
+        "mpirun (OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE) or srun (SLURM_PROCID/"
+        "SLURM_STEP_NUM_TASKS) each rank runs its share.\nExit "
         "status: 0 all trials done or diverged, 1 some failed (see the error column and the "
         "trial's train.log), 2 bad input, 130 interrupted.");
     return std::function<int()>([=] {

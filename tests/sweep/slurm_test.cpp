@@ -2,7 +2,8 @@
 // the test starts takes it with its own sbatch and runs the array, which must fill the database
 // exactly as a local sweep of the same spec does. The spec's name has spaces and punctuation, as
 // every study's has, and the working directory, the spec and the database sit under paths with
-// spaces, quotes and a '%j' that Slurm's file name patterns would expand.
+// spaces, quotes and a '%j' that Slurm's file name patterns would expand. The same cluster runs
+// a sweep as the tasks of an srun step.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -56,6 +57,38 @@ TEST_F(SlurmTest, RealSbatchRunsTheEmittedArrayLikeALocalSweep) {
     const std::string log = path(fmt::format("db dir %j/slurm-{}_{}.out", job, task));
     EXPECT_TRUE(file_exists(log)) << log;
   }
+  const std::string local_db = path("local/sweep.sqlite");
+  const auto local =
+      testing::run_moet("sweep " + quoted(spec) + " --db " + local_db + " --threads 1",
+                        dir_.string());
+  ASSERT_EQ(local.exit_code, 0) << local.out << local.err;
+  testing::expect_same_results(db, local_db);
+}
+
+// `srun` without --mpi=pmi2 sets no MPI or PMI variables, only Slurm's: the tasks of the step must
+// still share the trials (not each run all of them into the same run directories).
+TEST_F(SlurmTest, TasksOfARealSrunStepShareTheTrialsLikeMpiRanks) {
+  const std::string missing = SingleNodeSlurm::missing_packages();
+  if (!missing.empty())
+    GTEST_SKIP() << "needs Debian's " << missing << " (./moet.sh test installs them)";
+  const std::string spec =
+      write_spec("spec 'paper' #1.toml", "name = \"paper 1: width (N, Ne) x8\"\n" +
+                                             testing::ladder_spec(tiny_config(), "[-8, -7]"));
+  const std::string db = path("db dir/sweep.sqlite");
+  SingleNodeSlurm slurm(path("slurm"));
+  ASSERT_TRUE(slurm.start(60)) << "the one-node Slurm did not come up\n" << slurm.logs();
+  // --overcommit: two tasks even on a one-CPU machine.
+  const auto r = slurm.client(fmt::format(
+      "timeout 120 srun --ntasks=2 --cpus-per-task=1 --overcommit {} sweep {} --db {} --threads 1",
+      MOET_BINARY, quoted(spec), quoted(db)));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << slurm.logs();
+  for (int rank = 0; rank < 2; ++rank)
+    EXPECT_NE(r.out.find(fmt::format(
+                  "running 2 (MPI rank {} of 2, from SLURM_PROCID/SLURM_STEP_NUM_TASKS)", rank)),
+              std::string::npos)
+        << r.out;
+  slurm.stop();
+
   const std::string local_db = path("local/sweep.sqlite");
   const auto local =
       testing::run_moet("sweep " + quoted(spec) + " --db " + local_db + " --threads 1",
