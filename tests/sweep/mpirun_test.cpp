@@ -1,7 +1,8 @@
 // A sweep under the real mpirun (Debian's Open MPI) rather than under variables set by hand: the
 // ranks mpirun starts share the trials, write one database at the same time, and fill it exactly
-// as a local sweep of the same spec does; a rank left without a trial says so. The spec's name has spaces and punctuation, and the
-// spec and database sit under paths with spaces and quotes, which mpirun must hand through.
+// as a local sweep of the same spec does; a rank left without a trial says so. The spec's name
+// has spaces and punctuation, and the spec and database sit under paths with spaces and quotes,
+// which mpirun must hand through.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -31,8 +32,8 @@ TEST_F(MpirunTest, RanksOfARealMpirunFillTheDatabaseLikeALocalSweep) {
   // nothing to do and must say so. The tests run as root in CI, which Open MPI refuses without
   // --allow-run-as-root; timeout bounds the wait should a rank hang.
   const auto r = testing::run_command(
-      fmt::format("timeout 120 mpirun --allow-run-as-root --oversubscribe -np 5 {} sweep {} --db {} "
-                  "--threads 1",
+      fmt::format("timeout 120 mpirun --allow-run-as-root --oversubscribe -np 5 {} sweep {} "
+                  "--db {} --threads 1",
                   MOET_BINARY, quoted(spec), quoted(db)),
       dir_.string());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -42,11 +42,14 @@ class SingleNodeSlurm {
   // The Debian packages of the programs this needs that are not installed ("" when all are).
   static std::string missing_packages() {
     const std::pair<const char*, const char*> programs[] = {
-        {"/usr/sbin/munged", "munge"},         {"/usr/sbin/slurmctld", "slurmctld"},
-        {"/usr/sbin/slurmd", "slurmd"},        {"/usr/bin/sbatch", "slurm-client"}};
+        {"/usr/sbin/munged", "munge"},
+        {"/usr/sbin/slurmctld", "slurmctld"},
+        {"/usr/sbin/slurmd", "slurmd"},
+        {"/usr/bin/sbatch", "slurm-client"}};
     std::string missing;
     for (const auto& [program, package] : programs)
-      if (!std::filesystem::exists(program)) missing += std::string(missing.empty() ? "" : " ") + package;
+      if (!std::filesystem::exists(program))
+        missing += (missing.empty() ? "" : " ") + std::string(package);
     return missing;
   }
 
@@ -70,11 +73,12 @@ class SingleNodeSlurm {
                               "--seed-file=" + dir_ + "/munged.seed",
                               "--log-file=" + dir_ + "/munged.log"},
                              dir_ + "/munged.err"));
-    if (!wait_for([&] { return std::filesystem::exists(socket()); }, timeout_s)) return false;
+    if (!wait_until_up([&] { return std::filesystem::exists(socket()); }, timeout_s))
+      return false;
     daemons_.push_back(spawn({"/usr/sbin/slurmctld", "-D", "-f", conf()}, dir_ + "/slurmctld.log"));
     daemons_.push_back(
         spawn({"/usr/sbin/slurmd", "-D", "-N", host_, "-f", conf()}, dir_ + "/slurmd.log"));
-    return wait_for(
+    return wait_until_up(
         [&] {
           const CommandResult r = client("sinfo --noheader --format=%T");
           return r.exit_code == 0 && r.out.rfind("idle", 0) == 0;
@@ -82,9 +86,10 @@ class SingleNodeSlurm {
         timeout_s);
   }
 
-  // A Slurm client command line (sbatch ..., squeue ...) run against this cluster.
+  // A Slurm client command line (sbatch ..., srun ...) run against this cluster; ended after
+  // two minutes.
   CommandResult client(const std::string& args) const {
-    return run_command("SLURM_CONF=" + conf() + " " + args, dir_);
+    return run_command("SLURM_CONF=" + conf() + " timeout 120 " + args, dir_);
   }
 
   // Waits until the job (every task of an array) has left the queue; false after timeout_s.
@@ -136,11 +141,29 @@ class SingleNodeSlurm {
     return true;
   }
 
+  // Waits for ready() while every daemon started so far runs: one that died has said why in its
+  // log, and waiting on would only add the timeout.
+  template <typename Ready>
+  bool wait_until_up(Ready ready, double timeout_s) const {
+    bool up = false;
+    wait_for(
+        [&] {
+          for (const pid_t pid : daemons_)
+            if (!running(pid)) return true;
+          return up = ready();
+        },
+        timeout_s);
+    return up;
+  }
+
+  // Whether a child still runs; one that has exited is reaped here, so its pid is never used
+  // again by this class.
   static bool running(pid_t pid) { return ::waitpid(pid, nullptr, WNOHANG) == 0; }
 
   // SIGTERM, up to grace_s to exit, then SIGKILL; reaps it.
   static void end_process(pid_t pid, double grace_s) {
-    if (grace_s > 0 && running(pid)) {
+    if (!running(pid)) return;
+    if (grace_s > 0) {
       ::kill(pid, SIGTERM);
       if (wait_for([&] { return !running(pid); }, grace_s)) return;
     }
