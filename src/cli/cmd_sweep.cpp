@@ -23,9 +23,6 @@ std::string absolute(const std::string& path) {
 
 int emit_slurm(const SweepSpec& spec, const Expansion& expansion, const std::string& db_path,
                const std::string& script_path, int threads) {
-  // Array tasks write from many hosts: the database gets a rollback journal, not WAL.
-  ResultsStore store = ResultsStore::open(db_path, JournalMode::rollback);
-  store.register_sweep(spec, expansion);
   SlurmJob job;
   job.name = "moet-" + (spec.name.empty() ? std::filesystem::path(spec.source).stem().string()
                                           : spec.name);
@@ -35,13 +32,17 @@ int emit_slurm(const SweepSpec& spec, const Expansion& expansion, const std::str
   job.workdir = absolute(".");
   job.trials = int64_t(expansion.trials.size());
   job.threads = threads > 0 ? threads : spec.threads > 0 ? spec.threads : 1;
-  write_file_atomic(script_path, slurm_array_script(job));
+  const std::string script = slurm_array_script(job);  // refuses paths first, before any write
+  // Array tasks write from many hosts: the database gets a rollback journal, not WAL.
+  ResultsStore store = ResultsStore::open(db_path, JournalMode::rollback);
+  store.register_sweep(spec, expansion);
+  write_file_atomic(script_path, script);
   std::filesystem::permissions(script_path, std::filesystem::perms::owner_exec,
                                std::filesystem::perm_options::add);
   fmt::print("wrote {}: {} array tasks ({}), {} thread{} each\nsubmit: sbatch {}\nthen:   moet "
              "report {} --out DIR\n",
              script_path, job.trials, describe_sweep(spec, expansion), job.threads,
-             job.threads == 1 ? "" : "s", script_path, db_path);
+             job.threads == 1 ? "" : "s", shell_quote({script_path}), shell_quote({db_path}));
   return 0;
 }
 
@@ -120,7 +121,8 @@ MOET_COMMAND(sweep, Command{
         app.add_option("--trial", *trial, "run only trial N of the spec (what array tasks do)");
     app.footer(
         "Re-running the same command skips finished trials and redoes unfinished ones. Under "
-        "mpirun (OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE) each rank runs its share.\nExit "
+        "mpirun (OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE) or srun (SLURM_PROCID/"
+        "SLURM_STEP_NUM_TASKS) each rank runs its share.\nExit "
         "status: 0 all trials done or diverged, 1 some failed (see the error column and the "
         "trial's train.log), 2 bad input, 130 interrupted.");
     return std::function<int()>([=] {
@@ -145,7 +147,7 @@ MOET_COMMAND(sweep, Command{
         fmt::print("run the same command again to continue\n");
         return 130;
       }
-      fmt::print("report: moet report {} --out DIR\n", *db);
+      fmt::print("report: moet report {} --out DIR\n", shell_quote({*db}));
       return s.failed ? 1 : 0;
     });
   }});

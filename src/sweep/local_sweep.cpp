@@ -69,14 +69,18 @@ LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansi
   result.plan = plan_workers(available_cores(result.rank), result.ran, options.workers,
                              options.threads, spec.threads);
 
+  std::string rank;
+  if (result.rank.size > 1)
+    rank = fmt::format("MPI rank {} of {}", result.rank.rank, result.rank.size);
   if (options.progress && result.ran == 0) {
-    fmt::print("sweep {}: {}; all finished earlier\nresults: {}\n", spec.source,
-               describe_sweep(spec, expansion), store.path());
+    // mpirun may start more ranks than there are unfinished trials.
+    fmt::print("sweep {}: {}; {}\nresults: {}\n", spec.source, describe_sweep(spec, expansion),
+               result.finished_before == result.trials
+                   ? std::string("all finished earlier")
+                   : fmt::format("no unfinished trial falls to {}", rank),
+               store.path());
   } else if (options.progress) {
-    std::string rank;
-    if (result.rank.size > 1)
-      rank = fmt::format(" (MPI rank {} of {}, from {})", result.rank.rank, result.rank.size,
-                         result.rank.source);
+    if (!rank.empty()) rank = fmt::format(" ({}, from {})", rank, result.rank.source);
     fmt::print("sweep {}: {}; {} finished earlier; running {}{} on {} worker{} x {} thread{} "
                "({})\nresults: {}\n",
                spec.source, describe_sweep(spec, expansion), result.finished_before, result.ran,

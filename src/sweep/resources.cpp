@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
 
@@ -21,19 +22,50 @@ int env_int(const char* name, int fallback) {
   return int(value);
 }
 
+// The tasks of a Slurm step on this node: SLURM_STEP_TASKS_PER_NODE lists them per node of the
+// step ("2(x3),1": two on each of the first three nodes, one on the fourth), SLURM_NODEID is
+// this node's place in that list.
+int slurm_step_local_tasks() {
+  const char* text = std::getenv("SLURM_STEP_TASKS_PER_NODE");
+  if (!text || !*text) return 1;
+  const int node = env_int("SLURM_NODEID", 0);
+  int first = 0;  // the step's index of the first node of the current entry
+  for (const char* at = text; *at;) {
+    char* end = nullptr;
+    const long tasks = std::strtol(at, &end, 10);
+    long repeat = 1;
+    if (end != at && std::strncmp(end, "(x", 2) == 0) {
+      const char* count = end + 2;
+      repeat = std::strtol(count, &end, 10);
+      if (end == count || *end != ')') break;
+      ++end;
+    }
+    if (end == at || tasks < 1 || repeat < 1 || (*end != ',' && *end != '\0')) break;
+    if (node < first + repeat) return int(tasks);
+    first += int(repeat);
+    at = *end == ',' ? end + 1 : end;
+  }
+  fail("environment SLURM_STEP_TASKS_PER_NODE='{}' with SLURM_NODEID={}: expected task counts "
+       "like 2(x3),1 covering this node", text, node);
+}
+
 }  // namespace
 
 RankInfo rank_from_env() {
   RankInfo info;
+  // srun without --mpi=pmi2 sets no PMI variables, only Slurm's; SLURM_STEP_NUM_TASKS tells a
+  // task of an srun step from a batch script, which has a SLURM_PROCID of 0 too.
   const struct {
-    const char *rank, *size, *local_size;
+    const char *rank, *size, *local_size;  // local_size nullptr: slurm_step_local_tasks()
   } sources[] = {{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE"},
-                 {"PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS"}};
+                 {"PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS"},
+                 {"SLURM_PROCID", "SLURM_STEP_NUM_TASKS", nullptr}};
   for (const auto& s : sources) {
     if (!std::getenv(s.rank) || !std::getenv(s.size)) continue;
     info.rank = env_int(s.rank, 0);
     info.size = env_int(s.size, 1);
-    info.local_size = std::max(1, env_int(s.local_size, 1));
+    info.local_size =
+        std::max(1, s.local_size ? env_int(s.local_size, 1) : slurm_step_local_tasks());
     info.source = std::string(s.rank) + "/" + s.size;
     if (info.size < 1 || info.rank >= info.size)
       fail("environment {}: rank {} of {} is not a valid MPI rank", info.source, info.rank, info.size);

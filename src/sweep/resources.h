@@ -13,11 +13,13 @@
 namespace moet::sweep {
 
 // This process's place under mpirun (OMPI_COMM_WORLD_RANK/SIZE, or PMI_RANK/PMI_SIZE for MPICH
-// and Slurm's srun); rank 0 of 1 otherwise.
+// and `srun --mpi=pmi2`) or as a task of an srun step (SLURM_PROCID/SLURM_STEP_NUM_TASKS); rank 0
+// of 1 otherwise.
 struct RankInfo {
   int rank = 0;
   int size = 1;
-  int local_size = 1;  // ranks on this host (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS)
+  int local_size = 1;  // ranks on this host (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, or
+                       // the step's tasks on this node, SLURM_STEP_TASKS_PER_NODE)
   std::string source;  // which variables said so, for messages; "" when not under MPI
 };
 RankInfo rank_from_env();

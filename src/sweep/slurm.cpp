@@ -2,14 +2,67 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
+#include "core/error.h"
 #include "sweep/spec.h"
 
 namespace moet::sweep {
 
+namespace {
+
+// One word for sbatch's #SBATCH parser: inside double quotes only '\' and '"' are special, and a
+// backslash escapes them.
+std::string sbatch_word(const std::string& value) {
+  std::string out = "\"";
+  for (const char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// A literal directory inside a Slurm file name pattern (--output), where "%%" is a '%'.
+std::string pattern_literal(const std::string& dir) {
+  std::string out;
+  for (const char c : dir) out += c == '%' ? std::string("%%") : std::string(1, c);
+  return out;
+}
+
+void check_path(const char* what, const std::string& path) {
+  if (std::any_of(path.begin(), path.end(), [](char c) { return std::iscntrl((unsigned char)c); }))
+    fail("--emit-slurm: the {} {:?} holds a control character, which a batch script cannot carry",
+         what, path);
+}
+
+}  // namespace
+
+std::string slurm_job_name(const std::string& text) {
+  std::string name;
+  for (const char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')
+      name += c;
+    else if (!name.empty() && name.back() != '-')
+      name += '-';
+  }
+  while (!name.empty() && name.back() == '-') name.pop_back();
+  return name.empty() ? "moet" : name;
+}
+
 std::string slurm_array_script(const SlurmJob& job) {
+  check_path("moet binary", job.moet_binary);
+  check_path("spec", job.spec_path);
+  check_path("database", job.db_path);
+  check_path("working directory", job.workdir);
   const std::string log_dir = std::filesystem::path(job.db_path).parent_path().string();
+  // Slurm drops every replacement (%A, %a) from a log name holding a backslash, and the task
+  // then fails to start (seen with slurmd 22.05).
+  if (log_dir.find('\\') != std::string::npos)
+    fail("--emit-slurm: the database's directory {:?} holds a backslash, with which Slurm cannot "
+         "name the task logs; put the database elsewhere", log_dir);
+  const std::string name = slurm_job_name(job.name);
   const std::string command = shell_quote(
       {job.moet_binary, "sweep", job.spec_path, "--db", job.db_path, "--threads",
        std::to_string(job.threads)});
@@ -19,11 +72,11 @@ std::string slurm_array_script(const SlurmJob& job) {
 # Written by `moet sweep --emit-slurm`. Submit with:   sbatch {script_hint}
 # Each task trains one trial and records it in {db}.
 # Resubmitting redoes only unfinished trials; `moet report {db} --out DIR` reads the results.
-#SBATCH --job-name={name}
+#SBATCH --job-name={sbatch_name}
 #SBATCH --array=0-{last}
 #SBATCH --cpus-per-task={threads}
 #SBATCH --ntasks=1
-#SBATCH --output={log_dir}/slurm-%A_%a.out
+#SBATCH --output={output}
 # Add your site's settings here, e.g.:
 ##SBATCH --partition=cpu
 ##SBATCH --time=01:00:00
@@ -33,9 +86,10 @@ cd {workdir}
 export OMP_NUM_THREADS={threads}
 exec {command} --trial "$SLURM_ARRAY_TASK_ID"
 )",
-      fmt::arg("name", job.name), fmt::arg("script_hint", "<this file>"),
-      fmt::arg("db", shell_quote({job.db_path})), fmt::arg("last", job.trials - 1),
-      fmt::arg("threads", job.threads), fmt::arg("log_dir", log_dir),
+      fmt::arg("name", name), fmt::arg("sbatch_name", sbatch_word(name)),
+      fmt::arg("script_hint", "<this file>"), fmt::arg("db", shell_quote({job.db_path})),
+      fmt::arg("last", job.trials - 1), fmt::arg("threads", job.threads),
+      fmt::arg("output", sbatch_word(pattern_literal(log_dir) + "/slurm-%A_%a.out")),
       fmt::arg("workdir", shell_quote({job.workdir})), fmt::arg("command", command));
 }
 

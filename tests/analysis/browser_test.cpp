@@ -1,13 +1,18 @@
 // The HTML report in a real browser: Debian's chromium, headless, loads the page from disk with
 // networking off, and the DOM it builds holds every plot and marker. A screenshot must come out
-// too (and is kept next to the report for a person to look at when the test fails).
+// too (and is kept next to the report for a person to look at when the test fails). Names and
+// paths a person may well use (quotes, '&', '<>' in the title; spaces, '#', '%', '?' in the
+// directory) must reach the page as text and not stop the page from loading.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <vector>
 
 #include "../support/run_binary.h"
 #include "analysis/transfer_report.h"
 #include "report_fixture.h"
+#include "sweep/spec.h"
 
 namespace moet::analysis {
 namespace {
@@ -26,21 +31,47 @@ std::string chromium() {
   return "";
 }
 
+// The file:// URL of an absolute path: every byte but unreserved ones and '/' percent-encoded,
+// so a '#', '?' or '%' in a directory name stays part of the path.
+std::string file_url(const std::string& path) {
+  std::string url = "file://";
+  for (const unsigned char c : path) {
+    if (std::isalnum(c) || std::strchr("/-._~", c)) {
+      url += char(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      url += hex;
+    }
+  }
+  return url;
+}
+
+// Runs headless chromium on a local file with extra flags; stdout goes to out_path. Every
+// argument is quoted for the shell that starts it.
+int run_chromium(const std::string& profile, const std::vector<std::string>& flags,
+                 const std::string& file, const std::string& out_path,
+                 const std::string& err_path) {
+  std::vector<std::string> argv = {chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                                   "--disable-background-networking", "--disable-component-update",
+                                   "--no-first-run", "--user-data-dir=" + profile};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back(file_url(std::filesystem::absolute(file).string()));
+  const std::string line = sweep::shell_quote(argv) + " >" + sweep::shell_quote({out_path}) +
+                           " 2>" + sweep::shell_quote({err_path});
+  return std::system(line.c_str());
+}
+
 TEST_F(BrowserTest, ChromiumRendersTheReportWithEveryPlot) {
-  const std::string browser = chromium();
-  ASSERT_FALSE(browser.empty())
+  ASSERT_FALSE(chromium().empty())
       << "headless chromium is needed to check the report: apt-get install -y "
          "--no-install-recommends chromium (./moet.sh test installs it)";
   const auto store = sweep::ResultsStore::open_read_only(make_database());
   const ReportFiles files = write_transfer_report(store, path("report"), ReportOptions{});
-  const std::string flags =
-      " --headless --no-sandbox --disable-gpu --disable-background-networking "
-      "--disable-component-update --no-first-run --user-data-dir=" + path("profile") + " ";
-  const std::string url = "file://" + std::filesystem::absolute(files.html_path).string();
 
   const std::string dom_path = path("dom.html");
-  ASSERT_EQ(std::system((browser + flags + "--dump-dom " + url + " >" + dom_path + " 2>" +
-                         path("chromium.err")).c_str()),
+  ASSERT_EQ(run_chromium(path("profile"), {"--dump-dom"}, files.html_path, dom_path,
+                         path("chromium.err")),
             0)
       << testing::slurp(path("chromium.err"));
   const std::string dom = testing::slurp(dom_path);
@@ -54,11 +85,46 @@ TEST_F(BrowserTest, ChromiumRendersTheReportWithEveryPlot) {
   EXPECT_NE(dom.find("<title>moet transfer report: synthetic</title>"), std::string::npos);
 
   const std::string png = path("report/screenshot.png");
-  ASSERT_EQ(std::system((browser + flags + "--hide-scrollbars --window-size=1280,2000 "
-                         "--screenshot=" + png + " " + url + " >/dev/null 2>&1").c_str()),
+  ASSERT_EQ(run_chromium(path("profile"),
+                         {"--hide-scrollbars", "--window-size=1280,2000", "--screenshot=" + png},
+                         files.html_path, "/dev/null", "/dev/null"),
             0);
   ASSERT_TRUE(std::filesystem::exists(png));
   EXPECT_GT(std::filesystem::file_size(png), 20000u) << "a blank page compresses to almost nothing";
+}
+
+TEST_F(BrowserTest, TitlesAndPathsWithSpecialCharactersSurvive) {
+  ASSERT_FALSE(chromium().empty()) << "headless chromium is needed (./moet.sh test installs it)";
+  const std::string name = "paper 1: \"width\" & <N, Ne> x8 'it's'";
+  const std::string dir = "odd dir #1 %41 & 'q' ?x";
+  const auto store = sweep::ResultsStore::open_read_only(make_database(name, dir + "/db.sqlite"));
+  const ReportFiles files = write_transfer_report(store, path(dir + "/report"), ReportOptions{});
+
+  const std::string dom_path = path("dom.html");
+  ASSERT_EQ(run_chromium(path("profile"), {"--dump-dom"}, files.html_path, dom_path,
+                         path("chromium.err")),
+            0)
+      << testing::slurp(path("chromium.err"));
+  const std::string dom = testing::slurp(dom_path);
+  // The browser serializes text with '&', '<' and '>' escaped: markup made of the name (an
+  // element <N,) would come back unescaped, and a page that failed to load has no title.
+  const std::string as_text = "paper 1: \"width\" &amp; &lt;N, Ne&gt; x8 'it's'";
+  EXPECT_NE(dom.find("<title>moet transfer report: " + as_text + "</title>"), std::string::npos)
+      << dom.substr(0, 2000);
+  EXPECT_NE(dom.find("<small>(" + as_text + ")</small></h1>"), std::string::npos);
+  EXPECT_NE(dom.find("<code>" + path("odd dir #1 %41 &amp; 'q' ?x/db.sqlite") + "</code>"),
+            std::string::npos);
+  EXPECT_EQ(occurrences(dom, "<svg class=\"plot lr-plot\""), 2u);
+  EXPECT_EQ(occurrences(dom, "<section class=\"panel\""), 2u);
+
+  // A plot as its own SVG file is XML, which Chromium refuses with a parsererror on a stray '&'.
+  ASSERT_FALSE(files.svg_paths.empty());
+  ASSERT_EQ(run_chromium(path("profile"), {"--dump-dom"}, files.svg_paths.front(), dom_path,
+                         path("chromium.err")),
+            0);
+  const std::string svg = testing::slurp(dom_path);
+  EXPECT_NE(svg.find("<svg"), std::string::npos) << svg.substr(0, 2000);
+  EXPECT_EQ(svg.find("parsererror"), std::string::npos) << svg.substr(0, 2000);
 }
 
 }  // namespace

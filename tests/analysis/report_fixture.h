@@ -23,8 +23,15 @@ class ReportFixture : public SweepFixture {
            0.002 * double(seed);
   }
 
-  std::string make_database() {
-    const std::string text = "name = \"synthetic\"\n" + tiny_config() + R"(
+  // name: the spec's name (any text); db_file: the database's path under the scratch directory.
+  std::string make_database(const std::string& name = "synthetic",
+                            const std::string& db_file = "synthetic.sqlite") {
+    std::string toml_name;  // the contents of a TOML basic string
+    for (const char c : name) {
+      if (c == '"' || c == '\\') toml_name += '\\';
+      toml_name += c;
+    }
+    const std::string text = "name = \"" + toml_name + "\"\n" + tiny_config() + R"(
 [grid]
 lr_log2 = { from = -10, to = -3 }
 seeds = [1, 2]
@@ -40,7 +47,7 @@ scales = [1, 2, 4]
     const std::string spec_path = write_spec("synthetic.toml", text);
     const sweep::SweepSpec spec = sweep::load_sweep_spec(spec_path);
     const sweep::Expansion expansion = sweep::expand_sweep(spec);
-    const std::string db = path("synthetic.sqlite");
+    const std::string db = path(db_file);
     sweep::ResultsStore store = sweep::ResultsStore::open(db, sweep::JournalMode::wal);
     store.register_sweep(spec, expansion);
     for (const sweep::Trial& t : expansion.trials) {

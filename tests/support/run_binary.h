@@ -24,16 +24,21 @@ inline std::string slurp(const std::string& path) {
   return s.str();
 }
 
-// args are appended to the binary path as they are (quote them yourself).
-inline CommandResult run_moet(const std::string& args, const std::string& scratch_dir) {
+// One shell command line (quote its arguments yourself); stdout and stderr go through files in
+// scratch_dir, whose path must need no quoting.
+inline CommandResult run_command(const std::string& line, const std::string& scratch_dir) {
   const std::string out = scratch_dir + "/cmd.out", err = scratch_dir + "/cmd.err";
-  const std::string line = std::string(MOET_BINARY) + " " + args + " >" + out + " 2>" + err;
-  const int status = std::system(line.c_str());
+  const int status = std::system((line + " >" + out + " 2>" + err).c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+// args are appended to the binary path as they are (quote them yourself).
+inline CommandResult run_moet(const std::string& args, const std::string& scratch_dir) {
+  return run_command(std::string(MOET_BINARY) + " " + args, scratch_dir);
 }
 
 inline int count_lines(const std::string& text) {

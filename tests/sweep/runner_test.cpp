@@ -25,15 +25,10 @@ extern char** environ;
 namespace moet::sweep {
 namespace {
 
+using testing::ladder_spec;
 using testing::run_moet;
 using testing::SweepFixture;
 using RunnerTest = SweepFixture;
-
-std::string ladder_spec(const std::string& config, const std::string& lrs,
-                        const std::string& scales = "[1, 2]") {
-  return config + "[grid]\nlr_log2 = " + lrs + "\n[[preset]]\nname = \"completep-moe\"\n" +
-         "[[ladder]]\nname = \"width\"\naxes = [\"N\", \"Ne\"]\nscales = " + scales + "\n";
-}
 
 std::map<std::string, std::string> statuses_of(const std::string& db) {
   return ResultsStore::open_read_only(db).statuses();
@@ -204,6 +199,15 @@ TEST_F(RunnerTest, ASweepKilledMidwayLosesNothingAndDuplicatesNothing) {
 TEST_F(RunnerTest, MpiRanksShareTheTrialsAndTrialRunsOne) {
   const std::string spec = write_spec("spec.toml", ladder_spec(tiny_config(), "[-8, -7, -6]"));
   const std::string db = path("mpi.sqlite");
+  // More ranks than trials: rank 6 of 7 has none of the six and says so, not "all finished".
+  const auto idle = testing::run_command(
+      fmt::format("env OMPI_COMM_WORLD_RANK=6 OMPI_COMM_WORLD_SIZE=7 {} sweep {} --db {}",
+                  MOET_BINARY, spec, db),
+      dir_.string());
+  ASSERT_EQ(idle.exit_code, 0) << idle.out << idle.err;
+  EXPECT_NE(idle.out.find("; no unfinished trial falls to MPI rank 6 of 7\n"), std::string::npos)
+      << idle.out;
+  EXPECT_EQ(count(db, "SELECT COUNT(*) FROM trials WHERE status != 'pending'"), 0);
   // Rank 0 of 2, as mpirun describes it in the environment.
   const std::string rank0 = fmt::format(
       "env OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2 {} sweep {} --db {}", MOET_BINARY, spec,

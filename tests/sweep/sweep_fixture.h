@@ -15,6 +15,13 @@
 
 namespace moet::testing {
 
+// A spec sweeping `lrs` (a TOML value for lr_log2) for completep-moe on a width ladder.
+inline std::string ladder_spec(const std::string& config, const std::string& lrs,
+                               const std::string& scales = "[1, 2]") {
+  return config + "[grid]\nlr_log2 = " + lrs + "\n[[preset]]\nname = \"completep-moe\"\n" +
+         "[[ladder]]\nname = \"width\"\naxes = [\"N\", \"Ne\"]\nscales = " + scales + "\n";
+}
+
 class SweepFixture : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -1,0 +1,41 @@
+// Whether a sweep run somewhere else (Slurm array tasks, mpirun ranks) filled its database exactly
+// as a local sweep of the same spec fills one: the same trials, each done, with the same steps,
+// final losses and loss curve, bit for bit. Only where and when trials ran may differ.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sweep/results_store.h"
+
+namespace moet::testing {
+
+inline void expect_same_results(const std::string& db, const std::string& local_db) {
+  using sweep::ResultsStore;
+  const ResultsStore store = ResultsStore::open_read_only(db);
+  const ResultsStore local = ResultsStore::open_read_only(local_db);
+  const auto trials = store.current_trials(), local_trials = local.current_trials();
+  ASSERT_EQ(trials.size(), local_trials.size());
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const sweep::TrialRecord &t = trials[i], &l = local_trials[i];
+    SCOPED_TRACE(t.key);
+    EXPECT_EQ(t.key, l.key);
+    EXPECT_EQ(t.status, "done") << t.error;
+    EXPECT_EQ(t.status, l.status);
+    EXPECT_EQ(t.steps, l.steps);
+    // Bit for bit: the same binary, config and thread count train the same model.
+    EXPECT_EQ(t.train_loss, l.train_loss);
+    EXPECT_EQ(t.val_loss, l.val_loss);
+    EXPECT_EQ(t.val_extra, l.val_extra);
+    const auto curve = store.curve(t.key), local_curve = local.curve(l.key);
+    ASSERT_EQ(curve.size(), local_curve.size());
+    ASSERT_FALSE(curve.empty());
+    for (size_t k = 0; k < curve.size(); ++k) {
+      EXPECT_EQ(curve[k].step, local_curve[k].step);
+      EXPECT_EQ(curve[k].loss, local_curve[k].loss) << "step " << curve[k].step;
+    }
+  }
+}
+
+}  // namespace moet::testing
