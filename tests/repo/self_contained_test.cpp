@@ -140,8 +140,8 @@ TEST(RepoDesignDoc, EveryFileAndSymbolItNamesExists) {
   namespace fs = std::filesystem;
   const std::string design = read_repo_file("docs/design.md");
   ASSERT_FALSE(design.empty()) << "docs/design.md is missing";
-  const std::regex path(
-      R"(`((?:src|tests|docs|cmake|studies|bench|corpus)/[A-Za-z0-9_./*<>-]*|CMakeLists\.txt|README\.md|moet\.sh)`)");
+  const std::regex path(R"(`((?:src|tests|docs|cmake|studies|bench|corpus)/[A-Za-z0-9_./*<>-]*)"
+                        R"(|CMakeLists\.txt|README\.md|moet\.sh)`)");
   std::vector<std::string> missing;
   size_t paths = 0, symbols = 0;
   for (std::string p : matches(design, path)) {
