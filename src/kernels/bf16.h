@@ -1,6 +1,6 @@
 // bf16 <-> fp32 conversion, round-to-nearest-even, on raw uint16_t storage.
 //
-// g++ 12 has no usable arithmetic __bf16 (deps.md §6), so bf16 values live in uint16_t: the top
+// g++ 12 has no usable arithmetic __bf16, so bf16 values live in uint16_t: the top
 // half of an IEEE float. Rounding to nearest-even (not truncation) keeps the conversion unbiased,
 // which matters when weights are rounded every step; it is the rounding oneDNN uses, so a tensor
 // rounded here matches one rounded inside a oneDNN primitive bit for bit.

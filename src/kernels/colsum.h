@@ -2,7 +2,7 @@
 //
 // Parameter gradients of biases and norm gains are sums over rows. Threads split the columns,
 // not the rows, so every column is summed over rows 0, 1, 2, ... in order whatever the thread
-// count: the same bits on any number of threads (DESIGN.md §4), and no per-thread partial
+// count: the same bits on any number of threads (docs/design.md §6), and no per-thread partial
 // buffers to allocate or combine.
 #pragma once
 

@@ -1,6 +1,6 @@
 // ModelConfig: the shape and architecture options of one MoE transformer (keys model.*, balance.*).
 //
-// Names follow DESIGN.md §1: N width, Ne expert hidden width, M experts, K active experts,
+// Names follow docs/design.md §1: N width, Ne expert hidden width, M experts, K active experts,
 // L blocks. Only architecture lives here; every number that scales with shape (init std,
 // multipliers, LRs) comes from the parameterization as a ModelPlan.
 #pragma once
@@ -42,7 +42,7 @@ struct ModelConfig {
 
   // Balancing (combinable): paper 1's bias rule, Switch auxiliary loss, router z-loss.
   // eta_bias in b_i -= eta_bias (load_i - K/M); 0 disables. 0.1 balanced best of
-  // {0.001, 0.01, 0.1} on the bundled data (docs/parameterization.md), as [AT] also found.
+  // {0.001, 0.01, 0.1} on the bundled data (docs/parameterization.md), as [P1-BIAS] also found.
   double bias_lr = 0.1;
   double aux_weight = 0.0;
   double z_weight = 0.0;

@@ -1,4 +1,4 @@
-// Role: what a parameter tensor is for, in the vocabulary of DESIGN.md §2.
+// Role: what a parameter tensor is for, in the vocabulary of docs/design.md §2.
 //
 // The parameterization engine (param/) maps each role to init std, forward multiplier, LR, Adam
 // epsilon and weight decay; the model only tags its tensors with roles and never picks numbers.

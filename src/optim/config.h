@@ -2,7 +2,7 @@
 //
 // optim.lr, optim.eps and optim.wd are the *global* hyperparameters tuned on the base shape;
 // every tensor's own LR, epsilon and weight decay are these times the parameterization's
-// per-role factors (see TensorHyper and param/).
+// per-role factors (see param/tensor_hyper.h).
 #pragma once
 
 #include <cstdint>
@@ -33,12 +33,5 @@ struct OptimConfig {
 
 std::vector<KeySpec> optim_config_keys();
 OptimConfig optim_config_from(const Config& config);
-
-// One tensor's resolved optimizer settings (absolute values, at the peak of the schedule).
-struct TensorHyper {
-  double lr = 0;
-  double eps = 0;
-  double wd = 0;
-};
 
 }  // namespace moet

@@ -12,6 +12,7 @@
 
 #include "model/layout.h"
 #include "optim/config.h"
+#include "param/tensor_hyper.h"
 
 namespace moet {
 

@@ -1,4 +1,4 @@
-// The five scaling axes of DESIGN.md §1 (N, Ne, M, K, L) and a shape's values along them.
+// The five scaling axes of docs/design.md §1 (N, Ne, M, K, L) and a shape's values along them.
 //
 // Every rule in param/ is a power law in these axes, so base and target shapes are compared as
 // AxisValues, never as whole ModelConfigs: the other model.* keys (vocab, d_head, ...) are the

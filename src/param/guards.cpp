@@ -33,7 +33,7 @@ void add_ladder_warnings(const ModelConfig& target, const AxisValues& base,
     warnings.push_back(fmt::format(
         "kappa = K/M differs between base ({}/{} = {:.4g}) and target ({}/{} = {:.4g}): "
         "hyperparameters are not expected to transfer across kappa; keep K/M fixed along a "
-        "ladder (paper 1 §1.1)",
+        "ladder (paper 1 §3.2; docs/sources.md [P1-KAPPA])",
         base[Axis::K], base[Axis::M], double(base[Axis::K]) / double(base[Axis::M]), t[Axis::K],
         t[Axis::M], double(t[Axis::K]) / double(t[Axis::M])));
   bool has_dense = false;

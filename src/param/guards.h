@@ -1,5 +1,5 @@
 // Guards: configurations that would train without an error but silently wrong are rejected, and
-// ladders that break an assumption of transfer get a warning (DESIGN.md §2, anchors §8).
+// ladders that break an assumption of transfer get a warning (docs/parameterization.md §7).
 #pragma once
 
 #include <string>
@@ -13,10 +13,10 @@ namespace moet::param {
 
 // Router and balancing bias both starting at zero under top-K routing (K < M): every gate ties,
 // top-K breaks the tie by index, and every token in every layer uses the same experts without
-// anything showing in the loss (paper 1 note §1.3, failure mode F21). Throws Error.
+// anything showing in the loss ([P1-E], failure mode F21). Throws Error.
 void reject_routing_collapse(const ModelConfig& target, const Parameterization& p);
 
-// kappa = K/M differing between base and target (no transfer across kappa: paper 1 §1.1, §5.1),
+// kappa = K/M differing between base and target (no transfer across kappa: [P1-KAPPA]),
 // and explicitly fixed dense / shared widths while the axis the rules scale them with moves.
 void add_ladder_warnings(const ModelConfig& target, const AxisValues& base,
                          std::vector<std::string>& warnings);

@@ -14,9 +14,9 @@
 #include "core/config.h"
 #include "model/layout.h"
 #include "model/plan.h"
-#include "optim/config.h"
 #include "param/axes.h"
 #include "param/settings.h"
+#include "param/tensor_hyper.h"
 
 namespace moet {
 

@@ -15,7 +15,7 @@
 
 namespace moet {
 
-// The named configurations of issue #3, as --set assignments over the defaults:
+// The named configurations (docs/performance.md), as --set assignments over the defaults:
 // tiny  = {N 128, L 4, heads 4, M 8, K 2, Ne 128, vocab 256, seq 256, batch 16}
 // small = {N 512, L 4, heads 8, M 16, K 4, Ne 512, vocab 8192, seq 512, batch 8}
 // Both: LayerNorm, learned positions, tied embeddings, GELU experts, sigmoid router, 1/K

@@ -1,7 +1,7 @@
 // The ladder of a coordinate check: which axes grow, by which factors, and the config of every
 // rung.
 //
-// Axes are the names of DESIGN.md §1 plus paper 2's regimes as shorthands:
+// Axes are the names of docs/design.md §1 plus paper 2's regimes as shorthands:
 //   N, Ne, L      that axis alone
 //   M             M with K (K/M stays fixed, as every transfer ladder must keep it)
 //   K             K alone (K/M moves: the parameterization warns)

@@ -1,5 +1,5 @@
-// The four-term split of an MoE block's routed output after training (paper 2, research note
-// §4 and §8), for a model whose last forward pass ran at step t on the same batch as a step-0
+// The four-term split of an MoE block's routed output after training (paper 2: [P2-MECH] and
+// [P2-RCC]), for a model whose last forward pass ran at step t on the same batch as a step-0
 // pass.
 //
 // With the routing, gates and combine weights c_{t,r,k} (aggregation multiplier x gate) of step
@@ -15,7 +15,7 @@
 //
 // with ΔW3 = W3_t - W3_0. The four terms add up to the routed output (shared experts are not
 // part of it); at step 0 the init term is the output itself. Under muP in regimes II/III the
-// init and propagating terms of independent experts average away as M grows (note §4); MSSP's
+// init and propagating terms of independent experts average away as M grows [P2-MECH]; MSSP's
 // fixes keep all four Theta(1).
 //
 // The model has no hook for a second set of weights, so W_0's expert MLPs are re-run here on

@@ -39,7 +39,7 @@ TEST(Guards, KappaChangeIsWarnedAndRecorded) {
   EXPECT_EQ(changed.warnings[0],
             "kappa = K/M differs between base (2/8 = 0.25) and target (4/8 = 0.5): "
             "hyperparameters are not expected to transfer across kappa; keep K/M fixed along a "
-            "ladder (paper 1 §1.1)");
+            "ladder (paper 1 §3.2; docs/sources.md [P1-KAPPA])");
   const auto fixed = resolve_for("mup-moe", "adam", kBase, scaled(kBase, {Axis::M, Axis::K}, 2));
   EXPECT_TRUE(fixed.warnings.empty());
   const auto in_json = to_json(changed);

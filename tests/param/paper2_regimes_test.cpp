@@ -1,5 +1,5 @@
-// mup-moe and mssp against paper 2's own per-regime tables (research note paper2-mssp.md §2.1-2.3
-// and §3), transcribed here as exponents of the common ratio r that every co-scaled axis grows
+// mup-moe and mssp against paper 2's own per-regime tables ([P2-MUP] and
+// [P2-MSSP] in docs/sources.md), transcribed here as exponents of the common ratio r that every co-scaled axis grows
 // by. mup-moe writes one set of exponents for all regimes; this checks that it reduces to each
 // regime's table. Values read from the resolved hyper vector and plan are exact (1e-12).
 #include <gtest/gtest.h>
@@ -70,7 +70,7 @@ void check_against_paper2(const std::string& preset, const std::string& regime) 
       const int t = first_tensor(target, row.role, row.role != Role::embed);
       ASSERT_GE(t, 0);
       SCOPED_TRACE(target.tensors[t].name);
-      // MSSP regime II: expert-down init variance M / Ne (note §3), so std grows as r^(1/2).
+      // MSSP regime II: expert-down init variance M / Ne ([P2-MSSP]), so std grows as r^(1/2).
       if (preset == "mssp" && regime == "II" && row.role == Role::expert_down) row.std = 0.5;
       const bool zero_router = preset == "mssp" && regime == "I" && row.role == Role::router;
       if (zero_router) {

@@ -1,5 +1,5 @@
 // Preset tables as data: the built-ins are complete, users' tables load from files (with
-// `extends`), the schemes of other-moe-parameterizations.md can be held as user tables, and a bad
+// `extends`), the schemes of docs/presets/ can be held as user tables, and a bad
 // table fails with one line naming the file, the role and the field.
 #include <gtest/gtest.h>
 
@@ -60,7 +60,7 @@ TEST(Presets, EveryBuiltInHasACompleteRowForEveryRole) {
   EXPECT_TRUE(param::load_preset("mup-moe").regimes.empty());
 }
 
-// Paper 1's App. D.1 constants and sigma0 at the base shape (note §2.3).
+// Paper 1's App. D.1 constants and sigma0 at the base shape ([P1-T2], [P1-D1]).
 TEST(Presets, CompletepMoeCarriesPaper1ConstantsAtTheBase) {
   const auto p = resolve_for("completep-moe", "adam", kBase, kBase);
   const double sigma0 = 0.02, eta = 0.01;
@@ -153,7 +153,7 @@ router = { mult = "N^-1", eps = "M^-1" }
   EXPECT_DOUBLE_EQ(p.plan.tensors[first_tensor(p, Role::route_bias, true)].init_std, 0.005);
 }
 
-// other-moe-parameterizations.md: the schemes the engine should hold as user tables.
+// [MUPMOE-2508] and [CMUE-2605]: the schemes the engine should hold as user tables.
 TEST(Presets, OtherSchemesLoadAsUserTables) {
   const std::string dir = std::string(MOET_SOURCE_DIR) + "/docs/presets/";
   const AxisValues target = scaled(kBase, {Axis::N}, 4);

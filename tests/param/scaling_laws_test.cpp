@@ -164,7 +164,7 @@ PresetLaws mup_moe_laws() {
           "none"};
 }
 
-// MSSP = mup-moe with one regime-specific change (paper 2 note §3).
+// MSSP = mup-moe with one regime-specific change ([P2-MSSP]).
 PresetLaws mssp_laws(const std::string& regime) {
   PresetLaws laws = mup_moe_laws();
   laws.preset = "mssp";
