@@ -7,7 +7,9 @@
 
 #include <string>
 
+#include "../support/run_binary.h"
 #include "sweep/results_store.h"
+#include "sweep/spec.h"
 
 namespace moet::testing {
 
@@ -36,6 +38,16 @@ inline void expect_same_results(const std::string& db, const std::string& local_
       EXPECT_EQ(curve[k].loss, local_curve[k].loss) << "step " << curve[k].step;
     }
   }
+}
+
+// Runs the spec as a local sweep into dir/local/sweep.sqlite and compares db with it.
+inline void expect_same_as_local_sweep(const std::string& spec, const std::string& db,
+                                       const std::string& dir) {
+  const std::string local_db = dir + "/local/sweep.sqlite";
+  const auto local = run_moet(
+      "sweep " + sweep::shell_quote({spec}) + " --db " + local_db + " --threads 1", dir);
+  ASSERT_EQ(local.exit_code, 0) << local.out << local.err;
+  expect_same_results(db, local_db);
 }
 
 }  // namespace moet::testing

@@ -30,9 +30,7 @@ TEST_F(SlurmTest, RealSbatchRunsTheEmittedArrayLikeALocalSweep) {
     GTEST_SKIP() << "needs Debian's " << missing << " (./moet.sh test installs them)";
   const std::string work = path("work dir");
   std::filesystem::create_directories(work);
-  const std::string spec =
-      write_spec("spec 'paper' #1.toml", "name = \"paper 1: width (N, Ne) x8\"\n" +
-                                             testing::ladder_spec(tiny_config(), "[-8, -7]"));
+  const std::string spec = awkward_spec();
   const std::string db = path("db dir %j/sweep.sqlite");
   const auto emitted = testing::run_command(
       fmt::format("cd {} && {} sweep {} --db '../db dir %j/sweep.sqlite' --emit-slurm job.sh "
@@ -57,12 +55,7 @@ TEST_F(SlurmTest, RealSbatchRunsTheEmittedArrayLikeALocalSweep) {
     const std::string log = path(fmt::format("db dir %j/slurm-{}_{}.out", job, task));
     EXPECT_TRUE(file_exists(log)) << log;
   }
-  const std::string local_db = path("local/sweep.sqlite");
-  const auto local =
-      testing::run_moet("sweep " + quoted(spec) + " --db " + local_db + " --threads 1",
-                        dir_.string());
-  ASSERT_EQ(local.exit_code, 0) << local.out << local.err;
-  testing::expect_same_results(db, local_db);
+  testing::expect_same_as_local_sweep(spec, db, dir_.string());
 }
 
 // `srun` without --mpi=pmi2 sets no MPI or PMI variables, only Slurm's: the tasks of the step must
@@ -71,9 +64,7 @@ TEST_F(SlurmTest, TasksOfARealSrunStepShareTheTrialsLikeMpiRanks) {
   const std::string missing = SingleNodeSlurm::missing_packages();
   if (!missing.empty())
     GTEST_SKIP() << "needs Debian's " << missing << " (./moet.sh test installs them)";
-  const std::string spec =
-      write_spec("spec 'paper' #1.toml", "name = \"paper 1: width (N, Ne) x8\"\n" +
-                                             testing::ladder_spec(tiny_config(), "[-8, -7]"));
+  const std::string spec = awkward_spec();
   const std::string db = path("db dir/sweep.sqlite");
   SingleNodeSlurm slurm(path("slurm"));
   ASSERT_TRUE(slurm.start(60)) << "the one-node Slurm did not come up\n" << slurm.logs();
@@ -89,12 +80,7 @@ TEST_F(SlurmTest, TasksOfARealSrunStepShareTheTrialsLikeMpiRanks) {
         << r.out;
   slurm.stop();
 
-  const std::string local_db = path("local/sweep.sqlite");
-  const auto local =
-      testing::run_moet("sweep " + quoted(spec) + " --db " + local_db + " --threads 1",
-                        dir_.string());
-  ASSERT_EQ(local.exit_code, 0) << local.out << local.err;
-  testing::expect_same_results(db, local_db);
+  testing::expect_same_as_local_sweep(spec, db, dir_.string());
 }
 
 // What no quoting can carry is refused with one line, before the database or script is written:

@@ -60,6 +60,13 @@ class SweepFixture : public ::testing::Test {
     return path(name);
   }
 
+  // A two-LR spec whose file name and `name` carry what a shell, sbatch or mpirun could mangle:
+  // spaces, quotes, '#', ':' and parentheses.
+  std::string awkward_spec() const {
+    return write_spec("spec 'paper' #1.toml", "name = \"paper 1: width (N, Ne) x8\"\n" +
+                                                  ladder_spec(tiny_config(), "[-8, -7]"));
+  }
+
   std::filesystem::path dir_;
 };
 
