@@ -143,11 +143,11 @@ void swiglu_backward(T* din, const T* dout, const T* in, int64_t rows, int64_t F
   }
 }
 
-#define MOET_INSTANTIATE(T)                                                   \
-  template void gelu_forward<T>(T*, const T*, int64_t);                       \
-  template void gelu_backward<T>(T*, const T*, const T*, int64_t);            \
+#define MOET_INSTANTIATE(T)                                                      \
+  template void gelu_forward<T>(T*, const T*, int64_t);                          \
+  template void gelu_backward<T>(T*, const T*, const T*, int64_t);               \
   template void bias_gelu_forward<T>(T*, T*, ScaledVector<T>, int64_t, int64_t); \
-  template void swiglu_forward<T>(T*, const T*, int64_t, int64_t);            \
+  template void swiglu_forward<T>(T*, const T*, int64_t, int64_t);               \
   template void swiglu_backward<T>(T*, const T*, const T*, int64_t, int64_t);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

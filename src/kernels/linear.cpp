@@ -142,10 +142,10 @@ void linear_backward(T* dx, T* dW, ScaledVector<T> bias, const T* dout, const T*
     });
 }
 
-#define MOET_INSTANTIATE(T)                                                                   \
-  template void linear_forward<T>(T*, const T*, const T*, ScaledVector<T>, int64_t, int64_t,    \
-                                  int64_t, T, bool, const uint16_t*);                          \
-  template void linear_backward<T>(T*, T*, ScaledVector<T>, const T*, const T*, const T*,      \
+#define MOET_INSTANTIATE(T)                                                                  \
+  template void linear_forward<T>(T*, const T*, const T*, ScaledVector<T>, int64_t, int64_t, \
+                                  int64_t, T, bool, const uint16_t*);                        \
+  template void linear_backward<T>(T*, T*, ScaledVector<T>, const T*, const T*, const T*,    \
                                    int64_t, int64_t, int64_t, T, bool, const uint16_t*);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

@@ -114,9 +114,9 @@ void rmsnorm_backward(T* dx, ScaledVector<T> gain, const T* dout, const T* x, co
 }
 
 #define MOET_INSTANTIATE(T)                                                                      \
-  template void layernorm_forward<T>(T*, T*, T*, const T*, ScaledVector<T>, ScaledVector<T>,    \
+  template void layernorm_forward<T>(T*, T*, T*, const T*, ScaledVector<T>, ScaledVector<T>,     \
                                      int64_t, int64_t, double);                                  \
-  template void layernorm_backward<T>(T*, ScaledVector<T>, ScaledVector<T>, const T*, const T*, \
+  template void layernorm_backward<T>(T*, ScaledVector<T>, ScaledVector<T>, const T*, const T*,  \
                                       const T*, const T*, int64_t, int64_t);                     \
   template void rmsnorm_forward<T>(T*, T*, const T*, ScaledVector<T>, int64_t, int64_t, double); \
   template void rmsnorm_backward<T>(T*, ScaledVector<T>, const T*, const T*, const T*, int64_t,  \

@@ -85,10 +85,10 @@ void combine_assignments(T* dst, const T* src, const T* weight, const int32_t* p
   }
 }
 
-#define MOET_INSTANTIATE(T)                                                                    \
+#define MOET_INSTANTIATE(T)                                                                     \
   template void topk_select<T>(int32_t*, const T*, ScaledVector<T>, int64_t, int64_t, int64_t); \
   template void gather_assignments<T>(T*, const T*, const int32_t*, int64_t, int64_t, int64_t); \
-  template void combine_assignments<T>(T*, const T*, const T*, const int32_t*, int64_t,       \
+  template void combine_assignments<T>(T*, const T*, const T*, const int32_t*, int64_t,         \
                                        int64_t, int64_t, bool);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

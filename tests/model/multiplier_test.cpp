@@ -110,7 +110,8 @@ void check_folding(const Case& tc, Precision precision, const Tolerance& tol) {
     if (!foldable(t, c, precision)) continue;
     folded_plan.tensors[i].multiplier = 1.0;
     const T m = T(plan.tensors[i].multiplier);
-    for (int64_t j = t.offset; j < t.offset + t.numel; ++j) folded[size_t(j)] = m * params[size_t(j)];
+    for (int64_t j = t.offset; j < t.offset + t.numel; ++j)
+      folded[size_t(j)] = m * params[size_t(j)];
   }
   const Run<T> a = run(c, plan, params, precision), b = run(c, folded_plan, folded, precision);
   const double loss = a.result.total();

@@ -3,33 +3,12 @@
 // table fails with one line naming the file, the role and the field.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
-#include "core/files.h"
 #include "param/embedded.h"
 #include "param/preset.h"
 #include "param_fixtures.h"
 
 namespace moet::testing {
 namespace {
-
-namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("moet_param_test_" + std::to_string(::getpid()))) {
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string file = (path_ / name).string();
-    write_file_atomic(file, text);
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
 
 TEST(Presets, BuiltInsAreTheDocumentedFiveAndDepthRulesThree) {
   EXPECT_EQ(param::preset_names(),
