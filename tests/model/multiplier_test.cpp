@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../support/model_fixtures.h"
+#include "../support/one_thread.h"
 #include "model/model.h"
 
 namespace moet {
@@ -94,6 +95,7 @@ struct Tolerance {
 
 template <typename T>
 void check_folding(const Case& tc, Precision precision, const Tolerance& tol) {
+  const testing::OneThread one_thread;  // some twenty tiny models
   const ModelConfig& c = tc.config;
   const std::string what = tc.name + " " + precision_name(precision) +
                            (sizeof(T) == 8 ? " double" : " float");

@@ -11,12 +11,12 @@
 // trains. A cell that resolves but leaves training bit-identical fails the test: that was the
 // defect (`bias = { mult = "3" }` printed by `moet params`, stored, and ignored).
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <map>
 #include <optional>
 #include <set>
 
+#include "../support/one_thread.h"
 #include "../support/run_binary.h"
 #include "core/rng.h"
 #include "data/dataset.h"
@@ -130,14 +130,7 @@ std::vector<double> resolved(const Parameterization& p, std::optional<Role> role
 
 class CellEffect : public ::testing::TestWithParam<Architecture> {
  protected:
-  // One thread: the models are tiny, so their time goes to thread hand-offs (10x slower on a
-  // busy machine), and results are the same bits on any thread count.
-  void SetUp() override {
-    threads_ = omp_get_max_threads();
-    omp_set_num_threads(1);
-    base_ = dir_.write("base.toml", kBaseTable);
-  }
-  void TearDown() override { omp_set_num_threads(threads_); }
+  void SetUp() override { base_ = dir_.write("base.toml", kBaseTable); }
 
   Config config(const std::string& preset, const std::string& optimizer) const {
     std::map<std::string, std::string> sets = GetParam().sets;
@@ -195,7 +188,7 @@ class CellEffect : public ::testing::TestWithParam<Architecture> {
     return it->second;
   }
 
-  int threads_ = 1;
+  OneThread one_thread_;  // about 200 tiny trainings
   TempDir dir_;
   std::string base_;
   std::map<std::string, std::vector<double>> baselines_;
