@@ -89,12 +89,14 @@ void gelu_backward<float>(float* din, const float* dout, const float* in, int64_
 #endif
 
 template <typename T>
-void bias_gelu_forward(T* out, T* pre, const T* bias, int64_t rows, int64_t F) {
+void bias_gelu_forward(T* out, T* pre, ScaledVector<T> bias, int64_t rows, int64_t F) {
+  const T* b = bias.value;
+  const T bm = bias.mult;
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * F))
   for (int64_t r = 0; r < rows; ++r) {
     T* p = pre + r * F;
 #pragma omp simd
-    for (int64_t c = 0; c < F; ++c) p[c] += bias[c];
+    for (int64_t c = 0; c < F; ++c) p[c] += bm * b[c];
     gelu_forward<T>(out + r * F, p, F);  // the row is still in L1; runs serially in here
   }
 }
@@ -141,11 +143,11 @@ void swiglu_backward(T* din, const T* dout, const T* in, int64_t rows, int64_t F
   }
 }
 
-#define MOET_INSTANTIATE(T)                                                   \
-  template void gelu_forward<T>(T*, const T*, int64_t);                       \
-  template void gelu_backward<T>(T*, const T*, const T*, int64_t);            \
-  template void bias_gelu_forward<T>(T*, T*, const T*, int64_t, int64_t);     \
-  template void swiglu_forward<T>(T*, const T*, int64_t, int64_t);            \
+#define MOET_INSTANTIATE(T)                                                      \
+  template void gelu_forward<T>(T*, const T*, int64_t);                          \
+  template void gelu_backward<T>(T*, const T*, const T*, int64_t);               \
+  template void bias_gelu_forward<T>(T*, T*, ScaledVector<T>, int64_t, int64_t); \
+  template void swiglu_forward<T>(T*, const T*, int64_t, int64_t);               \
   template void swiglu_backward<T>(T*, const T*, const T*, int64_t, int64_t);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

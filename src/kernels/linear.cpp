@@ -88,8 +88,8 @@ void tail_rows_gemm(int64_t rows, int64_t n, int64_t k, T alpha, const T* a, int
 }  // namespace
 
 template <typename T>
-void linear_forward(T* out, const T* x, const T* W, const T* bias, int64_t rows, int64_t in,
-                    int64_t out_dim, T mult, bool accumulate, const uint16_t* W_bf16) {
+void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_t rows,
+                    int64_t in, int64_t out_dim, T mult, bool accumulate, const uint16_t* W_bf16) {
   if (rows == 0) return;
   const bool use_bf16 = W_bf16 != nullptr;
   for_row_parts(rows, [&](int64_t first, int64_t part) {
@@ -100,14 +100,16 @@ void linear_forward(T* out, const T* x, const T* W, const T* bias, int64_t rows,
                    out_dim, accumulate ? T(1) : T(0), out + first * out_dim, out_dim, use_bf16);
   });
   if (!bias) return;
+  const T* b = bias.value;
+  const T bm = bias.mult;
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * out_dim))
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < out_dim; ++c) out[r * out_dim + c] += bias[c];
+    for (int64_t c = 0; c < out_dim; ++c) out[r * out_dim + c] += bm * b[c];
 }
 
 template <typename T>
-void linear_backward(T* dx, T* dW, T* dbias, const T* dout, const T* x, const T* W, int64_t rows,
-                     int64_t in, int64_t out_dim, T mult, bool accumulate_dx,
+void linear_backward(T* dx, T* dW, ScaledVector<T> bias, const T* dout, const T* x, const T* W,
+                     int64_t rows, int64_t in, int64_t out_dim, T mult, bool accumulate_dx,
                      const uint16_t* W_bf16) {
   if (rows == 0) return;
   const bool use_bf16 = W_bf16 != nullptr;
@@ -127,7 +129,7 @@ void linear_backward(T* dx, T* dW, T* dbias, const T* dout, const T* x, const T*
                    dout + first * out_dim, offset(dout_bf16, first * out_dim), out_dim, T(1), dW,
                    out_dim, use_bf16);
   });
-  if (dbias) add_column_sums(dbias, dout, rows, out_dim);
+  if (bias.grad) add_column_sums(bias.grad, bias.mult, dout, rows, out_dim);
   if (dx)
     for_row_parts(rows, [&](int64_t first, int64_t part) {
       if (part < kRowBucket)
@@ -140,11 +142,11 @@ void linear_backward(T* dx, T* dW, T* dbias, const T* dout, const T* x, const T*
     });
 }
 
-#define MOET_INSTANTIATE(T)                                                                   \
-  template void linear_forward<T>(T*, const T*, const T*, const T*, int64_t, int64_t, int64_t, \
-                                  T, bool, const uint16_t*);                                  \
-  template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t, \
-                                   int64_t, T, bool, const uint16_t*);
+#define MOET_INSTANTIATE(T)                                                                  \
+  template void linear_forward<T>(T*, const T*, const T*, ScaledVector<T>, int64_t, int64_t, \
+                                  int64_t, T, bool, const uint16_t*);                        \
+  template void linear_backward<T>(T*, T*, ScaledVector<T>, const T*, const T*, const T*,    \
+                                   int64_t, int64_t, int64_t, T, bool, const uint16_t*);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)
 #undef MOET_INSTANTIATE

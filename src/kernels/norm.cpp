@@ -8,8 +8,10 @@
 namespace moet {
 
 template <typename T>
-void layernorm_forward(T* out, T* mean, T* rstd, const T* x, const T* gain, const T* bias,
-                       int64_t rows, int64_t cols, double eps) {
+void layernorm_forward(T* out, T* mean, T* rstd, const T* x, ScaledVector<T> gain,
+                       ScaledVector<T> bias, int64_t rows, int64_t cols, double eps) {
+  const T *g = gain.value, *b = bias.value;
+  const T gm = gain.mult, bm = bias.mult;
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
@@ -24,13 +26,20 @@ void layernorm_forward(T* out, T* mean, T* rstd, const T* x, const T* gain, cons
     mean[r] = T(m);
     rstd[r] = T(s);
     T* o = out + r * cols;
-    for (int64_t c = 0; c < cols; ++c) o[c] = T((xr[c] - m) * s) * gain[c] + bias[c];
+    // A multiplied bias is its own loop: xhat * g + bm * b could contract either product into
+    // an FMA, so bm == 1 keeps the expression of a model without multipliers (same bits).
+    if (bm == T(1))
+      for (int64_t c = 0; c < cols; ++c) o[c] = T((xr[c] - m) * s) * (gm * g[c]) + b[c];
+    else
+      for (int64_t c = 0; c < cols; ++c) o[c] = T((xr[c] - m) * s) * (gm * g[c]) + bm * b[c];
   }
 }
 
 template <typename T>
-void layernorm_backward(T* dx, T* dgain, T* dbias, const T* dout, const T* x, const T* mean,
-                        const T* rstd, const T* gain, int64_t rows, int64_t cols) {
+void layernorm_backward(T* dx, ScaledVector<T> gain, ScaledVector<T> bias, const T* dout,
+                        const T* x, const T* mean, const T* rstd, int64_t rows, int64_t cols) {
+  const T* gv = gain.value;
+  const T gm = gain.mult;
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
@@ -39,7 +48,7 @@ void layernorm_backward(T* dx, T* dgain, T* dbias, const T* dout, const T* x, co
     T mean_dxhat = 0, mean_dxhat_xhat = 0;
 #pragma omp simd reduction(+ : mean_dxhat, mean_dxhat_xhat)
     for (int64_t c = 0; c < cols; ++c) {
-      const T dxhat = g[c] * gain[c];
+      const T dxhat = g[c] * (gm * gv[c]);
       mean_dxhat += dxhat;
       mean_dxhat_xhat += dxhat * (xr[c] - m) * s;
     }
@@ -48,18 +57,21 @@ void layernorm_backward(T* dx, T* dgain, T* dbias, const T* dout, const T* x, co
     T* d = dx + r * cols;
     for (int64_t c = 0; c < cols; ++c) {
       const T xhat = (xr[c] - m) * s;
-      d[c] += s * (g[c] * gain[c] - mean_dxhat - xhat * mean_dxhat_xhat);
+      d[c] += s * (g[c] * (gm * gv[c]) - mean_dxhat - xhat * mean_dxhat_xhat);
     }
   }
-  add_column_sums(dbias, dout, rows, cols);
-  accumulate_columns(dgain, rows, cols, [=](int64_t r, int64_t c) {
-    return dout[r * cols + c] * (x[r * cols + c] - mean[r]) * rstd[r];
-  });
+  if (bias.grad) add_column_sums(bias.grad, bias.mult, dout, rows, cols);
+  if (gain.grad)
+    accumulate_columns(gain.grad, gm, rows, cols, [=](int64_t r, int64_t c) {
+      return dout[r * cols + c] * (x[r * cols + c] - mean[r]) * rstd[r];
+    });
 }
 
 template <typename T>
-void rmsnorm_forward(T* out, T* rstd, const T* x, const T* gain, int64_t rows, int64_t cols,
-                     double eps) {
+void rmsnorm_forward(T* out, T* rstd, const T* x, ScaledVector<T> gain, int64_t rows,
+                     int64_t cols, double eps) {
+  const T* g = gain.value;
+  const T gm = gain.mult;
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
@@ -69,16 +81,18 @@ void rmsnorm_forward(T* out, T* rstd, const T* x, const T* gain, int64_t rows, i
     const T s = T(1.0 / std::sqrt(sq / cols + eps));
     rstd[r] = s;
     T* o = out + r * cols;
-    if (gain)
-      for (int64_t c = 0; c < cols; ++c) o[c] = xr[c] * s * gain[c];
+    if (g)
+      for (int64_t c = 0; c < cols; ++c) o[c] = xr[c] * s * (gm * g[c]);
     else
       for (int64_t c = 0; c < cols; ++c) o[c] = xr[c] * s;
   }
 }
 
 template <typename T>
-void rmsnorm_backward(T* dx, T* dgain, const T* dout, const T* x, const T* rstd, const T* gain,
+void rmsnorm_backward(T* dx, ScaledVector<T> gain, const T* dout, const T* x, const T* rstd,
                       int64_t rows, int64_t cols) {
+  const T* gv = gain.value;
+  const T gm = gain.mult;
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
@@ -86,25 +100,26 @@ void rmsnorm_backward(T* dx, T* dgain, const T* dout, const T* x, const T* rstd,
     const T s = rstd[r];
     T mean_dxhat_xhat = 0;
 #pragma omp simd reduction(+ : mean_dxhat_xhat)
-    for (int64_t c = 0; c < cols; ++c) mean_dxhat_xhat += g[c] * (gain ? gain[c] : T(1)) * xr[c] * s;
+    for (int64_t c = 0; c < cols; ++c)
+      mean_dxhat_xhat += g[c] * (gv ? gm * gv[c] : T(1)) * xr[c] * s;
     mean_dxhat_xhat /= T(cols);
     T* d = dx + r * cols;
     for (int64_t c = 0; c < cols; ++c)
-      d[c] += s * (g[c] * (gain ? gain[c] : T(1)) - xr[c] * s * mean_dxhat_xhat);
+      d[c] += s * (g[c] * (gv ? gm * gv[c] : T(1)) - xr[c] * s * mean_dxhat_xhat);
   }
-  if (dgain)
-    accumulate_columns(dgain, rows, cols, [=](int64_t r, int64_t c) {
+  if (gain.grad)
+    accumulate_columns(gain.grad, gm, rows, cols, [=](int64_t r, int64_t c) {
       return dout[r * cols + c] * x[r * cols + c] * rstd[r];
     });
 }
 
 #define MOET_INSTANTIATE(T)                                                                      \
-  template void layernorm_forward<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t, \
-                                     double);                                                    \
-  template void layernorm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,       \
-                                      const T*, int64_t, int64_t);                               \
-  template void rmsnorm_forward<T>(T*, T*, const T*, const T*, int64_t, int64_t, double);        \
-  template void rmsnorm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, int64_t,    \
+  template void layernorm_forward<T>(T*, T*, T*, const T*, ScaledVector<T>, ScaledVector<T>,     \
+                                     int64_t, int64_t, double);                                  \
+  template void layernorm_backward<T>(T*, ScaledVector<T>, ScaledVector<T>, const T*, const T*,  \
+                                      const T*, const T*, int64_t, int64_t);                     \
+  template void rmsnorm_forward<T>(T*, T*, const T*, ScaledVector<T>, int64_t, int64_t, double); \
+  template void rmsnorm_backward<T>(T*, ScaledVector<T>, const T*, const T*, const T*, int64_t,  \
                                     int64_t);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

@@ -8,15 +8,17 @@
 namespace moet {
 
 template <typename T>
-void topk_select(int32_t* selected, const T* scores, const T* bias, int64_t rows, int64_t M,
-                 int64_t K) {
+void topk_select(int32_t* selected, const T* scores, ScaledVector<T> bias, int64_t rows,
+                 int64_t M, int64_t K) {
   MOET_CHECK(K >= 1 && K <= M);
+  const T* b = bias.value;
+  const T bm = bias.mult;
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * M))
   for (int64_t r = 0; r < rows; ++r) {
     const T* s = scores + r * M;
     int32_t* out = selected + r * K;
     // A kept entry's value is recomputed from its index, so the sorted list needs no buffer.
-    const auto value_of = [&](int64_t e) { return s[e] + (bias ? bias[e] : T(0)); };
+    const auto value_of = [&](int64_t e) { return s[e] + (b ? bm * b[e] : T(0)); };
     // Insertion into a sorted list of K: M is small (tens), so this beats a heap.
     int64_t count = 0;
     for (int64_t e = 0; e < M; ++e) {
@@ -83,10 +85,10 @@ void combine_assignments(T* dst, const T* src, const T* weight, const int32_t* p
   }
 }
 
-#define MOET_INSTANTIATE(T)                                                                    \
-  template void topk_select<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t);      \
+#define MOET_INSTANTIATE(T)                                                                     \
+  template void topk_select<T>(int32_t*, const T*, ScaledVector<T>, int64_t, int64_t, int64_t); \
   template void gather_assignments<T>(T*, const T*, const int32_t*, int64_t, int64_t, int64_t); \
-  template void combine_assignments<T>(T*, const T*, const T*, const int32_t*, int64_t,       \
+  template void combine_assignments<T>(T*, const T*, const T*, const int32_t*, int64_t,         \
                                        int64_t, int64_t, bool);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

@@ -9,13 +9,16 @@
 
 #include <cstdint>
 
+#include "kernels/scaled_vector.h"
+
 namespace moet {
 
-// selected[r, :] = the K experts with the largest score + bias, best first; ties go to the
-// lower expert index. The bias only steers the choice (no gradient flows through it).
+// selected[r, :] = the K experts with the largest score + bias.mult * bias.value, best first;
+// ties go to the lower expert index. The bias (empty: none) only steers the choice: no gradient
+// flows through it, and bias.grad is not used.
 template <typename T>
-void topk_select(int32_t* selected, const T* scores, const T* bias, int64_t rows, int64_t M,
-                 int64_t K);
+void topk_select(int32_t* selected, const T* scores, ScaledVector<T> bias, int64_t rows,
+                 int64_t M, int64_t K);
 
 // offsets[M + 1]: expert e owns positions [offsets[e], offsets[e+1]).
 // order[p] = assignment at position p; position[a] = p for assignment a.

@@ -13,9 +13,6 @@ void validate_plan(const std::vector<TensorInfo>& tensors, const ModelPlan& plan
     const TensorPlan& p = plan.tensors[i];
     if (p.init == InitKind::normal && !(p.init_std >= 0))
       fail("parameterization: {}: init std must be >= 0 (got {})", tensors[i].name, p.init_std);
-    if (tensors[i].role == Role::norm && p.multiplier != 1.0)
-      fail("parameterization: {}: norm tensors take no forward multiplier (got {})",
-           tensors[i].name, p.multiplier);
     if (p.tied_across_experts && tensors[i].experts == 0)
       fail("parameterization: {}: tied-across-experts init on a tensor without experts",
            tensors[i].name);

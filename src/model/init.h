@@ -13,7 +13,8 @@
 
 namespace moet {
 
-// Throws Error when the plan does not match the layout (size, or a norm multiplier != 1).
+// Throws Error when the plan does not match the layout (size, negative std, tied init on a
+// tensor without experts, attention logit scale not positive).
 void validate_plan(const std::vector<TensorInfo>& tensors, const ModelPlan& plan);
 
 template <typename T>

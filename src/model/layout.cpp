@@ -29,7 +29,7 @@ class Builder {
       t.fan_in = 1;
       t.fan_out = t.shape.back();
     }
-    t.trainable = role != Role::route_bias;
+    t.trainable = optimizer_trains(role);
     t.offset = next_offset_;
     next_offset_ += t.numel;
     tensors_.push_back(std::move(t));

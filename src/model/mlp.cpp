@@ -11,12 +11,12 @@ void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int
   const int64_t F = w.hidden, up_cols = swiglu ? 2 * F : F;
   // GELU takes the up-projection's bias in its own pass (one pass over pre instead of two).
   const bool fuse_bias = !swiglu && w.up_bias;
-  linear_forward<T>(buf.pre, x, w.up.value, fuse_bias ? nullptr : w.up_bias.value, rows, N,
-                    up_cols, w.up.mult, false, w.up.bf16);
+  linear_forward<T>(buf.pre, x, w.up.value, fuse_bias ? ScaledVector<T>{} : w.up_bias.scaled(),
+                    rows, N, up_cols, w.up.mult, false, w.up.bf16);
   if (swiglu) swiglu_forward<T>(buf.act, buf.pre, rows, F);
-  else if (fuse_bias) bias_gelu_forward<T>(buf.act, buf.pre, w.up_bias.value, rows, F);
+  else if (fuse_bias) bias_gelu_forward<T>(buf.act, buf.pre, w.up_bias.scaled(), rows, F);
   else gelu_forward<T>(buf.act, buf.pre, rows * F);
-  linear_forward<T>(out, buf.act, w.down.value, w.down_bias.value, rows, F, N, w.down.mult,
+  linear_forward<T>(out, buf.act, w.down.value, w.down_bias.scaled(), rows, F, N, w.down.mult,
                     accumulate, w.down.bf16);
 }
 
@@ -24,11 +24,11 @@ template <typename T>
 void mlp_backward(T* dx, bool accumulate_dx, const T* dout, const T* x, const MlpBuffers<T>& buf,
                   T* dact, T* dpre, int64_t rows, int64_t N, const MlpWeights<T>& w, bool swiglu) {
   const int64_t F = w.hidden, up_cols = swiglu ? 2 * F : F;
-  linear_backward<T>(dact, w.down.grad, w.down_bias.grad, dout, buf.act, w.down.value, rows, F, N,
-                     w.down.mult, false, w.down.bf16);
+  linear_backward<T>(dact, w.down.grad, w.down_bias.scaled(), dout, buf.act, w.down.value, rows,
+                     F, N, w.down.mult, false, w.down.bf16);
   if (swiglu) swiglu_backward<T>(dpre, dact, buf.pre, rows, F);
   else gelu_backward<T>(dpre, dact, buf.pre, rows * F);
-  linear_backward<T>(dx, w.up.grad, w.up_bias.grad, dpre, x, w.up.value, rows, N, up_cols,
+  linear_backward<T>(dx, w.up.grad, w.up_bias.scaled(), dpre, x, w.up.value, rows, N, up_cols,
                      w.up.mult, accumulate_dx, w.up.bf16);
 }
 

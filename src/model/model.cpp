@@ -239,7 +239,7 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   PhaseScope scope(Phase::readout);
   const T* x = final_norm_.out.data();
   if (unembed_)
-    linear_forward<T>(logits_.data(), x, unembed_.value, nullptr, R, N, V, readout_mult(), false,
+    linear_forward<T>(logits_.data(), x, unembed_.value, {}, R, N, V, readout_mult(), false,
                       unembed_.bf16);
   else  // logits = mult * x embed^T
     readout_gemm(false, true, R, V, N, readout_mult(), x, nullptr, N, embed_.value, embed_.bf16, N,
@@ -264,7 +264,7 @@ void Model<T>::backward(T loss_scale) {
   softmax_xent_backward<T>(dlogits, logits_.data(), targets_.data(), R, V, loss_scale / T(R));
   const T* x = final_norm_.out.data();
   if (unembed_) {
-    linear_backward<T>(dfinal_.data(), unembed_.grad, nullptr, dlogits, x, unembed_.value, R, N, V,
+    linear_backward<T>(dfinal_.data(), unembed_.grad, {}, dlogits, x, unembed_.value, R, N, V,
                        readout_mult(), false, unembed_.bf16);
   } else {
     // dlogits is rounded once for both products in bf16.

@@ -62,7 +62,7 @@ template <typename T>
 void route(const BlockContext<T>& ctx, const BlockWeights<T>& w, RoutingActs<T>& r, const T* x) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), M = c.M, K = c.K;
-  linear_forward<T>(r.logits.data(), x, w.router.value, nullptr, R, c.N, M, w.router.mult);
+  linear_forward<T>(r.logits.data(), x, w.router.value, {}, R, c.N, M, w.router.mult);
   const bool softmax = c.router_score == "softmax";
   const bool want_probs = !r.aux_probs.empty();
 #pragma omp parallel for schedule(static) if (worth_parallel(R * M))
@@ -85,7 +85,7 @@ void route(const BlockContext<T>& ctx, const BlockWeights<T>& w, RoutingActs<T>&
     }
     if (!softmax) sigmoid_row(s, l, M);
   }
-  topk_select<T>(r.selected.data(), r.scores.data(), w.route_bias.value, R, M, K);
+  topk_select<T>(r.selected.data(), r.scores.data(), w.route_bias.scaled(), R, M, K);
 #pragma omp parallel for schedule(static) if (worth_parallel(R * K))
   for (int64_t i = 0; i < R; ++i) {
     T sum = 0;
@@ -302,7 +302,7 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
       }
     }
   }
-  linear_backward<T>(dx, w.router.grad, nullptr, drouter, x, w.router.value, R, N, M,
+  linear_backward<T>(dx, w.router.grad, {}, drouter, x, w.router.value, R, N, M,
                      w.router.mult, true);
 }
 

@@ -3,7 +3,7 @@
 //
 //   logits = mult_router * x W_router           (fp32/fp64 like everything on CPU)
 //   scores = sigmoid(logits) | softmax(logits)
-//   chosen = top-K of scores + route_bias       (no gradient through the choice)
+//   chosen = top-K of scores + mult_rb * route_bias   (no gradient through the choice)
 //   gates  = scores of the chosen (optionally divided by their sum)
 //   y      = aggregation_mult * sum_k gate_k E_k(x)  +  sum_s E_shared_s(x)
 // Router gradients flow only through the gates of the chosen experts, and through the

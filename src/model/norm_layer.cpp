@@ -10,10 +10,10 @@ void norm_forward(const ModelConfig& c, const NormWeights<T>& w, NormActs<T>& a,
                   int64_t rows) {
   PhaseScope scope(Phase::norms);
   if (c.norm == "layernorm")
-    layernorm_forward<T>(a.out.data(), a.mean.data(), a.rstd.data(), x, w.gain.value,
-                         w.bias.value, rows, c.N, c.norm_eps);
+    layernorm_forward<T>(a.out.data(), a.mean.data(), a.rstd.data(), x, w.gain.scaled(),
+                         w.bias.scaled(), rows, c.N, c.norm_eps);
   else
-    rmsnorm_forward<T>(a.out.data(), a.rstd.data(), x, w.gain.value, rows, c.N, c.norm_eps);
+    rmsnorm_forward<T>(a.out.data(), a.rstd.data(), x, w.gain.scaled(), rows, c.N, c.norm_eps);
 }
 
 template <typename T>
@@ -21,10 +21,10 @@ void norm_backward(const ModelConfig& c, const NormWeights<T>& w, const NormActs
                    const T* dout, const T* x, int64_t rows) {
   PhaseScope scope(Phase::norms);
   if (c.norm == "layernorm")
-    layernorm_backward<T>(dx, w.gain.grad, w.bias.grad, dout, x, a.mean.data(), a.rstd.data(),
-                          w.gain.value, rows, c.N);
+    layernorm_backward<T>(dx, w.gain.scaled(), w.bias.scaled(), dout, x, a.mean.data(),
+                          a.rstd.data(), rows, c.N);
   else
-    rmsnorm_backward<T>(dx, w.gain.grad, dout, x, a.rstd.data(), w.gain.value, rows, c.N);
+    rmsnorm_backward<T>(dx, w.gain.scaled(), dout, x, a.rstd.data(), rows, c.N);
 }
 
 template void norm_forward<float>(const ModelConfig&, const NormWeights<float>&, NormActs<float>&,

@@ -14,7 +14,11 @@ struct TensorPlan {
   double init_std = 0.02;  // used when init == normal
   // All experts of the tensor start from the same draw (paper 2, regime III).
   bool tied_across_experts = false;
-  // Forward multiplier: the tensor acts as multiplier * W. Norm tensors must keep 1.
+  // Forward multiplier: the tensor acts as multiplier * W wherever the model reads it — matrices
+  // in their products, embeddings in their lookups, norm gains and biases (LayerNorm shifts,
+  // linear and expert biases) where they scale or shift, the balancing bias in the top-K choice
+  // (score + multiplier * b). The tied readout is the exception: there the embedding acts with
+  // the block's readout_mult alone. Gradients are those of the stored W (multiplier * dL/d(mW)).
   double multiplier = 1.0;
 };
 

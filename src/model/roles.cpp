@@ -34,6 +34,8 @@ const char* role_name(Role role) {
   return "?";
 }
 
+bool optimizer_trains(Role role) { return role != Role::route_bias; }
+
 std::optional<Role> role_from_name(const std::string& name) {
   for (const auto& r : kRoles)
     if (name == r.name) return r.role;

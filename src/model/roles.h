@@ -31,6 +31,9 @@ enum class Role {
 
 const std::vector<Role>& all_roles();
 const char* role_name(Role role);
+// False for route_bias, which the balancing rule moves and the optimizer skips: it has an LR
+// (eta_bias) but no Adam epsilon and no weight decay.
+bool optimizer_trains(Role role);
 std::optional<Role> role_from_name(const std::string& name);
 
 }  // namespace moet

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/scaled_vector.h"
+
 namespace moet {
 
 template <typename T>
@@ -21,6 +23,8 @@ struct Weight {
   const uint16_t* bf16 = nullptr;
 
   explicit operator bool() const { return value != nullptr; }
+  // A bias, norm gain or balancing bias as the kernels take it: values, gradient, multiplier.
+  ScaledVector<T> scaled() const { return {value, grad, mult}; }
   // Slice e of an expert tensor whose experts each hold `stride` values.
   Weight expert(int64_t e, int64_t stride) const {
     if (!value) return {};

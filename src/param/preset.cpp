@@ -33,6 +33,40 @@ bool may_have_experts(Role role) {
          role == Role::shared_down || role == Role::bias;
 }
 
+// The rule cells of a row and of [block], by name: parsing and overlaying walk these lists.
+struct RoleRuleField {
+  const char* name;
+  std::optional<Rule> RoleRules::*cell;
+};
+constexpr RoleRuleField kRoleRuleFields[] = {{"mult", &RoleRules::mult},
+                                             {"adam_lr", &RoleRules::adam_lr},
+                                             {"sgd_lr", &RoleRules::sgd_lr},
+                                             {"eps", &RoleRules::eps},
+                                             {"wd", &RoleRules::wd}};
+
+struct BlockRuleField {
+  const char* name;
+  std::optional<Rule> BlockRules::*cell;
+};
+constexpr BlockRuleField kBlockRuleFields[] = {{"residual", &BlockRules::residual},
+                                               {"attn_scale", &BlockRules::attn_scale},
+                                               {"aggregation", &BlockRules::aggregation},
+                                               {"readout", &BlockRules::readout}};
+
+// The optimizer cells a role without optimizer updates (route_bias) cannot honour: its LR cells
+// scale eta_bias, but the balancing rule has no epsilon and no decay.
+void reject_optimizer_only_cells(const RoleRules& row, Role role, const std::string& where) {
+  if (optimizer_trains(role)) return;
+  const auto reject = [&](const std::optional<Rule>& cell, const char* field, const char* what) {
+    if (cell)
+      fail("{}, field {}: {} is moved by the balancing rule (balance.bias_lr), not by the "
+           "optimizer, so it has no {} ({} = \"{}\"); remove the cell",
+           where, field, role_name(role), what, field, cell->text());
+  };
+  reject(row.eps, "eps", "Adam epsilon");
+  reject(row.wd, "wd", "weight decay");
+}
+
 toml::table parse_toml(const std::string& text, const std::string& origin) {
   try {
     return toml::parse(text, origin);
@@ -98,24 +132,19 @@ RoleRules parse_row(const toml::table& row, Role role, const std::string& where,
     } else if (field == "tied") {
       if (kind == TableKind::depth) fail("{}: depth rules hold factors, not tied inits", at);
       if (!node.is_boolean()) fail("{}: expected true or false", at);
-      if (!may_have_experts(role))
-        fail("{}: role {} has no expert axis to tie across", at, role_name(role));
       out.tied = node.value<bool>().value();
-    } else if (field == "mult" || field == "adam_lr" || field == "sgd_lr" || field == "eps" ||
-               field == "wd") {
-      std::optional<Rule>& cell = field == "mult"      ? out.mult
-                                  : field == "adam_lr" ? out.adam_lr
-                                  : field == "sgd_lr"  ? out.sgd_lr
-                                  : field == "eps"     ? out.eps
-                                                       : out.wd;
-      cell = parse_cell(node, at, field == "wd", true);
+      if (!may_have_experts(role))
+        fail("{}: role {} has no expert axis to tie across (tied = {}); remove the cell", at,
+             role_name(role), *out.tied);
     } else {
-      fail("{}: unknown field (fields: std, tied, mult, adam_lr, sgd_lr, eps, wd)", at);
+      const auto it = std::find_if(std::begin(kRoleRuleFields), std::end(kRoleRuleFields),
+                                   [&](const RoleRuleField& f) { return field == f.name; });
+      if (it == std::end(kRoleRuleFields))
+        fail("{}: unknown field (fields: {})", at, join(role_field_names(), ", "));
+      out.*(it->cell) = parse_cell(node, at, field == "wd", true);
     }
   }
-  if (role == Role::norm && out.mult && !(out.mult->is_constant() && out.mult->constant() == 1))
-    fail("{}, field mult: norm gains take no forward multiplier (write \"1\" or leave it out)",
-         where);
+  reject_optimizer_only_cells(out, role, where);
   return out;
 }
 
@@ -124,13 +153,11 @@ BlockRules parse_block(const toml::table& block, const std::string& where) {
   for (const auto& [key, node] : block) {
     const std::string field = key_text(key);
     const std::string at = fmt::format("{}, field {}", where, field);
-    std::optional<Rule>* cell = field == "residual"      ? &out.residual
-                                : field == "attn_scale"  ? &out.attn_scale
-                                : field == "aggregation" ? &out.aggregation
-                                : field == "readout"     ? &out.readout
-                                                         : nullptr;
-    if (!cell) fail("{}: unknown field (fields: residual, attn_scale, aggregation, readout)", at);
-    *cell = parse_cell(node, at, false, false);
+    const auto it = std::find_if(std::begin(kBlockRuleFields), std::end(kBlockRuleFields),
+                                 [&](const BlockRuleField& f) { return field == f.name; });
+    if (it == std::end(kBlockRuleFields))
+      fail("{}: unknown field (fields: {})", at, join(block_field_names(), ", "));
+    out.*(it->cell) = parse_cell(node, at, false, false);
   }
   return out;
 }
@@ -270,16 +297,28 @@ void overlay(RuleSet& base, const RuleSet& over) {
     RoleRules& into = base.roles[role];
     overlay_cell(into.init, row.init);
     overlay_cell(into.tied, row.tied);
-    overlay_cell(into.mult, row.mult);
-    overlay_cell(into.adam_lr, row.adam_lr);
-    overlay_cell(into.sgd_lr, row.sgd_lr);
-    overlay_cell(into.eps, row.eps);
-    overlay_cell(into.wd, row.wd);
+    for (const RoleRuleField& f : kRoleRuleFields) overlay_cell(into.*(f.cell), row.*(f.cell));
   }
-  overlay_cell(base.block.residual, over.block.residual);
-  overlay_cell(base.block.attn_scale, over.block.attn_scale);
-  overlay_cell(base.block.aggregation, over.block.aggregation);
-  overlay_cell(base.block.readout, over.block.readout);
+  for (const BlockRuleField& f : kBlockRuleFields)
+    overlay_cell(base.block.*(f.cell), over.block.*(f.cell));
+}
+
+const std::vector<std::string>& role_field_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out = {"std", "tied"};
+    for (const RoleRuleField& f : kRoleRuleFields) out.push_back(f.name);
+    return out;
+  }();
+  return names;
+}
+
+const std::vector<std::string>& block_field_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const BlockRuleField& f : kBlockRuleFields) out.push_back(f.name);
+    return out;
+  }();
+  return names;
 }
 
 std::vector<std::string> preset_names() {

@@ -55,6 +55,12 @@ struct RuleSet {
 // Cells present in `over` replace those in `base`.
 void overlay(RuleSet& base, const RuleSet& over);
 
+// The fields a [roles] row may hold (std, tied, then the rule cells) and those of [block], in
+// table order. The parser reads exactly these; tests/param/cell_effect_test.cpp sets every one
+// of them, for every role, and checks that training changes or the table is rejected.
+const std::vector<std::string>& role_field_names();
+const std::vector<std::string>& block_field_names();
+
 struct Preset {
   std::string name;
   std::string source;  // the papers and sections it transcribes

@@ -66,15 +66,16 @@ MoeSplit moe_split(const Model<float>& model, int64_t layer, const float* params
     float* d = dh.data() + p0 * Ne;
     for (int64_t i = 0; i < rows * Ne; ++i) d[i] = ht[i] - h0[i];
     for (int64_t i = 0; i < Ne * N; ++i) dW3[size_t(i)] = wt.down.value[i] - w0.down.value[i];
-    const float* db = nullptr;
+    // The bias update acts with the bias's own multiplier.
+    ScaledVector<float> db;
     if (wt.down_bias) {
       for (int64_t j = 0; j < N; ++j) db3[size_t(j)] = wt.down_bias.value[j] - w0.down_bias.value[j];
-      db = db3.data();
+      db = {db3.data(), nullptr, wt.down_bias.mult};
     }
     const float mult = wt.down.mult;
-    linear_forward<float>(prop.data() + p0 * N, d, w0.down.value, nullptr, rows, Ne, N, mult);
+    linear_forward<float>(prop.data() + p0 * N, d, w0.down.value, {}, rows, Ne, N, mult);
     linear_forward<float>(eff.data() + p0 * N, h0, dW3.data(), db, rows, Ne, N, mult);
-    linear_forward<float>(cross.data() + p0 * N, d, dW3.data(), nullptr, rows, Ne, N, mult);
+    linear_forward<float>(cross.data() + p0 * N, d, dW3.data(), {}, rows, Ne, N, mult);
   }
   const auto combine = [&](std::vector<float>& out, const std::vector<float>& per_assignment) {
     out.resize(size_t(R * N));

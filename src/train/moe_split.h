@@ -5,7 +5,8 @@
 // With the routing, gates and combine weights c_{t,r,k} (aggregation multiplier x gate) of step
 // t, expert e = the k-th choice of token r, its hidden activation h_t = act(W1_t x_t(r)), and
 // h_0 = act(W1_0 x_0(r)) — expert e's hidden activation at init, on the same token's step-0 input
-// (computed even if e did not serve r at step 0) — and W3 = expert_down (times its multiplier):
+// (computed even if e did not serve r at step 0) — and W3 = expert_down, b3 its bias (each
+// times its own multiplier):
 //
 //   y_t(r) = sum_k c_{t,r,k} (W3_t h_t + b3_t)
 //          = sum_k c (W3_0 h_0 + b3_0)     init

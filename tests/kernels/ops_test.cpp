@@ -119,8 +119,21 @@ struct NormShape {
 const NormShape kNormShapes[] = {{3, 7, 1e-5}, {2, 16, 1e-2}, {5, 1, 1e-5}, {1, 9, 0.3}};
 const NormShape kLargeNorm = {300, 64, 1e-5};
 
+// Forward multipliers of the gain and the bias (kernels/scaled_vector.h): none, and non-unit.
+struct NormMults {
+  double gain, bias;
+};
+const NormMults kNormMults[] = {{1, 1}, {1.3, 0.6}};
+// The backward runs the same code for any multiplier, so its finite-difference checks (the
+// costly part) take the non-unit one only.
+const NormMults kBackwardMults = kNormMults[1];
+std::string mults_name(const NormMults& m) {
+  return " gain x" + std::to_string(m.gain) + " bias x" + std::to_string(m.bias);
+}
+
 void layernorm_reference(Vec& out, Vec& mean, Vec& rstd, const Vec& x, const Vec& gain,
-                         const Vec& bias, int64_t rows, int64_t cols, double eps) {
+                         const Vec& bias, const NormMults& mults, int64_t rows, int64_t cols,
+                         double eps) {
   out.assign(size_t(rows * cols), 0);
   mean.assign(size_t(rows), 0);
   rstd.assign(size_t(rows), 0);
@@ -133,13 +146,15 @@ void layernorm_reference(Vec& out, Vec& mean, Vec& rstd, const Vec& x, const Vec
     const double s = 1 / std::sqrt(var + eps);
     mean[r] = m;
     rstd[r] = s;
-    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = (x[r * cols + c] - m) * s * gain[c] + bias[c];
+    for (int64_t c = 0; c < cols; ++c)
+      out[r * cols + c] =
+          (x[r * cols + c] - m) * s * mults.gain * gain[c] + mults.bias * bias[c];
   }
 }
 
 // gain empty = RMSNorm without affine weights.
-void rmsnorm_reference(Vec& out, Vec& rstd, const Vec& x, const Vec& gain, int64_t rows,
-                       int64_t cols, double eps) {
+void rmsnorm_reference(Vec& out, Vec& rstd, const Vec& x, const Vec& gain, double gain_mult,
+                       int64_t rows, int64_t cols, double eps) {
   out.assign(size_t(rows * cols), 0);
   rstd.assign(size_t(rows), 0);
   for (int64_t r = 0; r < rows; ++r) {
@@ -149,7 +164,7 @@ void rmsnorm_reference(Vec& out, Vec& rstd, const Vec& x, const Vec& gain, int64
     const double s = 1 / std::sqrt(ms + eps);
     rstd[r] = s;
     for (int64_t c = 0; c < cols; ++c)
-      out[r * cols + c] = x[r * cols + c] * s * (gain.empty() ? 1.0 : gain[c]);
+      out[r * cols + c] = x[r * cols + c] * s * (gain.empty() ? 1.0 : gain_mult * gain[c]);
   }
 }
 
@@ -158,20 +173,23 @@ struct NormRun {
 };
 
 template <typename T>
-NormRun layernorm_run(const Vec& x, const Vec& gain, const Vec& bias, const NormShape& s) {
+NormRun layernorm_run(const Vec& x, const Vec& gain, const Vec& bias, const NormMults& mults,
+                      const NormShape& s) {
   auto xt = as<T>(x), gt = as<T>(gain), bt = as<T>(bias);
   std::vector<T> out(x.size(), T(kNaN)), mean(size_t(s.rows), T(kNaN)), rstd(mean);
-  layernorm_forward<T>(out.data(), mean.data(), rstd.data(), xt.data(), gt.data(), bt.data(),
+  layernorm_forward<T>(out.data(), mean.data(), rstd.data(), xt.data(),
+                       {gt.data(), nullptr, T(mults.gain)}, {bt.data(), nullptr, T(mults.bias)},
                        s.rows, s.cols, s.eps);
   return {widen(out), widen(mean), widen(rstd)};
 }
 
 template <typename T>
-NormRun rmsnorm_run(const Vec& x, const Vec& gain, const NormShape& s) {
+NormRun rmsnorm_run(const Vec& x, const Vec& gain, double gain_mult, const NormShape& s) {
   auto xt = as<T>(x), gt = as<T>(gain);
   std::vector<T> out(x.size(), T(kNaN)), rstd(size_t(s.rows), T(kNaN));
-  rmsnorm_forward<T>(out.data(), rstd.data(), xt.data(), gain.empty() ? nullptr : gt.data(),
-                     s.rows, s.cols, s.eps);
+  const ScaledVector<T> g =
+      gain.empty() ? ScaledVector<T>{} : ScaledVector<T>{gt.data(), nullptr, T(gain_mult)};
+  rmsnorm_forward<T>(out.data(), rstd.data(), xt.data(), g, s.rows, s.cols, s.eps);
   return {widen(out), {}, widen(rstd)};
 }
 
@@ -186,124 +204,142 @@ NormInputs norm_inputs(const NormShape& s, uint64_t seed) {
 }
 
 TEST(LayerNorm, ForwardMatchesReference) {
-  for (const NormShape& s : kNormShapes) {
-    const std::string name = shape_name({s.rows, s.cols});
-    const NormInputs in = norm_inputs(s, 1);
-    NormRun want;
-    layernorm_reference(want.out, want.mean, want.rstd, in.x, in.gain, in.bias, s.rows, s.cols, s.eps);
-    const NormRun d = layernorm_run<double>(in.x, in.gain, in.bias, s);
-    expect_all_near(d.out, want.out, kDoubleTol, "double out " + name);
-    expect_all_near(d.mean, want.mean, kDoubleTol, "double mean " + name);
-    expect_all_near(d.rstd, want.rstd, kDoubleTol, "double rstd " + name);
+  for (const NormMults& m : kNormMults)
+    for (const NormShape& s : kNormShapes) {
+      const std::string name = shape_name({s.rows, s.cols}) + mults_name(m);
+      const NormInputs in = norm_inputs(s, 1);
+      NormRun want;
+      layernorm_reference(want.out, want.mean, want.rstd, in.x, in.gain, in.bias, m, s.rows,
+                          s.cols, s.eps);
+      const NormRun d = layernorm_run<double>(in.x, in.gain, in.bias, m, s);
+      expect_all_near(d.out, want.out, kDoubleTol, "double out " + name);
+      expect_all_near(d.mean, want.mean, kDoubleTol, "double mean " + name);
+      expect_all_near(d.rstd, want.rstd, kDoubleTol, "double rstd " + name);
 
-    const Vec xf = float_rounded(in.x), gf = float_rounded(in.gain), bf = float_rounded(in.bias);
-    layernorm_reference(want.out, want.mean, want.rstd, xf, gf, bf, s.rows, s.cols, s.eps);
-    const NormRun f = layernorm_run<float>(xf, gf, bf, s);
-    expect_all_near(f.out, want.out, kFloatTol, "float out " + name);
-    expect_all_near(f.rstd, want.rstd, kFloatTol, "float rstd " + name);
-  }
+      const Vec xf = float_rounded(in.x), gf = float_rounded(in.gain), bf = float_rounded(in.bias);
+      layernorm_reference(want.out, want.mean, want.rstd, xf, gf, bf, m, s.rows, s.cols, s.eps);
+      const NormRun f = layernorm_run<float>(xf, gf, bf, m, s);
+      expect_all_near(f.out, want.out, kFloatTol, "float out " + name);
+      expect_all_near(f.rstd, want.rstd, kFloatTol, "float rstd " + name);
+    }
 }
 
-// Backward adds into dx, dgain and dbias; checked against finite differences of the forward.
-void check_layernorm_backward(const NormShape& s, size_t max_checks) {
-  const std::string name = "layernorm " + shape_name({s.rows, s.cols});
+// Backward adds into dx, dgain and dbias (the stored gain and bias: each gradient carries its
+// multiplier); checked against finite differences of the forward.
+void check_layernorm_backward(const NormShape& s, const NormMults& m, size_t max_checks) {
+  const std::string name = "layernorm " + shape_name({s.rows, s.cols}) + mults_name(m);
   NormInputs in = norm_inputs(s, 7);
-  const NormRun fwd = layernorm_run<double>(in.x, in.gain, in.bias, s);
+  const NormRun fwd = layernorm_run<double>(in.x, in.gain, in.bias, m, s);
   const Vec dx0 = prefilled(in.x.size(), true, 11), dgain0 = prefilled(in.gain.size(), true, 12),
             dbias0 = prefilled(in.bias.size(), true, 13);
   Vec dx = dx0, dgain = dgain0, dbias = dbias0;
-  layernorm_backward<double>(dx.data(), dgain.data(), dbias.data(), in.g.data(), in.x.data(),
-                             fwd.mean.data(), fwd.rstd.data(), in.gain.data(), s.rows, s.cols);
-  const auto f = [&] { return layernorm_run<double>(in.x, in.gain, in.bias, s).out; };
+  layernorm_backward<double>(dx.data(), {in.gain.data(), dgain.data(), m.gain},
+                             {in.bias.data(), dbias.data(), m.bias}, in.g.data(), in.x.data(),
+                             fwd.mean.data(), fwd.rstd.data(), s.rows, s.cols);
+  const auto f = [&] { return layernorm_run<double>(in.x, in.gain, in.bias, m, s).out; };
   check_vjp(f, in.g, in.x, minus(dx, dx0), name + " dx", max_checks);
   check_vjp(f, in.g, in.gain, minus(dgain, dgain0), name + " dgain", max_checks);
   check_vjp(f, in.g, in.bias, minus(dbias, dbias0), name + " dbias", max_checks);
 
   // The float backward agrees with the double one on the same rounded inputs.
   const Vec xf = float_rounded(in.x), gainf = float_rounded(in.gain), gf = float_rounded(in.g);
-  const NormRun want_fwd = layernorm_run<double>(xf, gainf, in.bias, s);
+  const NormRun want_fwd = layernorm_run<double>(xf, gainf, in.bias, m, s);
   Vec want_dx(xf.size(), 0), want_dgain(gainf.size(), 0), want_dbias(gainf.size(), 0);
-  layernorm_backward<double>(want_dx.data(), want_dgain.data(), want_dbias.data(), gf.data(),
-                             xf.data(), want_fwd.mean.data(), want_fwd.rstd.data(), gainf.data(),
-                             s.rows, s.cols);
-  const NormRun ff = layernorm_run<float>(xf, gainf, in.bias, s);
+  layernorm_backward<double>(want_dx.data(), {gainf.data(), want_dgain.data(), m.gain},
+                             {nullptr, want_dbias.data(), m.bias}, gf.data(), xf.data(),
+                             want_fwd.mean.data(), want_fwd.rstd.data(), s.rows, s.cols);
+  const NormRun ff = layernorm_run<float>(xf, gainf, in.bias, m, s);
   auto x32 = as<float>(xf), gain32 = as<float>(gainf), g32 = as<float>(gf),
        mean32 = as<float>(ff.mean), rstd32 = as<float>(ff.rstd);
   std::vector<float> dx32(xf.size(), 0), dgain32(gainf.size(), 0), dbias32(gainf.size(), 0);
-  layernorm_backward<float>(dx32.data(), dgain32.data(), dbias32.data(), g32.data(), x32.data(),
-                            mean32.data(), rstd32.data(), gain32.data(), s.rows, s.cols);
+  layernorm_backward<float>(dx32.data(), {gain32.data(), dgain32.data(), float(m.gain)},
+                            {nullptr, dbias32.data(), float(m.bias)}, g32.data(), x32.data(),
+                            mean32.data(), rstd32.data(), s.rows, s.cols);
   // dx is rstd * (a difference of terms of size |g gain|): with one column it cancels to zero
   // exactly in double but leaves float rounding (FMA contraction) times rstd.
-  const double dx_terms = max_abs(want_fwd.rstd) * max_abs(gf) * max_abs(gainf);
+  const double dx_terms = max_abs(want_fwd.rstd) * max_abs(gf) * max_abs(gainf) * m.gain;
   expect_all_near(widen(dx32), want_dx, kFloatBackwardTol, name + " float dx", dx_terms);
   expect_all_near(widen(dgain32), want_dgain, kFloatBackwardTol, name + " float dgain");
   expect_all_near(widen(dbias32), want_dbias, kFloatBackwardTol, name + " float dbias");
 }
 
 TEST(LayerNorm, BackwardAddsFiniteDifferenceGradient) {
+  const NormMults& m = kBackwardMults;
   for (const NormShape& s : kNormShapes)
-    check_layernorm_backward(s, fd_checks(size_t(s.rows * s.cols)));
-  check_layernorm_backward(kLargeNorm, fd_checks(size_t(kLargeNorm.rows * kLargeNorm.cols)));
+    check_layernorm_backward(s, m, fd_checks(size_t(s.rows * s.cols)));
+  check_layernorm_backward(kLargeNorm, m, fd_checks(size_t(kLargeNorm.rows * kLargeNorm.cols)));
 }
 
 TEST(RmsNorm, ForwardMatchesReferenceWithAndWithoutGain) {
-  for (const bool with_gain : {true, false})
-    for (const NormShape& s : kNormShapes) {
-      const std::string name = shape_name({s.rows, s.cols}) + (with_gain ? " gain" : " no gain");
-      const NormInputs in = norm_inputs(s, 2);
-      const Vec gain = with_gain ? in.gain : Vec{};
-      NormRun want;
-      rmsnorm_reference(want.out, want.rstd, in.x, gain, s.rows, s.cols, s.eps);
-      const NormRun d = rmsnorm_run<double>(in.x, gain, s);
-      expect_all_near(d.out, want.out, kDoubleTol, "double out " + name);
-      expect_all_near(d.rstd, want.rstd, kDoubleTol, "double rstd " + name);
+  for (const NormMults& m : kNormMults)
+    for (const bool with_gain : {true, false})
+      for (const NormShape& s : kNormShapes) {
+        const std::string name = shape_name({s.rows, s.cols}) +
+                                 (with_gain ? " gain x" + std::to_string(m.gain) : " no gain");
+        const NormInputs in = norm_inputs(s, 2);
+        const Vec gain = with_gain ? in.gain : Vec{};
+        NormRun want;
+        rmsnorm_reference(want.out, want.rstd, in.x, gain, m.gain, s.rows, s.cols, s.eps);
+        const NormRun d = rmsnorm_run<double>(in.x, gain, m.gain, s);
+        expect_all_near(d.out, want.out, kDoubleTol, "double out " + name);
+        expect_all_near(d.rstd, want.rstd, kDoubleTol, "double rstd " + name);
 
-      const Vec xf = float_rounded(in.x), gf = float_rounded(gain);
-      rmsnorm_reference(want.out, want.rstd, xf, gf, s.rows, s.cols, s.eps);
-      const NormRun f = rmsnorm_run<float>(xf, gf, s);
-      expect_all_near(f.out, want.out, kFloatTol, "float out " + name);
-      expect_all_near(f.rstd, want.rstd, kFloatTol, "float rstd " + name);
-    }
+        const Vec xf = float_rounded(in.x), gf = float_rounded(gain);
+        rmsnorm_reference(want.out, want.rstd, xf, gf, m.gain, s.rows, s.cols, s.eps);
+        const NormRun f = rmsnorm_run<float>(xf, gf, m.gain, s);
+        expect_all_near(f.out, want.out, kFloatTol, "float out " + name);
+        expect_all_near(f.rstd, want.rstd, kFloatTol, "float rstd " + name);
+      }
 }
 
-// Backward adds into dx and dgain; without a gain (qk-norm) dgain is null.
-void check_rmsnorm_backward(const NormShape& s, bool with_gain, size_t max_checks) {
-  const std::string name =
-      "rmsnorm " + shape_name({s.rows, s.cols}) + (with_gain ? " gain" : " no gain");
+template <typename T>
+ScaledVector<T> optional_gain(bool present, const T* value, T* grad, double mult) {
+  return present ? ScaledVector<T>{value, grad, T(mult)} : ScaledVector<T>{};
+}
+
+// Backward adds into dx and dgain (times the gain's multiplier); without a gain (qk-norm) there
+// is no dgain.
+void check_rmsnorm_backward(const NormShape& s, bool with_gain, double gain_mult,
+                            size_t max_checks) {
+  const std::string name = "rmsnorm " + shape_name({s.rows, s.cols}) +
+                           (with_gain ? " gain x" + std::to_string(gain_mult) : " no gain");
   NormInputs in = norm_inputs(s, 17);
   if (!with_gain) in.gain.clear();
-  const NormRun fwd = rmsnorm_run<double>(in.x, in.gain, s);
+  const NormRun fwd = rmsnorm_run<double>(in.x, in.gain, gain_mult, s);
   const Vec dx0 = prefilled(in.x.size(), true, 21), dgain0 = prefilled(in.gain.size(), true, 22);
   Vec dx = dx0, dgain = dgain0;
-  rmsnorm_backward<double>(dx.data(), with_gain ? dgain.data() : nullptr, in.g.data(), in.x.data(),
-                           fwd.rstd.data(), with_gain ? in.gain.data() : nullptr, s.rows, s.cols);
-  const auto f = [&] { return rmsnorm_run<double>(in.x, in.gain, s).out; };
+  const auto gain_of = [&](auto* value, auto* grad, double mult) {
+    return optional_gain(with_gain, value, grad, mult);
+  };
+  rmsnorm_backward<double>(dx.data(), gain_of(in.gain.data(), dgain.data(), gain_mult),
+                           in.g.data(), in.x.data(), fwd.rstd.data(), s.rows, s.cols);
+  const auto f = [&] { return rmsnorm_run<double>(in.x, in.gain, gain_mult, s).out; };
   check_vjp(f, in.g, in.x, minus(dx, dx0), name + " dx", max_checks);
   if (with_gain) check_vjp(f, in.g, in.gain, minus(dgain, dgain0), name + " dgain", max_checks);
 
   const Vec xf = float_rounded(in.x), gainf = float_rounded(in.gain), gf = float_rounded(in.g);
-  const NormRun want_fwd = rmsnorm_run<double>(xf, gainf, s);
+  const NormRun want_fwd = rmsnorm_run<double>(xf, gainf, gain_mult, s);
   Vec want_dx(xf.size(), 0), want_dgain(gainf.size(), 0);
-  rmsnorm_backward<double>(want_dx.data(), with_gain ? want_dgain.data() : nullptr, gf.data(),
-                           xf.data(), want_fwd.rstd.data(), with_gain ? gainf.data() : nullptr,
-                           s.rows, s.cols);
-  const NormRun ff = rmsnorm_run<float>(xf, gainf, s);
+  rmsnorm_backward<double>(want_dx.data(), gain_of(gainf.data(), want_dgain.data(), gain_mult),
+                           gf.data(), xf.data(), want_fwd.rstd.data(), s.rows, s.cols);
+  const NormRun ff = rmsnorm_run<float>(xf, gainf, gain_mult, s);
   auto x32 = as<float>(xf), gain32 = as<float>(gainf), g32 = as<float>(gf),
        rstd32 = as<float>(ff.rstd);
   std::vector<float> dx32(xf.size(), 0), dgain32(gainf.size(), 0);
-  rmsnorm_backward<float>(dx32.data(), with_gain ? dgain32.data() : nullptr, g32.data(),
-                          x32.data(), rstd32.data(), with_gain ? gain32.data() : nullptr, s.rows,
-                          s.cols);
-  const double dx_terms = max_abs(want_fwd.rstd) * max_abs(gf) * (with_gain ? max_abs(gainf) : 1.0);
+  rmsnorm_backward<float>(dx32.data(), gain_of(gain32.data(), dgain32.data(), gain_mult),
+                          g32.data(), x32.data(), rstd32.data(), s.rows, s.cols);
+  const double dx_terms =
+      max_abs(want_fwd.rstd) * max_abs(gf) * (with_gain ? max_abs(gainf) * gain_mult : 1.0);
   expect_all_near(widen(dx32), want_dx, kFloatBackwardTol, name + " float dx", dx_terms);
   if (with_gain) expect_all_near(widen(dgain32), want_dgain, kFloatBackwardTol, name + " float dgain");
 }
 
 TEST(RmsNorm, BackwardAddsFiniteDifferenceGradient) {
+  const double gain_mult = kBackwardMults.gain;
   for (const bool with_gain : {true, false}) {
     for (const NormShape& s : kNormShapes)
-      check_rmsnorm_backward(s, with_gain, fd_checks(size_t(s.rows * s.cols)));
-    check_rmsnorm_backward(kLargeNorm, with_gain,
+      check_rmsnorm_backward(s, with_gain, gain_mult, fd_checks(size_t(s.rows * s.cols)));
+    check_rmsnorm_backward(kLargeNorm, with_gain, gain_mult,
                            fd_checks(size_t(kLargeNorm.rows * kLargeNorm.cols)));
   }
 }
@@ -363,19 +399,24 @@ TEST(Gelu, ForwardMatchesTanhFormReference) {
 TEST(Gelu, BiasGeluEqualsBiasThenGelu) {
   const int64_t rows = 300, F = 70;  // takes the OpenMP path; F leaves a vector tail
   const Vec x = activation_inputs(size_t(rows * F), 21), bias = random_vector(size_t(F), 22);
+  // The bias's forward multiplier; a power of two, so the products are exact and the bits
+  // compare whether or not either side fuses the multiply-add.
+  const double bias_mult = 2.0;
   Vec pre = x, want_pre = x;
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < F; ++c) want_pre[r * F + c] += bias[c];
+    for (int64_t c = 0; c < F; ++c) want_pre[r * F + c] += bias_mult * bias[c];
   Vec out(x.size(), kNaN);
-  bias_gelu_forward<double>(out.data(), pre.data(), bias.data(), rows, F);
+  bias_gelu_forward<double>(out.data(), pre.data(), {bias.data(), nullptr, bias_mult}, rows, F);
   EXPECT_EQ(pre, want_pre);
   EXPECT_EQ(out, gelu_run<double>(want_pre));
   auto pre32 = as<float>(x), bias32 = as<float>(bias);
   std::vector<float> out32(x.size());
-  bias_gelu_forward<float>(out32.data(), pre32.data(), bias32.data(), rows, F);
+  bias_gelu_forward<float>(out32.data(), pre32.data(), {bias32.data(), nullptr, float(bias_mult)},
+                          rows, F);
   std::vector<float> want32 = as<float>(x), gelu32(x.size());
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < F; ++c) want32[size_t(r * F + c)] += bias32[size_t(c)];
+    for (int64_t c = 0; c < F; ++c)
+      want32[size_t(r * F + c)] += float(bias_mult) * bias32[size_t(c)];
   gelu_forward<float>(gelu32.data(), want32.data(), rows * F);
   EXPECT_EQ(pre32, want32);
   EXPECT_EQ(out32, gelu32);
@@ -863,6 +904,9 @@ const LinearShape kLinearShapes[] = {{3, 4, 5},  {1, 1, 1},  {7, 13, 3},
 // Big enough for oneDNN's blocked float kernels and OpenMP threads.
 const LinearShape kLargeLinear = {64, 96, 80};
 
+// The bias acts with its own multiplier (kernels/scaled_vector.h), non-unit in these tests.
+constexpr double kBiasMult = 1.7;
+
 Vec linear_reference(const Vec& out0, const Vec& x, const Vec& W, const Vec& bias,
                      const LinearShape& s, double mult, bool accumulate) {
   Vec out = accumulate ? out0 : Vec(size_t(s.rows * s.out), 0);
@@ -870,7 +914,7 @@ Vec linear_reference(const Vec& out0, const Vec& x, const Vec& W, const Vec& bia
     for (int64_t o = 0; o < s.out; ++o) {
       double sum = 0;
       for (int64_t i = 0; i < s.in; ++i) sum += x[r * s.in + i] * W[i * s.out + o];
-      out[r * s.out + o] += mult * sum + (bias.empty() ? 0.0 : bias[o]);
+      out[r * s.out + o] += mult * sum + (bias.empty() ? 0.0 : kBiasMult * bias[o]);
     }
   return out;
 }
@@ -879,8 +923,9 @@ template <typename T>
 Vec linear_run(const Vec& out0, const Vec& x, const Vec& W, const Vec& bias, const LinearShape& s,
                double mult, bool accumulate) {
   auto out = as<T>(out0), xt = as<T>(x), Wt = as<T>(W), bt = as<T>(bias);
-  linear_forward<T>(out.data(), xt.data(), Wt.data(), bias.empty() ? nullptr : bt.data(), s.rows,
-                    s.in, s.out, T(mult), accumulate);
+  const ScaledVector<T> b = bias.empty() ? ScaledVector<T>{} : ScaledVector<T>{bt.data(), nullptr,
+                                                                               T(kBiasMult)};
+  linear_forward<T>(out.data(), xt.data(), Wt.data(), b, s.rows, s.in, s.out, T(mult), accumulate);
   return widen(out);
 }
 
@@ -925,8 +970,8 @@ void check_linear_backward(const LinearShape& s, bool accumulate_dx, size_t max_
   const Vec dx0 = prefilled(in.x.size(), accumulate_dx, 135),
             dW0 = prefilled(in.W.size(), true, 136), dbias0 = prefilled(in.bias.size(), true, 137);
   Vec dx = dx0, dW = dW0, dbias = dbias0;
-  linear_backward<double>(dx.data(), dW.data(), dbias.data(), in.g.data(), in.x.data(),
-                          in.W.data(), s.rows, s.in, s.out, mult, accumulate_dx);
+  linear_backward<double>(dx.data(), dW.data(), {nullptr, dbias.data(), kBiasMult}, in.g.data(),
+                          in.x.data(), in.W.data(), s.rows, s.in, s.out, mult, accumulate_dx);
   const Vec zeros(in.g.size(), 0);
   const auto f = [&] { return linear_run<double>(zeros, in.x, in.W, in.bias, s, mult, false); };
   check_vjp(f, in.g, in.x, accumulate_dx ? minus(dx, dx0) : dx, name + " dx", max_checks);
@@ -936,12 +981,13 @@ void check_linear_backward(const LinearShape& s, bool accumulate_dx, size_t max_
   // Float (oneDNN) against double on the same rounded inputs.
   const Vec xf = float_rounded(in.x), Wf = float_rounded(in.W), gf = float_rounded(in.g);
   Vec want_dx(xf.size()), want_dW(Wf.size(), 0), want_db(in.bias.size(), 0);
-  linear_backward<double>(want_dx.data(), want_dW.data(), want_db.data(), gf.data(), xf.data(),
-                          Wf.data(), s.rows, s.in, s.out, mult, false);
+  linear_backward<double>(want_dx.data(), want_dW.data(), {nullptr, want_db.data(), kBiasMult},
+                          gf.data(), xf.data(), Wf.data(), s.rows, s.in, s.out, mult, false);
   auto x32 = as<float>(xf), W32 = as<float>(Wf), g32 = as<float>(gf);
   std::vector<float> dx32(xf.size(), NAN), dW32(Wf.size(), 0), db32(in.bias.size(), 0);
-  linear_backward<float>(dx32.data(), dW32.data(), db32.data(), g32.data(), x32.data(), W32.data(),
-                         s.rows, s.in, s.out, float(mult), false);
+  linear_backward<float>(dx32.data(), dW32.data(), {nullptr, db32.data(), float(kBiasMult)},
+                         g32.data(), x32.data(), W32.data(), s.rows, s.in, s.out, float(mult),
+                         false);
   expect_all_near(widen(dx32), want_dx, kFloatTol, name + " float dx");
   expect_all_near(widen(dW32), want_dW, kFloatTol, name + " float dW");
   expect_all_near(widen(db32), want_db, kFloatTol, name + " float dbias");
@@ -961,30 +1007,33 @@ TEST(Linear, NullOutputsAreSkippedAndZeroRowsIsANoOp) {
   const LinearInputs in = linear_inputs(s, 141);
   Vec dW(in.W.size(), 0), dW_ref(in.W.size(), 0), dx(in.x.size(), 0), db(in.bias.size(), 0);
   // Without dx and dbias (the router, the model's first projection) dW is unchanged.
-  linear_backward<double>(nullptr, dW.data(), nullptr, in.g.data(), in.x.data(), in.W.data(),
-                          s.rows, s.in, s.out, 0.5, false);
-  linear_backward<double>(dx.data(), dW_ref.data(), db.data(), in.g.data(), in.x.data(),
-                          in.W.data(), s.rows, s.in, s.out, 0.5, false);
+  linear_backward<double>(nullptr, dW.data(), {}, in.g.data(), in.x.data(), in.W.data(), s.rows,
+                          s.in, s.out, 0.5, false);
+  linear_backward<double>(dx.data(), dW_ref.data(), {nullptr, db.data()}, in.g.data(),
+                          in.x.data(), in.W.data(), s.rows, s.in, s.out, 0.5, false);
   EXPECT_EQ(dW, dW_ref);
   // An expert that received no tokens: nothing is read or written.
   Vec out(5, 3.0), dW0(in.W.size(), 2.0);
-  linear_forward<double>(out.data(), nullptr, in.W.data(), in.bias.data(), 0, s.in, s.out, 0.5);
-  linear_backward<double>(nullptr, dW0.data(), nullptr, nullptr, nullptr, in.W.data(), 0, s.in,
-                          s.out, 0.5, false);
+  linear_forward<double>(out.data(), nullptr, in.W.data(), {in.bias.data()}, 0, s.in, s.out,
+                         0.5);
+  linear_backward<double>(nullptr, dW0.data(), {}, nullptr, nullptr, in.W.data(), 0, s.in, s.out,
+                          0.5, false);
   EXPECT_EQ(out, Vec(5, 3.0));
   EXPECT_EQ(dW0, Vec(in.W.size(), 2.0));
 }
 
 // ================================================================================ routing
 
-// The K largest of score + bias, best first, ties to the lower index: a stable sort by value.
+// The K largest of score + bias_mult * bias, best first, ties to the lower index: a stable sort
+// by value.
 template <typename T>
 std::vector<int32_t> topk_reference(const std::vector<T>& scores, const std::vector<T>& bias,
-                                    int64_t rows, int64_t M, int64_t K) {
+                                    int64_t rows, int64_t M, int64_t K, T bias_mult = 1) {
   std::vector<int32_t> out;
   for (int64_t r = 0; r < rows; ++r) {
     std::vector<T> value(static_cast<size_t>(M));
-    for (int64_t e = 0; e < M; ++e) value[e] = scores[r * M + e] + (bias.empty() ? T(0) : bias[e]);
+    for (int64_t e = 0; e < M; ++e)
+      value[e] = scores[r * M + e] + (bias.empty() ? T(0) : bias_mult * bias[e]);
     std::vector<int32_t> idx(static_cast<size_t>(M));
     std::iota(idx.begin(), idx.end(), 0);
     std::stable_sort(idx.begin(), idx.end(), [&](int32_t a, int32_t b) { return value[a] > value[b]; });
@@ -995,9 +1044,11 @@ std::vector<int32_t> topk_reference(const std::vector<T>& scores, const std::vec
 
 template <typename T>
 std::vector<int32_t> topk_run(const std::vector<T>& scores, const std::vector<T>& bias,
-                              int64_t rows, int64_t M, int64_t K) {
+                              int64_t rows, int64_t M, int64_t K, T bias_mult = 1) {
   std::vector<int32_t> selected(size_t(rows * K), -1);
-  topk_select<T>(selected.data(), scores.data(), bias.empty() ? nullptr : bias.data(), rows, M, K);
+  const ScaledVector<T> b =
+      bias.empty() ? ScaledVector<T>{} : ScaledVector<T>{bias.data(), nullptr, bias_mult};
+  topk_select<T>(selected.data(), scores.data(), b, rows, M, K);
   return selected;
 }
 
@@ -1015,22 +1066,25 @@ const TopkShape kTopkShapes[] = {{50, 8, 3}, {20, 6, 1}, {20, 6, 6}, {30, 5, 2},
                                  {2100, 8, 2}};  // last: OpenMP path
 
 TEST(Routing, TopkMatchesStableSortWithTiesAndBias) {
+  // The bias's multiplier is a power of two: score + 2 b is exact, in float too.
+  const double bias_mult = 2.0;
   for (const TopkShape& s : kTopkShapes)
     for (const bool ties : {false, true})
       for (const bool with_bias : {false, true}) {
         const std::string name = shape_name({s.rows, s.M, s.K}) + (ties ? " ties" : "") +
-                                 (with_bias ? " bias" : "");
+                                 (with_bias ? " bias x2" : "");
         const size_t n = size_t(s.rows * s.M);
         // Negative values too (softmax scores plus a negative bias can be).
         const Vec scores = ties ? quantized(n, 151, 1.0) : random_vector(n, 151);
         const Vec bias = !with_bias ? Vec{}
                          : ties     ? quantized(size_t(s.M), 152, 0.5)
                                     : random_vector(size_t(s.M), 152, 0.5);
-        EXPECT_EQ(topk_run(scores, bias, s.rows, s.M, s.K),
-                  topk_reference(scores, bias, s.rows, s.M, s.K))
+        EXPECT_EQ(topk_run(scores, bias, s.rows, s.M, s.K, bias_mult),
+                  topk_reference(scores, bias, s.rows, s.M, s.K, bias_mult))
             << "double " << name;
         const auto sf = as<float>(scores), bf = as<float>(bias);
-        EXPECT_EQ(topk_run(sf, bf, s.rows, s.M, s.K), topk_reference(sf, bf, s.rows, s.M, s.K))
+        EXPECT_EQ(topk_run(sf, bf, s.rows, s.M, s.K, float(bias_mult)),
+                  topk_reference(sf, bf, s.rows, s.M, s.K, float(bias_mult)))
             << "float " << name;
       }
 }
@@ -1044,6 +1098,9 @@ TEST(Routing, TopkHandPickedCases) {
   EXPECT_EQ(topk_run(Vec{0.1, 0.2, 0.9, 0.3}, Vec{}, 1, 4, 4), (std::vector<int32_t>{2, 3, 1, 0}));
   // The bias steers: expert 1 has the lowest score but wins with its bias.
   EXPECT_EQ(topk_run(Vec{0.9, 0.1, 0.5}, Vec{0, 1, 0}, 1, 3, 1), (std::vector<int32_t>{1}));
+  // The bias acts times its multiplier: 0.1 + 3 x 0.3 beats 0.9, 0.1 + 0.3 does not.
+  EXPECT_EQ(topk_run(Vec{0.9, 0.1}, Vec{0, 0.3}, 1, 2, 1, 3.0), (std::vector<int32_t>{1}));
+  EXPECT_EQ(topk_run(Vec{0.9, 0.1}, Vec{0, 0.3}, 1, 2, 1, 1.0), (std::vector<int32_t>{0}));
   // A bias that makes a tie: 0.5 + 0.25 == 0.75, and the lower index wins.
   EXPECT_EQ(topk_run(Vec{0.75, 0.5, 0.0}, Vec{0, 0.25, 0}, 1, 3, 1), (std::vector<int32_t>{0}));
   EXPECT_EQ(topk_run(Vec{0.5, 0.75, 0.0}, Vec{0.25, 0, 0}, 1, 3, 1), (std::vector<int32_t>{0}));
@@ -1215,18 +1272,23 @@ TEST(Colsum, AddsColumnSumsDeterministically) {
     for (int64_t r = 0; r < s.rows; ++r)
       for (int64_t c = 0; c < s.cols; ++c) want[c] += x[r * s.cols + c];
     Vec acc = acc0;
-    add_column_sums<double>(acc.data(), x.data(), s.rows, s.cols);
+    add_column_sums<double>(acc.data(), 1.0, x.data(), s.rows, s.cols);
     expect_all_near(acc, want, kDoubleTol, "double add_column_sums " + name);
     Vec again = acc0;
-    add_column_sums<double>(again.data(), x.data(), s.rows, s.cols);
+    add_column_sums<double>(again.data(), 1.0, x.data(), s.rows, s.cols);
     EXPECT_EQ(again, acc) << "not deterministic " << name;
+    // A scale (a bias's forward multiplier) multiplies the sum, not the accumulator.
+    Vec scaled = acc0;
+    add_column_sums<double>(scaled.data(), 0.7, x.data(), s.rows, s.cols);
+    for (int64_t c = 0; c < s.cols; ++c) want[c] = acc0[c] + 0.7 * (acc[c] - acc0[c]);
+    expect_all_near(scaled, want, kDoubleTol, "double add_column_sums x 0.7 " + name);
 
     const Vec xf = float_rounded(x), acc0f = float_rounded(acc0);
     Vec wantf = acc0f;
     for (int64_t r = 0; r < s.rows; ++r)
       for (int64_t c = 0; c < s.cols; ++c) wantf[c] += xf[r * s.cols + c];
     auto x32 = as<float>(xf), acc32 = as<float>(acc0f);
-    add_column_sums<float>(acc32.data(), x32.data(), s.rows, s.cols);
+    add_column_sums<float>(acc32.data(), 1.0f, x32.data(), s.rows, s.cols);
     // Sums of up to 500 terms of size ~1 in float.
     expect_all_near(widen(acc32), wantf, 1e-4, "float add_column_sums " + name);
     // Every column is summed over the rows in order, so the bits match the plain loop on any
@@ -1250,8 +1312,12 @@ TEST(Colsum, AccumulateColumnsSumsCallbackValues) {
     for (int64_t r = 0; r < s.rows; ++r)
       for (int64_t c = 0; c < s.cols; ++c) want[c] += value(r, c);
     Vec acc = acc0;
-    accumulate_columns(acc.data(), s.rows, s.cols, value);
+    accumulate_columns(acc.data(), 1.0, s.rows, s.cols, value);
     expect_all_near(acc, want, kDoubleTol, "accumulate_columns " + name);
+    Vec scaled = acc0;
+    accumulate_columns(scaled.data(), -1.5, s.rows, s.cols, value);
+    for (int64_t c = 0; c < s.cols; ++c) want[c] = acc0[c] - 1.5 * (acc[c] - acc0[c]);
+    expect_all_near(scaled, want, kDoubleTol, "accumulate_columns x -1.5 " + name);
   }
 }
 

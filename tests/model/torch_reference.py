@@ -104,16 +104,24 @@ class Reference:
     def has(self, name):
         return name in self.w
 
-    # y = multiplier * x W (+ b): the bias is not scaled.
+    def vector(self, name, e=None):
+        """A bias, norm gain or balancing bias as the network uses it: its own multiplier times
+        the stored values (expert e's row when e is given); None when the model has none."""
+        t = self.w.get(name)
+        if t is None:
+            return None
+        return self.mult[name] * (t if e is None else t[e])
+
+    # y = multiplier * x W (+ b), where b is already the scaled vector().
     def linear(self, x, name, bias=None, weight=None):
         W = self.w[name] if weight is None else weight
         y = self.mult[name] * (x @ W)
         return y if bias is None else y + bias
 
     def norm(self, x, prefix):
-        c, gain = self.c, self.w[prefix + ".gain"]
+        c, gain = self.c, self.vector(prefix + ".gain")
         if c["norm"] == "layernorm":
-            return F.layer_norm(x, (c["N"],), gain, self.w[prefix + ".bias"], c["norm_eps"])
+            return F.layer_norm(x, (c["N"],), gain, self.vector(prefix + ".bias"), c["norm_eps"])
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + c["norm_eps"]) * gain
 
     def rope(self, x):
@@ -132,7 +140,7 @@ class Reference:
         B, T, N, d = self.B, c["seq"], c["N"], c["d_head"]
         H = N // d
         x = self.norm(h, p + ".ln1")
-        b = (lambda n: self.w.get(f"{p}.attn.{n}"))
+        b = (lambda n: self.vector(f"{p}.attn.{n}"))
         q = self.linear(x, p + ".attn.wq", b("bq")).view(B, T, H, d)
         k = self.linear(x, p + ".attn.wk", b("bk")).view(B, T, H, d)
         v = self.linear(x, p + ".attn.wv", b("bv")).view(B, T, H, d)
@@ -153,13 +161,13 @@ class Reference:
         def get(name):
             t = self.w.get(name)
             return t if t is None or e is None else t[e]
-        pre = self.linear(x, up, get(up + "_bias"), get(up))
+        pre = self.linear(x, up, self.vector(up + "_bias", e), get(up))
         if self.c["act"] == "swiglu":
             half = pre.shape[-1] // 2
             act = F.silu(pre[..., :half]) * pre[..., half:]
         else:
             act = F.gelu(pre, approximate="tanh")
-        return self.linear(act, down, get(down + "_bias"), get(down))
+        return self.linear(act, down, self.vector(down + "_bias", e), get(down))
 
     def moe(self, x, p, l):
         """x [R, N] -> y [R, N], plus the weighted aux and z losses of this layer."""
@@ -170,9 +178,9 @@ class Reference:
             scores = torch.softmax(logits, dim=-1)
         else:
             scores = torch.sigmoid(logits)
-        # Top-K on score + balancing bias, best first, ties to the lower expert: a stable sort
-        # of the negated values. The choice carries no gradient.
-        steer = (scores + self.w[p + ".moe.route_bias"]).detach()
+        # Top-K on score + multiplier x balancing bias, best first, ties to the lower expert: a
+        # stable sort of the negated values. The choice carries no gradient.
+        steer = (scores + self.vector(p + ".moe.route_bias")).detach()
         chosen = torch.sort(-steer, dim=-1, stable=True).indices[:, :K]
         self.selected.append([l, chosen.reshape(-1).tolist()])
         gates = scores.gather(1, chosen)

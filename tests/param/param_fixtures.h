@@ -4,13 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "param/axes.h"
 #include "param/resolve.h"
 #include "train/schema.h"
@@ -83,6 +87,25 @@ inline int first_tensor(const Parameterization& p, Role role, bool in_block) {
     if (p.tensors[i].role == role && (p.tensors[i].layer >= 0) == in_block) return int(i);
   return -1;
 }
+
+// A scratch directory for user tables, removed with everything in it.
+class TempDir {
+ public:
+  TempDir()
+      : path_(std::filesystem::temp_directory_path() /
+              ("moet_param_test_" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string write(const std::string& name, const std::string& text) const {
+    const std::string file = (path_ / name).string();
+    write_file_atomic(file, text);
+    return file;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // Runs f and returns the Error message it throws ("" if none).
 template <typename F>

@@ -3,33 +3,12 @@
 // table fails with one line naming the file, the role and the field.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
-#include "core/files.h"
 #include "param/embedded.h"
 #include "param/preset.h"
 #include "param_fixtures.h"
 
 namespace moet::testing {
 namespace {
-
-namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("moet_param_test_" + std::to_string(::getpid()))) {
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string file = (path_ / name).string();
-    write_file_atomic(file, text);
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
 
 TEST(Presets, BuiltInsAreTheDocumentedFiveAndDepthRulesThree) {
   EXPECT_EQ(param::preset_names(),
@@ -189,9 +168,14 @@ TEST(Presets, BadTablesFailWithOneLineNamingFileRoleAndField) {
       {"[roles]\nrouteur = { std = \"1\" }", "roles: unknown role 'routeur'"},
       {"[roles]\nrouter = { std = \"N^-1\", eps = \"lr^-1\" }",
        "role router, field eps: 'lr^-1' uses lr"},
-      {"[roles]\nrouter = { tied = true }", "role router, field tied: role router has no expert"},
-      {"[roles]\nnorm = { std = \"one\", mult = \"N^-1\" }",
-       "role norm, field mult: norm gains take no forward multiplier"},
+      {"[roles]\nrouter = { tied = true }",
+       "role router, field tied: role router has no expert axis to tie across (tied = true)"},
+      {"[roles]\nroute_bias = { std = \"zero\", eps = \"N^-1\" }",
+       "role route_bias, field eps: route_bias is moved by the balancing rule (balance.bias_lr), "
+       "not by the optimizer, so it has no Adam epsilon (eps = \"N^-1\")"},
+      {"[roles]\nroute_bias = { wd = 0 }",
+       "role route_bias, field wd: route_bias is moved by the balancing rule (balance.bias_lr), "
+       "not by the optimizer, so it has no weight decay (wd = \"0\")"},
       {"[roles]\nexpert_up = { std = -0.5 }", "role expert_up, field std: -0.5 is negative"},
       {"[roles]\nexpert_up = { adam_lr = true }",
        "role expert_up, field adam_lr: expected a rule"},

@@ -25,20 +25,24 @@ inline ModelConfig small_config() {
   return c;
 }
 
-// Every tensor drawn at about fan-in scale with its own non-trivial multiplier, so no gradient
-// path is hidden by a factor of one or zero.
+// Every tensor drawn at about fan-in scale with its own non-trivial multiplier — norm gains,
+// biases and balancing biases included — so no gradient path is hidden by a factor of one or
+// zero. The vectors' multipliers come from a stream of their own, so the matrices' draws are
+// those of a plan without them.
 inline ModelPlan random_plan(const ModelConfig& c, uint64_t seed) {
-  Rng rng(seed, 99);
+  Rng rng(seed, 99), vector_rng(seed, 98);
   ModelPlan plan;
   for (const TensorInfo& t : model_tensors(c)) {
     TensorPlan p;
     switch (t.role) {
       case Role::norm:
         p.init = InitKind::one;
+        p.multiplier = 0.7 + 0.6 * vector_rng.uniform();
         break;
       case Role::bias:
       case Role::route_bias:
         p.init_std = 0.1;
+        p.multiplier = 0.7 + 0.6 * vector_rng.uniform();
         break;
       case Role::embed:
       case Role::pos_embed:
@@ -85,7 +89,7 @@ inline void random_tokens(const ModelConfig& c, int64_t batch, uint64_t seed,
 }
 
 // Smallest gap, over tokens and MoE layers, between the K-th chosen and the best unchosen
-// score + bias of the last forward pass (infinite when K = M).
+// score + multiplier x bias of the last forward pass (infinite when K = M).
 template <typename T>
 double min_routing_margin(const Model<T>& model) {
   const ModelConfig& c = model.config();
@@ -95,11 +99,16 @@ double min_routing_margin(const Model<T>& model) {
     if (!c.is_moe_block(l)) continue;
     const auto& r = model.block_acts()[size_t(l)].ffn.routing;
     const T* bias = nullptr;
-    for (const TensorInfo& t : model.tensors())
-      if (t.role == Role::route_bias && t.layer == l) bias = model.params().data() + t.offset;
+    double mult = 1;
+    for (size_t j = 0; j < model.tensors().size(); ++j) {
+      const TensorInfo& t = model.tensors()[j];
+      if (t.role != Role::route_bias || t.layer != l) continue;
+      bias = model.params().data() + t.offset;
+      mult = model.plan().tensors[j].multiplier;
+    }
     for (int64_t i = 0; i < model.rows(); ++i) {
       std::vector<double> v(size_t(c.M));
-      for (int64_t e = 0; e < c.M; ++e) v[e] = r.scores[i * c.M + e] + bias[e];
+      for (int64_t e = 0; e < c.M; ++e) v[e] = r.scores[i * c.M + e] + mult * bias[e];
       std::sort(v.rbegin(), v.rend());
       if (c.K < c.M) margin = std::min(margin, v[c.K - 1] - v[c.K]);
     }
