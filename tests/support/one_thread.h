@@ -1,7 +1,7 @@
 // OneThread: OpenMP limited to one thread for the scope of a test, restored after.
 //
 // For tests that run many tiny models: their time goes to thread hand-offs (ten times slower
-// on a busy machine), and the model gives the same bits on any thread count (DESIGN.md §4), so
+// on a busy machine), and the model gives the same bits on any thread count (docs/design.md §6), so
 // one thread loses nothing.
 #pragma once
 
