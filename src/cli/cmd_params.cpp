@@ -16,7 +16,11 @@ namespace {
 Parameterization stored_parameterization(const std::string& run_dir) {
   const Checkpoint c = load_checkpoint_metadata(run_dir);
   const Config config = Config::parse(full_config_schema(), c.config_toml, run_dir + " (checkpoint config)");
-  return from_json(c.parameterization, model_config_from(config));
+  try {
+    return from_json(c.parameterization, model_config_from(config));
+  } catch (const Error& e) {
+    fail("{} (checkpoint metadata): {}", run_dir, e.what());
+  }
 }
 
 MOET_COMMAND(params, Command{
