@@ -10,6 +10,9 @@
 #include <map>
 #include <string>
 
+#include "param/resolve.h"
+#include "train/checkpoint.h"
+
 namespace moet {
 
 // A decimal integer stored as a metadata string ("step": "1200"), within [0, INT64_MAX].
@@ -20,5 +23,10 @@ int64_t metadata_integer(const std::map<std::string, std::string>& metadata,
 // training loader's position (data/dataset.h, BatchLoader::State). Throws Error naming the file
 // and the first bad field.
 void validate_checkpoint_state(const nlohmann::json& state, const std::string& path);
+
+// The parameterization stored in a checkpoint's metadata, rebuilt for `model` (param/resolve.h,
+// from_json); a bad field is an Error naming the run as well as the field.
+Parameterization stored_parameterization(const Checkpoint& checkpoint, const ModelConfig& model,
+                                         const std::string& run_dir);
 
 }  // namespace moet

@@ -13,6 +13,7 @@
 #include "optim/optimizer.h"
 #include "param/resolve.h"
 #include "train/checkpoint.h"
+#include "train/checkpoint_fields.h"
 #include "train/progress.h"
 #include "train/run_files.h"
 #include "train/run_memory.h"
@@ -93,7 +94,7 @@ TrainResult train(const Config& config, const TrainOptions& options) {
   } else if (has_checkpoint(dir) || file_exists(dir + "/metrics.jsonl")) {
     fail("{}: already holds a run (continue it with --resume, or choose another --out)", dir);
   }
-  const Parameterization p = checkpoint ? from_json(checkpoint->parameterization, mc)
+  const Parameterization p = checkpoint ? stored_parameterization(*checkpoint, mc, dir)
                                         : resolve_parameterization(config);
   const nlohmann::json p_json = to_json(p);
 

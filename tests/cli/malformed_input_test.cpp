@@ -364,6 +364,11 @@ std::vector<Row> MalformedInputTest::checkpoint_state_rows() const {
     return edit_json(run_file("state.json"), edit);
   };
   const std::string optimizer = run_file("optimizer.safetensors");
+  const std::string lr_as_text = model_with([](nlohmann::json& h) {
+    auto p = nlohmann::json::parse(h["__metadata__"]["parameterization"].get<std::string>());
+    p["tensors"][0]["lr"] = "fast";
+    h["__metadata__"]["parameterization"] = p.dump();
+  });
   return {
       row("checkpoint: state.json without its keys", "state.json", "{}",
           "state.json: field first_loss: missing"),
@@ -401,13 +406,12 @@ std::vector<Row> MalformedInputTest::checkpoint_state_rows() const {
        {{ckpt + "model.safetensors",
          model_with([](nlohmann::json& h) { h["__metadata__"]["parameterization"] = "{"; })}},
        {"params", "--run", "$C/run"}, "field parameterization: invalid JSON at byte 1", true},
-      {"checkpoint: parameterization of another model",
-       {{ckpt + "model.safetensors", model_with([](nlohmann::json& h) {
-          auto p = nlohmann::json::parse(h["__metadata__"]["parameterization"].get<std::string>());
-          p["tensors"][0]["lr"] = "fast";
-          h["__metadata__"]["parameterization"] = p.dump();
-        })}},
-       {"params", "--run", "$C/run"}, "parameterization: tensors[0].lr: wrong type", true},
+      {"checkpoint: parameterization field of the wrong type",
+       {{ckpt + "model.safetensors", lr_as_text}},
+       {"params", "--run", "$C/run"},
+       "run (checkpoint metadata): parameterization: tensors[0].lr: wrong type", true},
+      row("checkpoint: parameterization field of the wrong type, resuming", "model.safetensors",
+          lr_as_text, "run (checkpoint metadata): parameterization: tensors[0].lr: wrong type"),
       {"checkpoint: resume from a directory without a run", {dir("empty")},
        {"train", "--resume", "$C/empty"}, "not a run directory (no config.toml)"},
   };
