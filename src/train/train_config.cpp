@@ -27,7 +27,8 @@ std::vector<KeySpec> train_config_keys() {
        "GEMM number format: fp32 | bf16 (mixed precision, fp32 master weights; model/precision.h)"},
       {"train.max_memory", KeyType::String, "auto",
        "memory a run may use, e.g. 8GiB; auto: what the machine has available (runs whose "
-       "estimate exceeds it are refused at start)"},
+       "estimate exceeds it are refused at start)",
+       true},
   };
 }
 
