@@ -45,6 +45,7 @@ struct Row {
   std::vector<std::string> args;
   std::string message;     // the error line must contain it
   bool copy_run = false;   // start from a copy of the good checkpointed run at $C/run
+  std::vector<std::string> env = {};  // "K=V" added to the environment
 };
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -236,6 +237,9 @@ std::vector<Row> MalformedInputTest::cli_rows() const {
        "model.N: expected an integer"},
       set_row("cli: 100000 threads", "train.threads=100000", "train.threads: at most 1024"),
       set_row("cli: negative threads", "train.threads=-2", "train.threads: must not be negative"),
+      {"cli: 100000 threads from OMP_NUM_THREADS", {}, {"data", "info"},
+       "moet data: OMP_NUM_THREADS: 100000 threads, more than 1024", false,
+       {"OMP_NUM_THREADS=100000"}},
       {"cli: --out and --resume", {}, {"train", "--out", "$C/a", "--resume", "$C/b"},
        "give exactly one of --out DIR or --resume DIR"},
       {"cli: negative --stop-after", {},
@@ -587,7 +591,7 @@ TEST_F(MalformedInputTest, EveryRowFailsWithOneLineAndLeavesGoodFilesAlone) {
     };
     std::vector<std::string> args;
     for (const std::string& a : row.args) args.push_back(expand(a));
-    const ProcessResult r = run_process(binary(), args, here, 60, kAddressSpace);
+    const ProcessResult r = run_process(binary(), args, here, 60, kAddressSpace, row.env);
     EXPECT_FALSE(r.timed_out);
     EXPECT_EQ(r.signal, 0) << "killed by signal " << r.signal << ": " << r.err;
     EXPECT_EQ(r.exit_code, 2) << r.err;

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+extern char** environ;
+
 namespace moet::testing {
 
 struct CommandResult {
@@ -52,19 +54,30 @@ struct ProcessResult {
   std::string out, err;
 };
 
-// Runs binary with args (no shell), stdin from /dev/null, stdout and stderr into scratch_dir;
-// killed (timed_out) after timeout_s.
+// Runs binary with args (no shell) and this process's environment plus extra_env ("K=V"),
+// stdin from /dev/null, stdout and stderr into scratch_dir; killed (timed_out) after timeout_s.
 // address_space_bytes > 0 caps the child's virtual memory (RLIMIT_AS), so a program that tries
 // an absurd allocation fails at once instead of exhausting the machine.
 inline ProcessResult run_process(const std::string& binary, const std::vector<std::string>& args,
                                  const std::string& scratch_dir, double timeout_s = 120,
-                                 int64_t address_space_bytes = 0) {
+                                 int64_t address_space_bytes = 0,
+                                 std::vector<std::string> extra_env = {}) {
   const std::string out = scratch_dir + "/proc.out", err = scratch_dir + "/proc.err";
   std::vector<std::string> words = {binary};
   words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    bool replaced = false;
+    for (const std::string& extra : extra_env)
+      replaced |= entry.substr(0, entry.find('=') + 1) == extra.substr(0, extra.find('=') + 1);
+    if (!replaced) envp.push_back(*e);
+  }
+  for (std::string& e : extra_env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   ProcessResult r;
   // fork + exec rather than posix_spawn so the limit applies to the child alone; between the two
   // only async-signal-safe calls.
@@ -79,7 +92,7 @@ inline ProcessResult run_process(const std::string& binary, const std::vector<st
     const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (in < 0 || o < 0 || e < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(127);
-    execv(binary.c_str(), argv.data());
+    execve(binary.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   int status = 0;
