@@ -36,8 +36,9 @@ MOET_COMMAND(bench, Command{
         if (r.bf16_peak_gflops_per_s > 0)
           fmt::print("  precision bf16: {:.1f}% of the measured bf16 dot-product peak ({:.0f} GFLOP/s)\n",
                      100 * r.bf16_peak_fraction, r.bf16_peak_gflops_per_s);
-        fmt::print("  {:.2f}M parameters ({:.2f}M active), peak RSS {:.0f} MB\n", r.params / 1e6,
-                   r.active_params / 1e6, r.peak_rss_mb);
+        fmt::print("  {:.2f}M parameters ({:.2f}M active), peak RSS {:.0f} MB (estimated {:.0f} "
+                   "MB)\n", r.params / 1e6, r.active_params / 1e6, r.peak_rss_mb,
+                   r.memory_estimate_mb);
         fmt::print("  time by phase (ms per step, share):");
         for (const auto& [phase, s] : r.phase_seconds)
           if (s > 0)

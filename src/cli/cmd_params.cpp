@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "param/resolve.h"
 #include "train/checkpoint.h"
+#include "train/checkpoint_fields.h"
 #include "train/schema.h"
 
 namespace moet::cli {
@@ -16,7 +17,7 @@ namespace {
 Parameterization stored_parameterization(const std::string& run_dir) {
   const Checkpoint c = load_checkpoint_metadata(run_dir);
   const Config config = Config::parse(full_config_schema(), c.config_toml, run_dir + " (checkpoint config)");
-  return from_json(c.parameterization, model_config_from(config));
+  return stored_parameterization(c, model_config_from(config), run_dir);
 }
 
 MOET_COMMAND(params, Command{

@@ -11,6 +11,7 @@
 #include "sweep/local_sweep.h"
 #include "sweep/results_store.h"
 #include "sweep/slurm.h"
+#include "sweep/trial_memory.h"
 
 namespace moet::cli {
 namespace {
@@ -88,6 +89,7 @@ int run_one(const SweepSpec& spec, const Expansion& expansion, const std::string
   RunnerOptions runner;
   runner.moet_binary = self_binary();
   runner.plan = plan_workers(available_cores(RankInfo{}), 1, 1, threads, spec.threads);
+  require_trials_fit(spec, {&trial}, runner.plan);
   bool failed = false;
   runner.on_finished = [&](const TrialEvent& e) {
     fmt::print("{}\n", format_progress(e));

@@ -1,12 +1,15 @@
 // moet: git-style subcommands; `moet --help` lists them, `moet <command> --help` explains one.
 #include <fmt/format.h>
 
+#include <omp.h>
+
 #include <cstdio>
 #include <cstring>
 
 #include "cli/command.h"
 #include "core/error.h"
 #include "train/schema.h"
+#include "train/train_config.h"
 
 namespace moet::cli {
 
@@ -46,6 +49,13 @@ void print_usage() {
 }
 
 int run(const Command& command, int argc, char** argv) {
+  // OMP_NUM_THREADS is read before any config: a team of ~10^5 threads overflows libgomp's stack
+  // (a segfault) in the first parallel region of whatever command runs.
+  if (omp_get_max_threads() > kMaxThreads) {
+    std::fprintf(stderr, "moet %s: OMP_NUM_THREADS: %d threads, more than %d\n",
+                 command.name.c_str(), omp_get_max_threads(), int(kMaxThreads));
+    return kExitBadInput;
+  }
   CLI::App app(command.summary, "moet " + command.name);
   app.set_help_flag("-h,--help", "print this help and exit");
   try {

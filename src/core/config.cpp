@@ -227,6 +227,7 @@ std::string Config::to_toml() const {
     for (const auto& s : schema_) {
       const size_t dot = s.key.rfind('.');
       if ((dot == std::string::npos ? "" : s.key.substr(0, dot)) != table) continue;
+      if (s.omit_default && get_text(s.key) == s.default_value) continue;
       const std::string name = dot == std::string::npos ? s.key : s.key.substr(dot + 1);
       const ConfigValue& v = values_.at(s.key);
       std::string text;

@@ -22,6 +22,10 @@ struct KeySpec {
   KeyType type;
   std::string default_value;  // written as it would be on the command line
   std::string doc;
+  // A setting of the machine a run happens on, not of the run: to_toml() leaves it out while it
+  // holds its default, so stored configs (checkpoints, sweep trial identities) stay what they
+  // were before the key existed.
+  bool omit_default = false;
 };
 
 using ConfigValue = std::variant<int64_t, double, bool, std::string>;
@@ -52,7 +56,8 @@ class Config {
   bool is_given(const std::string& key) const;
 
   const std::vector<KeySpec>& schema() const { return schema_; }
-  // Every key with its current value, as a TOML document (tables per prefix).
+  // Every key with its current value, as a TOML document (tables per prefix); omit_default keys
+  // only when they differ from their default.
   std::string to_toml() const;
 
  private:

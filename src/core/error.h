@@ -9,6 +9,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace moet {
 
@@ -21,6 +22,11 @@ template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
   throw Error(fmt::format(format, std::forward<Args>(args)...));
 }
+
+// Untrusted bytes quoted for a one-line message: printable ASCII as is, everything else (control
+// characters, quotes, bytes >= 0x80) escaped as \n, \", \xff; cut with "..." once the quoted
+// text would pass max_chars, so a corrupt file cannot flood or garble the terminal.
+std::string escaped_excerpt(std::string_view bytes, size_t max_chars = 60);
 
 [[noreturn]] void check_failed(const char* expr, const char* file, int line);
 

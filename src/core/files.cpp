@@ -1,25 +1,48 @@
 #include "core/files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.h"
 
 namespace moet {
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open ({})", path, std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) fail("{}: read error", path);
-  return buffer.str();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("{}: cannot open ({})", path, std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+    ::close(fd);
+    fail("{}: is a directory, not a file", path);
+  }
+  std::string bytes;
+  // Pipes and /proc files report no size: read until end of file whatever fstat said.
+  if (S_ISREG(info.st_mode)) bytes.reserve(size_t(info.st_size));
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int saved = errno;
+      ::close(fd);
+      fail("{}: read error ({})", path, std::strerror(saved));
+    }
+    bytes.append(buffer, size_t(n));
+  }
+  ::close(fd);
+  return bytes;
+}
+
+void require_file(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) fail("{}: cannot open ({})", path, std::strerror(errno));
+  if (S_ISDIR(info.st_mode)) fail("{}: is a directory, not a file", path);
 }
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {

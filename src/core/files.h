@@ -10,7 +10,12 @@
 
 namespace moet {
 
-std::string read_file(const std::string& path);  // throws Error naming the path
+// The whole file. Throws Error naming the path when it is missing, unreadable or a directory
+// (which the C++ streams would read as an empty file).
+std::string read_file(const std::string& path);
+// For files another library opens (SQLite): throws the same one-line Error as read_file when
+// the path is missing or a directory.
+void require_file(const std::string& path);
 void write_file_atomic(const std::string& path, std::string_view bytes);
 bool file_exists(const std::string& path);
 // Creates the directory and its parents; throws Error naming the path on failure.

@@ -39,6 +39,10 @@ struct DataConfig {
 
 std::vector<KeySpec> data_config_keys();
 DataConfig data_config_from(const Config& config);
+// Memory the data of a run holds at its peak, for the memory estimate before anything is opened:
+// bundled data is decompressed and tokenized at open; shards are mapped, so the kernel pages
+// them in and out and they count as nothing here.
+int64_t data_memory_bytes(const DataConfig& config);
 
 class Dataset {
  public:

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/json_text.h"
 #include "data/byte_unicode.h"
 
 namespace moet {
@@ -50,32 +51,31 @@ std::string Tokenizer::decode(std::span<const int32_t> ids) const {
 Tokenizer Tokenizer::from_gpt2(std::string_view encoder_json, std::string_view vocab_bpe,
                                const std::string& encoder_source,
                                const std::string& vocab_source) {
-  nlohmann::json encoder;
-  try {
-    encoder = nlohmann::json::parse(encoder_json);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: not valid JSON ({})", encoder_source, e.what());
-  }
+  const nlohmann::json encoder = parse_json(encoder_json, encoder_source);
   if (!encoder.is_object() || encoder.empty())
     fail("{}: expected a JSON object mapping tokens to ids", encoder_source);
 
+  // Ids index tables sized by the number of entries: they must be 0 .. entries - 1, each once
+  // (GPT-2's own file is), so a single huge id cannot size a table.
+  const int64_t entries = int64_t(encoder.size());
+  if (entries > int64_t(INT32_MAX))
+    fail("{}: {} entries, more than int32 ids can number", encoder_source, entries);
   std::map<std::string, int32_t> id_of_text;
-  int32_t max_id = -1;
-  for (const auto& [text, id] : encoder.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= (1 << 30))
-      fail("{}: token {} has id {}, expected a non-negative integer", encoder_source,
-           nlohmann::json(text).dump(), id.dump());
-    id_of_text[text] = id.get<int32_t>();
-    max_id = std::max(max_id, id.get<int32_t>());
-  }
-  std::vector<std::string> tokens(size_t(max_id) + 1), texts(tokens.size());
+  std::vector<std::string> tokens(static_cast<size_t>(entries)), texts(tokens.size());
   std::vector<bool> seen(tokens.size(), false);
-  for (const auto& [text, id] : id_of_text) {
-    if (seen[id]) fail("{}: id {} is given to two tokens", encoder_source, id);
-    seen[id] = true;
-    texts[id] = text;
+  for (const auto& [text, value] : encoder.items()) {
+    const std::optional<int64_t> id = json_int64(value);
+    if (!id || *id < 0 || *id >= entries)
+      fail("{}: token {} has id {}, expected an integer in [0, {}) (one id per entry)",
+           encoder_source, escaped_excerpt(text, 40), json_excerpt(value, 24), entries);
+    if (seen[size_t(*id)])
+      fail("{}: id {} is given to two tokens, {} and {}", encoder_source, *id,
+           escaped_excerpt(texts[size_t(*id)], 40), escaped_excerpt(text, 40));
+    seen[size_t(*id)] = true;
+    id_of_text[text] = int32_t(*id);
+    texts[size_t(*id)] = text;
     // Tokens outside the byte alphabet can only be special; their bytes are their literal text.
-    tokens[id] = gpt2_text_to_bytes(text).value_or(text);
+    tokens[size_t(*id)] = gpt2_text_to_bytes(text).value_or(text);
   }
 
   std::array<int32_t, 256> byte_ids{};
@@ -108,7 +108,7 @@ Tokenizer Tokenizer::from_gpt2(std::string_view encoder_json, std::string_view v
       const auto it = id_of_text.find(text);
       if (it == id_of_text.end())
         fail("{}:{}: token {} is not in {}", vocab_source, line_number,
-             nlohmann::json(text).dump(), encoder_source);
+             escaped_excerpt(text, 40), encoder_source);
       return it->second;
     };
     const Merge merge{id_of(left), id_of(right), id_of(left + right)};

@@ -1,6 +1,7 @@
 #include "model/config.h"
 
 #include "core/error.h"
+#include "model/memory.h"
 
 namespace moet {
 
@@ -90,7 +91,15 @@ void validate(const ModelConfig& m) {
     fail("model.N: must be divisible by model.d_head (N {} is not a multiple of d_head {})", m.N,
          m.d_head);
   if (m.K > m.M) fail("model.K: must not exceed model.M (K {} > M {})", m.K, m.M);
-  if (m.vocab > (int64_t(1) << 31) - 1) fail("model.vocab: too large ({})", m.vocab);
+  // Sizes beyond int32 are absurd for any model here; bounding them keeps the helpers above
+  // (4 N, 2 Ne) and every two-factor product far from int64's limit.
+  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"model.vocab", m.vocab},
+                                   {"model.seq", m.seq}, {"model.N", m.N}, {"model.L", m.L},
+                                   {"model.d_head", m.d_head}, {"model.M", m.M}, {"model.K", m.K},
+                                   {"model.Ne", m.Ne}, {"model.dense_Nf", m.dense_Nf},
+                                   {"model.shared_experts", m.shared_experts},
+                                   {"model.shared_Ne", m.shared_Ne}})
+    if (value > kMaxDimension) fail("{}: at most {} (got {})", key, kMaxDimension, value);
   require_choice("model.norm", m.norm, {"layernorm", "rmsnorm"});
   require_choice("model.pos", m.pos, {"learned", "rope"});
   require_choice("model.act", m.act, {"gelu", "swiglu"});
@@ -106,6 +115,15 @@ void validate(const ModelConfig& m) {
   require_non_negative("balance.bias_lr", m.bias_lr);
   require_non_negative("balance.aux_weight", m.aux_weight);
   require_non_negative("balance.z_weight", m.z_weight);
+  // Every tensor costs bookkeeping (names, plans, LR rows) in every command, even those that
+  // allocate no parameters; an absurd depth would exhaust memory building the list.
+  const LayoutCounts counts = layout_counts(m);
+  if (counts.tensors > kMaxTensors)
+    fail("model.L: {} blocks make {} tensors, more than the {} moet's layout holds", m.L,
+         counts.tensors, kMaxTensors);
+  if (counts.parameters_overflow)
+    fail("model: the parameter count of N {} Ne {} M {} L {} vocab {} overflows int64", m.N, m.Ne,
+         m.M, m.L, m.vocab);
 }
 
 }  // namespace moet

@@ -56,11 +56,15 @@ struct ModelConfig {
   bool has_moe() const;
 };
 
+// The largest value of any size key (model.N, model.seq, model.vocab, ...).
+constexpr int64_t kMaxDimension = (int64_t(1) << 31) - 1;
+
 std::vector<KeySpec> model_config_keys();
 // Reads and validates; throws Error naming the first bad key.
 ModelConfig model_config_from(const Config& config);
 // Throws Error naming the first bad field (used by model_config_from and by code that builds
-// configs directly, e.g. tests and benchmarks).
+// configs directly, e.g. tests and benchmarks), including a shape too large to lay out (sizes
+// past kMaxDimension, more than kMaxTensors tensors, parameters past int64).
 void validate(const ModelConfig& config);
 
 }  // namespace moet

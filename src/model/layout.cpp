@@ -1,5 +1,8 @@
 #include "model/layout.h"
 
+#include <fmt/ranges.h>
+
+#include "core/checked_size.h"
 #include "core/error.h"
 
 namespace moet {
@@ -16,8 +19,13 @@ class Builder {
     t.shape = std::move(shape);
     t.layer = layer;
     t.experts = experts;
-    t.numel = 1;
-    for (const int64_t d : t.shape) t.numel *= d;
+    CheckedSize numel = 1;
+    for (const int64_t d : t.shape) numel *= d;
+    const CheckedSize end = numel + next_offset_;
+    if (end.overflow())
+      fail("model: tensor {} (shape {}) takes the parameter count past int64", name,
+           fmt::join(t.shape, " x "));
+    t.numel = numel.value();
     const size_t rank = t.shape.size() - (experts > 0 ? 1 : 0);
     if (role == Role::embed || role == Role::pos_embed) {
       t.fan_in = 1;  // a lookup: one row per token
@@ -31,7 +39,7 @@ class Builder {
     }
     t.trainable = optimizer_trains(role);
     t.offset = next_offset_;
-    next_offset_ += t.numel;
+    next_offset_ = end.value();
     tensors_.push_back(std::move(t));
   }
   std::vector<TensorInfo> take() { return std::move(tensors_); }

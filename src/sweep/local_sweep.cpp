@@ -7,6 +7,7 @@
 #include <set>
 
 #include "sweep/results_store.h"
+#include "sweep/trial_memory.h"
 
 namespace moet::sweep {
 
@@ -68,6 +69,7 @@ LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansi
   result.ran = int64_t(todo.size());
   result.plan = plan_workers(available_cores(result.rank), result.ran, options.workers,
                              options.threads, spec.threads);
+  require_trials_fit(spec, todo, result.plan);
 
   std::string rank;
   if (result.rank.size > 1)

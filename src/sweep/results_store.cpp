@@ -76,7 +76,8 @@ std::string get_meta(sql::Db& db, const std::string& key) {
   return value;
 }
 
-void check_is_ours(sql::Db& db) {
+// False for a database without tables (new, or an empty file).
+bool check_is_ours(sql::Db& db) {
   auto tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'");
   bool has_meta = false, any = false;
   while (tables.step()) {
@@ -84,17 +85,19 @@ void check_is_ours(sql::Db& db) {
     has_meta |= tables.column_text(0) == "meta";
   }
   if (any && !has_meta) fail("{}: not a moet sweep database (no meta table)", db.path());
-  if (!any) return;
+  if (!any) return false;
   const std::string version = get_meta(db, "schema_version");
   if (version != kSchemaVersion)
     fail("{}: sweep database schema version '{}', this moet reads version {}", db.path(), version,
          kSchemaVersion);
+  return true;
 }
 
 }  // namespace
 
 ResultsStore ResultsStore::open(const std::string& path, JournalMode create_mode) {
   const bool exists = file_exists(path);
+  if (exists) require_file(path);
   if (!exists) {
     const std::string dir = std::filesystem::path(path).parent_path().string();
     if (!dir.empty()) make_dirs(dir);
@@ -116,9 +119,9 @@ ResultsStore ResultsStore::open(const std::string& path, JournalMode create_mode
 
 ResultsStore ResultsStore::open_read_only(const std::string& path) {
   if (!file_exists(path)) fail("{}: no such database", path);
+  require_file(path);
   auto db = std::make_unique<sql::Db>(path, true, kBusyTimeoutMs);
-  check_is_ours(*db);
-  if (get_meta(*db, "schema_version").empty())
+  if (!check_is_ours(*db) || get_meta(*db, "schema_version").empty())
     fail("{}: not a moet sweep database (empty)", path);
   return ResultsStore(std::move(db));
 }

@@ -74,8 +74,11 @@ std::vector<double> read_grid(const toml::table& table, const std::string& name,
       const double step = range->get("step") ? number(*range->get("step"), where, what + ".step") : 1;
       if (!(step > 0)) where.fail("{}.step: must be positive (got {})", what, step);
       if (to < from) where.fail("{}: to ({}) is below from ({})", what, to, from);
-      const int64_t count = int64_t(std::floor((to - from) / step + 1e-9)) + 1;
-      if (count > 1000) where.fail("{}: {} values; that is not a grid but a typo", what, count);
+      // Counted in double: a range like { from = 0, to = 1e300 } must not reach an int cast.
+      const double count_exact = std::floor((to - from) / step + 1e-9) + 1;
+      if (!(count_exact <= 1000))
+        where.fail("{}: {:g} values; that is not a grid but a typo", what, count_exact);
+      const int64_t count = int64_t(count_exact);
       for (int64_t i = 0; i < count; ++i) values.push_back(std::exp2(from + double(i) * step));
     } else {
       where.fail("{}: expected an array of exponents or a table {{ from, to, step }}", what);
@@ -335,6 +338,9 @@ Expansion expand_sweep(const SweepSpec& spec) {
           if (std::abs(v - std::round(v)) > 1e-9 || std::round(v) < 1)
             fail("{}: scale {}: {} = {} x {} is not a positive integer", place, number_text(scale),
                  param::axis_name(a), base[a], number_text(scale));
+          if (v > double(kMaxDimension))
+            fail("{}: scale {}: {} = {} x {} is more than {}", place, number_text(scale),
+                 param::axis_name(a), base[a], number_text(scale), kMaxDimension);
           shape[a] = int64_t(std::round(v));
         }
         return shape;

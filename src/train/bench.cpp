@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "optim/optimizer.h"
 #include "param/resolve.h"
+#include "train/run_memory.h"
 #include "train/train_config.h"
 
 namespace moet {
@@ -50,6 +51,7 @@ nlohmann::json BenchResult::to_json() const {
           {"bf16_peak_gflops_per_s", bf16_peak_gflops_per_s},
           {"bf16_peak_fraction", bf16_peak_fraction},
           {"peak_rss_mb", peak_rss_mb},
+          {"memory_estimate_mb", memory_estimate_mb},
           {"threads", threads},
           {"params", params},
           {"active_params", active_params},
@@ -62,6 +64,8 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   const ModelConfig mc = model_config_from(config);
   const TrainConfig tc = train_config_from(config);
   if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
+  const RunMemory memory = run_memory(config, RunKind::bench);
+  memory.require_fits();
   const Parameterization p = resolve_parameterization(config);
   Model<float> model(mc, p.plan, tc.batch);
   model.set_precision(tc.precision);
@@ -108,6 +112,7 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   r.peak_rss_mb = double(usage.ru_maxrss) / 1024.0;
+  r.memory_estimate_mb = double(memory.estimate.total) / double(1 << 20);
   r.threads = omp_get_max_threads();
   r.params = total_numel(p.tensors);
   r.active_params = active_numel(mc, p.tensors);

@@ -36,6 +36,7 @@ struct BenchResult {
   double bf16_peak_gflops_per_s = 0;   // measured vdpbf16ps peak, bf16 runs only (0 without)
   double bf16_peak_fraction = 0;
   double peak_rss_mb = 0;
+  double memory_estimate_mb = 0;  // train/run_memory.h's estimate, checked before allocating
   int threads = 0;
   int64_t params = 0, active_params = 0;
   // Wall-clock seconds of the timed steps by phase (core/profile.h), in Phase order; they add up

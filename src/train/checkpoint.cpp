@@ -4,6 +4,8 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/json_text.h"
+#include "train/checkpoint_fields.h"
 #include "train/safetensors.h"
 
 namespace moet {
@@ -100,13 +102,9 @@ Checkpoint load_checkpoint_metadata(const std::string& run_dir) {
     return it->second;
   };
   if (meta("format") != kFormat)
-    fail("{}: format '{}', expected '{}'", path, meta("format"), kFormat);
-  try {
-    c.step = std::stoll(meta("step"));
-    c.parameterization = nlohmann::json::parse(meta("parameterization"));
-  } catch (const std::exception& e) {
-    fail("{}: corrupt metadata ({})", path, e.what());
-  }
+    fail("{}: format {}, expected '{}'", path, escaped_excerpt(meta("format"), 40), kFormat);
+  c.step = metadata_integer(model.metadata, "step", path);
+  c.parameterization = parse_json(meta("parameterization"), path + ": field parameterization");
   c.config_toml = meta("config");
   return c;
 }
@@ -126,16 +124,11 @@ Checkpoint load_checkpoint(const std::string& run_dir, const std::vector<TensorI
   }
   c.first_moment = unpack(tensors, m, ".m", opt_path);
   if (!v.tensors.empty()) c.second_moment = unpack(tensors, v, ".v", opt_path);
-  const auto it = optimizer.metadata.find("optimizer_steps");
-  if (it == optimizer.metadata.end()) fail("{}: metadata has no 'optimizer_steps'", opt_path);
-  c.optimizer_steps = std::stoll(it->second);
+  c.optimizer_steps = metadata_integer(optimizer.metadata, "optimizer_steps", opt_path);
 
   const std::string state_path = dir + "/state.json";
-  try {
-    c.state = nlohmann::json::parse(read_file(state_path));
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: corrupt ({})", state_path, e.what());
-  }
+  c.state = parse_json(read_file(state_path), state_path);
+  validate_checkpoint_state(c.state, state_path);
   return c;
 }
 

@@ -105,6 +105,9 @@ param::AxisValues ladder_shape(const CoordLadder& ladder, const param::AxisValue
     if (std::fabs(v - std::round(v)) > 1e-9 * std::max(1.0, v) || std::round(v) < 1)
       fail("--scales: scale {} gives {} = {} x {} = {}, not a positive integer", scale,
            param::axis_name(a), base[a], scale, v);
+    if (v > double(kMaxDimension))
+      fail("--scales: scale {} gives {} = {} x {} = {:g}, more than {}", scale,
+           param::axis_name(a), base[a], scale, v, kMaxDimension);
     shape[a] = int64_t(std::llround(v));
   }
   return shape;

@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "optim/optimizer.h"
 #include "train/coord_probe.h"
+#include "train/run_memory.h"
 #include "train/train_config.h"
 #include "train/train_step.h"
 
@@ -115,6 +116,9 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
   const TrainConfig tc = train_config_from(config);
   if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
   const std::vector<CoordRung> rungs = ladder_rungs(config, options.ladder);
+  // Every rung must fit before the first one trains (the largest comes last).
+  for (const CoordRung& rung : rungs)
+    run_memory(rung.config, RunKind::coord).require_fits(fmt::format("scale {:g}: ", rung.scale));
 
   CoordData data;
   const Parameterization& top = rungs.back().parameterization;

@@ -1,5 +1,7 @@
 #include "train/train_config.h"
 
+#include "core/byte_size.h"
+#include "core/checked_size.h"
 #include "core/error.h"
 
 namespace moet {
@@ -16,12 +18,17 @@ std::vector<KeySpec> train_config_keys() {
       {"train.eval_batches", KeyType::Int, i(d.eval_batches), "batches per validation pass"},
       {"train.log_every", KeyType::Int, i(d.log_every), "write a metrics line every n steps"},
       {"train.ckpt_every", KeyType::Int, i(d.ckpt_every), "checkpoint every n steps (0: at the end)"},
-      {"train.threads", KeyType::Int, i(d.threads), "OpenMP threads (0: all)"},
+      {"train.threads", KeyType::Int, i(d.threads),
+       fmt::format("OpenMP threads (0: all; at most {})", kMaxThreads)},
       {"train.diverge_factor", KeyType::Float, fmt::format("{}", d.diverge_factor),
        "diverged when the smoothed loss exceeds this times the first step's loss"},
       {"train.save", KeyType::Bool, d.save ? "true" : "false", "write checkpoints"},
       {"train.precision", KeyType::String, precision_name(d.precision),
        "GEMM number format: fp32 | bf16 (mixed precision, fp32 master weights; model/precision.h)"},
+      {"train.max_memory", KeyType::String, "auto",
+       "memory a run may use, e.g. 8GiB; auto: what the machine has available (runs whose "
+       "estimate exceeds it are refused at start)",
+       true},
   };
 }
 
@@ -49,6 +56,17 @@ TrainConfig train_config_from(const Config& c) {
   require_positive("train.log_every", t.log_every);
   require_non_negative("train.ckpt_every", t.ckpt_every);
   require_non_negative("train.threads", t.threads);
+  if (t.threads > kMaxThreads)
+    fail("train.threads: at most {} (got {}); 0 uses every core", kMaxThreads, t.threads);
+  const std::string& max_memory = c.get_string("train.max_memory");
+  if (max_memory != "auto") {
+    t.max_memory = parse_byte_size(max_memory, "train.max_memory");
+    if (t.max_memory == 0)
+      fail("train.max_memory: must be positive or auto (got '{}')", max_memory);
+  }
+  if ((CheckedSize(t.batch) * t.accum * c.get_int("model.seq")).overflow())
+    fail("train.accum: {} x {} sequences of {} tokens per step overflow int64", t.batch, t.accum,
+         c.get_int("model.seq"));
   if (!(t.diverge_factor > 1))
     fail("train.diverge_factor: must exceed 1 (got {})", t.diverge_factor);
   return t;

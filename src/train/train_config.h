@@ -18,13 +18,18 @@ struct TrainConfig {
   int64_t eval_batches = 8;
   int64_t log_every = 10;
   int64_t ckpt_every = 0;    // 0: only at the end
-  int64_t threads = 0;       // OpenMP threads; 0: all available
+  int64_t threads = 0;       // OpenMP threads; 0: all available; at most kMaxThreads
   double diverge_factor = 1.5;  // stop when the smoothed loss exceeds this times the first loss
   bool save = true;             // write checkpoints (sweeps of many small trials turn it off)
   Precision precision = Precision::fp32;  // of the model's GEMMs
+  int64_t max_memory = 0;  // bytes a run may use (train/run_memory.h); 0: what the machine has
 
   int64_t tokens_per_step(int64_t seq) const { return batch * accum * seq; }
 };
+
+// Far more threads than any machine moet runs on has cores; libgomp overflows its stack starting
+// a team of ~10^5 (a segfault), so train.threads is bounded well below that.
+constexpr int64_t kMaxThreads = 1024;
 
 std::vector<KeySpec> train_config_keys();
 TrainConfig train_config_from(const Config& config);

@@ -13,8 +13,10 @@
 #include "optim/optimizer.h"
 #include "param/resolve.h"
 #include "train/checkpoint.h"
+#include "train/checkpoint_fields.h"
 #include "train/progress.h"
 #include "train/run_files.h"
+#include "train/run_memory.h"
 #include "train/schema.h"
 #include "train/train_config.h"
 #include "train/train_step.h"
@@ -79,6 +81,8 @@ TrainResult train(const Config& config, const TrainOptions& options) {
   const OptimConfig oc = optim_config_from(config);
   const DataConfig dc = data_config_from(config);
   if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
+  const RunMemory memory = run_memory(config, options.resume ? RunKind::resume : RunKind::train);
+  memory.require_fits();
   const std::string& dir = options.out_dir;
   make_dirs(dir);
 
@@ -90,7 +94,7 @@ TrainResult train(const Config& config, const TrainOptions& options) {
   } else if (has_checkpoint(dir) || file_exists(dir + "/metrics.jsonl")) {
     fail("{}: already holds a run (continue it with --resume, or choose another --out)", dir);
   }
-  const Parameterization p = checkpoint ? from_json(checkpoint->parameterization, mc)
+  const Parameterization p = checkpoint ? stored_parameterization(*checkpoint, mc, dir)
                                         : resolve_parameterization(config);
   const nlohmann::json p_json = to_json(p);
 
@@ -102,6 +106,7 @@ TrainResult train(const Config& config, const TrainOptions& options) {
   Progress progress(tc.steps, checkpoint ? checkpoint->step : 0, options.quiet);
   if (!options.quiet) {
     progress.message(fmt::format("data: {}", data.describe()));
+    progress.message(memory.line());
     progress.message(format_table(p));
     progress.message(fmt::format(
         "model: {:.2f}M parameters, {:.2f}M active per token; {} tokens per step",

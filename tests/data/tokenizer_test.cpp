@@ -3,6 +3,8 @@
 // and the bundled tokenizer.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <random>
 
@@ -136,7 +138,8 @@ TEST(DataGpt2Format, BadFilesNameTheFileAndLine) {
     }
     return std::string("no error");
   };
-  EXPECT_NE(error_of("{not json", merges).find("enc.json: not valid JSON"), std::string::npos);
+  EXPECT_NE(error_of("{not json", merges).find("enc.json: invalid JSON at byte"),
+            std::string::npos);
   EXPECT_NE(error_of("[1, 2]", merges).find("enc.json: expected a JSON object"), std::string::npos);
   EXPECT_NE(error_of(encoder, merges + "zz qq\n").find("merges.bpe:45: token \"zz\" is not in enc.json"),
             std::string::npos);
@@ -145,6 +148,36 @@ TEST(DataGpt2Format, BadFilesNameTheFileAndLine) {
   EXPECT_NE(error_of(R"({"a": 0})", "").find("enc.json: byte token"), std::string::npos);
   EXPECT_THROW(Tokenizer::load("/nonexistent/tokenizer"), Error);
   EXPECT_THROW(good.decode(std::vector<int32_t>{300}), Error);
+}
+
+// Tables are sized by the number of entries: one huge id used to size them (2^30 - 1 made moet
+// allocate ~32 GB and abort with std::bad_alloc).
+TEST(DataGpt2Format, IdsNumberTheEntriesOnceEach) {
+  const Tokenizer good = train_on(kSample, 300);
+  const std::string merges = good.vocab_bpe();
+  const auto error_with = [&](const std::string& token, nlohmann::json id) {
+    nlohmann::json encoder = nlohmann::json::parse(good.encoder_json());
+    encoder[token] = id;
+    try {
+      Tokenizer::from_gpt2(encoder.dump(), merges, "enc.json", "merges.bpe");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const int64_t entries = good.vocab_size() + 1;  // with the token added
+  EXPECT_EQ(error_with("<|huge|>", (1 << 30) - 1),
+            fmt::format("enc.json: token \"<|huge|>\" has id \"1073741823\", expected an integer "
+                        "in [0, {}) (one id per entry)", entries));
+  EXPECT_EQ(error_with("zz", -1),
+            fmt::format("enc.json: token \"zz\" has id \"-1\", expected an integer in [0, {}) (one "
+                        "id per entry)", entries));
+  EXPECT_EQ(error_with("zz", 12.5).find("enc.json: token \"zz\" has id \"12.5\""), 0u);
+  EXPECT_EQ(error_with("zz", "7").find("enc.json: token \"zz\" has id \"7\""), 0u);
+  const std::string twice = error_with("zz", 7);
+  EXPECT_EQ(twice.find("enc.json: id 7 is given to two tokens"), 0u) << twice;
+  // The next free id is fine: a special token.
+  EXPECT_EQ(error_with("<|pad|>", good.vocab_size()), "no error");
 }
 
 TEST(DataBundledTokenizer, IsTheShippedVocabulary) {

@@ -1,0 +1,149 @@
+#include "model/memory.h"
+
+#include <algorithm>
+
+#include "core/byte_size.h"
+#include "core/checked_size.h"
+#include "kernels/attention.h"
+#include "model/layout.h"
+
+namespace moet {
+
+namespace {
+
+// Counts below are in 4-byte words: activations are float, token ids and routing indices int32.
+constexpr int64_t kWord = 4;
+
+CheckedSize max_of(std::initializer_list<CheckedSize> sizes) {
+  CheckedSize out = 0;
+  for (const CheckedSize s : sizes) {
+    if (s.overflow()) return s;
+    if (s.value() > out.value()) out = s;
+  }
+  return out;
+}
+
+// Words of one block's forward activations (model/activations.h), including its routing.
+CheckedSize block_words(const ModelConfig& c, int64_t B, bool moe) {
+  const CheckedSize R = CheckedSize(B) * c.seq, N = c.N, H = c.heads();
+  const CheckedSize RN = R * N;
+  CheckedSize words = RN * 7 + R * 4;  // ln1, q/k/v, att, resid_mid, ln2 + norm statistics
+  if (c.qk_norm || c.pos == "rope") words += RN * 2;
+  if (c.qk_norm) words += R * H * 2;
+  words += CheckedSize(B) * H * c.seq * c.seq;  // attention probabilities
+  if (!moe) return words + R * (c.up_cols(c.dense_width()) + c.dense_width());
+  const CheckedSize A = R * c.K;
+  words += R * c.M * 2 + A * 5 + CheckedSize(c.M + 1) * 2;  // routing: scores, picks, offsets
+  if (c.aux_weight > 0 || c.z_weight > 0) words += R * c.M;
+  if (c.z_weight > 0) words += R;
+  words += A * N * 2 + A * (c.up_cols(c.Ne) + c.Ne);  // grouped inputs, expert pre/act/out
+  const CheckedSize S = c.shared_experts, Ns = c.shared_width();
+  return words + S * R * (c.up_cols(c.shared_width()) + Ns);
+}
+
+// Words of everything Model allocates besides parameters and gradients: activations of every
+// block, the residual streams, logits, and the backward scratch shared by the blocks.
+CheckedSize model_activation_words(const ModelConfig& c, int64_t B) {
+  const CheckedSize R = CheckedSize(B) * c.seq, N = c.N, RN = R * N;
+  const int64_t moe_blocks = c.moe_every > 0 ? c.L / c.moe_every : 0;
+  CheckedSize words = block_words(c, B, true) * moe_blocks;
+  words += block_words(c, B, false) * (c.L - moe_blocks);
+  words += RN * (c.L + 1) + RN * 4 + R * 4;  // residual streams, final norm, branch/dh/dfinal
+  words += R * c.vocab;  // logits
+  int64_t widest_hidden = moe_blocks < c.L ? c.dense_width() : 0;
+  if (moe_blocks > 0)
+    widest_hidden = std::max({widest_hidden, c.Ne, c.shared_experts > 0 ? c.shared_width() : 0});
+  words += RN * 8 + R * (c.up_cols(widest_hidden) + widest_hidden);  // backward scratch
+  if (moe_blocks > 0) {
+    const CheckedSize A = R * c.K;
+    words += A * N * 2 + A * (c.up_cols(c.Ne) + c.Ne) + A + R * c.M * 2;
+  }
+  if (c.pos == "rope") words += CheckedSize(c.seq) * c.d_head;  // cos and sin tables
+  return words + R * 6;  // token ids: the model's copy, the step's and the evaluation's batches
+}
+
+// The largest operand a bf16 GEMM rounds into a scratch slot (kernels/mixed_gemm.h): the
+// readout's logits gradient, or a whole grouped-expert or MLP activation.
+CheckedSize widest_bf16_operand(const ModelConfig& c, int64_t B) {
+  const CheckedSize R = CheckedSize(B) * c.seq, A = R * c.K;
+  const int64_t hidden = std::max({c.Ne, c.dense_width(), c.shared_width()});
+  return max_of({R * c.vocab, A * c.up_cols(c.Ne), A * c.N, R * c.up_cols(hidden)});
+}
+
+void add_part(MemoryEstimate& e, const std::string& name, CheckedSize bytes) {
+  if (!bytes.overflow() && bytes.value() == 0) return;
+  e.parts.push_back({name, bytes.overflow() ? 0 : bytes.value(), bytes.overflow()});
+  if (bytes.overflow() && e.overflow.empty()) e.overflow = name;
+}
+
+}  // namespace
+
+LayoutCounts layout_counts(const ModelConfig& c) {
+  ModelConfig none = c, moe = c, dense = c;
+  none.L = 0;
+  moe.L = dense.L = 1;
+  moe.moe_every = 1;
+  dense.moe_every = 0;
+  const std::vector<TensorInfo> base = model_tensors(none), moe_block = model_tensors(moe),
+                                dense_block = model_tensors(dense);
+  const int64_t moe_blocks = c.moe_every > 0 ? c.L / c.moe_every : 0;
+  // The three layouts are small and built with checked offsets, so their own sizes are exact.
+  const auto count = [&](auto size_of) {
+    const int64_t base_size = size_of(base);
+    return CheckedSize(base_size) + CheckedSize(size_of(moe_block) - base_size) * moe_blocks +
+           CheckedSize(size_of(dense_block) - base_size) * (c.L - moe_blocks);
+  };
+  const CheckedSize tensors =
+      count([](const std::vector<TensorInfo>& t) { return int64_t(t.size()); });
+  const CheckedSize parameters = count(total_numel);
+  return {tensors.overflow() ? INT64_MAX : tensors.value(),
+          parameters.overflow() ? 0 : parameters.value(), parameters.overflow()};
+}
+
+MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& plan) {
+  const LayoutCounts layout = layout_counts(c);
+  const CheckedSize params =
+      layout.parameters_overflow ? CheckedSize(-1) : CheckedSize(layout.parameters);
+  const CheckedSize param_bytes = params * kWord;
+  const CheckedSize activations = model_activation_words(c, plan.batch) * kWord;
+  const int64_t threads = std::max<int64_t>(1, plan.threads);
+  MemoryEstimate e;
+  add_part(e, "parameters", param_bytes);
+  add_part(e, "gradients", param_bytes);
+  add_part(e, "optimizer", param_bytes * plan.optimizer_buffers);
+  add_part(e, "activations", activations * (1 + plan.activation_copies));
+  add_part(e, "attention scratch",
+           CheckedSize(threads) * (CheckedSize(c.seq) * c.seq + CheckedSize(c.seq) * c.d_head) *
+               kWord);
+  if (plan.precision == Precision::bf16) {
+    // The weight copy, three slots on the calling thread and on each thread that runs experts
+    // side by side (at most M of them), each as large as the widest operand it rounds.
+    const CheckedSize slot = widest_bf16_operand(c, plan.batch) * 2;
+    const CheckedSize expert_slot =
+        CheckedSize(plan.batch) * c.seq * std::max(c.N, c.up_cols(c.Ne)) * 2;
+    add_part(e, "bf16 copies",
+             params * 2 + slot * 3 + expert_slot * 3 * std::min<int64_t>(threads, c.M));
+  }
+  add_part(e, "parameter copies", param_bytes * plan.parameter_copies);
+  add_part(e, "data", plan.data_bytes);
+  add_part(e, "runtime", kRuntimeBytes);
+  CheckedSize total = 0;
+  for (const MemoryPart& p : e.parts) total += p.overflow ? CheckedSize(-1) : p.bytes;
+  e.total = total.overflow() ? 0 : total.value();
+  if (total.overflow() && e.overflow.empty()) e.overflow = "total";
+  std::stable_sort(e.parts.begin(), e.parts.end(), [](const MemoryPart& a, const MemoryPart& b) {
+    return (a.overflow && !b.overflow) || (a.overflow == b.overflow && a.bytes > b.bytes);
+  });
+  return e;
+}
+
+std::string MemoryEstimate::breakdown() const {
+  std::string out;
+  for (size_t i = 0; i < parts.size() && i < 3; ++i)
+    out += fmt::format("{}{} {}", i ? ", " : "", parts[i].name,
+                       parts[i].overflow ? std::string("past int64")
+                                         : format_bytes(parts[i].bytes));
+  return out;
+}
+
+}  // namespace moet

@@ -1,0 +1,157 @@
+// The memory estimate (model/memory.h): layout counts in O(1) of L that match the layout, the
+// estimate against what constructing a Model really makes resident, overflow reported instead
+// of wrapped, and validate() refusing shapes too large to lay out.
+#include <gtest/gtest.h>
+#include <malloc.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
+
+#include "../support/model_fixtures.h"
+#include "core/error.h"
+#include "model/memory.h"
+
+namespace moet {
+namespace {
+
+std::vector<ModelConfig> architectures() {
+  std::vector<ModelConfig> out;
+  ModelConfig c = testing::small_config();
+  out.push_back(c);
+  c.moe_every = 2;
+  c.L = 5;
+  out.push_back(c);
+  c.moe_every = 3;
+  c.shared_experts = 2;
+  c.shared_Ne = 20;
+  c.act = "swiglu";
+  c.linear_bias = true;
+  c.tied_embed = false;
+  out.push_back(c);
+  c.moe_every = 0;
+  c.pos = "rope";
+  c.norm = "rmsnorm";
+  c.qk_norm = true;
+  c.dense_Nf = 24;
+  out.push_back(c);
+  return out;
+}
+
+TEST(LayoutCounts, MatchTheLayoutWithoutBuildingIt) {
+  for (const ModelConfig& c : architectures()) {
+    const std::vector<TensorInfo> tensors = model_tensors(c);
+    const LayoutCounts counts = layout_counts(c);
+    EXPECT_EQ(counts.tensors, int64_t(tensors.size())) << c.moe_every;
+    EXPECT_EQ(counts.parameters, total_numel(tensors)) << c.moe_every;
+    EXPECT_FALSE(counts.parameters_overflow);
+  }
+}
+
+int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * int64_t(sysconf(_SC_PAGE_SIZE));
+}
+
+int64_t part(const MemoryEstimate& e, const std::string& name) {
+  for (const MemoryPart& p : e.parts)
+    if (p.name == name) return p.bytes;
+  return 0;
+}
+
+// Constructing a model allocates and zeroes every buffer the estimate counts for the model
+// itself, so the resident memory it adds must match (the rest of a run lives elsewhere).
+TEST(MemoryEstimate, TracksWhatAModelMakesResident) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "ASan's allocator and shadow memory add their own resident pages";
+#endif
+  // glibc raises its mmap threshold after large frees, after which big buffers come from heap
+  // pages an earlier model left resident: pin it so every buffer is freshly mapped and counted.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  for (const ModelConfig& base : architectures()) {
+    ModelConfig c = base;
+    c.vocab = 2048;
+    c.seq = 128;
+    c.N = 128;
+    c.d_head = 32;
+    c.Ne = 128;
+    MemoryPlan plan;
+    plan.batch = 8;
+    plan.threads = omp_get_max_threads();
+    const MemoryEstimate e = estimate_training_memory(c, plan);
+    const int64_t model_parts = part(e, "parameters") + part(e, "gradients") +
+                                part(e, "activations") + part(e, "attention scratch");
+    const int64_t before = resident_bytes();
+    Model<float> model(c, testing::random_plan(c, 1), plan.batch);
+    const int64_t made = resident_bytes() - before;
+    EXPECT_GT(made, 20 << 20) << "too small a model to measure";
+    // Measured 0.991-0.998: the difference is each buffer's last page and the small vectors.
+    EXPECT_GE(double(model_parts), 0.97 * double(made)) << c.moe_every;
+    EXPECT_LE(double(model_parts), 1.05 * double(made)) << c.moe_every;
+  }
+}
+
+TEST(MemoryEstimate, CountsOptimizerCopiesDataAndBf16) {
+  const ModelConfig c = testing::small_config();
+  MemoryPlan plan;
+  const int64_t params = layout_counts(c).parameters;
+  plan.optimizer_buffers = 2;
+  plan.parameter_copies = 3;
+  plan.data_bytes = 12345;
+  const MemoryEstimate e = estimate_training_memory(c, plan);
+  EXPECT_EQ(part(e, "parameters"), 4 * params);
+  EXPECT_EQ(part(e, "optimizer"), 8 * params);
+  EXPECT_EQ(part(e, "parameter copies"), 12 * params);
+  EXPECT_EQ(part(e, "data"), 12345);
+  EXPECT_EQ(part(e, "bf16 copies"), 0);
+  plan.precision = Precision::bf16;
+  EXPECT_GE(part(estimate_training_memory(c, plan), "bf16 copies"), 2 * params);
+  int64_t sum = 0;
+  for (const MemoryPart& p : e.parts) sum += p.bytes;
+  EXPECT_EQ(e.total, sum);
+  EXPECT_FALSE(e.overflows());
+}
+
+TEST(MemoryEstimate, ReportsOverflowInsteadOfWrapping) {
+  ModelConfig c = testing::small_config();
+  c.seq = kMaxDimension;  // the attention probabilities alone: B x H x T^2 words
+  MemoryPlan plan;
+  plan.batch = int64_t(1) << 20;
+  const MemoryEstimate e = estimate_training_memory(c, plan);
+  EXPECT_TRUE(e.overflows());
+  EXPECT_EQ(e.overflow, "activations");
+}
+
+std::string validation_error(const std::function<void(ModelConfig&)>& edit) {
+  ModelConfig c = testing::small_config();
+  edit(c);
+  try {
+    validate(c);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "valid";
+}
+
+TEST(ModelValidation, RefusesShapesTooLargeToLayOut) {
+  EXPECT_EQ(validation_error([](ModelConfig& c) { c.L = 100000000; }),
+            "model.L: 100000000 blocks make 1200000004 tensors, more than the 262144 moet's "
+            "layout holds");
+  EXPECT_EQ(validation_error([](ModelConfig& c) { c.N = int64_t(1) << 40; }),
+            "model.N: at most 2147483647 (got 1099511627776)");
+  EXPECT_EQ(validation_error([](ModelConfig& c) { c.seq = int64_t(1) << 33; }),
+            "model.seq: at most 2147483647 (got 8589934592)");
+  // Each factor fits, their product does not.
+  const std::string product = validation_error([](ModelConfig& c) {
+    c.N = int64_t(1) << 30;
+    c.M = c.Ne = kMaxDimension;
+  });
+  EXPECT_NE(product.find("takes the parameter count past int64"), std::string::npos) << product;
+  EXPECT_EQ(validation_error([](ModelConfig&) {}), "valid");
+}
+
+}  // namespace
+}  // namespace moet
