@@ -1,8 +1,10 @@
 // moet train: one training run into a directory, or the continuation of one (--resume).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "train/train_config.h"
 #include "train/trainer.h"
 
 namespace moet::cli {
@@ -17,10 +19,14 @@ MOET_COMMAND(train, Command{
     auto quiet = std::make_shared<bool>(false);
     auto stop_after = std::make_shared<int64_t>(0);
     add_config_options(app, *args);
-    app.add_option("--out", *out, "run directory (must not already hold a run)");
+    app.add_option("--out", *out,
+                   "run directory (must not hold a checkpoint or a finished run; one killed "
+                   "before its first checkpoint starts over)");
     app.add_option("--resume", *resume,
-                   "continue the run in this directory from its latest checkpoint "
-                   "(only train.* keys may be changed with --set)");
+                   fmt::format("continue the run in this directory from its latest checkpoint "
+                               "(from the start if it has none; a finished run is left as it "
+                               "is); --set may change only {}",
+                               fmt::join(resumable_train_keys(), ", ")));
     app.add_flag("--quiet", *quiet, "no progress bar and no parameterization table");
     app.add_option("--stop-after", *stop_after,
                    "stop with a checkpoint after this many steps (status 'stopped'); continue "

@@ -1,14 +1,20 @@
 #include "core/files.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
 
 #include "core/error.h"
+#include "core/fault.h"
 
 namespace moet {
 
@@ -46,7 +52,7 @@ void require_file(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = temporary_path(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("{}: cannot create ({})", tmp, std::strerror(errno));
   size_t written = 0;
@@ -65,10 +71,37 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
     ::unlink(tmp.c_str());
     fail("{}: cannot flush to disk", tmp);
   }
+  fault_point("file.tmp");
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int saved = errno;
     ::unlink(tmp.c_str());
     fail("{}: cannot rename into place ({})", path, std::strerror(saved));
+  }
+  fault_point("file.renamed");
+}
+
+std::string temporary_path(const std::string& path) {
+  return path + ".tmp." + std::to_string(::getpid());
+}
+
+void remove_stale_temporaries(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t mark = name.rfind(".tmp.");
+    if (mark == std::string::npos || mark + 5 == name.size() ||
+        name.find_first_not_of("0123456789", mark + 5) != std::string::npos)
+      continue;
+    const long pid = std::strtol(name.c_str() + mark + 5, nullptr, 10);
+    // kill(pid, 0) fails with ESRCH only when no such process exists.
+    if (pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) stale.push_back(it->path());
+  }
+  if (ec) fail("{}: cannot list the directory ({})", dir, ec.message());
+  for (const fs::path& path : stale) {
+    fs::remove_all(path, ec);
+    if (ec) fail("{}: cannot remove a stale temporary ({})", path.string(), ec.message());
   }
 }
 

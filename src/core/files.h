@@ -2,7 +2,8 @@
 //
 // Every file moet writes goes through write_file_atomic: the bytes land in a temporary file in
 // the same directory, are flushed to disk, and the temporary is renamed over the target. A crash
-// at any point leaves either the old file or the new one, never a torn mix.
+// at any point leaves either the old file or the new one, never a torn mix. What such a crash
+// does leave is the temporary (`<name>.tmp.<pid>`); remove_stale_temporaries clears those.
 #pragma once
 
 #include <string>
@@ -17,6 +18,11 @@ std::string read_file(const std::string& path);
 // the path is missing or a directory.
 void require_file(const std::string& path);
 void write_file_atomic(const std::string& path, std::string_view bytes);
+// Where this process writes `path` before renaming it into place: "<path>.tmp.<pid>".
+std::string temporary_path(const std::string& path);
+// Removes the temporaries (files or directories) in `dir` whose process is gone: what a killed
+// writer left. Those of live processes, and everything else, stay.
+void remove_stale_temporaries(const std::string& dir);
 bool file_exists(const std::string& path);
 // Creates the directory and its parents; throws Error naming the path on failure.
 void make_dirs(const std::string& path);

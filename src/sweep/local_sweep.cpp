@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 
+#include "core/fault.h"
 #include "sweep/results_store.h"
 #include "sweep/trial_memory.h"
 
@@ -55,6 +56,7 @@ LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansi
   ResultsStore store = ResultsStore::open(
       db_path, result.rank.size > 1 ? JournalMode::rollback : JournalMode::wal);
   store.register_sweep(spec, expansion);
+  fault_point("sweep.registered");
 
   const auto statuses = store.statuses();
   std::vector<const Trial*> todo;

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/files.h"
 #include "core/timer.h"
 #include "train/schema.h"
@@ -79,9 +80,11 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
   for (auto& a : argv_text) argv.push_back(a.data());
   argv.push_back(nullptr);
   // The trial's OpenMP (and oneDNN's) thread count, also for anything read before the config.
+  // A fault-injection plan (MOET_FAULT) is aimed at the sweep itself, not at its trials.
   std::vector<std::string> env_text;
   for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0) env_text.push_back(*e);
+    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0 && std::strncmp(*e, "MOET_FAULT=", 11) != 0)
+      env_text.push_back(*e);
   env_text.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
   std::vector<char*> envp;
   for (auto& e : env_text) envp.push_back(e.data());
@@ -136,6 +139,7 @@ RunSummary run_trials(ResultsStore& store, std::vector<const Trial*> trials,
   const int total = int(trials.size());
 
   const auto report = [&](const Trial& trial, const TrialOutcome& outcome, bool imported) {
+    fault_point("sweep.recorded");
     ++finished;
     if (outcome.status == "done") ++summary.done;
     else if (outcome.status == "diverged") ++summary.diverged;
@@ -186,6 +190,7 @@ RunSummary run_trials(ResultsStore& store, std::vector<const Trial*> trials,
           spawn(options.moet_binary, trial_command(trial, run_dir, options.plan.threads),
                 run_dir + "/train.log", options.plan.threads);
       running[pid] = {&trial, run_dir, now_s()};
+      fault_point("sweep.spawned");
     }
     if (running.empty()) break;
 
@@ -203,6 +208,7 @@ RunSummary run_trials(ResultsStore& store, std::vector<const Trial*> trials,
     if (it == running.end()) continue;
     const Running r = it->second;
     running.erase(it);
+    fault_point("sweep.reaped");
 
     TrialOutcome outcome;
     const bool exited = WIFEXITED(status);

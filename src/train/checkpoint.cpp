@@ -1,8 +1,12 @@
 #include "train/checkpoint.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/files.h"
 #include "core/json_text.h"
 #include "train/checkpoint_fields.h"
@@ -43,13 +47,20 @@ std::vector<float> unpack(const std::vector<TensorInfo>& tensors, const Safetens
   return flat;
 }
 
-std::string latest_dir(const std::string& run_dir) {
+// The directory name `latest` holds; "" when there is no `latest`.
+std::string latest_name(const std::string& run_dir) {
   const std::string pointer = run_dir + "/latest";
-  if (!file_exists(pointer)) fail("{}: no checkpoint (missing {})", run_dir, pointer);
+  if (!file_exists(pointer)) return "";
   std::string name = read_file(pointer);
   while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
   if (name.empty() || name.find('/') != std::string::npos)
     fail("{}: corrupt checkpoint pointer", pointer);
+  return name;
+}
+
+std::string latest_dir(const std::string& run_dir) {
+  const std::string name = latest_name(run_dir);
+  if (name.empty()) fail("{}: no checkpoint (missing {}/latest)", run_dir, run_dir);
   return run_dir + "/" + name;
 }
 
@@ -59,16 +70,19 @@ void save_checkpoint(const std::string& run_dir, const std::vector<TensorInfo>& 
                      const Checkpoint& c) {
   const std::string name = checkpoint_name(c.step);
   const std::string dir = run_dir + "/" + name;
+  // Written whole under a temporary name, then renamed: a ckpt-* directory is always complete.
+  const std::string tmp = temporary_path(dir);
   std::error_code ec;
-  fs::remove_all(dir, ec);  // a leftover of a run killed while writing this very step
-  make_dirs(dir);
+  fs::remove_all(tmp, ec);
+  make_dirs(tmp);
 
   Safetensors model = pack(tensors, c.params, "");
   model.metadata = {{"format", kFormat},
                     {"step", std::to_string(c.step)},
                     {"config", c.config_toml},
                     {"parameterization", c.parameterization.dump()}};
-  write_safetensors(dir + "/model.safetensors", model);
+  write_safetensors(tmp + "/model.safetensors", model);
+  fault_point("ckpt.model");
 
   Safetensors optimizer = pack(tensors, c.first_moment, ".m");
   if (!c.second_moment.empty()) {
@@ -76,17 +90,41 @@ void save_checkpoint(const std::string& run_dir, const std::vector<TensorInfo>& 
     for (auto& t : v.tensors) optimizer.tensors.push_back(std::move(t));
   }
   optimizer.metadata = {{"format", kFormat}, {"optimizer_steps", std::to_string(c.optimizer_steps)}};
-  write_safetensors(dir + "/optimizer.safetensors", optimizer);
-  write_file_atomic(dir + "/state.json", c.state.dump(1));
-  sync_directory(dir);  // the files are durable before anything points at them
+  write_safetensors(tmp + "/optimizer.safetensors", optimizer);
+  fault_point("ckpt.optimizer");
+  write_file_atomic(tmp + "/state.json", c.state.dump(1));
+  sync_directory(tmp);  // the files are durable before anything points at them
+  fault_point("ckpt.state");
+
+  // A ckpt-<step> already here is one a killed run published but never pointed `latest` at.
+  MOET_CHECK(latest_name(run_dir) != name);
+  fs::remove_all(dir, ec);
+  if (::rename(tmp.c_str(), dir.c_str()) != 0)
+    fail("{}: cannot rename into place ({})", dir, std::strerror(errno));
+  sync_directory(run_dir);
+  fault_point("ckpt.published");
 
   write_file_atomic(run_dir + "/latest", name + "\n");
   sync_directory(run_dir);
-  // Only now is the previous checkpoint unneeded; remove every other ckpt-* (stale ones too).
-  for (const auto& entry : fs::directory_iterator(run_dir)) {
-    const std::string entry_name = entry.path().filename().string();
-    if (entry.is_directory() && entry_name.rfind("ckpt-", 0) == 0 && entry_name != name)
-      fs::remove_all(entry.path(), ec);
+  fault_point("ckpt.latest");
+  remove_stale_checkpoints(run_dir);  // only now is the previous checkpoint unneeded
+}
+
+void remove_stale_checkpoints(const std::string& run_dir) {
+  const std::string keep = latest_name(run_dir);
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(run_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    // Temporaries (ckpt-*.tmp.<pid>) are remove_stale_temporaries' to judge.
+    if (name.rfind("ckpt-", 0) == 0 && name != keep && name.find(".tmp.") == std::string::npos &&
+        it->is_directory())
+      stale.push_back(*it);
+  }
+  if (ec) fail("{}: cannot list the run directory ({})", run_dir, ec.message());
+  for (const fs::path& path : stale) {
+    fs::remove_all(path, ec);
+    if (ec) fail("{}: cannot remove an old checkpoint ({})", path.string(), ec.message());
   }
 }
 

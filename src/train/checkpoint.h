@@ -3,9 +3,10 @@
 // A run directory holds versioned checkpoint directories ckpt-<step>/ (model.safetensors with
 // the config and the resolved parameterization in its metadata, optimizer.safetensors with the
 // Adam moments, state.json with the step, data position and divergence tracker) and a file
-// `latest` naming the newest complete one. A checkpoint directory is fully written and flushed
-// before `latest` is atomically replaced to point at it, and only then is the previous one
-// removed, so a run killed at any moment — even mid-write — leaves a usable checkpoint.
+// `latest` naming the newest complete one. A checkpoint is written and flushed under a temporary
+// name (ckpt-<step>.tmp.<pid>), renamed to ckpt-<step>, then `latest` is atomically replaced to
+// point at it, and only then is the previous one removed, so a run killed at any moment — even
+// mid-write — leaves a complete checkpoint that `latest` names.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,9 @@ struct Checkpoint {
 void save_checkpoint(const std::string& run_dir, const std::vector<TensorInfo>& tensors,
                      const Checkpoint& checkpoint);
 bool has_checkpoint(const std::string& run_dir);
+// Removes every ckpt-* directory but the one `latest` names (all of them when there is none):
+// what a run killed between publishing a checkpoint and removing the previous one left.
+void remove_stale_checkpoints(const std::string& run_dir);
 // Throws Error naming the file when anything is missing, corrupt or does not match `tensors`.
 Checkpoint load_checkpoint(const std::string& run_dir, const std::vector<TensorInfo>& tensors);
 // Only the metadata (config and parameterization), for tools that inspect a run.

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/files.h"
 
 namespace moet {
@@ -35,6 +36,11 @@ MetricsLog::~MetricsLog() {
 
 void MetricsLog::write(const nlohmann::json& line) {
   const std::string text = line.dump() + "\n";
+  if (fault_due("metrics.torn")) {  // test hook: a kill in the middle of a line
+    std::fwrite(text.data(), 1, text.size() / 2, file_);
+    std::fflush(file_);
+    fault_kill("metrics.torn");
+  }
   if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0)
     fail("{}: write failed ({})", path_, std::strerror(errno));
 }

@@ -32,6 +32,13 @@ std::vector<KeySpec> train_config_keys() {
   };
 }
 
+const std::vector<std::string>& resumable_train_keys() {
+  static const std::vector<std::string> keys = {
+      "train.steps",    "train.eval_every", "train.eval_batches",    "train.log_every",
+      "train.ckpt_every", "train.threads",  "train.diverge_factor", "train.save"};
+  return keys;
+}
+
 TrainConfig train_config_from(const Config& c) {
   TrainConfig t;
   t.steps = c.get_int("train.steps");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/config.h"
@@ -32,6 +33,11 @@ struct TrainConfig {
 constexpr int64_t kMaxThreads = 1024;
 
 std::vector<KeySpec> train_config_keys();
+// The train.* keys a resumed run may change: how long it runs and how it logs, validates,
+// checkpoints and uses threads, not what it computes (batch, accumulation, seed, precision). A
+// new train.steps must go past the checkpoint, and with a decaying schedule the LR follows the
+// new length from there on; other threads change rounding.
+const std::vector<std::string>& resumable_train_keys();
 TrainConfig train_config_from(const Config& config);
 
 }  // namespace moet

@@ -18,7 +18,11 @@ namespace moet {
 
 struct TrainOptions {
   std::string out_dir;
-  bool resume = false;  // continue the run in out_dir from its latest checkpoint
+  // Continue the run in out_dir from its latest checkpoint. A run killed before its first
+  // checkpoint starts over; a finished one (status.json done at train.steps, or diverged) is
+  // left untouched and its stored result returned. Without resume, out_dir must not hold a
+  // checkpoint or a finished run (what a killed run left before its first checkpoint is reused).
+  bool resume = false;
   bool quiet = false;   // no progress bar, no parameterization table
   // Stop (with a checkpoint, status "stopped") once this many steps are done; 0 = run to
   // train.steps. For time-limited jobs: the run continues later with --resume.
@@ -28,7 +32,7 @@ struct TrainOptions {
 struct TrainResult {
   std::string status;  // done | diverged | stopped
   int64_t steps = 0;
-  double train_loss = 0;  // mean of the last log interval
+  double train_loss = 0;  // mean of the last log interval (NaN before the first)
   double val_loss = 0;    // last validation pass (NaN if none ran)
   double tokens_per_s = 0;
   nlohmann::json to_json() const;
@@ -40,7 +44,7 @@ constexpr int kExitDiverged = 3;
 TrainResult train(const Config& config, const TrainOptions& options);
 
 // The config a resumed run continues with: the run's own config.toml plus overrides, of which
-// only train.* keys may differ from the stored run (the model, data and optimizer are fixed).
+// only resumable_train_keys() may differ from the stored run (train_config.h says why).
 Config resume_config(const std::string& run_dir, const std::vector<std::string>& sets);
 
 }  // namespace moet

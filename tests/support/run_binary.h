@@ -22,7 +22,8 @@ extern char** environ;
 namespace moet::testing {
 
 struct CommandResult {
-  int exit_code = -1;
+  int exit_code = -1;  // -1 when a signal ended it
+  int signal = 0;      // the signal that ended it (run_moet_argv only)
   std::string out, err;
 };
 
@@ -113,6 +114,20 @@ inline ProcessResult run_process(const std::string& binary, const std::vector<st
   }
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+
+// The binary with these arguments (no shell) and these extra environment entries ("K=V"), so a
+// signal that ends the process shows as such.
+inline CommandResult run_moet_argv(const std::vector<std::string>& args,
+                                   const std::vector<std::string>& env,
+                                   const std::string& scratch_dir) {
+  const ProcessResult p = run_process(MOET_BINARY, args, scratch_dir, 600, 0, env);
+  CommandResult r;
+  r.exit_code = p.exit_code;
+  r.signal = p.signal;
+  r.out = p.out;
+  r.err = p.err;
+  return r;
+}
   r.out = slurp(out);
   r.err = slurp(err);
   return r;

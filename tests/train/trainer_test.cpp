@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "../support/run_binary.h"
+#include "train_fixture.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/rng.h"
@@ -30,60 +31,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TrainerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("moet_train_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    // A small random-token corpus keeps these tests independent of tokenizing the bundled text.
-    Rng rng(5, 0);
-    std::vector<int32_t> tokens(20000);
-    for (auto& t : tokens) t = int32_t(rng.below(64));
-    write_shard(path("train.bin"), tokens, 64);
-    tokens.resize(4000);
-    write_shard(path("val.bin"), tokens, 64);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  std::vector<std::string> tiny_sets() const {
-    return {"model.vocab=64", "model.seq=16",   "model.N=32",       "model.d_head=16",
-            "model.L=2",      "model.M=4",      "model.K=2",        "model.Ne=16",
-            "train.batch=4",  "train.accum=2",  "train.steps=20",   "train.eval_every=5",
-            "train.eval_batches=2", "train.log_every=1", "optim.lr=0.01",
-            "data.train=" + path("train.bin"), "data.val=" + path("val.bin")};
-  }
-  Config tiny_config(std::vector<std::string> extra = {}) const {
-    auto sets = tiny_sets();
-    sets.insert(sets.end(), extra.begin(), extra.end());
-    return Config::load(full_config_schema(), "", sets);
-  }
-  std::string cli_sets(std::vector<std::string> extra = {}) const {
-    std::string s;
-    auto sets = tiny_sets();
-    sets.insert(sets.end(), extra.begin(), extra.end());
-    for (const auto& a : sets) s += " --set " + a;
-    return s;
-  }
-
-  fs::path dir_;
-};
-
-// Metrics lines without the wall-clock fields, which no two runs share.
-std::vector<nlohmann::json> deterministic_metrics(const std::string& run) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(read_file(run + "/metrics.jsonl"));
-  std::string line;
-  while (std::getline(in, line)) {
-    auto json = nlohmann::json::parse(line);
-    json.erase("tokens_per_s");
-    lines.push_back(json);
-  }
-  return lines;
-}
+using TrainerTest = testing::TrainFixture;
+using testing::deterministic_metrics;
 
 TEST_F(TrainerTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
   const std::string whole = path("whole"), split = path("split");
