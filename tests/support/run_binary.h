@@ -115,6 +115,11 @@ inline ProcessResult run_process(const std::string& binary, const std::vector<st
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
 
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
 // The binary with these arguments (no shell) and these extra environment entries ("K=V"), so a
 // signal that ends the process shows as such.
 inline CommandResult run_moet_argv(const std::vector<std::string>& args,
@@ -126,10 +131,6 @@ inline CommandResult run_moet_argv(const std::vector<std::string>& args,
   r.signal = p.signal;
   r.out = p.out;
   r.err = p.err;
-  return r;
-}
-  r.out = slurp(out);
-  r.err = slurp(err);
   return r;
 }
 
