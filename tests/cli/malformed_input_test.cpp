@@ -130,8 +130,12 @@ class MalformedInputTest : public ReportFixture {
     write_file_atomic(path("text.txt"), "A few words to tokenize.\n\nAnd a second document.\n");
     write_file_atomic(path("spec.toml"), spec_text("scales = [1, 2]"));
     make_database();  // synthetic.sqlite, synthetic.toml
+    // Stopped after its first step, so a resume must read the checkpoint (a finished run is left
+    // as it is without reading one).
     const ProcessResult trained = run_process(
-        binary(), {"train", "--quiet", "--config", path("config.toml"), "--out", path("run")},
+        binary(),
+        {"train", "--quiet", "--config", path("config.toml"), "--out", path("run"), "--stop-after",
+         "1"},
         dir_.string());
     ASSERT_EQ(trained.exit_code, 0) << trained.err;
     checkpoint_dir_ = read_file(path("run/latest"));
