@@ -76,7 +76,8 @@ std::string get_meta(sql::Db& db, const std::string& key) {
   return value;
 }
 
-void check_is_ours(sql::Db& db) {
+// True when the database has no tables yet: new, or left empty by a sweep killed creating it.
+bool check_is_ours(sql::Db& db) {
   auto tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'");
   bool has_meta = false, any = false;
   while (tables.step()) {
@@ -84,11 +85,12 @@ void check_is_ours(sql::Db& db) {
     has_meta |= tables.column_text(0) == "meta";
   }
   if (any && !has_meta) fail("{}: not a moet sweep database (no meta table)", db.path());
-  if (!any) return;
+  if (!any) return true;
   const std::string version = get_meta(db, "schema_version");
   if (version != kSchemaVersion)
     fail("{}: sweep database schema version '{}', this moet reads version {}", db.path(), version,
          kSchemaVersion);
+  return false;
 }
 
 }  // namespace
@@ -100,8 +102,7 @@ ResultsStore ResultsStore::open(const std::string& path, JournalMode create_mode
     if (!dir.empty()) make_dirs(dir);
   }
   auto db = std::make_unique<sql::Db>(path, false, kBusyTimeoutMs);
-  check_is_ours(*db);
-  if (!exists) {
+  if (check_is_ours(*db)) {
     // Setting the journal mode needs the file to ourselves, which a brand-new file is.
     db->exec(create_mode == JournalMode::wal ? "PRAGMA journal_mode = WAL"
                                              : "PRAGMA journal_mode = DELETE");
