@@ -76,8 +76,9 @@ std::string get_meta(sql::Db& db, const std::string& key) {
   return value;
 }
 
-// False for a database without tables (new, or an empty file).
-bool check_is_ours(sql::Db& db) {
+// Fails unless this is a moet sweep database of our schema or has no tables at all; true when it
+// has none: new, or left empty by a sweep killed while creating it.
+bool check_is_new(sql::Db& db) {
   auto tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'");
   bool has_meta = false, any = false;
   while (tables.step()) {
@@ -85,12 +86,12 @@ bool check_is_ours(sql::Db& db) {
     has_meta |= tables.column_text(0) == "meta";
   }
   if (any && !has_meta) fail("{}: not a moet sweep database (no meta table)", db.path());
-  if (!any) return false;
+  if (!any) return true;
   const std::string version = get_meta(db, "schema_version");
   if (version != kSchemaVersion)
     fail("{}: sweep database schema version '{}', this moet reads version {}", db.path(), version,
          kSchemaVersion);
-  return true;
+  return false;
 }
 
 }  // namespace
@@ -103,8 +104,7 @@ ResultsStore ResultsStore::open(const std::string& path, JournalMode create_mode
     if (!dir.empty()) make_dirs(dir);
   }
   auto db = std::make_unique<sql::Db>(path, false, kBusyTimeoutMs);
-  check_is_ours(*db);
-  if (!exists) {
+  if (check_is_new(*db)) {
     // Setting the journal mode needs the file to ourselves, which a brand-new file is.
     db->exec(create_mode == JournalMode::wal ? "PRAGMA journal_mode = WAL"
                                              : "PRAGMA journal_mode = DELETE");
@@ -121,7 +121,7 @@ ResultsStore ResultsStore::open_read_only(const std::string& path) {
   if (!file_exists(path)) fail("{}: no such database", path);
   require_file(path);
   auto db = std::make_unique<sql::Db>(path, true, kBusyTimeoutMs);
-  if (!check_is_ours(*db) || get_meta(*db, "schema_version").empty())
+  if (check_is_new(*db) || get_meta(*db, "schema_version").empty())
     fail("{}: not a moet sweep database (empty)", path);
   return ResultsStore(std::move(db));
 }

@@ -27,7 +27,7 @@ class MetricsLog {
   std::FILE* file_ = nullptr;
 };
 
-// status: running | done | diverged | failed
+// status: running | stopped | done | diverged
 void write_status(const std::string& run_dir, const std::string& status,
                   const nlohmann::json& details);
 // The status file's JSON, or null when there is none.

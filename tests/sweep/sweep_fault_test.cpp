@@ -20,6 +20,7 @@
 #include "../support/run_binary.h"
 #include "core/fault.h"
 #include "sweep/results_store.h"
+#include "sweep/sqlite.h"
 #include "sweep_fixture.h"
 
 namespace moet::sweep {
@@ -28,12 +29,12 @@ namespace {
 namespace fs = std::filesystem;
 using testing::run_moet_argv;
 
-// Four trials (two LRs at two widths), one at a time, so the order of the points is fixed.
+// Two trials (one LR at two widths), one at a time, so the order of the points is fixed.
 class SweepFaultTest : public testing::SweepFixture {
  protected:
   std::string spec() const {
     return write_spec("spec.toml", tiny_config("", 12, 5) +
-                                       "[grid]\nlr_log2 = [-8, -6]\n"
+                                       "[grid]\nlr_log2 = [-7]\n"
                                        "[[preset]]\nname = \"completep-moe\"\n"
                                        "[[ladder]]\nname = \"width\"\naxes = [\"N\", \"Ne\"]\n"
                                        "scales = [1, 2]\n");
@@ -62,10 +63,19 @@ std::map<std::string, std::string> results(const std::string& db) {
   return out;
 }
 
+bool has_tables(const std::string& db) {
+  sql::Db conn(db, true, 10000);
+  auto q = conn.prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'");
+  int64_t n = 0;
+  while (q.step()) n = q.column_int(0);
+  return n > 0;
+}
+
 // The files of the trials the database records as done, with their modification times: a rerun
-// must not touch them.
+// must not touch them. A sweep killed before its database was set up recorded nothing.
 std::map<std::string, std::pair<std::string, int64_t>> recorded_files(const std::string& db) {
   std::map<std::string, std::pair<std::string, int64_t>> files;
+  if (!fs::exists(db) || !has_tables(db)) return files;
   for (const TrialRecord& t : ResultsStore::open_read_only(db).current_trials()) {
     if (t.status != "done") continue;
     for (const auto& entry : fs::recursive_directory_iterator(t.run_dir)) {
@@ -84,8 +94,7 @@ std::map<std::string, std::pair<std::string, int64_t>> recorded_files(const std:
 void expect_rerun_ends_with(const std::vector<std::string>& args, const std::string& db,
                             const std::map<std::string, std::string>& reference,
                             const std::string& scratch) {
-  const auto before = fs::exists(db) ? recorded_files(db)
-                                     : std::map<std::string, std::pair<std::string, int64_t>>{};
+  const auto before = recorded_files(db);
   const auto rerun = run_moet_argv(args, {}, scratch);
   ASSERT_EQ(rerun.signal, 0) << rerun.err;
   ASSERT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
@@ -102,7 +111,7 @@ TEST_F(SweepFaultTest, KilledAtEveryPointThenRerunEndsWithTheUninterruptedResult
   const auto ref = run_moet_argv(sweep_args(ref_db), {}, path(""));
   ASSERT_EQ(ref.exit_code, 0) << ref.out << ref.err;
   const auto reference = results(ref_db);
-  ASSERT_EQ(reference.size(), 4u);
+  ASSERT_EQ(reference.size(), 2u);
 
   std::set<std::string> points_hit;
   for (int n = 1;; ++n) {
@@ -124,6 +133,22 @@ TEST_F(SweepFaultTest, KilledAtEveryPointThenRerunEndsWithTheUninterruptedResult
   for (const std::string_view point : fault_points()) {
     if (point.substr(0, 6) != "sweep.") continue;
     EXPECT_TRUE(points_hit.count(std::string(point))) << point;
+  }
+}
+
+TEST_F(SweepFaultTest, ADatabaseLeftEmptyByAKillIsSetUpAsANewOne) {
+  // A sweep killed between creating its database file and setting it up leaves it empty.
+  const std::string db = path("empty/sweep.sqlite");
+  fs::create_directories(path("empty"));
+  write_file_atomic(db, "");
+  const auto r = run_moet_argv(sweep_args(db), {}, path(""));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(results(db).size(), 2u);
+  sql::Db conn(db, true, 10000);
+  auto q = conn.prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.column_text(0), "wal") << "a database for one host, as if it had been created now";
+  while (q.step()) {
   }
 }
 
