@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -132,6 +133,22 @@ inline CommandResult run_moet_argv(const std::vector<std::string>& args,
   r.out = p.out;
   r.err = p.err;
   return r;
+}
+
+// Starts binary with argv (argv[0] included, no shell), stdout and stderr to /dev/null, and
+// returns its pid without waiting (-1 if it could not start): for tests that kill it themselves.
+inline pid_t spawn_quietly(const std::string& binary, std::vector<std::string> argv_text) {
+  std::vector<char*> argv;
+  for (auto& a : argv_text) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t quiet;
+  posix_spawn_file_actions_init(&quiet);
+  posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, binary.c_str(), &quiet, nullptr, argv.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&quiet);
+  return pid;
 }
 
 inline int count_lines(const std::string& text) {

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -172,16 +171,8 @@ TEST_F(FaultInjectionTest, KilledFromOutsideAtRandomMomentsThenResumedEndsTheSam
     fs::remove_all(run);
     auto args = train_args(run);
     args.insert(args.begin(), MOET_BINARY);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t quiet;
-    posix_spawn_file_actions_init(&quiet);
-    posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    ASSERT_EQ(posix_spawn(&pid, MOET_BINARY, &quiet, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&quiet);
+    const pid_t pid = testing::spawn_quietly(MOET_BINARY, args);
+    ASSERT_GT(pid, 0);
     std::this_thread::sleep_for(delay);
     ::kill(pid, SIGKILL);  // the run may have finished: that is a moment too
     int status = 0;

@@ -2,7 +2,6 @@
 // errors of bad input.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,16 +122,8 @@ TEST_F(TrainerTest, KilledDuringCheckpointWritesLeavesAUsableCheckpoint) {
     } else {
       args.insert(args.end(), {"--resume", run});
     }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t quiet;
-    posix_spawn_file_actions_init(&quiet);
-    posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    ASSERT_EQ(0, posix_spawn(&pid, MOET_BINARY, &quiet, nullptr, argv.data(), environ));
-    posix_spawn_file_actions_destroy(&quiet);
+    const pid_t pid = testing::spawn_quietly(MOET_BINARY, args);
+    ASSERT_GT(pid, 0);
     // Wait for the run to pass its first checkpoint, then kill it at an arbitrary later moment;
     // with a checkpoint every step, that moment is usually in the middle of writing one.
     const int64_t seen = last_step;
