@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "../support/error_of.h"
 #include "core/error.h"
 #include "core/files.h"
 
@@ -13,14 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 class FilesTest : public ::testing::Test {
  protected:

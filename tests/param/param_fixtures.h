@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/error_of.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -107,15 +108,5 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Runs f and returns the Error message it throws ("" if none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace moet::testing

@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "../support/error_of.h"
 #include "core/error.h"
 #include "data/dataset.h"
 #include "train/checkpoint_fields.h"
@@ -12,14 +13,7 @@
 namespace moet {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 nlohmann::json good_state() {
   BatchLoader::State loader;
@@ -38,7 +32,7 @@ std::string state_error(const std::function<void(nlohmann::json&)>& edit) {
 
 // Before, a resumed run read these with nlohmann's at()/get(), whose exceptions aborted moet.
 TEST(CheckpointState, EveryFieldIsCheckedAndNamed) {
-  EXPECT_EQ(state_error([](nlohmann::json&) {}), "no error");
+  EXPECT_EQ(state_error([](nlohmann::json&) {}), "");
   EXPECT_EQ(state_error([](nlohmann::json& s) { s = nlohmann::json::object(); }),
             "ck/state.json: field first_loss: missing");
   EXPECT_EQ(state_error([](nlohmann::json& s) { s = nlohmann::json::array(); }),
@@ -94,7 +88,7 @@ TEST(SafetensorsHeader, EveryEntryIsValidatedWithOverflowCheckedSizes) {
   const auto tensor = [](nlohmann::json shape, nlohmann::json offsets) {
     return nlohmann::json{{"dtype", "F32"}, {"shape", shape}, {"data_offsets", offsets}};
   };
-  EXPECT_EQ(decode_error({{"a", tensor({2, 4}, {0, 32})}}, data), "no error");
+  EXPECT_EQ(decode_error({{"a", tensor({2, 4}, {0, 32})}}, data), "");
   // 2^62 floats are 2^64 bytes, which wrapped to 0 and matched the empty range; the tensor was
   // then sized by its shape (std::length_error, an abort).
   EXPECT_EQ(decode_error({{"a", tensor({int64_t(1) << 62}, {0, 0})}}),
