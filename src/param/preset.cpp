@@ -34,24 +34,18 @@ bool may_have_experts(Role role) {
 }
 
 // The rule cells of a row and of [block], by name: parsing and overlaying walk these lists.
-struct RoleRuleField {
+template <typename Rules>
+struct RuleField {
   const char* name;
-  std::optional<Rule> RoleRules::*cell;
+  std::optional<Rule> Rules::*cell;
 };
-constexpr RoleRuleField kRoleRuleFields[] = {{"mult", &RoleRules::mult},
-                                             {"adam_lr", &RoleRules::adam_lr},
-                                             {"sgd_lr", &RoleRules::sgd_lr},
-                                             {"eps", &RoleRules::eps},
-                                             {"wd", &RoleRules::wd}};
+constexpr RuleField<RoleRules> kRoleRuleFields[] = {
+    {"mult", &RoleRules::mult}, {"adam_lr", &RoleRules::adam_lr},
+    {"sgd_lr", &RoleRules::sgd_lr}, {"eps", &RoleRules::eps}, {"wd", &RoleRules::wd}};
 
-struct BlockRuleField {
-  const char* name;
-  std::optional<Rule> BlockRules::*cell;
-};
-constexpr BlockRuleField kBlockRuleFields[] = {{"residual", &BlockRules::residual},
-                                               {"attn_scale", &BlockRules::attn_scale},
-                                               {"aggregation", &BlockRules::aggregation},
-                                               {"readout", &BlockRules::readout}};
+constexpr RuleField<BlockRules> kBlockRuleFields[] = {
+    {"residual", &BlockRules::residual}, {"attn_scale", &BlockRules::attn_scale},
+    {"aggregation", &BlockRules::aggregation}, {"readout", &BlockRules::readout}};
 
 // The optimizer cells a role without optimizer updates (route_bias) cannot honour: its LR cells
 // scale eta_bias, but the balancing rule has no epsilon and no decay.
@@ -138,7 +132,7 @@ RoleRules parse_row(const toml::table& row, Role role, const std::string& where,
              role_name(role), *out.tied);
     } else {
       const auto it = std::find_if(std::begin(kRoleRuleFields), std::end(kRoleRuleFields),
-                                   [&](const RoleRuleField& f) { return field == f.name; });
+                                   [&](const RuleField<RoleRules>& f) { return field == f.name; });
       if (it == std::end(kRoleRuleFields))
         fail("{}: unknown field (fields: {})", at, join(role_field_names(), ", "));
       out.*(it->cell) = parse_cell(node, at, field == "wd", true);
@@ -154,7 +148,7 @@ BlockRules parse_block(const toml::table& block, const std::string& where) {
     const std::string field = key_text(key);
     const std::string at = fmt::format("{}, field {}", where, field);
     const auto it = std::find_if(std::begin(kBlockRuleFields), std::end(kBlockRuleFields),
-                                 [&](const BlockRuleField& f) { return field == f.name; });
+                                 [&](const RuleField<BlockRules>& f) { return field == f.name; });
     if (it == std::end(kBlockRuleFields))
       fail("{}: unknown field (fields: {})", at, join(block_field_names(), ", "));
     out.*(it->cell) = parse_cell(node, at, false, false);
@@ -297,16 +291,16 @@ void overlay(RuleSet& base, const RuleSet& over) {
     RoleRules& into = base.roles[role];
     overlay_cell(into.init, row.init);
     overlay_cell(into.tied, row.tied);
-    for (const RoleRuleField& f : kRoleRuleFields) overlay_cell(into.*(f.cell), row.*(f.cell));
+    for (const auto& f : kRoleRuleFields) overlay_cell(into.*(f.cell), row.*(f.cell));
   }
-  for (const BlockRuleField& f : kBlockRuleFields)
+  for (const auto& f : kBlockRuleFields)
     overlay_cell(base.block.*(f.cell), over.block.*(f.cell));
 }
 
 const std::vector<std::string>& role_field_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out = {"std", "tied"};
-    for (const RoleRuleField& f : kRoleRuleFields) out.push_back(f.name);
+    for (const auto& f : kRoleRuleFields) out.push_back(f.name);
     return out;
   }();
   return names;
@@ -315,7 +309,7 @@ const std::vector<std::string>& role_field_names() {
 const std::vector<std::string>& block_field_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
-    for (const BlockRuleField& f : kBlockRuleFields) out.push_back(f.name);
+    for (const auto& f : kBlockRuleFields) out.push_back(f.name);
     return out;
   }();
   return names;
