@@ -149,116 +149,145 @@ std::vector<std::string> last_wins(const std::vector<std::string>& sets) {
   return out;
 }
 
-}  // namespace
-
-SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& source) {
-  toml::table root;
+toml::table parse_toml(const std::string& toml_text, const std::string& source) {
   try {
-    root = toml::parse(toml_text, source);
+    return toml::parse(toml_text, source);
   } catch (const toml::parse_error& e) {
     fail("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line, e.source().begin.column,
          e.description());
   }
+}
+
+// [config]: the base shape and fixed settings; train.threads goes to the runner, not the trials.
+void read_base_config(const toml::table& root, SweepSpec& spec) {
+  for (std::string& set : read_config_table(root.get("config"), {spec.source, "[config]"})) {
+    if (is_key(set, "train.threads")) spec.threads = std::stoll(set.substr(14));
+    else spec.base_sets.push_back(std::move(set));
+  }
+}
+
+// [budget] tokens: each trial's steps follow from it, so [config] must not fix train.steps too.
+void read_budget(const toml::table& root, SweepSpec& spec) {
+  const toml::node* budget = root.get("budget");
+  if (!budget) return;
+  const Where where{spec.source, "[budget]"};
+  if (!budget->is_table()) where.fail("expected a table");
+  check_keys(*budget->as_table(), {"tokens"}, where);
+  if (const toml::node* tokens = budget->as_table()->get("tokens")) {
+    if (!tokens->is_integer() || tokens->as_integer()->get() <= 0)
+      where.fail("tokens: expected a positive integer (tokens per trial)");
+    spec.tokens = tokens->as_integer()->get();
+    for (const auto& set : spec.base_sets)
+      if (is_key(set, "train.steps"))
+        where.fail("tokens: [config] also sets train.steps; give one of them");
+  }
+}
+
+// [grid]: the LRs, init stds and seeds every preset and ladder takes unless it gives its own.
+void read_shared_grid(const toml::table& root, SweepSpec& spec) {
+  spec.seeds = {1};
+  const toml::node* grid = root.get("grid");
+  if (!grid) return;
+  const Where where{spec.source, "[grid]"};
+  if (!grid->is_table()) where.fail("expected a table");
+  const toml::table& t = *grid->as_table();
+  check_keys(t, {"lr", "lr_log2", "init_std", "init_std_log2", "seeds"}, where);
+  spec.lrs = read_grid(t, "lr", where);
+  spec.init_stds = read_grid(t, "init_std", where);
+  if (t.get("seeds")) spec.seeds = read_seeds(t, where);
+}
+
+// The [[key]] tables, at least one; `hint` says what an empty list should have held.
+const toml::array& tables_of(const toml::table& root, const std::string& key,
+                             const std::string& source, const char* hint) {
+  const auto* array = root.get(key) ? root.get(key)->as_array() : nullptr;
+  if (root.get(key) && (!array || !array->is_array_of_tables()))
+    fail("{}: {}: write each as a [[{}]] table", source, key, key);
+  if (!array || array->empty()) fail("{}: no [[{}]]: {}", source, key, hint);
+  return *array;
+}
+
+// [[preset]] number `i` (from 0), checked against the presets read before it.
+PresetSpec read_preset(const toml::table& t, size_t i, const SweepSpec& spec) {
+  Where where{spec.source, fmt::format("[[preset]] #{}", i + 1)};
+  PresetSpec p;
+  p.name = read_name(t, where);
+  where.place = fmt::format("preset '{}'", p.name);
+  check_keys(t, {"name", "lr", "lr_log2", "init_std", "init_std_log2", "config"}, where);
+  for (const auto& other : spec.presets)
+    if (other.name == p.name) where.fail("named twice");
+  p.lrs = read_grid(t, "lr", where);
+  p.init_stds = read_grid(t, "init_std", where);
+  p.sets = read_config_table(t.get("config"), {spec.source, where.place + ": config"});
+  for (const auto& set : p.sets)
+    if (is_key(set, "param.preset")) where.fail("config: param.preset is the preset's name");
+  if (p.lrs.empty() && spec.lrs.empty())
+    where.fail("no LR grid: give [grid] lr_log2 (or lr), or lr_log2 in the preset");
+  return p;
+}
+
+// A ladder's axes = ["N", "Ne"]: known axis names, each once.
+std::vector<Axis> read_axes(const toml::table& t, const Where& where) {
+  const auto* axes = t.get("axes") ? t.get("axes")->as_array() : nullptr;
+  if (!axes || axes->empty())
+    where.fail("axes: expected a non-empty array of axis names (N, Ne, M, K, L)");
+  std::vector<Axis> out;
+  for (const auto& a : *axes) {
+    const auto name = a.value<std::string>();
+    const auto* found =
+        std::find_if(param::kAllAxes.begin(), param::kAllAxes.end(),
+                     [&](Axis axis) { return name && *name == param::axis_name(axis); });
+    if (found == param::kAllAxes.end())
+      where.fail("axes: '{}' is not one of N|Ne|M|K|L", name.value_or("?"));
+    if (std::find(out.begin(), out.end(), *found) != out.end())
+      where.fail("axes: {} appears twice", *name);
+    out.push_back(*found);
+  }
+  return out;
+}
+
+// [[ladder]] number `i` (from 0), checked against the ladders read before it.
+LadderSpec read_ladder(const toml::table& t, size_t i, const SweepSpec& spec) {
+  Where where{spec.source, fmt::format("[[ladder]] #{}", i + 1)};
+  LadderSpec l;
+  l.name = read_name(t, where);
+  where.place = fmt::format("ladder '{}'", l.name);
+  check_keys(t, {"name", "axes", "scales", "seeds", "config"}, where);
+  for (const char c : l.name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
+      where.fail("name: use letters, digits, - and _ only");
+  for (const auto& other : spec.ladders)
+    if (other.name == l.name) where.fail("named twice");
+  l.axes = read_axes(t, where);
+  l.scales = read_grid(t, "scales", where);
+  if (l.scales.empty()) where.fail("scales: expected an array, e.g. scales = [1, 2, 4]");
+  std::sort(l.scales.begin(), l.scales.end());
+  if (t.get("seeds")) l.seeds = read_seeds(t, where);
+  l.sets = read_config_table(t.get("config"), {spec.source, where.place + ": config"});
+  return l;
+}
+
+}  // namespace
+
+SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& source) {
+  const toml::table root = parse_toml(toml_text, source);
   SweepSpec spec;
   spec.source = source;
   spec.text = toml_text;
   check_keys(root, {"name", "config", "budget", "grid", "preset", "ladder"}, {source, "top level"});
   spec.name = root["name"].value_or(std::string());
-
-  for (std::string& set : read_config_table(root.get("config"), {source, "[config]"})) {
-    if (is_key(set, "train.threads")) spec.threads = std::stoll(set.substr(14));
-    else spec.base_sets.push_back(std::move(set));
-  }
-
-  if (const toml::node* budget = root.get("budget")) {
-    const Where where{source, "[budget]"};
-    if (!budget->is_table()) where.fail("expected a table");
-    check_keys(*budget->as_table(), {"tokens"}, where);
-    if (const toml::node* tokens = budget->as_table()->get("tokens")) {
-      if (!tokens->is_integer() || tokens->as_integer()->get() <= 0)
-        where.fail("tokens: expected a positive integer (tokens per trial)");
-      spec.tokens = tokens->as_integer()->get();
-      for (const auto& set : spec.base_sets)
-        if (is_key(set, "train.steps"))
-          where.fail("tokens: [config] also sets train.steps; give one of them");
-    }
-  }
-
-  spec.seeds = {1};
-  if (const toml::node* grid = root.get("grid")) {
-    const Where where{source, "[grid]"};
-    if (!grid->is_table()) where.fail("expected a table");
-    const toml::table& t = *grid->as_table();
-    check_keys(t, {"lr", "lr_log2", "init_std", "init_std_log2", "seeds"}, where);
-    spec.lrs = read_grid(t, "lr", where);
-    spec.init_stds = read_grid(t, "init_std", where);
-    if (t.get("seeds")) spec.seeds = read_seeds(t, where);
-  }
-
-  const auto* presets = root.get("preset") ? root.get("preset")->as_array() : nullptr;
-  if (root.get("preset") && (!presets || !presets->is_array_of_tables()))
-    fail("{}: preset: write each as a [[preset]] table", source);
-  if (!presets || presets->empty())
-    fail("{}: no [[preset]]: name at least one parameterization to sweep (e.g. name = \"sp\")",
-         source);
-  for (size_t i = 0; i < presets->size(); ++i) {
-    const toml::table& t = *presets->get(i)->as_table();
-    Where where{source, fmt::format("[[preset]] #{}", i + 1)};
-    PresetSpec p;
-    p.name = read_name(t, where);
-    where.place = fmt::format("preset '{}'", p.name);
-    check_keys(t, {"name", "lr", "lr_log2", "init_std", "init_std_log2", "config"}, where);
-    for (const auto& other : spec.presets)
-      if (other.name == p.name) where.fail("named twice");
-    p.lrs = read_grid(t, "lr", where);
-    p.init_stds = read_grid(t, "init_std", where);
-    p.sets = read_config_table(t.get("config"), {source, where.place + ": config"});
-    for (const auto& set : p.sets)
-      if (is_key(set, "param.preset")) where.fail("config: param.preset is the preset's name");
-    if (p.lrs.empty() && spec.lrs.empty())
-      where.fail("no LR grid: give [grid] lr_log2 (or lr), or lr_log2 in the preset");
-    spec.presets.push_back(std::move(p));
-  }
-
-  const auto* ladders = root.get("ladder") ? root.get("ladder")->as_array() : nullptr;
-  if (root.get("ladder") && (!ladders || !ladders->is_array_of_tables()))
-    fail("{}: ladder: write each as a [[ladder]] table", source);
-  if (!ladders || ladders->empty())
-    fail("{}: no [[ladder]]: name at least one, e.g. name = \"width\", axes = [\"N\", \"Ne\"], "
-         "scales = [1, 2, 4]",
-         source);
-  for (size_t i = 0; i < ladders->size(); ++i) {
-    const toml::table& t = *ladders->get(i)->as_table();
-    Where where{source, fmt::format("[[ladder]] #{}", i + 1)};
-    LadderSpec l;
-    l.name = read_name(t, where);
-    where.place = fmt::format("ladder '{}'", l.name);
-    check_keys(t, {"name", "axes", "scales", "seeds", "config"}, where);
-    for (const char c : l.name)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
-        where.fail("name: use letters, digits, - and _ only");
-    for (const auto& other : spec.ladders)
-      if (other.name == l.name) where.fail("named twice");
-    const auto* axes = t.get("axes") ? t.get("axes")->as_array() : nullptr;
-    if (!axes || axes->empty())
-      where.fail("axes: expected a non-empty array of axis names (N, Ne, M, K, L)");
-    for (const auto& a : *axes) {
-      const auto name = a.value<std::string>();
-      const auto* found = std::find_if(param::kAllAxes.begin(), param::kAllAxes.end(),
-                                       [&](Axis axis) { return name && *name == param::axis_name(axis); });
-      if (found == param::kAllAxes.end())
-        where.fail("axes: '{}' is not one of N|Ne|M|K|L", name.value_or("?"));
-      if (std::find(l.axes.begin(), l.axes.end(), *found) != l.axes.end())
-        where.fail("axes: {} appears twice", *name);
-      l.axes.push_back(*found);
-    }
-    l.scales = read_grid(t, "scales", where);
-    if (l.scales.empty()) where.fail("scales: expected an array, e.g. scales = [1, 2, 4]");
-    std::sort(l.scales.begin(), l.scales.end());
-    if (t.get("seeds")) l.seeds = read_seeds(t, where);
-    l.sets = read_config_table(t.get("config"), {source, where.place + ": config"});
-    spec.ladders.push_back(std::move(l));
-  }
+  read_base_config(root, spec);
+  read_budget(root, spec);
+  read_shared_grid(root, spec);
+  const toml::array& presets = tables_of(
+      root, "preset", source, "name at least one parameterization to sweep (e.g. name = \"sp\")");
+  for (size_t i = 0; i < presets.size(); ++i)
+    spec.presets.push_back(read_preset(*presets.get(i)->as_table(), i, spec));
+  const toml::array& ladders = tables_of(root, "ladder", source,
+                                         "name at least one, e.g. name = \"width\", "
+                                         "axes = [\"N\", \"Ne\"], scales = [1, 2, 4]");
+  for (size_t i = 0; i < ladders.size(); ++i)
+    spec.ladders.push_back(read_ladder(*ladders.get(i)->as_table(), i, spec));
   return spec;
 }
 
@@ -293,13 +322,149 @@ std::string axes_text(const std::vector<Axis>& axes) {
   return out;
 }
 
+// Loads `moet train` configs from --set assignments, against the full schema built once.
+struct ConfigLoader {
+  std::vector<KeySpec> schema = full_config_schema();
+  Config operator()(const std::vector<std::string>& sets) const {
+    return Config::load(schema, "", sets);
+  }
+};
+
+// The base shape times `scale` along the ladder's axes; every product must be a whole size.
+param::AxisValues scaled_shape(const param::AxisValues& base, const std::vector<Axis>& axes,
+                               double scale, const std::string& place) {
+  param::AxisValues shape = base;
+  for (const Axis a : axes) {
+    const double v = double(base[a]) * scale;
+    if (std::abs(v - std::round(v)) > 1e-9 || std::round(v) < 1)
+      fail("{}: scale {}: {} = {} x {} is not a positive integer", place, number_text(scale),
+           param::axis_name(a), base[a], number_text(scale));
+    if (v > double(kMaxDimension))
+      fail("{}: scale {}: {} = {} x {} is more than {}", place, number_text(scale),
+           param::axis_name(a), base[a], number_text(scale), kMaxDimension);
+    shape[a] = int64_t(std::round(v));
+  }
+  return shape;
+}
+
+// One scale of a ladder: the trial config minus its grid values, and its training cost.
+struct ScaleConfig {
+  param::AxisValues shape;
+  std::vector<std::string> sets;
+  double flops = 0;
+};
+
+// `fixed` plus the scaled shape, train.save off unless given and train.steps from the token
+// budget; checked by resolving its parameterization, so a bad scale fails before any trial runs.
+ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string>& fixed,
+                         const param::AxisValues& shape, int64_t tokens,
+                         const std::string& place) {
+  ScaleConfig at{shape, fixed};
+  for (const Axis a : param::kAllAxes)
+    at.sets.push_back(fmt::format("model.{}={}", param::axis_name(a), shape[a]));
+  Config config = load({});
+  try {
+    config = load(at.sets);
+    if (!config.is_given("train.save")) at.sets.push_back("train.save=false");
+    if (tokens > 0) {
+      const int64_t per_step = train_config_from(config).tokens_per_step(
+          config.get_int("model.seq"));
+      const int64_t steps = (tokens + per_step / 2) / per_step;
+      if (steps < 1)
+        fail("[budget] tokens = {} is less than one step ({} tokens)", tokens, per_step);
+      at.sets.push_back(fmt::format("train.steps={}", steps));
+    }
+    config = load(at.sets);
+    resolve_parameterization(config);
+  } catch (const Error& e) {
+    fail("{}: {}", place, e.what());
+  }
+  const ModelConfig model = model_config_from(config);
+  const TrainConfig train = train_config_from(config);
+  at.flops = training_flops(model, train.steps * train.tokens_per_step(model.seq));
+  return at;
+}
+
+// What a preset sweeps on a ladder at every scale.
+struct TrialGrid {
+  std::vector<double> init_stds;
+  bool init_swept = false;  // false: init_stds holds the configured param.init_std alone
+  std::vector<double> lrs;
+  std::vector<int64_t> seeds;
+};
+
+// The preset's grid where it gives one, else [grid]; the ladder's seeds where it gives them.
+TrialGrid trial_grid(const SweepSpec& spec, const PresetSpec& preset, const LadderSpec& ladder,
+                     const Config& fixed_config) {
+  TrialGrid grid;
+  grid.lrs = preset.lrs.empty() ? spec.lrs : preset.lrs;
+  grid.init_stds = preset.init_stds.empty() ? spec.init_stds : preset.init_stds;
+  grid.init_swept = !grid.init_stds.empty();
+  if (!grid.init_swept) grid.init_stds = {fixed_config.get_float("param.init_std")};
+  grid.seeds = ladder.seeds.empty() ? spec.seeds : ladder.seeds;
+  return grid;
+}
+
+// "sp-N64-Ne64-M8-K2-L2-lr-7-s1-<config hash>": readable, and unique through the hash.
+std::string trial_key(const Trial& trial, bool init_swept) {
+  const param::AxisValues& shape = trial.shape;
+  return fmt::format("{}-N{}-Ne{}-M{}-K{}-L{}-lr{}{}-s{}-{}", preset_stem(trial.preset),
+                     shape[Axis::N], shape[Axis::Ne], shape[Axis::M], shape[Axis::K],
+                     shape[Axis::L], number_text(std::log2(trial.lr)),
+                     init_swept ? "-std" + number_text(trial.init_std) : std::string(),
+                     trial.seed, fnv1a_hex(trial.config_toml).substr(0, 8));
+}
+
+// One trial per init std x LR x seed at one ladder point. A config expanded before (the base
+// that several ladders share) gains the point instead of becoming a second trial.
+void add_trials(const ConfigLoader& load, const std::string& preset, const ScaleConfig& at,
+                const TrialGrid& grid, const LadderPoint& point,
+                std::map<std::string, size_t>& by_config, Expansion& out) {
+  for (const double init_std : grid.init_stds) {
+    for (const double lr : grid.lrs) {
+      for (const int64_t seed : grid.seeds) {
+        Trial trial;
+        trial.preset = preset;
+        trial.lr = lr;
+        trial.init_std = init_std;
+        trial.seed = seed;
+        trial.shape = at.shape;
+        trial.flops = at.flops;
+        trial.sets = at.sets;
+        if (grid.init_swept) trial.sets.push_back(fmt::format("param.init_std={}", init_std));
+        trial.sets.push_back(fmt::format("optim.lr={}", lr));
+        trial.sets.push_back(fmt::format("train.seed={}", seed));
+        trial.sets = last_wins(trial.sets);
+        trial.config_toml = load(trial.sets).to_toml();
+        if (const auto it = by_config.find(trial.config_toml); it != by_config.end()) {
+          out.trials[it->second].points.push_back(point);
+          continue;
+        }
+        trial.points.push_back(point);
+        trial.key = trial_key(trial, grid.init_swept);
+        by_config.emplace(trial.config_toml, out.trials.size());
+        trial.index = int64_t(out.trials.size());
+        out.trials.push_back(std::move(trial));
+      }
+    }
+  }
+}
+
+// Of every trial key and ladder point in order: equal expansions, equal hashes.
+std::string expansion_hash(const std::vector<Trial>& trials) {
+  std::string identity;
+  for (const Trial& t : trials) {
+    identity += t.key;
+    for (const LadderPoint& p : t.points) identity += fmt::format(" {}:{}", p.ladder, p.scale);
+    identity += "\n";
+  }
+  return fnv1a_hex(identity);
+}
+
 }  // namespace
 
 Expansion expand_sweep(const SweepSpec& spec) {
-  const std::vector<KeySpec> schema = full_config_schema();
-  const auto load = [&](const std::vector<std::string>& sets) {
-    return Config::load(schema, "", sets);
-  };
+  const ConfigLoader load;
   Expansion out;
   try {
     out.base = param::axis_values(model_config_from(load(spec.base_sets)));
@@ -332,18 +497,7 @@ Expansion expand_sweep(const SweepSpec& spec) {
             fail("{}: param.init_std is both fixed and swept", place);
 
       const auto scaled = [&](double scale) {
-        param::AxisValues shape = base;
-        for (const Axis a : ladder.axes) {
-          const double v = double(base[a]) * scale;
-          if (std::abs(v - std::round(v)) > 1e-9 || std::round(v) < 1)
-            fail("{}: scale {}: {} = {} x {} is not a positive integer", place, number_text(scale),
-                 param::axis_name(a), base[a], number_text(scale));
-          if (v > double(kMaxDimension))
-            fail("{}: scale {}: {} = {} x {} is more than {}", place, number_text(scale),
-                 param::axis_name(a), base[a], number_text(scale), kMaxDimension);
-          shape[a] = int64_t(std::round(v));
-        }
-        return shape;
+        return scaled_shape(base, ladder.axes, scale, place);
       };
 
       // A preset with regime rules needs a regime at every scale, the base included (where no
@@ -365,81 +519,16 @@ Expansion expand_sweep(const SweepSpec& spec) {
         fail("{}: {}", place, e.what());
       }
 
-      const std::vector<double>& lrs = preset.lrs.empty() ? spec.lrs : preset.lrs;
-      std::vector<double> init_stds = preset.init_stds.empty() ? spec.init_stds : preset.init_stds;
-      const bool init_swept = !init_stds.empty();
-      if (!init_swept) init_stds = {fixed_config.get_float("param.init_std")};
-
+      const TrialGrid grid = trial_grid(spec, preset, ladder, fixed_config);
       for (const double scale : ladder.scales) {
-        const param::AxisValues shape = scaled(scale);
-        std::vector<std::string> sets = fixed;
-        for (const Axis a : param::kAllAxes)
-          sets.push_back(fmt::format("model.{}={}", param::axis_name(a), shape[a]));
-        Config config = load({});
-        try {
-          config = load(sets);
-          if (!config.is_given("train.save")) sets.push_back("train.save=false");
-          if (spec.tokens > 0) {
-            const int64_t per_step = train_config_from(config).tokens_per_step(
-                config.get_int("model.seq"));
-            const int64_t steps = (spec.tokens + per_step / 2) / per_step;
-            if (steps < 1)
-              fail("[budget] tokens = {} is less than one step ({} tokens)", spec.tokens, per_step);
-            sets.push_back(fmt::format("train.steps={}", steps));
-          }
-          config = load(sets);
-          resolve_parameterization(config);
-        } catch (const Error& e) {
-          fail("{}, scale {}: {}", place, number_text(scale), e.what());
-        }
-        const ModelConfig model = model_config_from(config);
-        const TrainConfig train = train_config_from(config);
-        const double flops = training_flops(model, train.steps * train.tokens_per_step(model.seq));
-
-        for (const double init_std : init_stds) {
-          for (const double lr : lrs) {
-            for (const int64_t seed : ladder.seeds.empty() ? spec.seeds : ladder.seeds) {
-              Trial trial;
-              trial.preset = preset.name;
-              trial.lr = lr;
-              trial.init_std = init_std;
-              trial.seed = seed;
-              trial.shape = shape;
-              trial.flops = flops;
-              trial.sets = sets;
-              if (init_swept) trial.sets.push_back(fmt::format("param.init_std={}", init_std));
-              trial.sets.push_back(fmt::format("optim.lr={}", lr));
-              trial.sets.push_back(fmt::format("train.seed={}", seed));
-              trial.sets = last_wins(trial.sets);
-              trial.config_toml = load(trial.sets).to_toml();
-              const LadderPoint point{ladder.name, axes_text(ladder.axes), scale};
-              if (const auto it = by_config.find(trial.config_toml); it != by_config.end()) {
-                out.trials[it->second].points.push_back(point);
-                continue;
-              }
-              trial.points.push_back(point);
-              trial.key = fmt::format(
-                  "{}-N{}-Ne{}-M{}-K{}-L{}-lr{}{}-s{}-{}", preset_stem(preset.name),
-                  shape[Axis::N], shape[Axis::Ne], shape[Axis::M], shape[Axis::K], shape[Axis::L],
-                  number_text(std::log2(lr)),
-                  init_swept ? "-std" + number_text(init_std) : std::string(), seed,
-                  fnv1a_hex(trial.config_toml).substr(0, 8));
-              by_config.emplace(trial.config_toml, out.trials.size());
-              trial.index = int64_t(out.trials.size());
-              out.trials.push_back(std::move(trial));
-            }
-          }
-        }
+        const std::string at_place = fmt::format("{}, scale {}", place, number_text(scale));
+        const ScaleConfig at = scale_config(load, fixed, scaled(scale), spec.tokens, at_place);
+        const LadderPoint point{ladder.name, axes_text(ladder.axes), scale};
+        add_trials(load, preset.name, at, grid, point, by_config, out);
       }
     }
   }
-  std::string identity;
-  for (const Trial& t : out.trials) {
-    identity += t.key;
-    for (const LadderPoint& p : t.points) identity += fmt::format(" {}:{}", p.ladder, p.scale);
-    identity += "\n";
-  }
-  out.hash = fnv1a_hex(identity);
+  out.hash = expansion_hash(out.trials);
   return out;
 }
 
