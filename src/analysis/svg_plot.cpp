@@ -82,152 +82,191 @@ std::string shape_path(Shape shape, double x, double y, double r) {
   return "";
 }
 
-}  // namespace
-
-std::string render(const Plot& plot) {
-  // The legend sits right of the plot area, as wide as its longest name (~7 px a character).
-  size_t longest = 0;
-  for (const Series& s : plot.series) longest = std::max(longest, s.name.size());
-  const double left = 64, right = 52 + 7.0 * double(longest), top = plot.title.empty() ? 14 : 34, bottom = 48;
-  const double w = plot.width, h = plot.height;
-  const double pw = w - left - right, ph = h - top - bottom;
-
-  // Data ranges: every finite value, with y capped at the clip.
+// The plot area within the picture and the data window it shows, padded around every finite
+// value; maps data to pixels.
+struct Frame {
+  double left = 0, top = 0, pw = 0, ph = 0;  // plot area: left, top edge, width, height
   double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
+  double y_clip = NAN;
+
+  double X(double x) const { return left + (x - x_lo) / (x_hi - x_lo) * pw; }
+  double Y(double y) const {
+    if (!std::isfinite(y)) return top + 4;
+    if (std::isfinite(y_clip)) y = std::min(y, y_clip);
+    return top + (y_hi - y) / (y_hi - y_lo) * ph;
+  }
+  bool clipped(double y) const {
+    return std::isfinite(y_clip) && std::isfinite(y) && y > y_clip;
+  }
+};
+
+// Data ranges: every finite value, with y capped at the clip; then padded, and widened when
+// flat so a single value still gets an axis.
+void fit_data(const Plot& plot, Frame& f) {
   const auto take_y = [&](double y) {
     if (!std::isfinite(y)) return;
     if (std::isfinite(plot.y_clip)) y = std::min(y, plot.y_clip);
-    y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
+    f.y_lo = std::min(f.y_lo, y), f.y_hi = std::max(f.y_hi, y);
   };
   for (const Series& s : plot.series)
     for (const Point& p : s.points) {
       if (!std::isfinite(p.x)) continue;
-      x_lo = std::min(x_lo, p.x), x_hi = std::max(x_hi, p.x);
+      f.x_lo = std::min(f.x_lo, p.x), f.x_hi = std::max(f.x_hi, p.x);
       take_y(p.y), take_y(p.y_low), take_y(p.y_high);
     }
   for (const Marker& m : plot.markers) {
     if (!std::isfinite(m.x)) continue;
-    x_lo = std::min(x_lo, m.x), x_hi = std::max(x_hi, m.x);
+    f.x_lo = std::min(f.x_lo, m.x), f.x_hi = std::max(f.x_hi, m.x);
     take_y(m.y);
   }
-  if (!std::isfinite(x_lo)) x_lo = 0, x_hi = 1;
-  if (!std::isfinite(y_lo)) y_lo = 0, y_hi = 1;
-  if (x_hi - x_lo < 1e-12) x_lo -= 0.5, x_hi += 0.5;
-  if (y_hi - y_lo < 1e-12) y_lo -= 0.05 * std::max(1.0, std::abs(y_lo)), y_hi += 0.05 * std::max(1.0, std::abs(y_hi));
-  const double x_pad = (x_hi - x_lo) * 0.04, y_pad = (y_hi - y_lo) * 0.08;
-  x_lo -= x_pad, x_hi += x_pad, y_lo -= y_pad, y_hi += y_pad;
+  if (!std::isfinite(f.x_lo)) f.x_lo = 0, f.x_hi = 1;
+  if (!std::isfinite(f.y_lo)) f.y_lo = 0, f.y_hi = 1;
+  if (f.x_hi - f.x_lo < 1e-12) f.x_lo -= 0.5, f.x_hi += 0.5;
+  if (f.y_hi - f.y_lo < 1e-12) {
+    f.y_lo -= 0.05 * std::max(1.0, std::abs(f.y_lo));
+    f.y_hi += 0.05 * std::max(1.0, std::abs(f.y_hi));
+  }
+  const double x_pad = (f.x_hi - f.x_lo) * 0.04, y_pad = (f.y_hi - f.y_lo) * 0.08;
+  f.x_lo -= x_pad, f.x_hi += x_pad, f.y_lo -= y_pad, f.y_hi += y_pad;
+}
 
-  const auto X = [&](double x) { return left + (x - x_lo) / (x_hi - x_lo) * pw; };
-  const auto Y = [&](double y) {
-    if (!std::isfinite(y)) return top + 4;
-    if (std::isfinite(plot.y_clip)) y = std::min(y, plot.y_clip);
-    return top + (y_hi - y) / (y_hi - y_lo) * ph;
-  };
-  const auto clipped = [&](double y) {
-    return std::isfinite(plot.y_clip) && std::isfinite(y) && y > plot.y_clip;
-  };
+Frame frame_of(const Plot& plot) {
+  // The legend sits right of the plot area, as wide as its longest name (~7 px a character).
+  size_t longest = 0;
+  for (const Series& s : plot.series) longest = std::max(longest, s.name.size());
+  const double right = 52 + 7.0 * double(longest), bottom = 48;
+  Frame f;
+  f.left = 64;
+  f.top = plot.title.empty() ? 14 : 34;
+  f.pw = plot.width - f.left - right;
+  f.ph = plot.height - f.top - bottom;
+  f.y_clip = plot.y_clip;
+  fit_data(plot, f);
+  return f;
+}
 
-  std::string out = fmt::format(
+// The <svg> element's opening, the title and the plot area's box.
+void draw_canvas(const Plot& plot, const Frame& f, std::string& out) {
+  out += fmt::format(
       "<svg class=\"{}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
       "viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"12\" role=\"img\">\n",
       escape_xml(plot.css_class), plot.width, plot.height, plot.width, plot.height);
   if (!plot.title.empty())
     out += fmt::format("<text x=\"{:.1f}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
-                       left, escape_xml(plot.title));
+                       f.left, escape_xml(plot.title));
   out += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
                      "fill=\"#fff\" stroke=\"#999\"/>\n",
-                     left, top, pw, ph);
+                     f.left, f.top, f.pw, f.ph);
+}
 
-  // Axes and grid.
+// Grid lines with tick labels on both axes, the axis labels and the labelled vertical rules.
+void draw_axes(const Plot& plot, const Frame& f, std::string& out) {
+  const double left = f.left, top = f.top, pw = f.pw, ph = f.ph;
   std::vector<double> x_ticks;
   if (plot.integer_x_ticks) {
-    const double step = std::max(1.0, std::ceil((x_hi - x_lo) / 10));
-    for (double t = std::ceil(x_lo / step) * step; t <= x_hi; t += step) x_ticks.push_back(t);
+    const double step = std::max(1.0, std::ceil((f.x_hi - f.x_lo) / 10));
+    for (double t = std::ceil(f.x_lo / step) * step; t <= f.x_hi; t += step) x_ticks.push_back(t);
   } else {
-    x_ticks = nice_ticks(x_lo, x_hi, 6);
+    x_ticks = nice_ticks(f.x_lo, f.x_hi, 6);
   }
   for (const double t : x_ticks) {
-    if (t < x_lo || t > x_hi) continue;
+    if (t < f.x_lo || t > f.x_hi) continue;
     const std::string label = plot.x_tick_text ? plot.x_tick_text(t) : fmt::format("{:g}", t);
     out += fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" "
                        "stroke=\"#eee\"/><text x=\"{0:.1f}\" y=\"{3:.1f}\" "
                        "text-anchor=\"middle\">{4}</text>\n",
-                       X(t), top, top + ph, top + ph + 16, escape_xml(label));
+                       f.X(t), top, top + ph, top + ph + 16, escape_xml(label));
   }
-  for (const double t : nice_ticks(y_lo, y_hi, 5)) {
-    if (t < y_lo || t > y_hi) continue;
+  for (const double t : nice_ticks(f.y_lo, f.y_hi, 5)) {
+    if (t < f.y_lo || t > f.y_hi) continue;
     out += fmt::format("<line x1=\"{0:.1f}\" x2=\"{1:.1f}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" "
                        "stroke=\"#eee\"/><text x=\"{3:.1f}\" y=\"{4:.1f}\" "
                        "text-anchor=\"end\">{5:g}</text>\n",
-                       left, left + pw, Y(t), left - 6, Y(t) + 4, t);
+                       left, left + pw, f.Y(t), left - 6, f.Y(t) + 4, t);
   }
   out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n",
-                     left + pw / 2, h - 10, escape_xml(plot.x_label));
+                     left + pw / 2, double(plot.height) - 10, escape_xml(plot.x_label));
   out += fmt::format("<text transform=\"translate(16 {:.1f}) rotate(-90)\" "
                      "text-anchor=\"middle\">{}</text>\n",
                      top + ph / 2, escape_xml(plot.y_label));
 
   for (const auto& [x, label] : plot.x_rules) {
-    if (!std::isfinite(x) || x < x_lo || x > x_hi) continue;
+    if (!std::isfinite(x) || x < f.x_lo || x > f.x_hi) continue;
     out += fmt::format("<g class=\"rule\"><line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" "
                        "y2=\"{2:.1f}\" stroke=\"#888\" stroke-dasharray=\"3 3\"/><text x=\"{3:.1f}\" "
                        "y=\"{4:.1f}\" fill=\"#666\" font-size=\"10\">{5}</text></g>\n",
-                       X(x), top, top + ph, X(x) + 3, top + ph - 4, escape_xml(label));
+                       f.X(x), top, top + ph, f.X(x) + 3, top + ph - 4, escape_xml(label));
   }
+}
 
-  // Series: error bars, line (broken at gaps), markers.
-  for (const Series& s : plot.series) {
-    out += fmt::format("<g class=\"series\" data-name=\"{}\" stroke=\"{}\" fill=\"{}\">\n",
-                       escape_xml(s.name), s.color, s.color);
-    for (const Point& p : s.points)
-      if (std::isfinite(p.y_low) && std::isfinite(p.y_high) && p.y_high > p.y_low)
-        out += fmt::format("<line class=\"range\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" "
-                           "y2=\"{2:.1f}\" stroke-width=\"1.5\"/>\n",
-                           X(p.x), Y(p.y_low), Y(p.y_high));
-    std::string d;
-    bool pen_down = false;
-    for (const Point& p : s.points) {
-      if (!std::isfinite(p.y)) {
-        pen_down = false;
-        continue;
-      }
-      d += fmt::format("{}{:.1f} {:.1f}", pen_down ? "L" : "M", X(p.x), Y(p.y));
-      pen_down = true;
+// One series: error bars, the line (broken at gaps), markers (clipped ones as open triangles).
+void draw_series(const Series& s, const Frame& f, std::string& out) {
+  out += fmt::format("<g class=\"series\" data-name=\"{}\" stroke=\"{}\" fill=\"{}\">\n",
+                     escape_xml(s.name), s.color, s.color);
+  for (const Point& p : s.points)
+    if (std::isfinite(p.y_low) && std::isfinite(p.y_high) && p.y_high > p.y_low)
+      out += fmt::format("<line class=\"range\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" "
+                         "y2=\"{2:.1f}\" stroke-width=\"1.5\"/>\n",
+                         f.X(p.x), f.Y(p.y_low), f.Y(p.y_high));
+  std::string d;
+  bool pen_down = false;
+  for (const Point& p : s.points) {
+    if (!std::isfinite(p.y)) {
+      pen_down = false;
+      continue;
     }
-    if (!d.empty())
-      out += fmt::format("<path d=\"{}\" fill=\"none\" stroke-width=\"2\"{}/>\n", d,
-                         s.dashed ? " stroke-dasharray=\"5 4\"" : "");
-    if (s.markers)
-      for (const Point& p : s.points) {
-        if (!std::isfinite(p.y)) continue;
-        const Shape shape = clipped(p.y) ? Shape::triangle_up : Shape::circle;
-        out += shape_path(shape, X(p.x), Y(p.y), 3.5) +
-               (clipped(p.y) ? " fill=\"#fff\"" : "") + "><title>" + escape_xml(p.title) +
-               "</title>" + (shape == Shape::circle ? "</circle>\n" : "</path>\n");
-      }
-    out += "</g>\n";
+    d += fmt::format("{}{:.1f} {:.1f}", pen_down ? "L" : "M", f.X(p.x), f.Y(p.y));
+    pen_down = true;
   }
-  for (const Marker& m : plot.markers) {
-    const bool filled = m.shape != Shape::cross;
-    out += fmt::format("<g class=\"{}\" stroke=\"{}\" fill=\"{}\">", escape_xml(m.css_class),
-                       m.color, filled ? m.color : "none");
-    out += shape_path(m.shape, X(m.x), Y(m.y), m.shape == Shape::star ? 8 : 5) +
-           (m.shape == Shape::star ? " stroke=\"#000\" stroke-width=\"0.8\"" : "") + "><title>" +
-           escape_xml(m.title) + "</title>" + (m.shape == Shape::circle ? "</circle>" : "</path>") +
-           "</g>\n";
-  }
+  if (!d.empty())
+    out += fmt::format("<path d=\"{}\" fill=\"none\" stroke-width=\"2\"{}/>\n", d,
+                       s.dashed ? " stroke-dasharray=\"5 4\"" : "");
+  if (s.markers)
+    for (const Point& p : s.points) {
+      if (!std::isfinite(p.y)) continue;
+      const Shape shape = f.clipped(p.y) ? Shape::triangle_up : Shape::circle;
+      out += shape_path(shape, f.X(p.x), f.Y(p.y), 3.5) +
+             (f.clipped(p.y) ? " fill=\"#fff\"" : "") + "><title>" + escape_xml(p.title) +
+             "</title>" + (shape == Shape::circle ? "</circle>\n" : "</path>\n");
+    }
+  out += "</g>\n";
+}
 
-  // Legend, right of the plot area.
-  double ly = top + 8;
+void draw_marker(const Marker& m, const Frame& f, std::string& out) {
+  const bool filled = m.shape != Shape::cross;
+  out += fmt::format("<g class=\"{}\" stroke=\"{}\" fill=\"{}\">", escape_xml(m.css_class),
+                     m.color, filled ? m.color : "none");
+  out += shape_path(m.shape, f.X(m.x), f.Y(m.y), m.shape == Shape::star ? 8 : 5) +
+         (m.shape == Shape::star ? " stroke=\"#000\" stroke-width=\"0.8\"" : "") + "><title>" +
+         escape_xml(m.title) + "</title>" + (m.shape == Shape::circle ? "</circle>" : "</path>") +
+         "</g>\n";
+}
+
+// One line sample and name per series, right of the plot area.
+void draw_legend(const Plot& plot, const Frame& f, std::string& out) {
+  const double right_of_plot = f.left + f.pw;
+  double ly = f.top + 8;
   for (const Series& s : plot.series) {
     out += fmt::format("<line x1=\"{0:.1f}\" x2=\"{1:.1f}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" "
                        "stroke=\"{3}\" stroke-width=\"2.5\"{4}/><text x=\"{5:.1f}\" "
                        "y=\"{6:.1f}\">{7}</text>\n",
-                       left + pw + 12, left + pw + 34, ly, s.color,
-                       s.dashed ? " stroke-dasharray=\"5 4\"" : "", left + pw + 40, ly + 4,
+                       right_of_plot + 12, right_of_plot + 34, ly, s.color,
+                       s.dashed ? " stroke-dasharray=\"5 4\"" : "", right_of_plot + 40, ly + 4,
                        escape_xml(s.name));
     ly += 18;
   }
+}
+
+}  // namespace
+
+std::string render(const Plot& plot) {
+  const Frame frame = frame_of(plot);
+  std::string out;
+  draw_canvas(plot, frame, out);
+  draw_axes(plot, frame, out);
+  for (const Series& s : plot.series) draw_series(s, frame, out);
+  for (const Marker& m : plot.markers) draw_marker(m, frame, out);
+  draw_legend(plot, frame, out);
   out += "</svg>\n";
   return out;
 }
