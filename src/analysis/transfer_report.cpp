@@ -415,6 +415,131 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
   return out;
 }
 
+namespace {
+
+// The database's current trials by state.
+struct TrialCounts {
+  size_t total = 0;
+  int done = 0, diverged = 0, failed = 0, unfinished = 0;
+};
+
+// A figure written beside the page: its name in plots/ and its SVG.
+using SvgFile = std::pair<std::string, std::string>;
+
+// The page's opening: its title and what the database holds, with the time it was made.
+std::string page_head(const sweep::ResultsStore& store, const param::AxisValues& base,
+                      const TrialCounts& n, const ReportOptions& options) {
+  const std::string name = store.meta("name");
+  std::string base_text;
+  for (const param::Axis a : param::kAllAxes)
+    base_text += fmt::format("{}{}={}", base_text.empty() ? "" : " ", param::axis_name(a), base[a]);
+  char generated[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(generated, sizeof generated, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  return fmt::format(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>moet transfer "
+      "report{}</title>\n<style>{}</style></head><body>\n<h1>Does the tuned learning rate "
+      "transfer?{}</h1>\n<p class=\"meta\">{} trials in <code>{}</code> (spec <code>{}</code>): "
+      "{} done, {} diverged, {} failed, {} not finished. Base shape {}. Loss: {}. Generated "
+      "{}.</p>\n",
+      name.empty() ? "" : ": " + escape_xml(name), kStyle,
+      name.empty() ? "" : " <small>(" + escape_xml(name) + ")</small>", n.total,
+      escape_xml(store.path()), escape_xml(store.meta("spec_path")), n.done, n.diverged, n.failed,
+      n.unfinished, base_text, metric_label(options.metric), generated);
+}
+
+// Every verdict, linked to its section (panels first, then init std sweeps), and how to read
+// the figures.
+std::string verdict_list(const std::vector<LadderAnalysis>& analyses,
+                         const std::vector<InitTransfer>& inits,
+                         const std::vector<std::string>& verdicts, const ReportOptions& options) {
+  std::string html = "<h2>Verdicts</h2>\n<ul class=\"verdicts\">\n";
+  for (size_t k = 0; k < analyses.size(); ++k)
+    html += fmt::format("<li class=\"{}\"><a href=\"#panel-{}\">{}</a></li>\n",
+                        verdict_class(analyses[k]), k, escape_xml(verdicts[k]));
+  for (size_t k = 0; k < inits.size(); ++k)
+    html += fmt::format("<li class=\"{}\"><a href=\"#init-{}\">{}</a></li>\n",
+                        drift_class(inits[k].drift), k,
+                        escape_xml(verdicts[analyses.size() + k]));
+  html += fmt::format(
+      "</ul>\n<p class=\"meta\">How to read: each scale's optimum is the vertex of a parabola "
+      "fitted in log2(LR) around its best grid point (the grid point itself when the fit is "
+      "ill-posed or the best point lies at the grid's edge); stars mark optima, crosses diverged "
+      "trials, open triangles values above the plot's top, bars the range over seeds. The "
+      "optimum transfers when it moves at most ±{:g} octaves per doubling of scale from the "
+      "smallest to the largest scale (standard parameterization under Adam moves about one). \"Larger is better\" asks that loss falls at every step up the ladder, both at the "
+      "base's optimal LR and at each scale's own optimum.</p>\n",
+      options.drift_tolerance);
+  return html;
+}
+
+// Panel k's section: verdict, notes, the loss-vs-LR and loss-vs-scale figures, the optima and
+// the training curves. Its figures also go to `figures`, titled with the panel.
+std::string panel_section(const sweep::ResultsStore& store, const Panel& p,
+                          const LadderAnalysis& a, size_t k, const ReportOptions& options,
+                          std::vector<SvgFile>& figures) {
+  std::string html = fmt::format(
+      "<section class=\"panel\" id=\"panel-{}\">\n<h2>{} <small>(ladder axes {} x "
+      "scale)</small></h2>\n<p class=\"verdict {}\">{}</p>\n",
+      k, escape_xml(panel_title(p)), escape_xml(p.axes), verdict_class(a),
+      escape_xml(a.verdict));
+  if (!a.notes.empty() || p.unfinished || p.failed) {
+    html += "<ul class=\"notes\">";
+    for (const auto& n : a.notes) html += "<li>" + escape_xml(n) + "</li>";
+    if (p.failed) html += fmt::format("<li>{} trials failed (see the database)</li>", p.failed);
+    if (p.unfinished)
+      html += fmt::format("<li>{} trials not finished yet: rerun the sweep</li>", p.unfinished);
+    html += "</ul>\n";
+  }
+  html += "<div class=\"figures\">\n" + lr_plot(p, a, options.metric) +
+          scale_plot(p, a, options.metric) + "</div>\n" + optima_table(p, a);
+  const std::string stem = plot_stem(p), prefix = panel_title(p) + ": ";
+  figures.push_back({stem + ".lr.svg", lr_plot(p, a, options.metric, prefix)});
+  figures.push_back({stem + ".scale.svg", scale_plot(p, a, options.metric, prefix)});
+  const std::string curves = curves_plot(store, p, a);
+  if (!curves.empty())
+    html += "<details><summary>training curves at the best LRs</summary>\n" + curves +
+            "</details>\n";
+  return html + "</section>\n";
+}
+
+// Init std sweep k's section: its verdict and the loss-vs-init-std figure and table; the figure
+// also goes to `figures`.
+std::string init_section(const InitTransfer& t, size_t k, const ReportOptions& options,
+                         std::vector<SvgFile>& figures) {
+  const std::string title = init_title(t) + ": init std";
+  std::string html = fmt::format(
+      "<section class=\"panel\" id=\"init-{}\">\n<h2>{}</h2>\n<p class=\"verdict {}\">{}</p>\n"
+      "<p class=\"meta\">Each point is the best loss over the LR grid at that init std (the "
+      "panels above); the optimum is found as the LR's is, in log2(init std), and transfers "
+      "when it moves at most ±{:g} octaves per doubling of scale.</p>\n",
+      k, escape_xml(title), drift_class(t.drift), escape_xml(t.verdict),
+      options.init_drift_tolerance);
+  html += "<div class=\"figures\">\n" + init_plot(t, options.metric) + "</div>\n" +
+          init_table(t) + "</section>\n";
+  figures.push_back({plot_stem(t.preset, t.ladder) + ".init.svg",
+                     init_plot(t, options.metric, title + ": ")});
+  return html;
+}
+
+// index.html, summary.json and plots/*.svg under out_dir, each written atomically.
+void write_report_files(const std::string& out_dir, const std::string& html,
+                        const nlohmann::json& summary, const std::vector<SvgFile>& figures,
+                        ReportFiles& files) {
+  make_dirs(out_dir);
+  files.html_path = out_dir + "/index.html";
+  files.json_path = out_dir + "/summary.json";
+  write_file_atomic(files.html_path, html);
+  write_file_atomic(files.json_path, summary.dump(1) + "\n");
+  make_dirs(out_dir + "/plots");
+  for (const auto& [name, svg] : figures) {
+    files.svg_paths.push_back(out_dir + "/plots/" + name);
+    write_file_atomic(files.svg_paths.back(), svg);
+  }
+}
+
+}  // namespace
+
 ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::string& out_dir,
                                   const ReportOptions& options) {
   const std::vector<sweep::TrialRecord> trials = store.current_trials();
@@ -428,6 +553,7 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   if (done + diverged == 0)
     fail("{}: no finished trials to report on ({} trials: {} failed, {} not run yet)", store.path(),
          trials.size(), failed, unfinished);
+  const TrialCounts counts{trials.size(), done, diverged, failed, unfinished};
   const std::vector<Panel> panels = build_panels(trials, options.metric);
   std::vector<LadderAnalysis> analyses;
   ReportFiles files;
@@ -440,87 +566,13 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   for (const InitTransfer& t : inits)
     files.verdicts.push_back(init_title(t) + ": " + t.verdict);
 
-  const std::string name = store.meta("name");
   const param::AxisValues base = store.base_shape();
-  std::string base_text;
-  for (const param::Axis a : param::kAllAxes)
-    base_text += fmt::format("{}{}={}", base_text.empty() ? "" : " ", param::axis_name(a), base[a]);
-  char generated[64];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(generated, sizeof generated, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-
-  std::string html = fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>moet transfer "
-      "report{}</title>\n<style>{}</style></head><body>\n<h1>Does the tuned learning rate "
-      "transfer?{}</h1>\n<p class=\"meta\">{} trials in <code>{}</code> (spec <code>{}</code>): "
-      "{} done, {} diverged, {} failed, {} not finished. Base shape {}. Loss: {}. Generated "
-      "{}.</p>\n",
-      name.empty() ? "" : ": " + escape_xml(name), kStyle,
-      name.empty() ? "" : " <small>(" + escape_xml(name) + ")</small>", trials.size(),
-      escape_xml(store.path()), escape_xml(store.meta("spec_path")), done, diverged, failed,
-      unfinished, base_text, metric_label(options.metric), generated);
-  html += "<h2>Verdicts</h2>\n<ul class=\"verdicts\">\n";
+  std::string html = page_head(store, base, counts, options);
+  html += verdict_list(analyses, inits, files.verdicts, options);
+  std::vector<SvgFile> figures;
   for (size_t k = 0; k < panels.size(); ++k)
-    html += fmt::format("<li class=\"{}\"><a href=\"#panel-{}\">{}</a></li>\n",
-                        verdict_class(analyses[k]), k, escape_xml(files.verdicts[k]));
-  for (size_t k = 0; k < inits.size(); ++k)
-    html += fmt::format("<li class=\"{}\"><a href=\"#init-{}\">{}</a></li>\n",
-                        drift_class(inits[k].drift), k,
-                        escape_xml(files.verdicts[panels.size() + k]));
-  html += fmt::format(
-      "</ul>\n<p class=\"meta\">How to read: each scale's optimum is the vertex of a parabola "
-      "fitted in log2(LR) around its best grid point (the grid point itself when the fit is "
-      "ill-posed or the best point lies at the grid's edge); stars mark optima, crosses diverged "
-      "trials, open triangles values above the plot's top, bars the range over seeds. The "
-      "optimum transfers when it moves at most ±{:g} octaves per doubling of scale from the "
-      "smallest to the largest scale (standard parameterization under Adam moves about one). \"Larger is better\" asks that loss falls at every step up the ladder, both at the "
-      "base's optimal LR and at each scale's own optimum.</p>\n",
-      options.drift_tolerance);
-
-  std::vector<std::pair<std::string, std::string>> svg_files;  // name in plots/, content
-  for (size_t k = 0; k < panels.size(); ++k) {
-    const Panel& p = panels[k];
-    const LadderAnalysis& a = analyses[k];
-    html += fmt::format(
-        "<section class=\"panel\" id=\"panel-{}\">\n<h2>{} <small>(ladder axes {} x "
-        "scale)</small></h2>\n<p class=\"verdict {}\">{}</p>\n",
-        k, escape_xml(panel_title(p)), escape_xml(p.axes), verdict_class(a),
-        escape_xml(a.verdict));
-    if (!a.notes.empty() || p.unfinished || p.failed) {
-      html += "<ul class=\"notes\">";
-      for (const auto& n : a.notes) html += "<li>" + escape_xml(n) + "</li>";
-      if (p.failed) html += fmt::format("<li>{} trials failed (see the database)</li>", p.failed);
-      if (p.unfinished)
-        html += fmt::format("<li>{} trials not finished yet: rerun the sweep</li>", p.unfinished);
-      html += "</ul>\n";
-    }
-    html += "<div class=\"figures\">\n" + lr_plot(p, a, options.metric) +
-            scale_plot(p, a, options.metric) + "</div>\n" + optima_table(p, a);
-    // The same figures as files for papers and docs, titled with their panel.
-    const std::string stem = plot_stem(p), prefix = panel_title(p) + ": ";
-    svg_files.push_back({stem + ".lr.svg", lr_plot(p, a, options.metric, prefix)});
-    svg_files.push_back({stem + ".scale.svg", scale_plot(p, a, options.metric, prefix)});
-    const std::string curves = curves_plot(store, p, a);
-    if (!curves.empty())
-      html += "<details><summary>training curves at the best LRs</summary>\n" + curves +
-              "</details>\n";
-    html += "</section>\n";
-  }
-  for (size_t k = 0; k < inits.size(); ++k) {
-    const InitTransfer& t = inits[k];
-    const std::string title = init_title(t) + ": init std";
-    html += fmt::format(
-        "<section class=\"panel\" id=\"init-{}\">\n<h2>{}</h2>\n<p class=\"verdict {}\">{}</p>\n"
-        "<p class=\"meta\">Each point is the best loss over the LR grid at that init std (the "
-        "panels above); the optimum is found as the LR's is, in log2(init std), and transfers "
-        "when it moves at most ±{:g} octaves per doubling of scale.</p>\n",
-        k, escape_xml(title), drift_class(t.drift), escape_xml(t.verdict),
-        options.init_drift_tolerance);
-    html += "<div class=\"figures\">\n" + init_plot(t, options.metric) + "</div>\n" +
-            init_table(t) + "</section>\n";
-    svg_files.push_back({plot_stem(t.preset, t.ladder) + ".init.svg",
-                         init_plot(t, options.metric, title + ": ")});
-  }
+    html += panel_section(store, panels[k], analyses[k], k, options, figures);
+  for (size_t k = 0; k < inits.size(); ++k) html += init_section(inits[k], k, options, figures);
   html += fmt::format(
       "<p class=\"meta\">Next: <code>moet transfer --db {} --target TARGET.toml</code> writes the "
       "target's config with the tuned LR.</p>\n</body></html>\n",
@@ -529,23 +581,14 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   nlohmann::json summary = report_summary(panels, analyses, inits, options);
   summary["database"] = store.path();
   summary["spec"] = store.meta("spec_path");
-  summary["name"] = name;
+  summary["name"] = store.meta("name");
   summary["trials"] = {{"total", trials.size()}, {"done", done}, {"diverged", diverged},
                        {"failed", failed}, {"unfinished", unfinished}};
   nlohmann::json base_json;
   for (const param::Axis a : param::kAllAxes) base_json[param::axis_name(a)] = base[a];
   summary["base_shape"] = base_json;
 
-  make_dirs(out_dir);
-  files.html_path = out_dir + "/index.html";
-  files.json_path = out_dir + "/summary.json";
-  write_file_atomic(files.html_path, html);
-  write_file_atomic(files.json_path, summary.dump(1) + "\n");
-  make_dirs(out_dir + "/plots");
-  for (const auto& [name, svg] : svg_files) {
-    files.svg_paths.push_back(out_dir + "/plots/" + name);
-    write_file_atomic(files.svg_paths.back(), svg);
-  }
+  write_report_files(out_dir, html, summary, figures, files);
   return files;
 }
 
