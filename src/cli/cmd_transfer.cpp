@@ -41,6 +41,81 @@ std::string shape_text(const param::AxisValues& shape) {
   return out;
 }
 
+// The sweep's base trial with the target's keys laid over it, except those the sweep owns and
+// the per-run ones (threads, save), which go back to their defaults. A note names each given key
+// that is replaced or that changes what the tuned LR means.
+Config laid_over(const Config& swept, const Config& given, const std::vector<KeySpec>& schema,
+                 std::vector<std::string>& notes) {
+  Config config = swept;
+  for (const char* key : {"train.threads", "train.save"})
+    for (const KeySpec& spec : schema)
+      if (spec.key == key) config.set(key, spec.default_value);
+  for (const KeySpec& spec : schema) {
+    if (!given.is_given(spec.key)) continue;
+    const std::string value = given.get_text(spec.key), tuned_value = swept.get_text(spec.key);
+    if (sweep_owns(spec.key)) {
+      if (value != tuned_value)
+        notes.push_back(fmt::format("{}: the target's {} is replaced by the sweep's {}",
+                                    spec.key, value, tuned_value));
+      continue;
+    }
+    if (lr_sensitive(spec.key) && value != tuned_value)
+      notes.push_back(fmt::format(
+          "{}: the target has {}, the sweep tuned with {}; the tuned LR may not carry over",
+          spec.key, value, tuned_value));
+    config.set(spec.key, value);
+  }
+  return config;
+}
+
+// The axes along which the target differs from the base but `ladder` did not scale, as "N, M";
+// empty when the ladder tested them all.
+std::string untested_axes(const sweep::ResultsStore& store, const std::string& ladder,
+                          const param::AxisValues& base, const param::AxisValues& target_shape) {
+  std::string untested;
+  for (const param::Axis a : param::differing_axes(base, target_shape)) {
+    bool on_ladder = false;
+    for (const auto& [name, axes] : store.ladders())
+      if (name == ladder)
+        on_ladder = ("," + axes + ",").find(std::string(",") + param::axis_name(a) + ",") !=
+                    std::string::npos;
+    if (!on_ladder) untested += (untested.empty() ? "" : ", ") + std::string(param::axis_name(a));
+  }
+  return untested;
+}
+
+// What the sweep tuned, where and how sure: the LR, the init std and the ladder's verdict.
+void print_tuned(const analysis::TunedGlobals& tuned, double lr, const param::AxisValues& base,
+                 const std::string& db, const std::string& metric) {
+  fmt::print("tuned on the base {} by {} (preset {}, ladder {}, {} loss):\n", shape_text(base),
+             db, tuned.preset, tuned.ladder, metric);
+  fmt::print("  optim.lr        = {:.6g}  (2^{:.2f}, {} estimate at x{:g}; loss there {:.4f})\n",
+             lr, tuned.log2_lr, analysis::optimum_kind_name(tuned.kind), tuned.base_scale,
+             tuned.base_loss);
+  fmt::print("  param.init_std  = {}\n",
+             tuned.init_swept ? fmt::format("{:g} (best of the swept values)", tuned.init_std)
+             : tuned.init_std > 0 ? fmt::format("{:g} (fixed in the sweep)", tuned.init_std)
+                                  : std::string("the preset's default (not swept)"));
+  fmt::print("  ladder check    : {}\n\n", tuned.verdict);
+}
+
+// The target's config under a header saying where its LR comes from; out_path empty: in the
+// current directory as <target name>.transfer.toml.
+void write_target_config(const Config& config, const analysis::TunedGlobals& tuned,
+                         const param::AxisValues& base, const std::string& db,
+                         const std::string& target_path, std::string out_path) {
+  if (out_path.empty())
+    out_path = std::filesystem::path(target_path).stem().string() + ".transfer.toml";
+  const std::string header = fmt::format(
+      "# Written by `moet transfer --db {} --target {}`.\n# optim.lr = 2^{:.2f}: the optimum "
+      "of preset {} at the base {} (ladder {}).\n# {}\n# Train with: moet train --config {} "
+      "--out runs/<name>\n\n",
+      db, target_path, tuned.log2_lr, tuned.preset, shape_text(base), tuned.ladder,
+      tuned.verdict, out_path);
+  write_file_atomic(out_path, header + config.to_toml());
+  fmt::print("wrote {}: moet train --config {} --out runs/<name>\n", out_path, out_path);
+}
+
 MOET_COMMAND(transfer, Command{
   "transfer", "print the hyperparameters a sweep tuned and write a target's training config",
   [](CLI::App& app) {
@@ -75,26 +150,8 @@ MOET_COMMAND(transfer, Command{
                                          fmt::format("{}: trial {}", *db, base_trial->key));
       const Config given = load_config(*target);
 
-      Config config = swept;
-      for (const char* key : {"train.threads", "train.save"})
-        for (const KeySpec& spec : schema)
-          if (spec.key == key) config.set(key, spec.default_value);
       std::vector<std::string> notes;
-      for (const KeySpec& spec : schema) {
-        if (!given.is_given(spec.key)) continue;
-        const std::string value = given.get_text(spec.key), tuned_value = swept.get_text(spec.key);
-        if (sweep_owns(spec.key)) {
-          if (value != tuned_value)
-            notes.push_back(fmt::format("{}: the target's {} is replaced by the sweep's {}",
-                                        spec.key, value, tuned_value));
-          continue;
-        }
-        if (lr_sensitive(spec.key) && value != tuned_value)
-          notes.push_back(fmt::format(
-              "{}: the target has {}, the sweep tuned with {}; the tuned LR may not carry over",
-              spec.key, value, tuned_value));
-        config.set(spec.key, value);
-      }
+      Config config = laid_over(swept, given, schema, notes);
       // Six significant digits: more than any sweep resolves, fewer than float noise shows.
       const double lr = std::stod(fmt::format("{:.6g}", std::exp2(tuned.log2_lr)));
       config.set("optim.lr", fmt::format("{}", lr));
@@ -106,44 +163,16 @@ MOET_COMMAND(transfer, Command{
       const param::AxisValues base = store.base_shape();
       const param::AxisValues target_shape = param::axis_values(model_config_from(config));
       const Parameterization p = resolve_parameterization(config);
-      std::string untested;
-      for (const param::Axis a : param::differing_axes(p.base, target_shape)) {
-        bool on_ladder = false;
-        for (const auto& [name, axes] : store.ladders())
-          if (name == tuned.ladder)
-            on_ladder = ("," + axes + ",").find(std::string(",") + param::axis_name(a) + ",") !=
-                        std::string::npos;
-        if (!on_ladder) untested += (untested.empty() ? "" : ", ") + std::string(param::axis_name(a));
-      }
+      const std::string untested = untested_axes(store, tuned.ladder, p.base, target_shape);
       if (!untested.empty())
         notes.push_back(fmt::format("the target differs from the base along {}, which ladder "
                                     "'{}' did not test",
                                     untested, tuned.ladder));
 
-      fmt::print("tuned on the base {} by {} (preset {}, ladder {}, {} loss):\n", shape_text(base),
-                 *db, tuned.preset, tuned.ladder, *metric);
-      fmt::print("  optim.lr        = {:.6g}  (2^{:.2f}, {} estimate at x{:g}; loss there {:.4f})\n",
-                 lr, tuned.log2_lr, analysis::optimum_kind_name(tuned.kind), tuned.base_scale,
-                 tuned.base_loss);
-      fmt::print("  param.init_std  = {}\n",
-                 tuned.init_swept ? fmt::format("{:g} (best of the swept values)", tuned.init_std)
-                 : tuned.init_std > 0 ? fmt::format("{:g} (fixed in the sweep)", tuned.init_std)
-                                      : std::string("the preset's default (not swept)"));
-      fmt::print("  ladder check    : {}\n\n", tuned.verdict);
+      print_tuned(tuned, lr, base, *db, *metric);
       fmt::print("target {}:\n{}\n", shape_text(target_shape), format_table(p));
       for (const auto& n : notes) fmt::print("note: {}\n", n);
-
-      std::string out_path = *out;
-      if (out_path.empty())
-        out_path = std::filesystem::path(target->path).stem().string() + ".transfer.toml";
-      const std::string header = fmt::format(
-          "# Written by `moet transfer --db {} --target {}`.\n# optim.lr = 2^{:.2f}: the optimum "
-          "of preset {} at the base {} (ladder {}).\n# {}\n# Train with: moet train --config {} "
-          "--out runs/<name>\n\n",
-          *db, target->path, tuned.log2_lr, tuned.preset, shape_text(base), tuned.ladder,
-          tuned.verdict, out_path);
-      write_file_atomic(out_path, header + config.to_toml());
-      fmt::print("wrote {}: moet train --config {} --out runs/<name>\n", out_path, out_path);
+      write_target_config(config, tuned, base, *db, target->path, *out);
       return 0;
     });
   }});
