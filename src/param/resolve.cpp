@@ -65,6 +65,84 @@ double block_value(const std::optional<Rule>& cell, const std::optional<Rule>& d
   return checked(rule.eval(scope), fmt::format("block {} '{}'", what, rule.text()));
 }
 
+param::Preset load_named_preset(const std::string& name) {
+  try {
+    return param::load_preset(name);
+  } catch (const Error& e) {
+    fail("param.preset: {}", e.what());
+  }
+}
+
+// The preset's rules, with the regime's cells laid over them when the preset has regimes (the
+// regime is param.regime, or inferred from the ladder and recorded with its warnings in p).
+RuleSet rules_in_regime(const param::Preset& preset, const std::string& regime_setting,
+                        Parameterization& p) {
+  RuleSet rules = preset.rules;
+  if (!preset.regimes.empty()) {
+    p.regime = param::choose_regime(regime_setting, preset.name, p.base, p.target, p.warnings);
+    if (const auto it = preset.regimes.find(p.regime); it != preset.regimes.end())
+      param::overlay(rules, it->second);
+  } else {
+    require_choice("param.regime", regime_setting, param::regime_settings());
+  }
+  return rules;
+}
+
+std::string cell_text(const TensorInfo& t, const char* field, const Rule& rule) {
+  return fmt::format("{} {} '{}'", t.name, field, rule.text());
+}
+
+// The tensor's init (a normal whose std evaluates to 0 becomes zero) and forward multiplier.
+TensorPlan tensor_plan(const TensorInfo& t, const Cells& c, const RuleScope& at,
+                       double init_std) {
+  TensorPlan plan;
+  plan.init = c.init.kind;
+  plan.init_std = 0;
+  if (plan.init == InitKind::normal) {
+    plan.init_std = checked(init_std * c.init.std.eval(at), cell_text(t, "std", c.init.std));
+    if (plan.init_std == 0) plan.init = InitKind::zero;
+  }
+  plan.tied_across_experts = c.tied && t.experts > 0 && plan.init == InitKind::normal;
+  plan.multiplier = checked(c.mult.eval(at), cell_text(t, "mult", c.mult));
+  return plan;
+}
+
+// The tensor's LR, eps and wd. route_bias (not trainable) gets the balancing rule's LR and no
+// eps or decay. A wd cell that uses lr sees the LR's ratio to its value at the base.
+TensorHyper tensor_hyper(const TensorInfo& t, const Cells& c, RuleScope at,
+                         const RuleScope& at_base, const ParamGlobals& globals, bool sgd,
+                         const std::string& origin) {
+  TensorHyper h;
+  const double lr_factor = checked(c.lr.eval(at), cell_text(t, "lr", c.lr));
+  h.lr = (t.trainable ? globals.lr : globals.bias_lr) * lr_factor;
+  if (!t.trainable) return h;
+  if (!sgd) h.eps = globals.eps * checked(c.eps.eval(at), cell_text(t, "eps", c.eps));
+  if (c.wd.uses(Symbol::lr)) {
+    const double base_lr_factor = c.lr.eval(at_base);
+    if (!(lr_factor > 0 && base_lr_factor > 0))
+      fail("{}: role {}: wd '{}' divides by the LR, which is 0", origin, role_name(t.role),
+           c.wd.text());
+    at.lr_ratio = lr_factor / base_lr_factor;
+  }
+  h.wd = globals.wd * checked(c.wd.eval(at), cell_text(t, "wd", c.wd));
+  return h;
+}
+
+// The block scalars: each [block] cell (or its default) times its depth factor.
+BlockPlan block_plan(const param::BlockRules& block, const param::BlockRules& block_factor,
+                     const RuleScope& block_scope) {
+  BlockPlan out;
+  out.residual_mult =
+      block_value(block.residual, block_factor.residual, "1", block_scope, "residual");
+  out.attn_logit_scale = block_value(block.attn_scale, block_factor.attn_scale, "d_head^-1/2",
+                                     block_scope, "attn_scale");
+  out.aggregation_mult = block_value(block.aggregation, block_factor.aggregation, "abs(K)^-1",
+                                     block_scope, "aggregation");
+  out.readout_mult =
+      block_value(block.readout, block_factor.readout, "1", block_scope, "readout");
+  return out;
+}
+
 }  // namespace
 
 Parameterization resolve_parameterization(const Config& config) {
@@ -75,21 +153,9 @@ Parameterization resolve_parameterization(const Config& config) {
   p.base = settings.base;
   p.target = param::axis_values(target);
 
-  param::Preset preset;
-  try {
-    preset = param::load_preset(settings.preset);
-  } catch (const Error& e) {
-    fail("param.preset: {}", e.what());
-  }
+  const param::Preset preset = load_named_preset(settings.preset);
   p.source = preset.source;
-  RuleSet rules = preset.rules;
-  if (!preset.regimes.empty()) {
-    p.regime = param::choose_regime(settings.regime, preset.name, p.base, p.target, p.warnings);
-    if (const auto it = preset.regimes.find(p.regime); it != preset.regimes.end())
-      param::overlay(rules, it->second);
-  } else {
-    require_choice("param.regime", settings.regime, param::regime_settings());
-  }
+  const RuleSet rules = rules_in_regime(preset, settings.regime, p);
   std::vector<std::string> depths = param::depth_rule_names();
   depths.insert(depths.begin(), "preset");
   require_choice("param.depth", settings.depth, depths);
@@ -119,51 +185,14 @@ Parameterization resolve_parameterization(const Config& config) {
   for (size_t i = 0; i < p.tensors.size(); ++i) {
     const TensorInfo& t = p.tensors[i];
     const Cells c = cells_for(rules, depth.factors, t, sgd, preset.origin);
-    RuleScope at{p.target, p.base, target.d_head, t.fan_in, t.fan_out};
+    const RuleScope at{p.target, p.base, target.d_head, t.fan_in, t.fan_out};
     const RuleScope at_base{p.base, p.base, target.d_head, base_tensors[i].fan_in,
                             base_tensors[i].fan_out};
-    const auto what = [&](const char* field, const Rule& rule) {
-      return fmt::format("{} {} '{}'", t.name, field, rule.text());
-    };
-
-    TensorPlan& plan = p.plan.tensors[i];
-    plan.init = c.init.kind;
-    plan.init_std = 0;
-    if (plan.init == InitKind::normal) {
-      plan.init_std =
-          checked(p.globals.init_std * c.init.std.eval(at), what("std", c.init.std));
-      if (plan.init_std == 0) plan.init = InitKind::zero;
-    }
-    plan.tied_across_experts = c.tied && t.experts > 0 && plan.init == InitKind::normal;
-    plan.multiplier = checked(c.mult.eval(at), what("mult", c.mult));
-
-    TensorHyper& h = p.hyper[i];
-    const double lr_factor = checked(c.lr.eval(at), what("lr", c.lr));
-    h.lr = (t.trainable ? p.globals.lr : p.globals.bias_lr) * lr_factor;
-    if (!t.trainable) continue;  // route_bias: moved by the balancing rule, no eps or decay
-    if (!sgd) h.eps = p.globals.eps * checked(c.eps.eval(at), what("eps", c.eps));
-    if (c.wd.uses(Symbol::lr)) {
-      const double base_lr_factor = c.lr.eval(at_base);
-      if (!(lr_factor > 0 && base_lr_factor > 0))
-        fail("{}: role {}: wd '{}' divides by the LR, which is 0", preset.origin,
-             role_name(t.role), c.wd.text());
-      at.lr_ratio = lr_factor / base_lr_factor;
-    }
-    h.wd = p.globals.wd * checked(c.wd.eval(at), what("wd", c.wd));
+    p.plan.tensors[i] = tensor_plan(t, c, at, p.globals.init_std);
+    p.hyper[i] = tensor_hyper(t, c, at, at_base, p.globals, sgd, preset.origin);
   }
-
-  const RuleScope block_scope{p.target, p.base, target.d_head};
-  const param::BlockRules& block = rules.block;
-  const param::BlockRules& block_factor = depth.factors.block;
-  BlockPlan& out = p.plan.block;
-  out.residual_mult =
-      block_value(block.residual, block_factor.residual, "1", block_scope, "residual");
-  out.attn_logit_scale = block_value(block.attn_scale, block_factor.attn_scale, "d_head^-1/2",
-                                     block_scope, "attn_scale");
-  out.aggregation_mult = block_value(block.aggregation, block_factor.aggregation, "abs(K)^-1",
-                                     block_scope, "aggregation");
-  out.readout_mult =
-      block_value(block.readout, block_factor.readout, "1", block_scope, "readout");
+  p.plan.block = block_plan(rules.block, depth.factors.block,
+                            RuleScope{p.target, p.base, target.d_head});
 
   param::add_ladder_warnings(target, p.base, p.warnings);
   param::reject_routing_collapse(target, p);
