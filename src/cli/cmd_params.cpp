@@ -5,7 +5,9 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "param/json.h"
 #include "param/resolve.h"
+#include "param/table.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_fields.h"
 #include "train/schema.h"

@@ -16,6 +16,7 @@
 #include "core/files.h"
 #include "model/config.h"
 #include "param/resolve.h"
+#include "param/table.h"
 #include "sweep/results_store.h"
 #include "train/schema.h"
 

@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "model/init.h"
-#include "param/resolve.h"
+#include "param/json.h"
 
 namespace moet {
 

@@ -2,11 +2,9 @@
 // every tensor's concrete init, forward multiplier, LR, Adam epsilon and weight decay.
 //
 // The result is what the model (plan) and the optimizer (hyper, one TensorHyper per tensor in
-// model_tensors order) consume, what `moet params` prints, and what a checkpoint stores
-// (to_json / from_json, so a reloaded run keeps exactly these numbers).
+// model_tensors order) consume, what `moet params` prints (param/table.h), and what a checkpoint
+// stores (param/json.h, so a reloaded run keeps exactly these numbers).
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -48,14 +46,5 @@ struct Parameterization {
 // Reads model.*, param.*, optim.{name,lr,eps,wd} and balance.bias_lr. Throws Error (one line
 // naming the key, preset file, role or field) on bad input; prints warnings to stderr.
 Parameterization resolve_parameterization(const Config& config);
-
-// The human table: header (preset, regime, depth, shapes, globals, block scalars), one row per
-// tensor, then warnings.
-std::string format_table(const Parameterization& p);
-
-nlohmann::json to_json(const Parameterization& p);
-// Rebuilds a stored parameterization for the model `config` describes; throws Error naming the
-// first missing or mismatched field (never falls back to anything).
-Parameterization from_json(const nlohmann::json& json, const ModelConfig& config);
 
 }  // namespace moet

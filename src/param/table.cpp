@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "param/resolve.h"
+#include "param/table.h"
 
 namespace moet {
 

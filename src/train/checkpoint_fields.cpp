@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/json_text.h"
+#include "param/json.h"
 
 namespace moet {
 

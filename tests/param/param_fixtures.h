@@ -17,7 +17,9 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "param/axes.h"
+#include "param/json.h"
 #include "param/resolve.h"
+#include "param/table.h"
 #include "train/schema.h"
 
 namespace moet::testing {

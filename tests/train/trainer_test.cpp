@@ -18,6 +18,7 @@
 #include "core/rng.h"
 #include "data/shard.h"
 #include "param/resolve.h"
+#include "param/table.h"
 #include "train/checkpoint.h"
 #include "train/run_files.h"
 #include "train/schema.h"
