@@ -121,17 +121,19 @@ Drift measure_drift(const std::vector<Optimum>& optima, const std::vector<double
   return d;
 }
 
-LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drift_tolerance) {
-  LadderAnalysis a;
-  const size_t n = curves.size();
-  for (size_t i = 0; i < n; ++i) {
+namespace {
+
+// Each scale's optimum over its LR grid (and per seed), with a note where it is missing or
+// uncertain.
+void find_scale_optima(const std::vector<ScaleCurve>& curves, LadderAnalysis& a) {
+  for (const ScaleCurve& curve : curves) {
     std::vector<LossPoint> points;
-    for (const LrPoint& p : curves[i].points)
+    for (const LrPoint& p : curve.points)
       if (p.seeds > 0) points.push_back({p.log2_lr, point_loss(p)});
     a.optima.push_back(find_optimum(points));
-    a.seed_optima.push_back(seed_optima(curves[i]));
+    a.seed_optima.push_back(seed_optima(curve));
     const Optimum& o = a.optima.back();
-    const std::string at = scale_label(curves[i].scale);
+    const std::string at = scale_label(curve.scale);
     if (points.empty())
       a.notes.push_back(fmt::format("{}: no finished trials", at));
     else if (o.kind == OptimumKind::none)
@@ -147,17 +149,11 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
           "optimum",
           at));
   }
-  if (n == 0) {
-    a.verdict = "no scales";
-    return a;
-  }
-  std::vector<double> scales;
-  for (const ScaleCurve& c : curves) scales.push_back(c.scale);
-  a.base = int(base_index(scales));
-  a.drift = measure_drift(a.optima, scales, size_t(a.base), drift_tolerance, "LR");
+}
 
-  // Loss at the base-optimal LR: the grid LR nearest the base's optimum, the one a user of this
-  // grid would carry up the ladder.
+// Loss at the base-optimal LR: the grid LR nearest the base's optimum, the one a user of this
+// grid would carry up the ladder; per scale, its mean loss and seed range there.
+void measure_at_base_lr(const std::vector<ScaleCurve>& curves, LadderAnalysis& a) {
   const Optimum& base = a.optima[size_t(a.base)];
   if (base.kind != OptimumKind::none) {
     double best_gap = INFINITY;
@@ -175,36 +171,53 @@ LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drif
     a.loss_at_base_lr.push_back(loss);
     a.seed_range_at_base_lr.push_back(range);
   }
+}
+
+// The verdict's "larger is better" part, from both trends ("" with fewer than two scales).
+std::string larger_is_better_text(const LadderAnalysis& a, size_t scales) {
+  if (scales < 2) return "";
+  const auto broken = [](const std::vector<std::string>& breaks) {
+    return fmt::format("{}", fmt::join(breaks, ", "));
+  };
+  const Trend b = a.at_base_lr, o = a.at_optimum;
+  if (b == Trend::better && o == Trend::better) return "; larger is better at every step";
+  if (b == Trend::not_better && o == Trend::not_better)
+    return fmt::format("; larger is not better: at the base-optimal LR {}; at each scale's "
+                       "optimum {}",
+                       broken(a.base_lr_breaks), broken(a.optimum_breaks));
+  if (b == Trend::not_better)
+    return fmt::format("; larger is better at each scale's optimum{}, not at the "
+                       "base-optimal LR ({})",
+                       o == Trend::unknown ? " (unknown)" : "", broken(a.base_lr_breaks));
+  if (o == Trend::not_better)
+    return fmt::format("; larger is better at the base-optimal LR{}, not at each scale's "
+                       "optimum ({})",
+                       b == Trend::unknown ? " (unknown)" : "", broken(a.optimum_breaks));
+  return "; larger is better: unknown (missing or diverged points)";
+}
+
+}  // namespace
+
+LadderAnalysis analyze_ladder(const std::vector<ScaleCurve>& curves, double drift_tolerance) {
+  LadderAnalysis a;
+  const size_t n = curves.size();
+  find_scale_optima(curves, a);
+  if (n == 0) {
+    a.verdict = "no scales";
+    return a;
+  }
+  std::vector<double> scales;
+  for (const ScaleCurve& c : curves) scales.push_back(c.scale);
+  a.base = int(base_index(scales));
+  a.drift = measure_drift(a.optima, scales, size_t(a.base), drift_tolerance, "LR");
+  measure_at_base_lr(curves, a);
   std::vector<double> best;
   for (const Optimum& o : a.optima) best.push_back(o.loss);
   a.at_base_lr = trend(curves, a.loss_at_base_lr, a.base_lr_breaks);
   a.at_optimum = trend(curves, best, a.optimum_breaks);
 
   // The verdict: drift first, then "larger is better".
-  std::string better;
-  if (n >= 2) {
-    const auto broken = [](const std::vector<std::string>& breaks) {
-      return fmt::format("{}", fmt::join(breaks, ", "));
-    };
-    const Trend b = a.at_base_lr, o = a.at_optimum;
-    if (b == Trend::better && o == Trend::better)
-      better = "; larger is better at every step";
-    else if (b == Trend::not_better && o == Trend::not_better)
-      better = fmt::format("; larger is not better: at the base-optimal LR {}; at each scale's "
-                           "optimum {}",
-                           broken(a.base_lr_breaks), broken(a.optimum_breaks));
-    else if (b == Trend::not_better)
-      better = fmt::format("; larger is better at each scale's optimum{}, not at the "
-                           "base-optimal LR ({})",
-                           o == Trend::unknown ? " (unknown)" : "", broken(a.base_lr_breaks));
-    else if (o == Trend::not_better)
-      better = fmt::format("; larger is better at the base-optimal LR{}, not at each scale's "
-                           "optimum ({})",
-                           b == Trend::unknown ? " (unknown)" : "", broken(a.optimum_breaks));
-    else
-      better = "; larger is better: unknown (missing or diverged points)";
-  }
-  a.verdict = a.drift.text + better;
+  a.verdict = a.drift.text + larger_is_better_text(a, n);
   return a;
 }
 
