@@ -48,9 +48,17 @@ std::string Tokenizer::decode(std::span<const int32_t> ids) const {
   return out;
 }
 
-Tokenizer Tokenizer::from_gpt2(std::string_view encoder_json, std::string_view vocab_bpe,
-                               const std::string& encoder_source,
-                               const std::string& vocab_source) {
+namespace {
+
+// GPT-2's encoder.json: token text -> id, and per id its text and its bytes.
+struct Gpt2Encoder {
+  std::map<std::string, int32_t> id_of_text;
+  std::vector<std::string> tokens;  // bytes; a token outside the byte alphabet is its literal text
+  std::vector<std::string> texts;   // as written in the file
+  std::vector<bool> seen;
+};
+
+Gpt2Encoder read_gpt2_encoder(std::string_view encoder_json, const std::string& encoder_source) {
   const nlohmann::json encoder = parse_json(encoder_json, encoder_source);
   if (!encoder.is_object() || encoder.empty())
     fail("{}: expected a JSON object mapping tokens to ids", encoder_source);
@@ -60,35 +68,47 @@ Tokenizer Tokenizer::from_gpt2(std::string_view encoder_json, std::string_view v
   const int64_t entries = int64_t(encoder.size());
   if (entries > int64_t(INT32_MAX))
     fail("{}: {} entries, more than int32 ids can number", encoder_source, entries);
-  std::map<std::string, int32_t> id_of_text;
-  std::vector<std::string> tokens(static_cast<size_t>(entries)), texts(tokens.size());
-  std::vector<bool> seen(tokens.size(), false);
+  Gpt2Encoder e;
+  e.tokens.resize(static_cast<size_t>(entries));
+  e.texts.resize(e.tokens.size());
+  e.seen.assign(e.tokens.size(), false);
   for (const auto& [text, value] : encoder.items()) {
     const std::optional<int64_t> id = json_int64(value);
     if (!id || *id < 0 || *id >= entries)
       fail("{}: token {} has id {}, expected an integer in [0, {}) (one id per entry)",
            encoder_source, escaped_excerpt(text, 40), json_excerpt(value, 24), entries);
-    if (seen[size_t(*id)])
+    if (e.seen[size_t(*id)])
       fail("{}: id {} is given to two tokens, {} and {}", encoder_source, *id,
-           escaped_excerpt(texts[size_t(*id)], 40), escaped_excerpt(text, 40));
-    seen[size_t(*id)] = true;
-    id_of_text[text] = int32_t(*id);
-    texts[size_t(*id)] = text;
+           escaped_excerpt(e.texts[size_t(*id)], 40), escaped_excerpt(text, 40));
+    e.seen[size_t(*id)] = true;
+    e.id_of_text[text] = int32_t(*id);
+    e.texts[size_t(*id)] = text;
     // Tokens outside the byte alphabet can only be special; their bytes are their literal text.
-    tokens[size_t(*id)] = gpt2_text_to_bytes(text).value_or(text);
+    e.tokens[size_t(*id)] = gpt2_text_to_bytes(text).value_or(text);
   }
+  return e;
+}
 
+// The id of each of the 256 byte tokens, every one of which the encoder must hold.
+std::array<int32_t, 256> gpt2_byte_token_ids(const Gpt2Encoder& e,
+                                             const std::string& encoder_source) {
   std::array<int32_t, 256> byte_ids{};
   for (int b = 0; b < 256; ++b) {
-    const auto it = id_of_text.find(byte_to_unicode(uint8_t(b)));
-    if (it == id_of_text.end())
+    const auto it = e.id_of_text.find(byte_to_unicode(uint8_t(b)));
+    if (it == e.id_of_text.end())
       fail("{}: byte token {} (byte {}) is missing", encoder_source,
            nlohmann::json(byte_to_unicode(uint8_t(b))).dump(), b);
     byte_ids[b] = it->second;
   }
+  return byte_ids;
+}
 
-  std::vector<Merge> merges;
-  std::vector<bool> made_by_merge(tokens.size(), false);
+// vocab.bpe: one merge "left right" a line, in rank order, after an optional #version line;
+// every token named, and the merged text, must be in the encoder.
+std::vector<Tokenizer::Merge> read_gpt2_merges(std::string_view vocab_bpe, const Gpt2Encoder& e,
+                                               const std::string& vocab_source,
+                                               const std::string& encoder_source) {
+  std::vector<Tokenizer::Merge> merges;
   size_t line_number = 0;
   size_t at = 0;
   while (at < vocab_bpe.size()) {
@@ -105,32 +125,44 @@ Tokenizer Tokenizer::from_gpt2(std::string_view encoder_json, std::string_view v
       fail("{}:{}: expected two tokens separated by one space", vocab_source, line_number);
     const std::string left(line.substr(0, space)), right(line.substr(space + 1));
     const auto id_of = [&](const std::string& text) {
-      const auto it = id_of_text.find(text);
-      if (it == id_of_text.end())
+      const auto it = e.id_of_text.find(text);
+      if (it == e.id_of_text.end())
         fail("{}:{}: token {} is not in {}", vocab_source, line_number,
              escaped_excerpt(text, 40), encoder_source);
       return it->second;
     };
-    const Merge merge{id_of(left), id_of(right), id_of(left + right)};
-    made_by_merge[merge.result] = true;
-    merges.push_back(merge);
+    merges.push_back({id_of(left), id_of(right), id_of(left + right)});
   }
+  return merges;
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_gpt2(std::string_view encoder_json, std::string_view vocab_bpe,
+                               const std::string& encoder_source,
+                               const std::string& vocab_source) {
+  Gpt2Encoder encoder = read_gpt2_encoder(encoder_json, encoder_source);
+  const std::array<int32_t, 256> byte_ids = gpt2_byte_token_ids(encoder, encoder_source);
+  std::vector<Merge> merges = read_gpt2_merges(vocab_bpe, encoder, vocab_source, encoder_source);
+  std::vector<bool> made_by_merge(encoder.tokens.size(), false);
+  for (const Merge& merge : merges) made_by_merge[merge.result] = true;
 
   int32_t eot = -1;
-  if (const auto it = id_of_text.find(std::string(kEndOfText)); it != id_of_text.end()) {
+  if (const auto it = encoder.id_of_text.find(std::string(kEndOfText));
+      it != encoder.id_of_text.end()) {
     eot = it->second;
     if (made_by_merge[eot])
       fail("{}: {} is produced by a merge, so it would not be special", vocab_source, kEndOfText);
   }
-  Tokenizer t = from_parts(std::move(tokens), byte_ids, std::move(merges), eot);
+  Tokenizer t = from_parts(std::move(encoder.tokens), byte_ids, std::move(merges), eot);
   // Every other token outside bytes and merge results is special too (text never encodes to
   // it), and stands for its literal text.
   std::vector<bool> is_byte(t.tokens_.size(), false);
   for (int32_t id : byte_ids) is_byte[id] = true;
   for (size_t id = 0; id < t.tokens_.size(); ++id)
-    if (seen[id] && !is_byte[id] && !made_by_merge[id]) {
+    if (encoder.seen[id] && !is_byte[id] && !made_by_merge[id]) {
       t.is_special_[id] = true;
-      t.tokens_[id] = texts[id];
+      t.tokens_[id] = encoder.texts[id];
     }
   return t;
 }
