@@ -29,37 +29,50 @@ std::vector<std::string> available_metrics(const std::vector<sweep::TrialRecord>
   return names;
 }
 
+namespace {
+
+// Panels in ladder order, then preset order of first appearance; init stds ascending. The
+// database lists ladder points in spec order, so the ladders keep the spec's order.
+struct PanelOrder {
+  std::vector<std::string> ladders, presets;
+  std::map<std::pair<std::string, std::string>, std::set<double>> init_stds;  // (preset, ladder)
+  std::map<std::string, std::string> ladder_axes;
+};
+
+PanelOrder panel_order(const std::vector<sweep::TrialRecord>& trials) {
+  PanelOrder order;
+  for (const auto& t : trials) {
+    if (std::find(order.presets.begin(), order.presets.end(), t.preset) == order.presets.end())
+      order.presets.push_back(t.preset);
+    for (const auto& p : t.points) {
+      if (std::find(order.ladders.begin(), order.ladders.end(), p.ladder) == order.ladders.end())
+        order.ladders.push_back(p.ladder);
+      order.ladder_axes[p.ladder] = p.axes;
+      order.init_stds[{t.preset, p.ladder}].insert(t.init_std);
+    }
+  }
+  return order;
+}
+
+}  // namespace
+
 std::vector<Panel> build_panels(const std::vector<sweep::TrialRecord>& trials,
                                 const std::string& metric) {
   const std::vector<std::string> metrics = available_metrics(trials);
   if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end())
     fail("--loss: '{}' is not one of {}", metric, join(metrics, "|"));
 
-  // Panels in ladder order, then preset order of first appearance; init stds ascending.
-  std::vector<std::string> ladders, presets;
-  std::map<std::pair<std::string, std::string>, std::set<double>> init_stds;
-  std::map<std::string, std::string> ladder_axes;
-  for (const auto& t : trials) {
-    if (std::find(presets.begin(), presets.end(), t.preset) == presets.end())
-      presets.push_back(t.preset);
-    for (const auto& p : t.points) {
-      if (std::find(ladders.begin(), ladders.end(), p.ladder) == ladders.end())
-        ladders.push_back(p.ladder);
-      ladder_axes[p.ladder] = p.axes;
-      init_stds[{t.preset, p.ladder}].insert(t.init_std);
-    }
-  }
-  // The database lists ladder points in spec order; keep that order for the ladders.
+  const PanelOrder order = panel_order(trials);
   std::vector<Panel> panels;
-  for (const auto& ladder : ladders) {
-    for (const auto& preset : presets) {
-      const auto stds = init_stds.find({preset, ladder});
-      if (stds == init_stds.end()) continue;
+  for (const auto& ladder : order.ladders) {
+    for (const auto& preset : order.presets) {
+      const auto stds = order.init_stds.find({preset, ladder});
+      if (stds == order.init_stds.end()) continue;
       for (const double init_std : stds->second) {
         Panel panel;
         panel.preset = preset;
         panel.ladder = ladder;
-        panel.axes = ladder_axes[ladder];
+        panel.axes = order.ladder_axes.at(ladder);
         panel.init_std = init_std;
         panel.init_swept = stds->second.size() > 1;
         // scale -> log2 LR -> trials
