@@ -244,9 +244,8 @@ SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& sour
       where.fail("axes: expected a non-empty array of axis names (N, Ne, M, K, L)");
     for (const auto& a : *axes) {
       const auto name = a.value<std::string>();
-      const auto* found = std::find_if(param::kAllAxes.begin(), param::kAllAxes.end(),
-                                       [&](Axis axis) { return name && *name == param::axis_name(axis); });
-      if (found == param::kAllAxes.end())
+      const std::optional<Axis> found = name ? param::axis_named(*name) : std::nullopt;
+      if (!found)
         where.fail("axes: '{}' is not one of N|Ne|M|K|L", name.value_or("?"));
       if (std::find(l.axes.begin(), l.axes.end(), *found) != l.axes.end())
         where.fail("axes: {} appears twice", *name);
