@@ -25,7 +25,7 @@ for preset in sp mup completep-moe; do
   lr=0.015625; [ "$preset" = completep-moe ] && lr=0.03125  # pilot optima 2^-6, 2^-5
   check width N,Ne "$preset" $lr "${p1[@]}"
   check depth L "$preset" $lr "${p1[@]}"
-  check experts M "$preset" $lr "${p1[@]}"
+  check experts M,K "$preset" $lr "${p1[@]}"
   check expert-width Ne "$preset" $lr "${p1[@]}"
 done
 for preset in mup-moe mssp; do

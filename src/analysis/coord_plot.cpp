@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "analysis/svg_plot.h"
-#include "train/coord_ladder.h"
+#include "coord/ladder.h"
 
 namespace moet {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "analysis/coord_report.h"
+#include "coord/report.h"
 
 namespace moet {
 

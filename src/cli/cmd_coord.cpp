@@ -6,11 +6,11 @@
 #include <sstream>
 
 #include "analysis/coord_plot.h"
-#include "analysis/coord_report.h"
 #include "cli/command.h"
+#include "coord/report.h"
+#include "coord/run.h"
 #include "core/error.h"
 #include "core/files.h"
-#include "train/coord_run.h"
 
 namespace moet::cli {
 namespace {
@@ -43,8 +43,9 @@ MOET_COMMAND(coord, Command{
     auto a = std::make_shared<CoordArgs>();
     add_config_options(app, a->config);
     app.add_option("--axis", a->axes,
-                   "axes that grow together: N, Ne, M (K follows, K/M fixed), K, L, regimeI "
-                   "(N,Ne), regimeII (N,M,K), regimeIII (N,Ne,M,K); repeat or comma-separate")
+                   "axes that grow together, each name as in a sweep's axes: N, Ne, M, K, L "
+                   "(each alone; M,K keeps K/M fixed), regimeI (N,Ne), regimeII (N,M,K), "
+                   "regimeIII (N,Ne,M,K); repeat or comma-separate")
         ->required()
         ->take_all();
     app.add_option("--scales", a->scales,

@@ -58,7 +58,7 @@ void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, co
   } else {
     PhaseScope scope(Phase::dense_ffn);
     mlp_backward<T>(dx, false, dbranch, a.ln.out.data(),
-                    MlpBuffers<T>{const_cast<T*>(a.pre.data()), const_cast<T*>(a.act.data())},
+                    MlpBuffers<const T>{a.pre.data(), a.act.data()},
                     s.dact.data(), s.dpre.data(), R, N, w.ffn, c.act == "swiglu");
   }
   norm_backward(c, w.ln2, a.ln, dh, dx, h_in, R);

@@ -11,8 +11,9 @@ namespace {
 
 class Builder {
  public:
-  void add(const std::string& name, Role role, std::vector<int64_t> shape, int64_t layer,
-           int64_t experts = 0) {
+  // Returns the tensor's index.
+  int add(const std::string& name, Role role, std::vector<int64_t> shape, int64_t layer,
+          int64_t experts = 0) {
     TensorInfo t;
     t.name = name;
     t.role = role;
@@ -41,6 +42,7 @@ class Builder {
     t.offset = next_offset_;
     next_offset_ = end.value();
     tensors_.push_back(std::move(t));
+    return int(tensors_.size()) - 1;
   }
   std::vector<TensorInfo> take() { return std::move(tensors_); }
 
@@ -49,63 +51,83 @@ class Builder {
   int64_t next_offset_ = 0;
 };
 
-void add_norm(Builder& b, const ModelConfig& c, const std::string& prefix, int64_t layer) {
-  b.add(prefix + ".gain", Role::norm, {c.N}, layer);
-  if (c.norm == "layernorm") b.add(prefix + ".bias", Role::bias, {c.N}, layer);
+NormIndex add_norm(Builder& b, const ModelConfig& c, const std::string& prefix, int64_t layer) {
+  NormIndex n;
+  n.gain = b.add(prefix + ".gain", Role::norm, {c.N}, layer);
+  if (c.norm == "layernorm") n.bias = b.add(prefix + ".bias", Role::bias, {c.N}, layer);
+  return n;
+}
+
+void add_attention(Builder& b, const ModelConfig& c, const std::string& p, int64_t l,
+                   BlockIndex& i) {
+  i.wq = b.add(p + ".attn.wq", Role::attn_qk, {c.N, c.N}, l);
+  i.wk = b.add(p + ".attn.wk", Role::attn_qk, {c.N, c.N}, l);
+  i.wv = b.add(p + ".attn.wv", Role::attn_v, {c.N, c.N}, l);
+  i.wo = b.add(p + ".attn.wo", Role::attn_o, {c.N, c.N}, l);
+  if (c.linear_bias) {
+    i.bq = b.add(p + ".attn.bq", Role::bias, {c.N}, l);
+    i.bk = b.add(p + ".attn.bk", Role::bias, {c.N}, l);
+    i.bv = b.add(p + ".attn.bv", Role::bias, {c.N}, l);
+    i.bo = b.add(p + ".attn.bo", Role::bias, {c.N}, l);
+  }
+}
+
+void add_moe(Builder& b, const ModelConfig& c, const std::string& p, int64_t l, BlockIndex& i) {
+  i.router = b.add(p + ".moe.router", Role::router, {c.N, c.M}, l);
+  i.route_bias = b.add(p + ".moe.route_bias", Role::route_bias, {c.M}, l);
+  MlpIndex& e = i.experts;
+  e.up = b.add(p + ".moe.expert_up", Role::expert_up, {c.M, c.N, c.up_cols(c.Ne)}, l, c.M);
+  e.down = b.add(p + ".moe.expert_down", Role::expert_down, {c.M, c.Ne, c.N}, l, c.M);
+  if (c.linear_bias) {
+    e.up_bias = b.add(p + ".moe.expert_up_bias", Role::bias, {c.M, c.up_cols(c.Ne)}, l, c.M);
+    e.down_bias = b.add(p + ".moe.expert_down_bias", Role::bias, {c.M, c.N}, l, c.M);
+  }
+  if (c.shared_experts > 0) {
+    const int64_t S = c.shared_experts, Ns = c.shared_width();
+    MlpIndex& s = i.shared;
+    s.up = b.add(p + ".moe.shared_up", Role::shared_up, {S, c.N, c.up_cols(Ns)}, l, S);
+    s.down = b.add(p + ".moe.shared_down", Role::shared_down, {S, Ns, c.N}, l, S);
+    if (c.linear_bias) {
+      s.up_bias = b.add(p + ".moe.shared_up_bias", Role::bias, {S, c.up_cols(Ns)}, l, S);
+      s.down_bias = b.add(p + ".moe.shared_down_bias", Role::bias, {S, c.N}, l, S);
+    }
+  }
+}
+
+void add_dense_ffn(Builder& b, const ModelConfig& c, const std::string& p, int64_t l,
+                   MlpIndex& f) {
+  const int64_t Nf = c.dense_width();
+  f.up = b.add(p + ".ffn.up", Role::dense_up, {c.N, c.up_cols(Nf)}, l);
+  f.down = b.add(p + ".ffn.down", Role::dense_down, {Nf, c.N}, l);
+  if (c.linear_bias) {
+    f.up_bias = b.add(p + ".ffn.up_bias", Role::bias, {c.up_cols(Nf)}, l);
+    f.down_bias = b.add(p + ".ffn.down_bias", Role::bias, {c.N}, l);
+  }
 }
 
 }  // namespace
 
-std::vector<TensorInfo> model_tensors(const ModelConfig& c) {
+ModelLayout model_layout(const ModelConfig& c) {
   Builder b;
-  b.add("embed", Role::embed, {c.vocab, c.N}, -1);
-  if (c.pos == "learned") b.add("pos_embed", Role::pos_embed, {c.seq, c.N}, -1);
+  ModelLayout layout;
+  layout.embed = b.add("embed", Role::embed, {c.vocab, c.N}, -1);
+  if (c.pos == "learned") layout.pos_embed = b.add("pos_embed", Role::pos_embed, {c.seq, c.N}, -1);
   for (int64_t l = 0; l < c.L; ++l) {
     const std::string p = "blocks." + std::to_string(l);
-    add_norm(b, c, p + ".ln1", l);
-    b.add(p + ".attn.wq", Role::attn_qk, {c.N, c.N}, l);
-    b.add(p + ".attn.wk", Role::attn_qk, {c.N, c.N}, l);
-    b.add(p + ".attn.wv", Role::attn_v, {c.N, c.N}, l);
-    b.add(p + ".attn.wo", Role::attn_o, {c.N, c.N}, l);
-    if (c.linear_bias) {
-      b.add(p + ".attn.bq", Role::bias, {c.N}, l);
-      b.add(p + ".attn.bk", Role::bias, {c.N}, l);
-      b.add(p + ".attn.bv", Role::bias, {c.N}, l);
-      b.add(p + ".attn.bo", Role::bias, {c.N}, l);
-    }
-    add_norm(b, c, p + ".ln2", l);
-    if (c.is_moe_block(l)) {
-      b.add(p + ".moe.router", Role::router, {c.N, c.M}, l);
-      b.add(p + ".moe.route_bias", Role::route_bias, {c.M}, l);
-      b.add(p + ".moe.expert_up", Role::expert_up, {c.M, c.N, c.up_cols(c.Ne)}, l, c.M);
-      b.add(p + ".moe.expert_down", Role::expert_down, {c.M, c.Ne, c.N}, l, c.M);
-      if (c.linear_bias) {
-        b.add(p + ".moe.expert_up_bias", Role::bias, {c.M, c.up_cols(c.Ne)}, l, c.M);
-        b.add(p + ".moe.expert_down_bias", Role::bias, {c.M, c.N}, l, c.M);
-      }
-      if (c.shared_experts > 0) {
-        const int64_t S = c.shared_experts, Ns = c.shared_width();
-        b.add(p + ".moe.shared_up", Role::shared_up, {S, c.N, c.up_cols(Ns)}, l, S);
-        b.add(p + ".moe.shared_down", Role::shared_down, {S, Ns, c.N}, l, S);
-        if (c.linear_bias) {
-          b.add(p + ".moe.shared_up_bias", Role::bias, {S, c.up_cols(Ns)}, l, S);
-          b.add(p + ".moe.shared_down_bias", Role::bias, {S, c.N}, l, S);
-        }
-      }
-    } else {
-      const int64_t Nf = c.dense_width();
-      b.add(p + ".ffn.up", Role::dense_up, {c.N, c.up_cols(Nf)}, l);
-      b.add(p + ".ffn.down", Role::dense_down, {Nf, c.N}, l);
-      if (c.linear_bias) {
-        b.add(p + ".ffn.up_bias", Role::bias, {c.up_cols(Nf)}, l);
-        b.add(p + ".ffn.down_bias", Role::bias, {c.N}, l);
-      }
-    }
+    BlockIndex& i = layout.blocks.emplace_back();
+    i.ln1 = add_norm(b, c, p + ".ln1", l);
+    add_attention(b, c, p, l, i);
+    i.ln2 = add_norm(b, c, p + ".ln2", l);
+    if (c.is_moe_block(l)) add_moe(b, c, p, l, i);
+    else add_dense_ffn(b, c, p, l, i.ffn);
   }
-  add_norm(b, c, "final_norm", -1);
-  if (!c.tied_embed) b.add("unembed", Role::unembed, {c.N, c.vocab}, -1);
-  return b.take();
+  layout.final_norm = add_norm(b, c, "final_norm", -1);
+  if (!c.tied_embed) layout.unembed = b.add("unembed", Role::unembed, {c.N, c.vocab}, -1);
+  layout.tensors = b.take();
+  return layout;
 }
+
+std::vector<TensorInfo> model_tensors(const ModelConfig& c) { return model_layout(c).tensors; }
 
 int64_t total_numel(const std::vector<TensorInfo>& tensors) {
   int64_t n = 0;

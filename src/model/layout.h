@@ -29,11 +29,42 @@ struct TensorInfo {
   bool trainable = true;  // false for route_bias: moved by the balancing rule only
 };
 
+// Where each tensor of the model sits in the tensor list: an index into ModelLayout::tensors,
+// -1 where the config has no such tensor (biases without model.linear_bias, a LayerNorm bias
+// under RMSNorm, MoE tensors in a dense block). Code binds tensors through these; the names are
+// for checkpoints and printing.
+struct NormIndex {
+  int gain = -1, bias = -1;
+};
+
+// The up -> activation -> down MLP of a dense FFN, of all routed experts or of all shared
+// experts (expert tensors carry the leading expert axis).
+struct MlpIndex {
+  int up = -1, up_bias = -1, down = -1, down_bias = -1;
+};
+
+struct BlockIndex {
+  NormIndex ln1, ln2;
+  int wq = -1, wk = -1, wv = -1, wo = -1, bq = -1, bk = -1, bv = -1, bo = -1;
+  MlpIndex ffn;                         // dense blocks
+  int router = -1, route_bias = -1;     // MoE blocks
+  MlpIndex experts, shared;
+};
+
+struct ModelLayout {
+  std::vector<TensorInfo> tensors;  // in parameter-buffer order
+  int embed = -1, pos_embed = -1, unembed = -1;
+  NormIndex final_norm;
+  std::vector<BlockIndex> blocks;  // one per block, in block order
+};
+
+ModelLayout model_layout(const ModelConfig& config);
+// model_layout(config).tensors.
 std::vector<TensorInfo> model_tensors(const ModelConfig& config);
 int64_t total_numel(const std::vector<TensorInfo>& tensors);
 // Parameters touched by one token's forward pass (top-K experts only); for FLOP counts.
 int64_t active_numel(const ModelConfig& config, const std::vector<TensorInfo>& tensors);
-// Index of the tensor with this name, or -1.
+// Index of the tensor with this name, or -1 (for tools and tests; code binds by ModelLayout).
 int find_tensor(const std::vector<TensorInfo>& tensors, const std::string& name);
 
 }  // namespace moet

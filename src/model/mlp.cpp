@@ -21,8 +21,9 @@ void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int
 }
 
 template <typename T>
-void mlp_backward(T* dx, bool accumulate_dx, const T* dout, const T* x, const MlpBuffers<T>& buf,
-                  T* dact, T* dpre, int64_t rows, int64_t N, const MlpWeights<T>& w, bool swiglu) {
+void mlp_backward(T* dx, bool accumulate_dx, const T* dout, const T* x,
+                  const MlpBuffers<const T>& buf, T* dact, T* dpre, int64_t rows, int64_t N,
+                  const MlpWeights<T>& w, bool swiglu) {
   const int64_t F = w.hidden, up_cols = swiglu ? 2 * F : F;
   linear_backward<T>(dact, w.down.grad, w.down_bias.scaled(), dout, buf.act, w.down.value, rows,
                      F, N, w.down.mult, false, w.down.bf16);
@@ -37,10 +38,10 @@ template void mlp_forward<float>(float*, const MlpBuffers<float>&, const float*,
 template void mlp_forward<double>(double*, const MlpBuffers<double>&, const double*, int64_t,
                                   int64_t, const MlpWeights<double>&, bool, bool);
 template void mlp_backward<float>(float*, bool, const float*, const float*,
-                                  const MlpBuffers<float>&, float*, float*, int64_t, int64_t,
-                                  const MlpWeights<float>&, bool);
+                                  const MlpBuffers<const float>&, float*, float*, int64_t,
+                                  int64_t, const MlpWeights<float>&, bool);
 template void mlp_backward<double>(double*, bool, const double*, const double*,
-                                   const MlpBuffers<double>&, double*, double*, int64_t, int64_t,
-                                   const MlpWeights<double>&, bool);
+                                   const MlpBuffers<const double>&, double*, double*, int64_t,
+                                   int64_t, const MlpWeights<double>&, bool);
 
 }  // namespace moet

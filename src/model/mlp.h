@@ -11,6 +11,8 @@
 
 namespace moet {
 
+// MlpBuffers<T> for the forward, which writes them; MlpBuffers<const T> for the backward,
+// which only reads what the forward kept.
 template <typename T>
 struct MlpBuffers {
   T* pre;  // [rows, up_cols]
@@ -25,7 +27,8 @@ void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int
 // Adds parameter gradients into w.*.grad; dx (=, or += with accumulate_dx). dact and dpre are
 // scratch of the sizes of act and pre; dout is [rows, N].
 template <typename T>
-void mlp_backward(T* dx, bool accumulate_dx, const T* dout, const T* x, const MlpBuffers<T>& buf,
-                  T* dact, T* dpre, int64_t rows, int64_t N, const MlpWeights<T>& w, bool swiglu);
+void mlp_backward(T* dx, bool accumulate_dx, const T* dout, const T* x,
+                  const MlpBuffers<const T>& buf, T* dact, T* dpre, int64_t rows, int64_t N,
+                  const MlpWeights<T>& w, bool swiglu);
 
 }  // namespace moet

@@ -23,66 +23,60 @@
 namespace moet {
 
 template <typename T>
-Weight<T> Model<T>::weight(const std::string& name, bool required) {
-  const int i = find_tensor(tensors_, name);
-  if (i < 0) {
-    MOET_CHECK(!required);
-    return {};
-  }
-  const TensorInfo& t = tensors_[size_t(i)];
+Weight<T> Model<T>::weight(int index) {
+  if (index < 0) return {};  // a tensor this config does not have
+  const TensorInfo& t = layout_.tensors[size_t(index)];
   return Weight<T>{params_.data() + t.offset, grads_.data() + t.offset,
-                   T(plan_.tensors[size_t(i)].multiplier)};
+                   T(plan_.tensors[size_t(index)].multiplier)};
 }
 
 template <typename T>
-NormWeights<T> Model<T>::norm_weights(const std::string& prefix) {
-  return {weight(prefix + ".gain"), weight(prefix + ".bias", false)};
+NormWeights<T> Model<T>::norm_weights(const NormIndex& index) {
+  return {weight(index.gain), weight(index.bias)};
 }
 
 template <typename T>
-MlpWeights<T> Model<T>::mlp_weights(const std::string& up, const std::string& down,
-                                    int64_t hidden) {
-  return {weight(up), weight(up + "_bias", false), weight(down), weight(down + "_bias", false),
+MlpWeights<T> Model<T>::mlp_weights(const MlpIndex& index, int64_t hidden) {
+  return {weight(index.up), weight(index.up_bias), weight(index.down), weight(index.down_bias),
           hidden};
 }
 
 template <typename T>
 Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch)
-    : config_(config), plan_(plan), tensors_(model_tensors(config)), B_(batch) {
+    : config_(config), plan_(plan), layout_(model_layout(config)), B_(batch) {
   validate(config_);
-  validate_plan(tensors_, plan_);
+  validate_plan(layout_.tensors, plan_);
   if (B_ <= 0) fail("batch size must be positive (got {})", B_);
   const ModelConfig& c = config_;
-  const int64_t n = total_numel(tensors_);
+  const int64_t n = total_numel(layout_.tensors);
   params_.assign(size_t(n), T(0));
   grads_.assign(size_t(n), T(0));
 
-  embed_ = weight("embed");
-  pos_embed_ = weight("pos_embed", false);
-  unembed_ = weight("unembed", false);
-  final_norm_w_ = norm_weights("final_norm");
+  embed_ = weight(layout_.embed);
+  pos_embed_ = weight(layout_.pos_embed);
+  unembed_ = weight(layout_.unembed);
+  final_norm_w_ = norm_weights(layout_.final_norm);
   for (int64_t l = 0; l < c.L; ++l) {
-    const std::string p = "blocks." + std::to_string(l);
+    const BlockIndex& i = layout_.blocks[size_t(l)];
     BlockWeights<T> w;
-    w.ln1 = norm_weights(p + ".ln1");
-    w.ln2 = norm_weights(p + ".ln2");
-    w.wq = weight(p + ".attn.wq");
-    w.wk = weight(p + ".attn.wk");
-    w.wv = weight(p + ".attn.wv");
-    w.wo = weight(p + ".attn.wo");
-    w.bq = weight(p + ".attn.bq", false);
-    w.bk = weight(p + ".attn.bk", false);
-    w.bv = weight(p + ".attn.bv", false);
-    w.bo = weight(p + ".attn.bo", false);
+    w.ln1 = norm_weights(i.ln1);
+    w.ln2 = norm_weights(i.ln2);
+    w.wq = weight(i.wq);
+    w.wk = weight(i.wk);
+    w.wv = weight(i.wv);
+    w.wo = weight(i.wo);
+    w.bq = weight(i.bq);
+    w.bk = weight(i.bk);
+    w.bv = weight(i.bv);
+    w.bo = weight(i.bo);
     w.moe = c.is_moe_block(l);
     if (w.moe) {
-      w.router = weight(p + ".moe.router");
-      w.route_bias = weight(p + ".moe.route_bias");
-      w.experts = mlp_weights(p + ".moe.expert_up", p + ".moe.expert_down", c.Ne);
-      if (c.shared_experts > 0)
-        w.shared = mlp_weights(p + ".moe.shared_up", p + ".moe.shared_down", c.shared_width());
+      w.router = weight(i.router);
+      w.route_bias = weight(i.route_bias);
+      w.experts = mlp_weights(i.experts, c.Ne);
+      if (c.shared_experts > 0) w.shared = mlp_weights(i.shared, c.shared_width());
     } else {
-      w.ffn = mlp_weights(p + ".ffn.up", p + ".ffn.down", c.dense_width());
+      w.ffn = mlp_weights(i.ffn, c.dense_width());
     }
     blocks_.push_back(w);
   }
@@ -134,7 +128,7 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch)
 
 template <typename T>
 void Model<T>::init(uint64_t seed) {
-  init_parameters<T>(tensors_, plan_, seed, params_.data());
+  init_parameters<T>(layout_.tensors, plan_, seed, params_.data());
 }
 
 template <typename T>

@@ -53,7 +53,9 @@ class Model {
 
   const ModelConfig& config() const { return config_; }
   const ModelPlan& plan() const { return plan_; }
-  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const std::vector<TensorInfo>& tensors() const { return layout_.tensors; }
+  // The tensor list and where each block's tensors sit in it (index into tensors() and plan()).
+  const ModelLayout& layout() const { return layout_; }
   int64_t batch() const { return B_; }
   int64_t rows() const { return B_ * config_.seq; }
   std::vector<T>& params() { return params_; }
@@ -70,11 +72,12 @@ class Model {
   const std::vector<T>& final_norm_out() const { return final_norm_.out; }
 
  private:
-  Weight<T> weight(const std::string& name, bool required = true);
+  // The tensor at this layout index; a null Weight for -1 (a tensor the config does not have).
+  Weight<T> weight(int index);
   // Points the bf16 field of every GEMM weight at params_bf16_ (or at null for fp32).
   void attach_bf16_weights();
-  NormWeights<T> norm_weights(const std::string& prefix);
-  MlpWeights<T> mlp_weights(const std::string& up, const std::string& down, int64_t hidden);
+  NormWeights<T> norm_weights(const NormIndex& index);
+  MlpWeights<T> mlp_weights(const MlpIndex& index, int64_t hidden);
   T readout_mult() const;
   // The tied readout's GEMMs (embed is [V, N], so not a linear layer), in bf16 when the model is.
   void readout_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
@@ -83,7 +86,7 @@ class Model {
 
   ModelConfig config_;
   ModelPlan plan_;
-  std::vector<TensorInfo> tensors_;
+  ModelLayout layout_;
   int64_t B_;
   std::vector<T> params_, grads_;
   Precision precision_ = Precision::fp32;

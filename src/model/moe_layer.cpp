@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <optional>
-#include <string>
 
 #include "core/error.h"
 #include "core/profile.h"
@@ -101,27 +99,81 @@ void route(const BlockContext<T>& ctx, const BlockWeights<T>& w, RoutingActs<T>&
                   K);
 }
 
+// The backward of route(): gates -> scores -> router logits, plus the auxiliary- and z-loss
+// gradients, then the router's linear backward, which adds d loss / d x into dx. dgates [R, K]
+// holds d loss / d gate per assignment.
+template <typename T>
+void route_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const RoutingActs<T>& r,
+                    const T* x, const T* dgates, T* dx, T loss_scale, BackwardScratch<T>& s) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K, A = R * K;
+  const bool softmax = c.router_score == "softmax";
+  // d aux / d p[i, e] = weight * M * f_e / R with f_e the fraction of assignments to e.
+  const auto aux_coef = [&](int64_t e) {
+    return T(c.aux_weight * M * (double(r.offsets[e + 1] - r.offsets[e]) / double(A)) / R);
+  };
+  T* drouter = s.drouter.data();
+#pragma omp parallel for schedule(static) if (worth_parallel(R * M))
+  for (int64_t i = 0; i < R; ++i) {
+    T* ds = s.dscores.data() + i * M;
+    std::fill(ds, ds + M, T(0));
+    const T* g = r.gates.data() + i * K;
+    const T* dg = dgates + i * K;
+    const int32_t* sel = r.selected.data() + i * K;
+    if (c.gate_renorm) {
+      // g_k = s_k / S with S = sum of chosen scores: ds_k = (dg_k - sum_j dg_j g_j) / S
+      T S = 0, dot = 0;
+      for (int64_t k = 0; k < K; ++k) S += r.scores[i * M + sel[k]], dot += dg[k] * g[k];
+      for (int64_t k = 0; k < K; ++k) ds[sel[k]] += (dg[k] - dot) / S;
+    } else {
+      for (int64_t k = 0; k < K; ++k) ds[sel[k]] += dg[k];
+    }
+    const T* sc = r.scores.data() + i * M;
+    T* dl = drouter + i * M;
+    if (softmax) {
+      T dot = 0;
+      for (int64_t e = 0; e < M; ++e) dot += ds[e] * sc[e];
+      for (int64_t e = 0; e < M; ++e) dl[e] = sc[e] * (ds[e] - dot);
+    } else {
+      for (int64_t e = 0; e < M; ++e) dl[e] = ds[e] * sc[e] * (T(1) - sc[e]);
+    }
+    if (c.aux_weight > 0 || c.z_weight > 0) {
+      const T* p = r.aux_probs.data() + i * M;
+      if (c.aux_weight > 0) {
+        T dot = 0;
+        for (int64_t e = 0; e < M; ++e) dot += aux_coef(e) * p[e];
+        for (int64_t e = 0; e < M; ++e) dl[e] += loss_scale * p[e] * (aux_coef(e) - dot);
+      }
+      if (c.z_weight > 0) {
+        const T coef = loss_scale * T(2 * c.z_weight / R) * r.logsumexp[i];
+        for (int64_t e = 0; e < M; ++e) dl[e] += coef * p[e];
+      }
+    }
+  }
+  linear_backward<T>(dx, w.router.grad, {}, drouter, x, w.router.value, R, N, M,
+                     w.router.mult, true);
+}
+
 // Runs fn(e, first_position, rows) for every expert with tokens. With several threads the
 // experts run side by side, one per thread (their GEMMs then run on the calling thread): for the
-// expert sizes of small models that beats splitting each GEMM over the threads, and every expert
-// writes only its own rows and its own weight gradients, so the results do not depend on which
-// thread ran which expert.
+// expert sizes of small models that beats splitting each GEMM over the threads
+// (docs/performance.md), and every expert writes only its own rows and its own weight
+// gradients, so the results do not depend on which thread ran which expert.
 template <typename Fn>
 void for_each_expert(const std::vector<int64_t>& offsets, int64_t M, Fn&& fn) {
-  static const bool parallel = std::getenv("MOET_EXPERT_PARALLEL") == nullptr ||
-                               std::string(std::getenv("MOET_EXPERT_PARALLEL")) != "0";
-#pragma omp parallel for schedule(dynamic, 1) if (parallel && !omp_in_parallel())
+#pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel())
   for (int64_t e = 0; e < M; ++e) {
     const int64_t rows = offsets[e + 1] - offsets[e];
     if (rows > 0) fn(e, offsets[e], rows);
   }
 }
 
-template <typename T>
-MlpBuffers<T> shared_buffers(const ModelConfig& c, const FfnActs<T>& a, int64_t s, int64_t R) {
+// Shared expert s's rows of the stacked pre/act buffers: writable from the forward's acts, a
+// read-only view (MlpBuffers<const T>) from the backward's.
+template <typename Acts>
+auto shared_buffers(const ModelConfig& c, Acts& a, int64_t s, int64_t R) {
   const int64_t Ns = c.shared_width();
-  return {const_cast<T*>(a.pre.data()) + s * R * c.up_cols(Ns),
-          const_cast<T*>(a.act.data()) + s * R * Ns};
+  return MlpBuffers{a.pre.data() + s * R * c.up_cols(Ns), a.act.data() + s * R * Ns};
 }
 
 template <typename T>
@@ -245,8 +297,7 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
   scope.emplace(Phase::experts);
   const int64_t up = c.up_cols(c.Ne);
   for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
-    const MlpBuffers<T> buf{const_cast<T*>(a.exp_pre.data()) + p0 * up,
-                            const_cast<T*>(a.exp_act.data()) + p0 * c.Ne};
+    const MlpBuffers<const T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
     // Scratch by position, so experts running side by side never share it.
     mlp_backward<T>(s.dx_perm.data() + p0 * N, false, dexp_out + p0 * N, a.x_perm.data() + p0 * N,
                     buf, s.dexp_act.data() + p0 * c.Ne, s.dexp_pre.data() + p0 * up, rows, N,
@@ -257,53 +308,9 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
   combine_assignments<T>(dx, s.dx_perm.data(), nullptr, r.position.data(), R, K, N,
                          c.shared_experts > 0);
 
-  // Gates -> scores -> logits, plus the auxiliary and z-loss gradients.
+  // The gates' gradients flow back through the router, whose share of dx is added last.
   scope.emplace(Phase::router);
-  const bool softmax = c.router_score == "softmax";
-  // d aux / d p[i, e] = weight * M * f_e / R with f_e the fraction of assignments to e.
-  const auto aux_coef = [&](int64_t e) {
-    return T(c.aux_weight * M * (double(r.offsets[e + 1] - r.offsets[e]) / double(A)) / R);
-  };
-  T* drouter = s.drouter.data();
-#pragma omp parallel for schedule(static) if (worth_parallel(R * M))
-  for (int64_t i = 0; i < R; ++i) {
-    T* ds = s.dscores.data() + i * M;
-    std::fill(ds, ds + M, T(0));
-    const T* g = r.gates.data() + i * K;
-    const T* dg = dgates + i * K;
-    const int32_t* sel = r.selected.data() + i * K;
-    if (c.gate_renorm) {
-      // g_k = s_k / S with S = sum of chosen scores: ds_k = (dg_k - sum_j dg_j g_j) / S
-      T S = 0, dot = 0;
-      for (int64_t k = 0; k < K; ++k) S += r.scores[i * M + sel[k]], dot += dg[k] * g[k];
-      for (int64_t k = 0; k < K; ++k) ds[sel[k]] += (dg[k] - dot) / S;
-    } else {
-      for (int64_t k = 0; k < K; ++k) ds[sel[k]] += dg[k];
-    }
-    const T* sc = r.scores.data() + i * M;
-    T* dl = drouter + i * M;
-    if (softmax) {
-      T dot = 0;
-      for (int64_t e = 0; e < M; ++e) dot += ds[e] * sc[e];
-      for (int64_t e = 0; e < M; ++e) dl[e] = sc[e] * (ds[e] - dot);
-    } else {
-      for (int64_t e = 0; e < M; ++e) dl[e] = ds[e] * sc[e] * (T(1) - sc[e]);
-    }
-    if (c.aux_weight > 0 || c.z_weight > 0) {
-      const T* p = r.aux_probs.data() + i * M;
-      if (c.aux_weight > 0) {
-        T dot = 0;
-        for (int64_t e = 0; e < M; ++e) dot += aux_coef(e) * p[e];
-        for (int64_t e = 0; e < M; ++e) dl[e] += loss_scale * p[e] * (aux_coef(e) - dot);
-      }
-      if (c.z_weight > 0) {
-        const T coef = loss_scale * T(2 * c.z_weight / R) * r.logsumexp[i];
-        for (int64_t e = 0; e < M; ++e) dl[e] += coef * p[e];
-      }
-    }
-  }
-  linear_backward<T>(dx, w.router.grad, {}, drouter, x, w.router.value, R, N, M,
-                     w.router.mult, true);
+  route_backward(ctx, w, r, x, dgates, dx, loss_scale, s);
 }
 
 #define MOET_INSTANTIATE(T)                                                                   \

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,14 @@ constexpr std::array<Axis, kAxes> kAllAxes = {Axis::N, Axis::Ne, Axis::M, Axis::
 inline const char* axis_name(Axis axis) {
   constexpr const char* names[kAxes] = {"N", "Ne", "M", "K", "L"};
   return names[int(axis)];
+}
+
+// The axis called `name` (exactly N, Ne, M, K or L), or nullopt. The one reading of an axis
+// name: a sweep's `axes = ["M"]` and `moet coord --axis M` both mean M alone.
+inline std::optional<Axis> axis_named(const std::string& name) {
+  for (const Axis a : kAllAxes)
+    if (name == axis_name(a)) return a;
+  return std::nullopt;
 }
 
 struct AxisValues {

@@ -59,6 +59,12 @@ const std::vector<std::string>& regime_settings() {
   return settings;
 }
 
+const std::vector<Axis>& regime_axes(const std::string& name) {
+  for (const auto& r : regimes())
+    if (name == r.name) return r.co_scaling;
+  fail("'{}' is not a regime; valid regimes: {}", name, valid_regimes());
+}
+
 std::string choose_regime(const std::string& setting, const std::string& preset,
                           const AxisValues& base, const AxisValues& target,
                           std::vector<std::string>& warnings) {

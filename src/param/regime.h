@@ -17,6 +17,9 @@ namespace moet::param {
 
 const std::vector<std::string>& regime_names();     // I, II, III
 const std::vector<std::string>& regime_settings();  // auto, I, II, III: the values of param.regime
+// The widths that regime `name` (I, II or III) co-scales, in N, Ne, M, K order; throws Error
+// naming the valid regimes for another name.
+const std::vector<Axis>& regime_axes(const std::string& name);
 
 // param.regime (auto | I | II | III) for a preset with regime rules. auto infers the regime from
 // the axes that differ between base and target and throws Error naming them and the valid

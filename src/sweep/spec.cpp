@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -234,10 +235,8 @@ std::vector<Axis> read_axes(const toml::table& t, const Where& where) {
   std::vector<Axis> out;
   for (const auto& a : *axes) {
     const auto name = a.value<std::string>();
-    const auto* found =
-        std::find_if(param::kAllAxes.begin(), param::kAllAxes.end(),
-                     [&](Axis axis) { return name && *name == param::axis_name(axis); });
-    if (found == param::kAllAxes.end())
+    const std::optional<Axis> found = name ? param::axis_named(*name) : std::nullopt;
+    if (!found)
       where.fail("axes: '{}' is not one of N|Ne|M|K|L", name.value_or("?"));
     if (std::find(out.begin(), out.end(), *found) != out.end())
       where.fail("axes: {} appears twice", *name);

@@ -20,10 +20,10 @@
 
 #include <filesystem>
 
-#include "analysis/coord_report.h"
+#include "coord/report.h"
+#include "coord/run.h"
 #include "core/rng.h"
 #include "data/shard.h"
-#include "train/coord_run.h"
 #include "train/schema.h"
 
 namespace moet {

@@ -1,10 +1,10 @@
-#include "train/coord_probe.h"
+#include "coord/probe.h"
 
 #include <cmath>
 
+#include "coord/moe_split.h"
 #include "core/error.h"
 #include "kernels/gemm.h"
-#include "train/moe_split.h"
 
 namespace moet {
 
@@ -33,10 +33,10 @@ struct TensorRef {
   float mult = 1;
 };
 
-TensorRef tensor_ref(const Model<float>& model, const std::string& name) {
-  const int i = find_tensor(model.tensors(), name);
-  MOET_CHECK(i >= 0);
-  return {model.tensors()[size_t(i)].offset, float(model.plan().tensors[size_t(i)].multiplier)};
+TensorRef tensor_ref(const Model<float>& model, int index) {
+  MOET_CHECK(index >= 0);
+  return {model.tensors()[size_t(index)].offset,
+          float(model.plan().tensors[size_t(index)].multiplier)};
 }
 
 // The readout: logits = mult * x W with W = unembed [N, V], or the tied embedding [V, N] used
@@ -49,12 +49,13 @@ struct Readout {
 };
 
 Readout readout_of(const Model<float>& model) {
-  const int i = find_tensor(model.tensors(), "unembed");
+  const ModelLayout& layout = model.layout();
   const double block = model.plan().block.readout_mult;
-  if (i >= 0)
-    return {model.tensors()[size_t(i)].offset, false,
-            float(block * model.plan().tensors[size_t(i)].multiplier)};
-  return {tensor_ref(model, "embed").offset, true, float(block)};
+  if (layout.unembed >= 0) {
+    const TensorRef t = tensor_ref(model, layout.unembed);
+    return {t.offset, false, float(block * t.mult)};
+  }
+  return {tensor_ref(model, layout.embed).offset, true, float(block)};
 }
 
 // out [rows, out_dim] = mult * x W, W [in, out_dim] or (transposed) [out_dim, in].
@@ -149,9 +150,9 @@ std::vector<CoordValue> CoordProbe::measure(Model<float>& model) const {
     add((std::string("prop.") + role).c_str(), layer, u.propagating);
   };
   // A projection applied to the whole batch.
-  const auto whole = [&](const std::string& name, const float* x_t, const float* x_0, int64_t in,
+  const auto whole = [&](int index, const float* x_t, const float* x_0, int64_t in,
                          int64_t out_dim) {
-    const TensorRef t = tensor_ref(model, name);
+    const TensorRef t = tensor_ref(model, index);
     return linear_updates({{0, R, Wt + t.offset, W0 + t.offset}}, x_t, x_0, in, out_dim, t.mult);
   };
 
@@ -160,24 +161,24 @@ std::vector<CoordValue> CoordProbe::measure(Model<float>& model) const {
   for (int64_t l = 0; l < c.L; ++l) {
     const BlockActs<float>& a = model.block_acts()[size_t(l)];
     const BlockInputs& in0 = inputs0_[size_t(l)];
-    const std::string p = "blocks." + std::to_string(l);
+    const BlockIndex& w = model.layout().blocks[size_t(l)];
     add("act.resid", l, rms(model.residual(l + 1), R * N));
     add("delta.resid", l, rms_difference(model.residual(l + 1), resid0_[size_t(l + 1)].data(), R * N));
     add("act.attn_out", l, rms_difference(a.resid_mid.data(), model.residual(l), R * N, rm));
     const float* xa = a.attn.ln.out.data();
-    add_updates("attn_q", l, whole(p + ".attn.wq", xa, in0.attn_in.data(), N, N));
-    add_updates("attn_k", l, whole(p + ".attn.wk", xa, in0.attn_in.data(), N, N));
-    add_updates("attn_v", l, whole(p + ".attn.wv", xa, in0.attn_in.data(), N, N));
-    add_updates("attn_o", l, whole(p + ".attn.wo", a.attn.att.data(), in0.att.data(), N, N));
+    add_updates("attn_q", l, whole(w.wq, xa, in0.attn_in.data(), N, N));
+    add_updates("attn_k", l, whole(w.wk, xa, in0.attn_in.data(), N, N));
+    add_updates("attn_v", l, whole(w.wv, xa, in0.attn_in.data(), N, N));
+    add_updates("attn_o", l, whole(w.wo, a.attn.att.data(), in0.att.data(), N, N));
 
     const float* xf = a.ffn.ln.out.data();
     const double ffn_out = rms_difference(model.residual(l + 1), a.resid_mid.data(), R * N, rm);
     if (!c.is_moe_block(l)) {
       const int64_t Nf = c.dense_width();
       add("act.ffn_out", l, ffn_out);
-      add_updates("dense_up", l, whole(p + ".ffn.up", xf, in0.ffn_in.data(), N, c.up_cols(Nf)));
+      add_updates("dense_up", l, whole(w.ffn.up, xf, in0.ffn_in.data(), N, c.up_cols(Nf)));
       add_updates("dense_down", l,
-                  whole(p + ".ffn.down", a.ffn.act.data(), in0.dense_act.data(), Nf, N));
+                  whole(w.ffn.down, a.ffn.act.data(), in0.dense_act.data(), Nf, N));
       continue;
     }
     const RoutingStats& routing = model.routing()[moe_index++];
@@ -188,7 +189,7 @@ std::vector<CoordValue> CoordProbe::measure(Model<float>& model) const {
     add("act.expert_pre", l, rms(f.exp_pre.data(), A * up));
     add("act.expert_out", l, rms(f.exp_out.data(), A * N));
     add("load.max_over_mean", l, routing.max_over_mean_load());
-    add_updates("router", l, whole(p + ".moe.router", xf, in0.ffn_in.data(), N, c.M));
+    add_updates("router", l, whole(w.router, xf, in0.ffn_in.data(), N, c.M));
 
     const MoeSplit split = moe_split(model, l, W0, in0.ffn_in.data());
     std::vector<Segment> up_segments, down_segments;

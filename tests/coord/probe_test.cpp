@@ -6,10 +6,10 @@
 #include <cmath>
 
 #include "../support/model_fixtures.h"
+#include "coord/moe_split.h"
+#include "coord/probe.h"
 #include "core/rng.h"
 #include "kernels/routing.h"
-#include "train/coord_probe.h"
-#include "train/moe_split.h"
 
 namespace moet {
 namespace {

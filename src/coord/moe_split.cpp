@@ -1,6 +1,4 @@
-#include "train/moe_split.h"
-
-#include <string>
+#include "coord/moe_split.h"
 
 #include "core/error.h"
 #include "kernels/linear.h"
@@ -11,13 +9,11 @@ namespace moet {
 
 namespace {
 
-// The tensor `name` of block `layer` as a Weight over `params`; a null Weight when absent.
-Weight<float> block_weight(const Model<float>& model, int64_t layer, const std::string& name,
-                           const float* params) {
-  const int i = find_tensor(model.tensors(), "blocks." + std::to_string(layer) + ".moe." + name);
-  if (i < 0) return {};
-  return Weight<float>{const_cast<float*>(params) + model.tensors()[size_t(i)].offset, nullptr,
-                       float(model.plan().tensors[size_t(i)].multiplier)};
+// The tensor at layout index `index` as a Weight over `params`; a null Weight for -1.
+Weight<float> weight_in(const Model<float>& model, int index, const float* params) {
+  if (index < 0) return {};
+  return Weight<float>{const_cast<float*>(params) + model.tensors()[size_t(index)].offset, nullptr,
+                       float(model.plan().tensors[size_t(index)].multiplier)};
 }
 
 }  // namespace
@@ -27,10 +23,11 @@ MlpWeights<float> expert_weights(const Model<float>& model, int64_t layer, const
   const ModelConfig& c = model.config();
   const int64_t up = c.up_cols(c.Ne);
   // The slicing of moe_layer.cpp: expert e holds N*up_cols (up), Ne*N (down) consecutive values.
-  return {block_weight(model, layer, "expert_up", params).expert(e, c.N * up),
-          block_weight(model, layer, "expert_up_bias", params).expert(e, up),
-          block_weight(model, layer, "expert_down", params).expert(e, c.Ne * c.N),
-          block_weight(model, layer, "expert_down_bias", params).expert(e, c.N), c.Ne};
+  const MlpIndex& i = model.layout().blocks[size_t(layer)].experts;
+  return {weight_in(model, i.up, params).expert(e, c.N * up),
+          weight_in(model, i.up_bias, params).expert(e, up),
+          weight_in(model, i.down, params).expert(e, c.Ne * c.N),
+          weight_in(model, i.down_bias, params).expert(e, c.N), c.Ne};
 }
 
 MoeSplit moe_split(const Model<float>& model, int64_t layer, const float* params0,

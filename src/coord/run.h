@@ -1,5 +1,5 @@
 // run_coord: train every rung of a coordinate-check ladder for a few steps, several seeds each,
-// and collect the probe's metrics (coord_probe.h) at the recorded steps.
+// and collect the probe's metrics (coord/probe.h) at the recorded steps.
 //
 // Fixed global hyperparameters (the config's optim.*, param.*) on every rung; only the shape
 // and the parameterization's resolution of it change. Seed s initialises the model with
@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "coord/ladder.h"
 #include "core/config.h"
-#include "train/coord_ladder.h"
 
 namespace moet {
 

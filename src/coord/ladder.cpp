@@ -1,11 +1,14 @@
-#include "train/coord_ladder.h"
+#include "coord/ladder.h"
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "core/error.h"
 #include "model/config.h"
+#include "param/regime.h"
 
 namespace moet {
 
@@ -13,24 +16,8 @@ using param::Axis;
 
 namespace {
 
-struct AxisName {
-  const char* name;
-  std::vector<Axis> axes;
-};
-
-const std::vector<AxisName>& axis_names() {
-  static const std::vector<AxisName> all = {
-      {"N", {Axis::N}},
-      {"Ne", {Axis::Ne}},
-      {"M", {Axis::M, Axis::K}},
-      {"K", {Axis::K}},
-      {"L", {Axis::L}},
-      {"regimeI", {Axis::N, Axis::Ne}},
-      {"regimeII", {Axis::N, Axis::M, Axis::K}},
-      {"regimeIII", {Axis::N, Axis::Ne, Axis::M, Axis::K}},
-  };
-  return all;
-}
+// A regime written as an axis name: "regime" + I, II or III.
+constexpr std::string_view kRegimePrefix = "regime";
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -45,11 +32,20 @@ std::vector<std::string> split_list(const std::string& text) {
 
 std::string valid_axis_names() {
   std::string out;
-  for (const auto& a : axis_names()) {
+  for (const Axis a : param::kAllAxes) {
     if (!out.empty()) out += '|';
-    out += a.name;
+    out += param::axis_name(a);
   }
+  for (const std::string& r : param::regime_names()) out += "|" + std::string(kRegimePrefix) + r;
   return out;
+}
+
+// The axes `name` grows: one axis (param::axis_named), or a regime's widths (param/regime.h).
+std::vector<Axis> axes_named(const std::string& name) {
+  if (const std::optional<Axis> axis = param::axis_named(name)) return {*axis};
+  for (const std::string& r : param::regime_names())
+    if (name == std::string(kRegimePrefix) + r) return param::regime_axes(r);
+  fail("--axis: '{}' is not one of {}", name, valid_axis_names());
 }
 
 }  // namespace
@@ -58,11 +54,8 @@ std::vector<Axis> parse_coord_axes(const std::vector<std::string>& names) {
   std::vector<Axis> axes;
   for (const std::string& entry : names)
     for (const std::string& name : split_list(entry)) {
-      const auto it = std::find_if(axis_names().begin(), axis_names().end(),
-                                   [&](const AxisName& a) { return name == a.name; });
-      if (it == axis_names().end())
-        fail("--axis: '{}' is not one of {}", name, valid_axis_names());
-      axes.insert(axes.end(), it->axes.begin(), it->axes.end());
+      const std::vector<Axis> named = axes_named(name);
+      axes.insert(axes.end(), named.begin(), named.end());
     }
   if (axes.empty()) fail("--axis: give at least one axis ({})", valid_axis_names());
   std::sort(axes.begin(), axes.end());
@@ -92,8 +85,8 @@ std::vector<double> parse_coord_scales(const std::string& text) {
 }
 
 std::string describe_axes(const std::vector<Axis>& axes) {
-  for (const auto& a : axis_names())
-    if (std::string(a.name).rfind("regime", 0) == 0 && a.axes == axes) return a.name;
+  for (const std::string& r : param::regime_names())
+    if (param::regime_axes(r) == axes) return std::string(kRegimePrefix) + r;
   return param::axis_list(axes);
 }
 

@@ -1,14 +1,15 @@
 // The ladder of a coordinate check: which axes grow, by which factors, and the config of every
 // rung.
 //
-// Axes are the names of docs/design.md §1 plus paper 2's regimes as shorthands:
-//   N, Ne, L      that axis alone
-//   M             M with K (K/M stays fixed, as every transfer ladder must keep it)
-//   K             K alone (K/M moves: the parameterization warns)
-//   regimeI       N, Ne          (M, K fixed)
-//   regimeII      N, M, K        (Ne fixed)
-//   regimeIII     N, Ne, M, K
-// Several axes co-scale: `--axis N --axis Ne` is regime I. The config's model.* shape is scale 1,
+// Axis names mean what they mean in a sweep spec's `axes` (param::axis_named), plus paper 2's
+// regimes (param/regime.h) as shorthands:
+//   N, Ne, M, K, L   that axis alone (M alone moves K/M; so does K alone: the parameterization
+//                    warns)
+//   regimeI          N, Ne          (M, K fixed)
+//   regimeII         N, M, K        (Ne fixed)
+//   regimeIII        N, Ne, M, K
+// Several axes co-scale: `--axis N --axis Ne` is regime I, and `--axis M,K` grows the experts
+// with K/M fixed, as a sweep's `axes = ["M", "K"]` does. The config's model.* shape is scale 1,
 // the base of the parameterization (param.base.* is set to it on every rung); a rung at scale s
 // multiplies each chosen axis by s.
 #pragma once

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "analysis/coord_fit.h"
-#include "train/coord_run.h"
+#include "coord/fit.h"
+#include "coord/run.h"
 
 namespace moet {
 

@@ -1,19 +1,18 @@
 // The coordinate check's arithmetic on synthetic data: the log-log slope fit, the verdicts and
-// their thresholds, the ladder (axes, scales, recorded steps), and the report built from series
-// with known slopes (table, JSON, SVG). Bad command lines fail with one line and exit 2.
+// their thresholds, and the report built from series with known slopes (table, JSON, SVG). Bad
+// command lines fail with one line and exit 2. The ladder is tested in ladder_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 
 #include "../support/run_binary.h"
-#include "analysis/coord_fit.h"
 #include "analysis/coord_plot.h"
-#include "analysis/coord_report.h"
+#include "coord/fit.h"
+#include "coord/ladder.h"
+#include "coord/report.h"
+#include "coord/run.h"
 #include "core/error.h"
-#include "train/coord_ladder.h"
-#include "train/coord_run.h"
-#include "train/schema.h"
 
 namespace moet {
 namespace {
@@ -70,63 +69,6 @@ TEST(CoordFit, VerdictsFollowTheThreshold) {
   EXPECT_EQ(classify({1, INFINITY, 2}, SlopeFit{}, 0.15), Verdict::diverged);
   EXPECT_EQ(classify({0, 1, 2}, fit_log_log({1, 2, 4}, {0, 1, 2}), 0.15), Verdict::undetermined);
   EXPECT_STREQ(verdict_name(Verdict::undetermined), "n/a");
-}
-
-TEST(CoordLadder, AxesScalesAndRecordedSteps) {
-  EXPECT_EQ(parse_coord_axes({"N", "Ne"}), (std::vector<Axis>{Axis::N, Axis::Ne}));
-  EXPECT_EQ(parse_coord_axes({"Ne,N"}), (std::vector<Axis>{Axis::N, Axis::Ne}));
-  EXPECT_EQ(parse_coord_axes({"M"}), (std::vector<Axis>{Axis::M, Axis::K}));  // K/M fixed
-  EXPECT_EQ(parse_coord_axes({"K"}), (std::vector<Axis>{Axis::K}));
-  EXPECT_EQ(parse_coord_axes({"regimeII"}), (std::vector<Axis>{Axis::N, Axis::M, Axis::K}));
-  EXPECT_EQ(parse_coord_axes({"regimeIII", "N"}),
-            (std::vector<Axis>{Axis::N, Axis::Ne, Axis::M, Axis::K}));
-  EXPECT_EQ(describe_axes(parse_coord_axes({"N,Ne"})), "regimeI");
-  EXPECT_EQ(describe_axes(parse_coord_axes({"L"})), "L");
-  EXPECT_THROW(parse_coord_axes({"width"}), Error);
-  EXPECT_THROW(parse_coord_axes({}), Error);
-
-  EXPECT_EQ(parse_coord_scales("4,1,2"), (std::vector<double>{1, 2, 4}));
-  EXPECT_EQ(parse_coord_scales("0.5, 1"), (std::vector<double>{0.5, 1}));
-  EXPECT_THROW(parse_coord_scales("1"), Error);
-  EXPECT_THROW(parse_coord_scales("1,1,2"), Error);
-  EXPECT_THROW(parse_coord_scales("1,x"), Error);
-  EXPECT_THROW(parse_coord_scales("0,1"), Error);
-
-  const CoordLadder ladder{parse_coord_axes({"M"}), {1, 2}};
-  const param::AxisValues base{{64, 32, 8, 2, 2}};
-  const param::AxisValues top = ladder_shape(ladder, base, 4);
-  EXPECT_EQ(top, (param::AxisValues{{64, 32, 32, 8, 2}}));
-  EXPECT_THROW(ladder_shape(ladder, base, 0.25), Error);  // K = 0.5
-
-  EXPECT_EQ(default_record_steps(20), (std::vector<int64_t>{0, 1, 2, 5, 10, 20}));
-  EXPECT_EQ(default_record_steps(3), (std::vector<int64_t>{0, 1, 2, 3}));
-  EXPECT_EQ(default_record_steps(1), (std::vector<int64_t>{0, 1}));
-  EXPECT_EQ(parse_record_steps("0,1,2,5,10,last", 20), (std::vector<int64_t>{0, 1, 2, 5, 10, 20}));
-  EXPECT_EQ(parse_record_steps("last,0,last", 3), (std::vector<int64_t>{0, 3}));
-  EXPECT_THROW(parse_record_steps("0,30", 20), Error);
-  EXPECT_THROW(parse_record_steps("-1", 20), Error);
-  EXPECT_THROW(parse_record_steps("two", 20), Error);
-}
-
-TEST(CoordLadder, RungsShareTheBaseAndOneRegime) {
-  const Config config = Config::load(
-      full_config_schema(), "",
-      {"model.N=32", "model.Ne=32", "model.d_head=16", "param.preset=mssp"});
-  const CoordLadder ladder{parse_coord_axes({"regimeI"}), {1, 2, 4}};
-  const std::vector<CoordRung> rungs = ladder_rungs(config, ladder);
-  ASSERT_EQ(rungs.size(), 3u);
-  for (size_t i = 0; i < rungs.size(); ++i) {
-    EXPECT_EQ(rungs[i].config.get_int("param.base.N"), 32);
-    EXPECT_EQ(rungs[i].config.get_int("model.N"), 32 << i);
-    EXPECT_EQ(rungs[i].config.get_int("model.Ne"), 32 << i);
-    EXPECT_EQ(rungs[i].config.get_string("param.regime"), "I");  // the base rung too
-    EXPECT_EQ(rungs[i].parameterization.regime, "I");
-  }
-  // A given base that is not the config's shape, and a ladder no regime fits, are bad input.
-  Config other = config;
-  other.set("param.base.N", "64");
-  EXPECT_THROW(ladder_rungs(other, ladder), Error);
-  EXPECT_THROW(ladder_rungs(config, CoordLadder{parse_coord_axes({"N"}), {1, 2}}), Error);
 }
 
 // Two scales, two steps, two seeds; values seed-symmetric around a known power of the scale.

@@ -1,4 +1,4 @@
-#include "analysis/coord_fit.h"
+#include "coord/fit.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "analysis/coord_report.h"
+#include "coord/report.h"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <map>
 
-#include "train/coord_ladder.h"
+#include "coord/ladder.h"
 
 namespace moet {
 

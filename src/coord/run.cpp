@@ -1,4 +1,4 @@
-#include "train/coord_run.h"
+#include "coord/run.h"
 
 #include <omp.h>
 
@@ -7,12 +7,12 @@
 #include <map>
 #include <sstream>
 
+#include "coord/probe.h"
 #include "core/error.h"
 #include "core/timer.h"
 #include "data/dataset.h"
 #include "model/model.h"
 #include "optim/optimizer.h"
-#include "train/coord_probe.h"
 #include "train/run_memory.h"
 #include "train/train_config.h"
 #include "train/train_step.h"
