@@ -72,14 +72,14 @@ std::string MpiWorld::describe() const {
 void MpiWorld::do_abort(int exit_code) { MPI_Abort(MPI_COMM_WORLD, exit_code); }
 
 void MpiWorld::do_allreduce_sum(std::span<float> data) {
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data.data(), mpi_count(int64_t(data.size()), "MPI_Allreduce"),
-                          MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+  const int count = mpi_count(int64_t(data.size()), "MPI_Allreduce");
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data.data(), count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
             "MPI_Allreduce");
 }
 
 void MpiWorld::do_allreduce_sum(std::span<double> data) {
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data.data(), mpi_count(int64_t(data.size()), "MPI_Allreduce"),
-                          MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+  const int count = mpi_count(int64_t(data.size()), "MPI_Allreduce");
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data.data(), count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
             "MPI_Allreduce");
 }
 

@@ -50,7 +50,8 @@ class DistMpirun : public ::testing::Test {
     std::vector<std::string> all = {"--allow-run-as-root", "--oversubscribe"};
     all.insert(all.end(), args.begin(), args.end());
     const auto start = std::chrono::steady_clock::now();
-    testing::ProcessResult r = testing::run_process("/usr/bin/mpirun", all, dir_.string(), 60, 0, kEnv);
+    testing::ProcessResult r =
+        testing::run_process("/usr/bin/mpirun", all, dir_.string(), 60, 0, kEnv);
     if (seconds)
       *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
@@ -132,7 +133,8 @@ TEST_F(DistMpirun, DifferentBinariesStopEveryRankWithOneLine) {
   fs::copy_file(DIST_RANKS_BINARY, a);
   fs::copy_file(DIST_RANKS_BINARY, b);
   std::ofstream(b, std::ios::app | std::ios::binary) << '\0';
-  const auto same = mpirun({"-np", "1", a.string(), "binary", ":", "-np", "1", a.string(), "binary"});
+  const auto same =
+      mpirun({"-np", "1", a.string(), "binary", ":", "-np", "1", a.string(), "binary"});
   EXPECT_EQ(same.exit_code, 0) << same.err;
   EXPECT_NE(same.out.find("rank 1: binary passed"), std::string::npos) << same.out;
   double seconds = 0;
@@ -171,8 +173,8 @@ TEST_F(DistMpirun, AFailedMpiCallIsAnErrorNotAnAbort) {
   const auto r = ranks(2, "mpi-error");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   for (int rank = 0; rank < 2; ++rank)
-    EXPECT_NE(r.out.find(fmt::format("rank {} caught: MPI_Bcast failed: MPI_ERR_ROOT: invalid root\n",
-                                     rank)),
+    EXPECT_NE(r.out.find(fmt::format(
+                  "rank {} caught: MPI_Bcast failed: MPI_ERR_ROOT: invalid root\n", rank)),
               std::string::npos)
         << r.out << r.err;
 }

@@ -97,8 +97,9 @@ void zero1_round_trip(World& world) {
   }
   std::vector<float> params(grads.size(), -1.0f);
   for (int64_t j = 0; j < shard.length; ++j) params[size_t(shard.begin + j)] = -mine[size_t(j)];
-  world.all_gather(std::span<const float>(params).subspan(size_t(shard.begin), size_t(shard.length)),
-                   std::span(params));
+  const auto my_params =
+      std::span<const float>(params).subspan(size_t(shard.begin), size_t(shard.length));
+  world.all_gather(my_params, std::span(params));
   for (int64_t i = 0; i < kLength; ++i) {
     float sum = 0;
     for (int r = 0; r < world.size(); ++r) sum += exact_value(r, i);
@@ -109,13 +110,16 @@ void zero1_round_trip(World& world) {
   const uint64_t tag = 0xabc000ull + uint64_t(world.rank());
   std::vector<uint64_t> tags(size_t(world.size()));
   world.all_gather(std::span<const uint64_t>(&tag, 1), std::span(tags));
-  for (int r = 0; r < world.size(); ++r) expect(tags[size_t(r)] == 0xabc000ull + r, "all_gather(uint64)");
+  for (int r = 0; r < world.size(); ++r)
+    expect(tags[size_t(r)] == 0xabc000ull + uint64_t(r), "all_gather(uint64)");
 }
 
 // Rows rank s sends rank d for d's local expert j: zero for some pairs, on purpose.
 int64_t rows_for(int s, int d, int j) { return (s + 2 * d + j) % 3; }
 constexpr int kExpertsPerRank = 2, kRowWidth = 4;
-float row_value(int s, int d, int64_t row, int col) { return float(s * 10000 + d * 1000 + row * 10 + col); }
+float row_value(int s, int d, int64_t row, int col) {
+  return float(s * 10000 + d * 1000 + row * 10 + col);
+}
 
 void token_exchange(World& world) {
   const int me = world.rank(), ranks = world.size();
@@ -141,7 +145,8 @@ void token_exchange(World& world) {
   for (int s = 0; s < ranks; ++s)
     for (int64_t row = 0; row < recv_counts[size_t(s)] / kRowWidth; ++row)
       for (int col = 0; col < kRowWidth; ++col)
-        expect(recv[at++] == row_value(s, me, row, col), fmt::format("all_to_all_v from rank {}", s));
+        expect(recv[at++] == row_value(s, me, row, col),
+               fmt::format("all_to_all_v from rank {}", s));
 }
 
 void broadcast_and_barrier(World& world) {
