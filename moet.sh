@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
 BUILD_PKGS=(g++ cmake ninja-build pkg-config ccache libdnnl-dev libtomlplusplus-dev
-  nlohmann-json3-dev libcli11-dev libfmt-dev libzstd-dev libsqlite3-dev libgtest-dev)
+  nlohmann-json3-dev libcli11-dev libfmt-dev libzstd-dev libsqlite3-dev libgtest-dev libopenmpi-dev)
 # The test oracle (PyTorch) and the peer benchmark's BLAS; only `test` and `bench-peer` need them.
 # The tests also hand the report to a real browser, sweeps to a real mpirun and the emitted job
 # array to a real one-node Slurm that they start and stop themselves (tests/sweep/slurm_test.cpp,
