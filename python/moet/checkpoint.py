@@ -190,22 +190,19 @@ def load_optimizer_state(optimizer, checkpoint):
 
 
 def optimizer_moments(model, optimizer):
-    """(first, second or None, steps) in moet's terms from a torch optimizer over apply's groups;
-    tensors without state (the balancing bias, or before the first step) get zeros."""
+    """(first, second or None) in moet's terms from a torch optimizer over apply's groups: Adam's
+    moments, or SGD's momentum buffer and no second; tensors without state (the balancing bias,
+    or any before the first step) get zeros."""
     adam = isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW))
-    first, second, steps = {}, ({} if adam else None), 0
+    first, second = {}, ({} if adam else None)
     for name, t in model_tensors(model).items():
         s = optimizer.state.get(t, {})
         if adam:
             first[name] = s.get("exp_avg", torch.zeros_like(t))
             second[name] = s.get("exp_avg_sq", torch.zeros_like(t))
-            if "step" in s:
-                steps = int(s["step"])
         else:
             first[name] = s.get("momentum_buffer", torch.zeros_like(t))
-    if not adam:
-        steps = getattr(optimizer, "moet_steps", 0)
-    return first, second, steps
+    return first, second
 
 
 def _finite(value):
