@@ -151,7 +151,7 @@ class MoE(Scaled):
     up is Ne, or 2 Ne for SwiGLU ([gate | up]).
 
     forward(x [R, N]) -> (y [R, N], aux_loss, z_loss). The tokens routed to each expert since the
-    last balance() are counted in `counts`."""
+    last balance() are counted in `counts` (moet's routing statistics: routing_stats())."""
 
     def __init__(self, N, M, K, Ne, act="gelu", score="sigmoid", gate_renorm=False, bias=False,
                  shared=0, shared_Ne=0, aux_weight=0.0, z_weight=0.0):
@@ -181,13 +181,14 @@ class MoE(Scaled):
                 self.shared_down_bias = nn.Parameter(torch.zeros(shared, N))
         self.register_buffer("counts", torch.zeros(M, dtype=torch.int64), persistent=False)
         self.counted_tokens = 0
-        self.last_chosen = None
+        self.last_chosen, self.last_logit_rms = None, 0.0
 
     def forward(self, x):
         logits = scaled_linear(x, self.router, self.mult("router"))
         chosen, gates, _ = route(logits, self.K, self.score, self.scaled("route_bias"),
                                  self.gate_renorm)
         self.last_chosen = chosen
+        self.last_logit_rms = float(logits.detach().double().pow(2).mean().sqrt())
         flat = chosen.reshape(-1)
         counts = torch.bincount(flat, minlength=self.M)
         self.counts += counts
@@ -212,6 +213,16 @@ class MoE(Scaled):
             else zero
         z = router_z_loss(logits, self.z_weight) if self.z_weight > 0 else zero
         return y, aux, z
+
+    def routing_stats(self):
+        """Loads since the last balance() as moet logs them: per expert the share of the counted
+        tokens that chose it, max over mean of the counts, and the RMS of the last router logits."""
+        counts = self.counts.tolist()
+        total = sum(counts)
+        tokens = max(1, self.counted_tokens)
+        return {"load": [c / tokens for c in counts],
+                "max_over_mean": max(counts) * len(counts) / total if total else 0.0,
+                "logit_rms": self.last_logit_rms}
 
     @torch.no_grad()
     def balance(self):
