@@ -240,8 +240,10 @@ class Run:
                 metrics.flush()
                 self.result["tokens_per_s"] = tps
                 if not self.args.quiet:
+                    val = self.result["val_loss"]
                     print(f"step {self.step}/{self.steps} loss {self.result['train_loss']:.4f} "
-                          f"val {self.result['val_loss']:.4f} {tps:.0f} tok/s", flush=True)
+                          f"val {'-' if math.isnan(val) else f'{val:.4f}'} {tps:.0f} tok/s",
+                          flush=True)
             if diverged:
                 status = "diverged"
                 print(f"diverged at step {self.step}: loss {loss} (first {self.first_loss:.4f})",
