@@ -87,7 +87,10 @@ class Run:
     def __init__(self, args):
         self.args = args
         self.out = args.out
-        self.cfg = load_run_config(args.config, args.set)
+        # A resumed run keeps its own config, as `moet train --resume` does; --set still applies.
+        stored = os.path.join(self.out, "config.toml")
+        self.config_path = stored if args.resume and os.path.exists(stored) else args.config
+        self.cfg = load_run_config(self.config_path, args.set)
         self.device = torch.device(args.device)
         tr = self.cfg.train
         if tr["precision"] != "fp32":
@@ -110,7 +113,7 @@ class Run:
             self.model, groups, ckpt = mt.load_model(self.out, device=self.device)
             self.table_json = ckpt.parameterization
         else:
-            table = resolve_table(args.config, args.set, args.table)
+            table = resolve_table(self.config_path, args.set, args.table)
             self.model = mt.MoETransformer(self.cfg.model).to(self.device)
             gen = torch.Generator(device=self.device).manual_seed(int(tr["seed"]))
             groups = mt.apply(self.model, table, generator=gen)
@@ -272,7 +275,8 @@ def main():
                    help="override a config key, e.g. --set model.N=64 (repeatable)")
     p.add_argument("--table", help="parameterization JSON (default: run `moet params`)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the checkpoint in --out (moet's or this script's)")
+                   help="continue from the checkpoint in --out (moet's or this script's), with "
+                        "the run's config.toml; --set overrides are not checked as moet's are")
     p.add_argument("--stop-after", type=int, default=0,
                    help="stop with a checkpoint after this many steps (status 'stopped')")
     p.add_argument("--quiet", action="store_true")
