@@ -17,7 +17,8 @@ CASES = {
                       "model.pos": "rope", "model.act": "swiglu", "model.qk_norm": "true",
                       "model.shared_experts": 1, "model.shared_Ne": 24, "model.moe_every": 2,
                       "model.dense_Nf": 72, "model.tied_embed": "false",
-                      "model.gate_renorm": "true", "param.base.N": 32, "param.base.L": 2,
+                      "model.gate_renorm": "true", "param.init_std": 0.1,
+                      "param.base.N": 32, "param.base.L": 2,
                       "param.base.M": 3, "param.base.K": 1, "param.base.Ne": 20},
     "mssp": {"param.preset": "mssp", "param.regime": "I", "param.base.N": 32,
              "param.base.Ne": 20, "param.base.M": 3, "param.base.K": 1, "model.L": 2},
@@ -42,6 +43,8 @@ def test_validation_loss_matches_moet(moet, tmp_path, preset):
     model, _, ckpt = mt.load_model(str(tmp_path / "run"))
     assert ckpt.step == 3
     ours = val_loss(model, ckpt.config)
+    print(f"{preset}: val_loss {ours:.9f} in PyTorch, {status['val_loss']:.9f} in moet, "
+          f"{abs(ours - status['val_loss']) / abs(status['val_loss']):.2g} relative")
     assert abs(ours - status["val_loss"]) <= RTOL * abs(status["val_loss"]), (ours, status)
 
 
