@@ -144,7 +144,7 @@ MOET_COMMAND(transfer, Command{
           tuned.verdict, out_path);
       write_file_atomic(out_path, header + config.to_toml());
       fmt::print("wrote {}: moet train --config {} --out runs/<name>\n", out_path, out_path);
-      return 0;
+      return kExitOk;
     });
   }});
 

@@ -51,7 +51,7 @@ class Builder {
 
 void add_norm(Builder& b, const ModelConfig& c, const std::string& prefix, int64_t layer) {
   b.add(prefix + ".gain", Role::norm, {c.N}, layer);
-  if (c.norm == "layernorm") b.add(prefix + ".bias", Role::bias, {c.N}, layer);
+  if (c.norm == NormKind::layernorm) b.add(prefix + ".bias", Role::bias, {c.N}, layer);
 }
 
 }  // namespace
@@ -59,7 +59,7 @@ void add_norm(Builder& b, const ModelConfig& c, const std::string& prefix, int64
 std::vector<TensorInfo> model_tensors(const ModelConfig& c) {
   Builder b;
   b.add("embed", Role::embed, {c.vocab, c.N}, -1);
-  if (c.pos == "learned") b.add("pos_embed", Role::pos_embed, {c.seq, c.N}, -1);
+  if (c.pos == PosEncoding::learned) b.add("pos_embed", Role::pos_embed, {c.seq, c.N}, -1);
   for (int64_t l = 0; l < c.L; ++l) {
     const std::string p = "blocks." + std::to_string(l);
     add_norm(b, c, p + ".ln1", l);
