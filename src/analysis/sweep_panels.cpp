@@ -85,8 +85,8 @@ std::vector<Panel> build_panels(const std::vector<sweep::TrialRecord>& trials,
             const double log2_lr = std::round(std::log2(t.lr) * 1e6) / 1e6;
             grid[p.scale][log2_lr].push_back(&t);
             example[p.scale] = &t;
-            if (t.status == "failed") ++panel.failed;
-            else if (!sweep::is_finished(t.status)) ++panel.unfinished;
+            if (t.status == RunStatus::failed) ++panel.failed;
+            else if (!is_finished(t.status)) ++panel.unfinished;
           }
         }
         for (const auto& [scale, by_lr] : grid) {
@@ -109,10 +109,10 @@ std::vector<Panel> build_panels(const std::vector<sweep::TrialRecord>& trials,
             int counted = 0;
             for (const sweep::TrialRecord* t : group) {
               point_keys.push_back(t->key);
-              if (t->status == "diverged") {
+              if (t->status == RunStatus::diverged) {
                 ++point.seeds, ++point.diverged;
                 point.by_seed[t->seed] = INFINITY;
-              } else if (t->status == "done") {
+              } else if (t->status == RunStatus::done) {
                 const double v = trial_metric(*t, metric);
                 if (!std::isfinite(v)) continue;
                 ++point.seeds, ++counted;

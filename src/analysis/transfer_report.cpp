@@ -545,9 +545,9 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   const std::vector<sweep::TrialRecord> trials = store.current_trials();
   int done = 0, diverged = 0, failed = 0, unfinished = 0;
   for (const auto& t : trials) {
-    if (t.status == "done") ++done;
-    else if (t.status == "diverged") ++diverged;
-    else if (t.status == "failed") ++failed;
+    if (t.status == RunStatus::done) ++done;
+    else if (t.status == RunStatus::diverged) ++diverged;
+    else if (t.status == RunStatus::failed) ++failed;
     else ++unfinished;
   }
   if (done + diverged == 0)

@@ -46,7 +46,7 @@ MOET_COMMAND(bench, Command{
                        100 * s / r.seconds);
         fmt::print("\n  GEMM primitives built during the timed steps: {}\n", r.gemm_builds);
       }
-      return 0;
+      return kExitOk;
     });
   }});
 

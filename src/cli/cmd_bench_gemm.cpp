@@ -217,7 +217,7 @@ MOET_COMMAND(bench_gemm, Command{
       print_call_overhead(*options);
       print_moe_pattern(*options);
       print_nested(*options);
-      return 0;
+      return kExitOk;
     });
   }});
 

@@ -23,7 +23,7 @@ MOET_COMMAND(config, Command{
       } else {
         fmt::print("{}", config.to_toml());
       }
-      return 0;
+      return kExitOk;
     });
   }});
 

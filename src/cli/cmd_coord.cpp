@@ -100,7 +100,7 @@ MOET_COMMAND(coord, Command{
       std::fflush(stdout);
       if (!a->out.empty() && !a->quiet)
         std::fprintf(stderr, "wrote %s/coord.json, coord.svg, coord.txt\n", a->out.c_str());
-      return 0;
+      return kExitOk;
     });
   }});
 

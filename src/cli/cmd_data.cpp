@@ -92,7 +92,7 @@ int prepare(const PrepareArgs& args) {
              double(text_bytes) / double(std::max<int64_t>(total, 1)), encoded_s - read_s,
              double(total) / 1e6 / std::max(encoded_s - read_s, 1e-9), split, train_shards,
              total - split, val_documents, val_shards, args.out);
-  return 0;
+  return kExitOk;
 }
 
 int info(const ConfigArgs& config_args) {
@@ -100,7 +100,7 @@ int info(const ConfigArgs& config_args) {
   const double start_s = now_s();
   const Dataset data = Dataset::open(data_config_from(config));
   fmt::print("{}\nopened in {:.2f} s\n", data.describe(), now_s() - start_s);
-  return 0;
+  return kExitOk;
 }
 
 MOET_COMMAND(data, Command{

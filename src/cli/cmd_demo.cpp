@@ -73,7 +73,7 @@ MOET_COMMAND(demo, Command{
       const sweep::LocalSweepResult run = sweep::run_local_sweep(spec, expansion, db, options);
       if (run.summary.interrupted) {
         fmt::print("\ninterrupted: run `moet demo` again to continue where it stopped\n");
-        return 130;
+        return kExitInterrupted;
       }
       const auto store = sweep::ResultsStore::open_read_only(db);
       const analysis::ReportFiles files =
@@ -93,7 +93,7 @@ MOET_COMMAND(demo, Command{
                                     : "");
       fmt::print("next:    moet transfer --db {} --target YOUR.toml --preset {}   (docs/workflow.md)\n",
                  db, spec.presets.back().name);
-      return run.summary.failed ? 1 : 0;
+      return run.summary.failed ? kExitTrialFailed : kExitOk;
     });
   }});
 

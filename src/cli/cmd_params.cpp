@@ -38,7 +38,7 @@ MOET_COMMAND(params, Command{
                                               : stored_parameterization(*run);
       if (*json) fmt::print("{}\n", to_json(p).dump(2));
       else fmt::print("{}", format_table(p));
-      return 0;
+      return kExitOk;
     });
   }});
 

@@ -33,7 +33,7 @@ MOET_COMMAND(report, Command{
       const analysis::ReportFiles files = analysis::write_transfer_report(store, *out, *options);
       fmt::print("report: {}\nsummary: {}\n", files.html_path, files.json_path);
       for (const auto& v : files.verdicts) fmt::print("  {}\n", v);
-      return 0;
+      return kExitOk;
     });
   }});
 

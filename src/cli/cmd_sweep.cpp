@@ -44,19 +44,20 @@ int emit_slurm(const SweepSpec& spec, const Expansion& expansion, const std::str
              "report {} --out DIR\n",
              script_path, job.trials, describe_sweep(spec, expansion), job.threads,
              job.threads == 1 ? "" : "s", shell_quote({script_path}), shell_quote({db_path}));
-  return 0;
+  return kExitOk;
 }
 
 int dry_run(const SweepSpec& spec, const Expansion& expansion, const std::string& db_path,
             int workers, int threads) {
-  std::map<std::string, std::string> statuses;
+  std::map<std::string, RunStatus> statuses;
   if (file_exists(db_path)) statuses = ResultsStore::open_read_only(db_path).statuses();
   const std::string runs_dir = runs_dir_for(db_path);
   int64_t finished = 0;
   for (const Trial& t : expansion.trials) {
     const auto it = statuses.find(t.key);
-    const std::string status = it == statuses.end() ? "new" : it->second;
-    finished += is_finished(status);
+    const bool known = it != statuses.end();
+    const std::string status = known ? name_of(it->second) : "new";
+    finished += known && is_finished(it->second);
     std::string points;
     for (const LadderPoint& p : t.points)
       points += fmt::format("{}{} x{:g}", points.empty() ? "" : ", ", p.ladder, p.scale);
@@ -69,7 +70,7 @@ int dry_run(const SweepSpec& spec, const Expansion& expansion, const std::string
   fmt::print("# {}; {} finished in {}; would run {} on {} workers x {} threads ({})\n",
              describe_sweep(spec, expansion), finished, db_path,
              int64_t(expansion.trials.size()) - finished, plan.workers, plan.threads, plan.why);
-  return 0;
+  return kExitOk;
 }
 
 int run_one(const SweepSpec& spec, const Expansion& expansion, const std::string& db_path,
@@ -82,9 +83,9 @@ int run_one(const SweepSpec& spec, const Expansion& expansion, const std::string
   store.register_sweep(spec, expansion);
   const auto statuses = store.statuses();
   if (is_finished(statuses.at(trial.key))) {
-    fmt::print("trial {} ({}) is already {} in {}\n", index, trial.key, statuses.at(trial.key),
-               db_path);
-    return 0;
+    fmt::print("trial {} ({}) is already {} in {}\n", index, trial.key,
+               name_of(statuses.at(trial.key)), db_path);
+    return kExitOk;
   }
   RunnerOptions runner;
   runner.moet_binary = self_binary();
@@ -93,11 +94,11 @@ int run_one(const SweepSpec& spec, const Expansion& expansion, const std::string
   bool failed = false;
   runner.on_finished = [&](const TrialEvent& e) {
     fmt::print("{}\n", format_progress(e));
-    failed = e.outcome.status == "failed";
+    failed = e.outcome.status == RunStatus::failed;
   };
   const RunSummary summary = run_trials(store, {&trial}, runner);
-  if (summary.interrupted) return 130;
-  return failed ? 1 : 0;
+  if (summary.interrupted) return kExitInterrupted;
+  return failed ? kExitTrialFailed : kExitOk;
 }
 
 MOET_COMMAND(sweep, Command{
@@ -127,7 +128,7 @@ MOET_COMMAND(sweep, Command{
         "SLURM_STEP_NUM_TASKS) each rank runs its share.\nExit "
         "status: 0 all trials done or diverged, 1 some failed (see the error column and the "
         "trial's train.log), 2 bad input, 130 interrupted.");
-    return std::function<int()>([=] {
+    return std::function<int()>([=]() -> int {
       const SweepSpec spec = load_sweep_spec(*spec_path);
       const Expansion expansion = expand_sweep(spec);
       if (*workers < 0 || *threads < 0) fail("--workers and --threads must be positive");
@@ -147,10 +148,10 @@ MOET_COMMAND(sweep, Command{
                  s.elapsed_s, r.finished_before);
       if (s.interrupted) {
         fmt::print("run the same command again to continue\n");
-        return 130;
+        return kExitInterrupted;
       }
       fmt::print("report: moet report {} --out DIR\n", shell_quote({*db}));
-      return s.failed ? 1 : 0;
+      return s.failed ? kExitTrialFailed : kExitOk;
     });
   }});
 

@@ -44,7 +44,7 @@ int train(const TokenizerArgs& args) {
              counter.counts().size(), counted_s - start_s, trained_s - counted_s, args.out);
   if (tokenizer.vocab_size() < args.vocab)
     fmt::print("note: the text ran out of pairs to merge before vocabulary {}\n", args.vocab);
-  return 0;
+  return kExitOk;
 }
 
 int encode(const TokenizerArgs& args) {
@@ -55,7 +55,7 @@ int encode(const TokenizerArgs& args) {
   std::string line;
   for (size_t i = 0; i < ids.size(); ++i) line += fmt::format("{}{}", i ? " " : "", ids[i]);
   fmt::print("{}\n", line);
-  return 0;
+  return kExitOk;
 }
 
 MOET_COMMAND(tokenizer, Command{

@@ -48,7 +48,7 @@ MOET_COMMAND(train, Command{
           options.resume ? resume_config(*resume, args->sets) : load_config(*args);
       const TrainResult result = train(config, options);
       fmt::print("{}\n", result.to_json().dump());
-      return result.status == "diverged" ? kExitDiverged : 0;
+      return result.status == RunStatus::diverged ? kExitDiverged : kExitOk;
     });
   }});
 

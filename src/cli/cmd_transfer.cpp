@@ -174,7 +174,7 @@ MOET_COMMAND(transfer, Command{
       fmt::print("target {}:\n{}\n", shape_text(target_shape), format_table(p));
       for (const auto& n : notes) fmt::print("note: {}\n", n);
       write_target_config(config, tuned, base, *db, target->path, *out);
-      return 0;
+      return kExitOk;
     });
   }});
 

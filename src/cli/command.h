@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/exit_code.h"
 
 namespace moet::cli {
 
@@ -33,8 +34,6 @@ struct ConfigArgs {
 void add_config_options(CLI::App& app, ConfigArgs& args);
 // Loads with the full schema of every layer (see train/schema.h).
 Config load_config(const ConfigArgs& args);
-
-constexpr int kExitBadInput = 2;
 
 }  // namespace moet::cli
 

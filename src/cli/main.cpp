@@ -64,7 +64,7 @@ int run(const Command& command, int argc, char** argv) {
     return body();
   } catch (const CLI::CallForHelp&) {
     std::fputs(app.help().c_str(), stdout);
-    return 0;
+    return kExitOk;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "moet %s: %s (see moet %s --help)\n", command.name.c_str(), e.what(),
                  command.name.c_str());
@@ -83,10 +83,10 @@ int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
     print_usage();
-    return argc < 2 ? kExitBadInput : 0;
+    return argc < 2 ? moet::kExitBadInput : moet::kExitOk;
   }
   for (const auto& c : commands())
     if (c.name == argv[1]) return run(c, argc - 1, argv + 1);
   std::fprintf(stderr, "moet: unknown command '%s' (moet --help lists them)\n", argv[1]);
-  return kExitBadInput;
+  return moet::kExitBadInput;
 }

@@ -38,7 +38,7 @@ MoeSplit moe_split(const Model<float>& model, int64_t layer, const float* params
   const RoutingActs<float>& r = a.routing;
   const int64_t R = model.rows(), N = c.N, K = c.K, Ne = c.Ne, A = R * K;
   const int64_t up = c.up_cols(Ne);
-  const bool swiglu = c.act == "swiglu";
+  const bool swiglu = c.act == Activation::swiglu;
   const float* params_t = model.params().data();
 
   MoeSplit s;

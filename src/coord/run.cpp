@@ -125,7 +125,7 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
   data.preset = top.preset;
   data.regime = top.regime;
   data.depth = top.depth;
-  data.optimizer = top.optimizer;
+  data.optimizer = name_of(top.optimizer);
   data.axes = options.ladder.axes;
   data.scales = options.ladder.scales;
   data.steps = options.record_steps;
@@ -157,7 +157,7 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
       model.init(seed);
       Optimizer optimizer(oc, p.tensors, p.hyper);
       StepRunner stepper(model, optimizer, p.hyper, tc.accum, options.steps);
-      BatchLoader loader(dataset, false, tc.batch, mc.seq, seed);
+      BatchLoader loader(dataset, Split::train, tc.batch, mc.seq, seed);
       std::vector<int32_t> inputs(size_t(model.rows())), targets(size_t(model.rows()));
       loader.next(inputs.data(), targets.data());
       loader.reset();  // the probe batch is the first training batch

@@ -14,13 +14,13 @@ namespace {
 constexpr uint64_t kDataStream = 0xda7a;
 }  // namespace
 
-BatchLoader::BatchLoader(const Dataset& data, bool validation, int64_t B, int64_t T,
-                         uint64_t seed)
-    : BatchLoader(validation ? data.val() : data.train(), validation, B, T, seed) {}
+BatchLoader::BatchLoader(const Dataset& data, Split split, int64_t B, int64_t T, uint64_t seed)
+    : BatchLoader(split == Split::validation ? data.val() : data.train(), split, B, T, seed) {}
 
-BatchLoader::BatchLoader(const TokenStream& tokens, bool validation, int64_t B, int64_t T,
+BatchLoader::BatchLoader(const TokenStream& tokens, Split split, int64_t B, int64_t T,
                          uint64_t seed)
-    : tokens_(tokens), validation_(validation), B_(B), T_(T), seed_(seed), rng_(seed, kDataStream) {
+    : tokens_(tokens), validation_(split == Split::validation), B_(B), T_(T), seed_(seed),
+      rng_(seed, kDataStream) {
   if (B < 1 || T < 1) fail("batch size B = {} and context T = {} must both be positive", B, T);
   int64_t windows = 0;
   for (const auto& segment : tokens_.segments()) {

@@ -73,13 +73,17 @@ class Dataset {
   std::string description_;
 };
 
+// How a loader walks its tokens: training draws random windows forever, validation walks fixed
+// windows at stride T and repeats them.
+enum class Split { train, validation };
+
 class BatchLoader {
  public:
-  // Batches of the dataset's train (validation = false) or val split. The loader keeps its own
-  // (shared) view of the tokens. Throws Error when the split is shorter than one window.
-  BatchLoader(const Dataset& data, bool validation, int64_t B, int64_t T, uint64_t seed);
+  // Batches of the dataset's train or val split. The loader keeps its own (shared) view of the
+  // tokens. Throws Error when the split is shorter than one window.
+  BatchLoader(const Dataset& data, Split split, int64_t B, int64_t T, uint64_t seed);
   // Any stream, e.g. Dataset::extra_val()[i].tokens.
-  BatchLoader(const TokenStream& tokens, bool validation, int64_t B, int64_t T, uint64_t seed);
+  BatchLoader(const TokenStream& tokens, Split split, int64_t B, int64_t T, uint64_t seed);
 
   // Fills inputs and targets, each B*T int32, row-major [B, T]; targets are inputs shifted by one.
   void next(int32_t* inputs, int32_t* targets);

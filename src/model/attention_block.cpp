@@ -19,7 +19,7 @@ void allocate_attention(AttentionActs<T>& a, const ModelConfig& c, int64_t B) {
   a.q_lin.assign(rn, T(0));
   a.k_lin.assign(rn, T(0));
   a.v.assign(rn, T(0));
-  if (c.qk_norm || c.pos == "rope") {
+  if (c.qk_norm || c.pos == PosEncoding::rope) {
     a.q.assign(rn, T(0));
     a.k.assign(rn, T(0));
   }

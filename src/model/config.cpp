@@ -1,9 +1,26 @@
 #include "model/config.h"
 
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "model/memory.h"
 
 namespace moet {
+
+namespace {
+constexpr EnumName<NormKind> kNorms[] = {{NormKind::layernorm, "layernorm"},
+                                         {NormKind::rmsnorm, "rmsnorm"}};
+constexpr EnumName<PosEncoding> kPositions[] = {{PosEncoding::learned, "learned"},
+                                                {PosEncoding::rope, "rope"}};
+constexpr EnumName<Activation> kActivations[] = {{Activation::gelu, "gelu"},
+                                                 {Activation::swiglu, "swiglu"}};
+constexpr EnumName<RouterScore> kRouterScores[] = {{RouterScore::sigmoid, "sigmoid"},
+                                                   {RouterScore::softmax, "softmax"}};
+}  // namespace
+
+const char* name_of(NormKind norm) { return enum_name(norm, kNorms); }
+const char* name_of(PosEncoding pos) { return enum_name(pos, kPositions); }
+const char* name_of(Activation act) { return enum_name(act, kActivations); }
+const char* name_of(RouterScore score) { return enum_name(score, kRouterScores); }
 
 bool ModelConfig::has_moe() const {
   for (int64_t l = 0; l < L; ++l)
@@ -25,12 +42,12 @@ std::vector<KeySpec> model_config_keys() {
       {"model.M", KeyType::Int, i(d.M), "experts per MoE layer"},
       {"model.K", KeyType::Int, i(d.K), "active experts per token (top-K)"},
       {"model.Ne", KeyType::Int, i(d.Ne), "expert hidden width"},
-      {"model.norm", KeyType::String, d.norm, "layernorm | rmsnorm"},
+      {"model.norm", KeyType::String, name_of(d.norm), "layernorm | rmsnorm"},
       {"model.norm_eps", KeyType::Float, f(d.norm_eps), "epsilon inside every norm"},
-      {"model.pos", KeyType::String, d.pos, "learned | rope"},
+      {"model.pos", KeyType::String, name_of(d.pos), "learned | rope"},
       {"model.rope_base", KeyType::Float, f(d.rope_base), "RoPE frequency base"},
       {"model.qk_norm", KeyType::Bool, b(d.qk_norm), "RMSNorm on q and k per head"},
-      {"model.act", KeyType::String, d.act, "expert/FFN activation: gelu | swiglu"},
+      {"model.act", KeyType::String, name_of(d.act), "expert/FFN activation: gelu | swiglu"},
       {"model.tied_embed", KeyType::Bool, b(d.tied_embed), "tie the readout to the embedding"},
       {"model.linear_bias", KeyType::Bool, b(d.linear_bias), "biases on attention and MLP linears"},
       {"model.moe_every", KeyType::Int, i(d.moe_every),
@@ -38,7 +55,7 @@ std::vector<KeySpec> model_config_keys() {
       {"model.dense_Nf", KeyType::Int, i(d.dense_Nf), "dense FFN hidden width (0 = 4 N)"},
       {"model.shared_experts", KeyType::Int, i(d.shared_experts), "always-on experts per MoE layer"},
       {"model.shared_Ne", KeyType::Int, i(d.shared_Ne), "shared expert hidden width (0 = Ne)"},
-      {"model.router_score", KeyType::String, d.router_score, "sigmoid | softmax"},
+      {"model.router_score", KeyType::String, name_of(d.router_score), "sigmoid | softmax"},
       {"model.gate_renorm", KeyType::Bool, b(d.gate_renorm), "renormalise the selected gates"},
       {"balance.bias_lr", KeyType::Float, f(d.bias_lr),
        "eta_bias of the bias rule b -= eta_bias (load - K/M); 0 turns it off"},
@@ -57,19 +74,20 @@ ModelConfig model_config_from(const Config& c) {
   m.M = c.get_int("model.M");
   m.K = c.get_int("model.K");
   m.Ne = c.get_int("model.Ne");
-  m.norm = c.get_string("model.norm");
+  m.norm = parse_enum("model.norm", c.get_string("model.norm"), kNorms);
   m.norm_eps = c.get_float("model.norm_eps");
-  m.pos = c.get_string("model.pos");
+  m.pos = parse_enum("model.pos", c.get_string("model.pos"), kPositions);
   m.rope_base = c.get_float("model.rope_base");
   m.qk_norm = c.get_bool("model.qk_norm");
-  m.act = c.get_string("model.act");
+  m.act = parse_enum("model.act", c.get_string("model.act"), kActivations);
   m.tied_embed = c.get_bool("model.tied_embed");
   m.linear_bias = c.get_bool("model.linear_bias");
   m.moe_every = c.get_int("model.moe_every");
   m.dense_Nf = c.get_int("model.dense_Nf");
   m.shared_experts = c.get_int("model.shared_experts");
   m.shared_Ne = c.get_int("model.shared_Ne");
-  m.router_score = c.get_string("model.router_score");
+  m.router_score =
+      parse_enum("model.router_score", c.get_string("model.router_score"), kRouterScores);
   m.gate_renorm = c.get_bool("model.gate_renorm");
   m.bias_lr = c.get_float("balance.bias_lr");
   m.aux_weight = c.get_float("balance.aux_weight");
@@ -100,11 +118,7 @@ void validate(const ModelConfig& m) {
                                    {"model.shared_experts", m.shared_experts},
                                    {"model.shared_Ne", m.shared_Ne}})
     if (value > kMaxDimension) fail("{}: at most {} (got {})", key, kMaxDimension, value);
-  require_choice("model.norm", m.norm, {"layernorm", "rmsnorm"});
-  require_choice("model.pos", m.pos, {"learned", "rope"});
-  require_choice("model.act", m.act, {"gelu", "swiglu"});
-  require_choice("model.router_score", m.router_score, {"sigmoid", "softmax"});
-  if (m.pos == "rope" && m.d_head % 2 != 0)
+  if (m.pos == PosEncoding::rope && m.d_head % 2 != 0)
     fail("model.d_head: must be even with model.pos = rope (got {})", m.d_head);
   if (!(m.norm_eps > 0)) fail("model.norm_eps: must be positive (got {})", m.norm_eps);
   if (!(m.rope_base > 1)) fail("model.rope_base: must exceed 1 (got {})", m.rope_base);

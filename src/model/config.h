@@ -13,6 +13,17 @@
 
 namespace moet {
 
+// The closed choices of model.*, parsed once by model_config_from; name_of gives the config text.
+enum class NormKind { layernorm, rmsnorm };
+enum class PosEncoding { learned, rope };
+enum class Activation { gelu, swiglu };  // gelu is the tanh form
+enum class RouterScore { sigmoid, softmax };
+
+const char* name_of(NormKind norm);
+const char* name_of(PosEncoding pos);
+const char* name_of(Activation act);
+const char* name_of(RouterScore score);
+
 struct ModelConfig {
   int64_t vocab = 2048;  // the bundled tokenizer's vocabulary
   int64_t seq = 128;  // T, the context length
@@ -23,12 +34,12 @@ struct ModelConfig {
   int64_t K = 2;
   int64_t Ne = 128;
 
-  std::string norm = "layernorm";  // layernorm | rmsnorm
+  NormKind norm = NormKind::layernorm;
   double norm_eps = 1e-5;
-  std::string pos = "learned";  // learned | rope
+  PosEncoding pos = PosEncoding::learned;
   double rope_base = 10000.0;
   bool qk_norm = false;  // RMSNorm (no gain) on q and k per head
-  std::string act = "gelu";  // gelu (tanh form) | swiglu
+  Activation act = Activation::gelu;
   bool tied_embed = true;
   bool linear_bias = false;  // biases on attention and expert/dense linears
   // MoE FFN in blocks l with (l + 1) % moe_every == 0; 1 = every block, 2 = dense/MoE
@@ -37,7 +48,7 @@ struct ModelConfig {
   int64_t dense_Nf = 0;  // dense FFN hidden width; 0 means 4 N
   int64_t shared_experts = 0;
   int64_t shared_Ne = 0;  // 0 means Ne
-  std::string router_score = "sigmoid";  // sigmoid | softmax
+  RouterScore router_score = RouterScore::sigmoid;
   bool gate_renorm = false;  // divide the selected gates by their sum
 
   // Balancing (combinable): paper 1's bias rule, Switch auxiliary loss, router z-loss.
@@ -52,7 +63,7 @@ struct ModelConfig {
   int64_t dense_width() const { return dense_Nf > 0 ? dense_Nf : 4 * N; }
   int64_t shared_width() const { return shared_Ne > 0 ? shared_Ne : Ne; }
   // Columns of an up-projection: SwiGLU keeps gate and up side by side.
-  int64_t up_cols(int64_t hidden) const { return act == "swiglu" ? 2 * hidden : hidden; }
+  int64_t up_cols(int64_t hidden) const { return act == Activation::swiglu ? 2 * hidden : hidden; }
   bool has_moe() const;
 };
 

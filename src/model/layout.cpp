@@ -54,7 +54,7 @@ class Builder {
 NormIndex add_norm(Builder& b, const ModelConfig& c, const std::string& prefix, int64_t layer) {
   NormIndex n;
   n.gain = b.add(prefix + ".gain", Role::norm, {c.N}, layer);
-  if (c.norm == "layernorm") n.bias = b.add(prefix + ".bias", Role::bias, {c.N}, layer);
+  if (c.norm == NormKind::layernorm) n.bias = b.add(prefix + ".bias", Role::bias, {c.N}, layer);
   return n;
 }
 
@@ -111,7 +111,7 @@ ModelLayout model_layout(const ModelConfig& c) {
   Builder b;
   ModelLayout layout;
   layout.embed = b.add("embed", Role::embed, {c.vocab, c.N}, -1);
-  if (c.pos == "learned") layout.pos_embed = b.add("pos_embed", Role::pos_embed, {c.seq, c.N}, -1);
+  if (c.pos == PosEncoding::learned) layout.pos_embed = b.add("pos_embed", Role::pos_embed, {c.seq, c.N}, -1);
   for (int64_t l = 0; l < c.L; ++l) {
     const std::string p = "blocks." + std::to_string(l);
     BlockIndex& i = layout.blocks.emplace_back();

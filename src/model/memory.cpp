@@ -23,15 +23,17 @@ CheckedSize max_of(std::initializer_list<CheckedSize> sizes) {
   return out;
 }
 
+enum class FfnKind { dense, moe };
+
 // Words of one block's forward activations (model/activations.h), including its routing.
-CheckedSize block_words(const ModelConfig& c, int64_t B, bool moe) {
+CheckedSize block_words(const ModelConfig& c, int64_t B, FfnKind ffn) {
   const CheckedSize R = CheckedSize(B) * c.seq, N = c.N, H = c.heads();
   const CheckedSize RN = R * N;
   CheckedSize words = RN * 7 + R * 4;  // ln1, q/k/v, att, resid_mid, ln2 + norm statistics
-  if (c.qk_norm || c.pos == "rope") words += RN * 2;
+  if (c.qk_norm || c.pos == PosEncoding::rope) words += RN * 2;
   if (c.qk_norm) words += R * H * 2;
   words += CheckedSize(B) * H * c.seq * c.seq;  // attention probabilities
-  if (!moe) return words + R * (c.up_cols(c.dense_width()) + c.dense_width());
+  if (ffn == FfnKind::dense) return words + R * (c.up_cols(c.dense_width()) + c.dense_width());
   const CheckedSize A = R * c.K;
   words += R * c.M * 2 + A * 5 + CheckedSize(c.M + 1) * 2;  // routing: scores, picks, offsets
   if (c.aux_weight > 0 || c.z_weight > 0) words += R * c.M;
@@ -46,8 +48,8 @@ CheckedSize block_words(const ModelConfig& c, int64_t B, bool moe) {
 CheckedSize model_activation_words(const ModelConfig& c, int64_t B) {
   const CheckedSize R = CheckedSize(B) * c.seq, N = c.N, RN = R * N;
   const int64_t moe_blocks = c.moe_every > 0 ? c.L / c.moe_every : 0;
-  CheckedSize words = block_words(c, B, true) * moe_blocks;
-  words += block_words(c, B, false) * (c.L - moe_blocks);
+  CheckedSize words = block_words(c, B, FfnKind::moe) * moe_blocks;
+  words += block_words(c, B, FfnKind::dense) * (c.L - moe_blocks);
   words += RN * (c.L + 1) + RN * 4 + R * 4;  // residual streams, final norm, branch/dh/dfinal
   words += R * c.vocab;  // logits
   int64_t widest_hidden = moe_blocks < c.L ? c.dense_width() : 0;
@@ -58,7 +60,7 @@ CheckedSize model_activation_words(const ModelConfig& c, int64_t B) {
     const CheckedSize A = R * c.K;
     words += A * N * 2 + A * (c.up_cols(c.Ne) + c.Ne) + A + R * c.M * 2;
   }
-  if (c.pos == "rope") words += CheckedSize(c.seq) * c.d_head;  // cos and sin tables
+  if (c.pos == PosEncoding::rope) words += CheckedSize(c.seq) * c.d_head;  // cos and sin tables
   return words + R * 6;  // token ids: the model's copy, the step's and the evaluation's batches
 }
 

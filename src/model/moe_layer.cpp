@@ -61,7 +61,7 @@ void route(const BlockContext<T>& ctx, const BlockWeights<T>& w, RoutingActs<T>&
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), M = c.M, K = c.K;
   linear_forward<T>(r.logits.data(), x, w.router.value, {}, R, c.N, M, w.router.mult);
-  const bool softmax = c.router_score == "softmax";
+  const bool softmax = c.router_score == RouterScore::softmax;
   const bool want_probs = !r.aux_probs.empty();
 #pragma omp parallel for schedule(static) if (worth_parallel(R * M))
   for (int64_t i = 0; i < R; ++i) {
@@ -107,7 +107,7 @@ void route_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const 
                     const T* x, const T* dgates, T* dx, T loss_scale, BackwardScratch<T>& s) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K, A = R * K;
-  const bool softmax = c.router_score == "softmax";
+  const bool softmax = c.router_score == RouterScore::softmax;
   // d aux / d p[i, e] = weight * M * f_e / R with f_e the fraction of assignments to e.
   const auto aux_coef = [&](int64_t e) {
     return T(c.aux_weight * M * (double(r.offsets[e + 1] - r.offsets[e]) / double(A)) / R);
@@ -197,7 +197,7 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
                  T* y, RoutingStats& stats) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K;
-  const bool swiglu = c.act == "swiglu";
+  const bool swiglu = c.act == Activation::swiglu;
   RoutingActs<T>& r = a.routing;
   {
     PhaseScope scope(Phase::router);
@@ -262,7 +262,7 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
                   const T* x, const T* dy, T* dx, T loss_scale, BackwardScratch<T>& s) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K, A = R * K;
-  const bool swiglu = c.act == "swiglu";
+  const bool swiglu = c.act == Activation::swiglu;
   const RoutingActs<T>& r = a.routing;
   const T agg = T(ctx.plan.aggregation_mult);
 

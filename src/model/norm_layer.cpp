@@ -9,7 +9,7 @@ template <typename T>
 void norm_forward(const ModelConfig& c, const NormWeights<T>& w, NormActs<T>& a, const T* x,
                   int64_t rows) {
   PhaseScope scope(Phase::norms);
-  if (c.norm == "layernorm")
+  if (c.norm == NormKind::layernorm)
     layernorm_forward<T>(a.out.data(), a.mean.data(), a.rstd.data(), x, w.gain.scaled(),
                          w.bias.scaled(), rows, c.N, c.norm_eps);
   else
@@ -20,7 +20,7 @@ template <typename T>
 void norm_backward(const ModelConfig& c, const NormWeights<T>& w, const NormActs<T>& a, T* dx,
                    const T* dout, const T* x, int64_t rows) {
   PhaseScope scope(Phase::norms);
-  if (c.norm == "layernorm")
+  if (c.norm == NormKind::layernorm)
     layernorm_backward<T>(dx, w.gain.scaled(), w.bias.scaled(), dout, x, a.mean.data(),
                           a.rstd.data(), rows, c.N);
   else

@@ -8,21 +8,20 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
-#include "core/error.h"
+#include "core/enum_names.h"
 
 namespace moet {
 
 enum class Precision { fp32, bf16 };
 
-inline std::vector<std::string> precision_names() { return {"fp32", "bf16"}; }
-inline const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
-// Throws Error on a name that is not one of precision_names().
+inline constexpr EnumName<Precision> kPrecisions[] = {{Precision::fp32, "fp32"},
+                                                      {Precision::bf16, "bf16"}};
+
+inline const char* precision_name(Precision p) { return enum_name(p, kPrecisions); }
+// Throws Error "train.precision: 'x' is not one of fp32|bf16".
 inline Precision precision_from_name(const std::string& name) {
-  if (name == "fp32") return Precision::fp32;
-  if (name == "bf16") return Precision::bf16;
-  fail("train.precision: '{}' is not one of fp32|bf16", name);
+  return parse_enum("train.precision", name, kPrecisions);
 }
 
 }  // namespace moet

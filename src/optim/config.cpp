@@ -1,14 +1,22 @@
 #include "optim/config.h"
 
+#include "core/enum_names.h"
 #include "core/error.h"
 
 namespace moet {
+
+namespace {
+constexpr EnumName<Schedule> kSchedules[] = {
+    {Schedule::constant, "constant"}, {Schedule::cosine, "cosine"}, {Schedule::wsd, "wsd"}};
+}  // namespace
+
+const char* name_of(Schedule schedule) { return enum_name(schedule, kSchedules); }
 
 std::vector<KeySpec> optim_config_keys() {
   const OptimConfig d;
   const auto f = [](double v) { return fmt::format("{}", v); };
   return {
-      {"optim.name", KeyType::String, d.name, "adam | adamw | sgd"},
+      {"optim.name", KeyType::String, name_of(d.kind), "adam | adamw | sgd"},
       {"optim.lr", KeyType::Float, f(d.lr), "base learning rate (peak of the schedule)"},
       {"optim.beta1", KeyType::Float, f(d.beta1), "Adam beta1"},
       {"optim.beta2", KeyType::Float, f(d.beta2), "Adam beta2"},
@@ -16,7 +24,7 @@ std::vector<KeySpec> optim_config_keys() {
       {"optim.wd", KeyType::Float, f(d.wd), "base weight decay (scaled per tensor)"},
       {"optim.momentum", KeyType::Float, f(d.momentum), "SGD momentum"},
       {"optim.clip", KeyType::Float, f(d.clip), "clip the global gradient norm (0 = off)"},
-      {"optim.schedule", KeyType::String, d.schedule,
+      {"optim.schedule", KeyType::String, name_of(d.schedule),
        "constant | cosine | wsd, each after a linear warmup"},
       {"optim.warmup", KeyType::Float, f(d.warmup), "warmup: fraction of the run if < 1, else steps"},
       {"optim.lr_floor", KeyType::Float, f(d.lr_floor), "cosine/wsd end at lr_floor x peak"},
@@ -26,7 +34,7 @@ std::vector<KeySpec> optim_config_keys() {
 
 OptimConfig optim_config_from(const Config& c) {
   OptimConfig o;
-  o.name = require_choice("optim.name", c.get_string("optim.name"), {"adam", "adamw", "sgd"});
+  o.kind = optimizer_kind_from("optim.name", c.get_string("optim.name"));
   o.lr = c.get_float("optim.lr");
   o.beta1 = c.get_float("optim.beta1");
   o.beta2 = c.get_float("optim.beta2");
@@ -34,8 +42,7 @@ OptimConfig optim_config_from(const Config& c) {
   o.wd = c.get_float("optim.wd");
   o.momentum = c.get_float("optim.momentum");
   o.clip = c.get_float("optim.clip");
-  o.schedule = require_choice("optim.schedule", c.get_string("optim.schedule"),
-                              {"constant", "cosine", "wsd"});
+  o.schedule = parse_enum("optim.schedule", c.get_string("optim.schedule"), kSchedules);
   o.warmup = c.get_float("optim.warmup");
   o.lr_floor = c.get_float("optim.lr_floor");
   o.decay = c.get_float("optim.decay");

@@ -10,11 +10,17 @@
 #include <vector>
 
 #include "core/config.h"
+#include "param/optimizer_kind.h"
 
 namespace moet {
 
+// Each after a linear warmup (optim/schedule.h).
+enum class Schedule { constant, cosine, wsd };
+
+const char* name_of(Schedule schedule);
+
 struct OptimConfig {
-  std::string name = "adam";  // adam | adamw | sgd
+  OptimizerKind kind = OptimizerKind::adam;
   double lr = 1e-2;           // base (peak) learning rate, eta
   double beta1 = 0.9;
   double beta2 = 0.95;
@@ -23,12 +29,12 @@ struct OptimConfig {
   double momentum = 0.0;      // sgd only
   double clip = 0.0;          // global gradient-norm clip; 0 = off
 
-  std::string schedule = "constant";  // constant | cosine | wsd (all after linear warmup)
+  Schedule schedule = Schedule::constant;
   double warmup = 0.5;      // warmup length: a fraction of the run if < 1, else steps
   double lr_floor = 0.1;    // cosine/wsd end at lr_floor * peak
   double decay = 0.2;       // wsd: final fraction of the run spent decaying
 
-  bool is_adam() const { return name != "sgd"; }
+  bool is_adam() const { return kind != OptimizerKind::sgd; }
 };
 
 std::vector<KeySpec> optim_config_keys();

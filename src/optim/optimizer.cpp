@@ -46,7 +46,7 @@ void Optimizer::step(float* params, const float* grads, double lr_factor, double
   const OptimConfig& c = config_;
   const double bias1 = 1 - std::pow(c.beta1, double(steps_));
   const double bias2 = 1 - std::pow(c.beta2, double(steps_));
-  const bool adam = c.is_adam(), decoupled = c.name == "adamw";
+  const bool adam = c.is_adam(), decoupled = c.kind == OptimizerKind::adamw;
   const float b1 = float(c.beta1), b2 = float(c.beta2), momentum = float(c.momentum);
   const float gs = float(grad_scale);
 #pragma omp parallel for schedule(static)

@@ -4,6 +4,7 @@
 // that is missing or does not match.
 #include <nlohmann/json.hpp>
 
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "model/init.h"
 #include "param/json.h"
@@ -14,14 +15,8 @@ namespace {
 
 constexpr const char* kFormat = "moet.parameterization/1";
 
-const char* init_name(InitKind kind) {
-  switch (kind) {
-    case InitKind::normal: return "normal";
-    case InitKind::zero: return "zero";
-    case InitKind::one: return "one";
-  }
-  return "?";
-}
+constexpr EnumName<InitKind> kInitKinds[] = {
+    {InitKind::normal, "normal"}, {InitKind::zero, "zero"}, {InitKind::one, "one"}};
 
 nlohmann::json axes_json(const param::AxisValues& a) {
   nlohmann::json j;
@@ -56,7 +51,7 @@ nlohmann::json to_json(const Parameterization& p) {
     tensors.push_back({{"name", t.name},
                        {"role", role_name(t.role)},
                        {"shape", t.shape},
-                       {"init", init_name(plan.init)},
+                       {"init", enum_name(plan.init, kInitKinds)},
                        {"init_std", plan.init_std},
                        {"tied", plan.tied_across_experts},
                        {"multiplier", plan.multiplier},
@@ -70,7 +65,7 @@ nlohmann::json to_json(const Parameterization& p) {
           {"source", p.source},
           {"regime", p.regime},
           {"depth", p.depth},
-          {"optimizer", p.optimizer},
+          {"optimizer", name_of(p.optimizer)},
           {"base", axes_json(p.base)},
           {"target", axes_json(p.target)},
           {"globals",
@@ -97,7 +92,8 @@ Parameterization from_json(const nlohmann::json& j, const ModelConfig& config) {
   p.source = field<std::string>(j, "source", "");
   p.regime = field<std::string>(j, "regime", "");
   p.depth = field<std::string>(j, "depth", "");
-  p.optimizer = field<std::string>(j, "optimizer", "");
+  p.optimizer = optimizer_kind_from("parameterization: optimizer",
+                                    field<std::string>(j, "optimizer", ""));
   p.base = axes_from(field<nlohmann::json>(j, "base", ""), "base.");
   p.target = axes_from(field<nlohmann::json>(j, "target", ""), "target.");
   if (p.target != param::axis_values(config))
@@ -138,11 +134,8 @@ Parameterization from_json(const nlohmann::json& j, const ModelConfig& config) {
            name, role, nlohmann::json(shape).dump(), t.name, role_name(t.role),
            nlohmann::json(t.shape).dump());
     TensorPlan& plan = p.plan.tensors[i];
-    const auto init = field<std::string>(s, "init", where);
-    if (init == "normal") plan.init = InitKind::normal;
-    else if (init == "zero") plan.init = InitKind::zero;
-    else if (init == "one") plan.init = InitKind::one;
-    else fail("parameterization: {}init: '{}' is not one of normal|zero|one", where, init);
+    plan.init = parse_enum("parameterization: " + where + "init",
+                           field<std::string>(s, "init", where), kInitKinds);
     plan.init_std = field<double>(s, "init_std", where);
     plan.tied_across_experts = field<bool>(s, "tied", where);
     plan.multiplier = field<double>(s, "multiplier", where);

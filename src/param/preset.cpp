@@ -84,9 +84,12 @@ std::string as_string(const toml::node& node, const std::string& where) {
   return s->get();
 }
 
+// What a cell may refer to beyond the shape: a tensor's cells its fan_in and fan_out, of which
+// block cells have none; weight-decay cells also lr.
+enum class CellKind { block, tensor, weight_decay };
+
 // A cell: a rule string, or a plain non-negative number.
-Rule parse_cell(const toml::node& node, const std::string& where, bool weight_decay,
-                bool per_tensor) {
+Rule parse_cell(const toml::node& node, const std::string& where, CellKind kind) {
   Rule rule;
   if (const auto* s = node.as_string()) {
     try {
@@ -101,9 +104,9 @@ Rule parse_cell(const toml::node& node, const std::string& where, bool weight_de
   } else {
     fail("{}: expected a rule such as \"N^-1\" or a number", where);
   }
-  if (rule.uses(Symbol::lr) && !weight_decay)
+  if (rule.uses(Symbol::lr) && kind != CellKind::weight_decay)
     fail("{}: '{}' uses lr, which only weight-decay cells (wd) may use", where, rule.text());
-  if (rule.uses_tensor_symbols() && !per_tensor)
+  if (rule.uses_tensor_symbols() && kind == CellKind::block)
     fail("{}: '{}' uses fan_in/fan_out, which block rules cannot (they belong to no tensor)",
          where, rule.text());
   return rule;
@@ -121,7 +124,7 @@ RoleRules parse_row(const toml::table& row, Role role, const std::string& where,
       if (kind == TableKind::preset && (text == "zero" || text == "one")) {
         out.init = InitRule{text == "zero" ? InitKind::zero : InitKind::one, Rule()};
       } else {
-        out.init = InitRule{InitKind::normal, parse_cell(node, at, false, true)};
+        out.init = InitRule{InitKind::normal, parse_cell(node, at, CellKind::tensor)};
       }
     } else if (field == "tied") {
       if (kind == TableKind::depth) fail("{}: depth rules hold factors, not tied inits", at);
@@ -135,7 +138,8 @@ RoleRules parse_row(const toml::table& row, Role role, const std::string& where,
                                    [&](const RuleField<RoleRules>& f) { return field == f.name; });
       if (it == std::end(kRoleRuleFields))
         fail("{}: unknown field (fields: {})", at, join(role_field_names(), ", "));
-      out.*(it->cell) = parse_cell(node, at, field == "wd", true);
+      out.*(it->cell) =
+          parse_cell(node, at, field == "wd" ? CellKind::weight_decay : CellKind::tensor);
     }
   }
   reject_optimizer_only_cells(out, role, where);
@@ -151,7 +155,7 @@ BlockRules parse_block(const toml::table& block, const std::string& where) {
                                  [&](const RuleField<BlockRules>& f) { return field == f.name; });
     if (it == std::end(kBlockRuleFields))
       fail("{}: unknown field (fields: {})", at, join(block_field_names(), ", "));
-    out.*(it->cell) = parse_cell(node, at, false, false);
+    out.*(it->cell) = parse_cell(node, at, CellKind::block);
   }
   return out;
 }

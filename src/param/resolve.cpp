@@ -156,15 +156,11 @@ Parameterization resolve_parameterization(const Config& config) {
   const param::Preset preset = load_named_preset(settings.preset);
   p.source = preset.source;
   const RuleSet rules = rules_in_regime(preset, settings.regime, p);
-  std::vector<std::string> depths = param::depth_rule_names();
-  depths.insert(depths.begin(), "preset");
-  require_choice("param.depth", settings.depth, depths);
-  p.depth = settings.depth == "preset" ? preset.depth : settings.depth;
+  p.depth = settings.depth.value_or(preset.depth);
   const param::DepthRule depth = param::load_depth_rule(p.depth);
 
-  p.optimizer = require_choice("optim.name", config.get_string("optim.name"),
-                               {"adam", "adamw", "sgd"});
-  const bool sgd = p.optimizer == "sgd";
+  p.optimizer = optimizer_kind_from("optim.name", config.get_string("optim.name"));
+  const bool sgd = p.optimizer == OptimizerKind::sgd;
   p.globals.init_std = settings.init_std > 0 ? settings.init_std : preset.init_std;
   p.globals.lr = config.get_float("optim.lr");
   p.globals.eps = config.get_float("optim.eps");

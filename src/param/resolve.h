@@ -13,6 +13,7 @@
 #include "model/layout.h"
 #include "model/plan.h"
 #include "param/axes.h"
+#include "param/optimizer_kind.h"
 #include "param/settings.h"
 #include "param/tensor_hyper.h"
 
@@ -37,7 +38,7 @@ struct Parameterization {
   std::string source;     // the preset's source line
   std::string regime;     // I | II | III, or "" for presets without regime rules
   std::string depth;      // the depth rule applied
-  std::string optimizer;  // adam | adamw | sgd: which LR column was used
+  OptimizerKind optimizer = OptimizerKind::adam;  // which LR column was used
   param::AxisValues base, target;
   ParamGlobals globals;
   std::vector<std::string> warnings;  // also printed to stderr by resolve_parameterization

@@ -32,7 +32,10 @@ ParamSettings param_settings_from(const Config& c, const ModelConfig& target) {
   ParamSettings s;
   s.preset = c.get_string("param.preset");
   s.regime = c.get_string("param.regime");
-  s.depth = c.get_string("param.depth");
+  std::vector<std::string> depths = depth_rule_names();
+  depths.insert(depths.begin(), "preset");
+  const std::string& depth = require_choice("param.depth", c.get_string("param.depth"), depths);
+  if (depth != "preset") s.depth = depth;
   s.init_std = c.get_float("param.init_std");
   if (!(s.init_std >= 0))
     fail("param.init_std: must not be negative (got {}; 0 means the preset's default)",

@@ -1,6 +1,7 @@
 // The param.* settings of a run: which preset, regime and depth rule, sigma0 and the base shape.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,8 @@ namespace moet::param {
 struct ParamSettings {
   std::string preset;  // built-in name or path
   std::string regime;  // auto | I | II | III
-  std::string depth;   // preset | a depth rule name
+  // param.depth: a depth rule name, or none for `preset` (the preset's own default rule)
+  std::optional<std::string> depth;
   double init_std = 0;  // sigma0; 0 = the preset's default
   AxisValues base;      // zeros already replaced by the target's values
 };

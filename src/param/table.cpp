@@ -37,12 +37,12 @@ std::string init_text(const TensorPlan& t) {
 }  // namespace
 
 std::string format_table(const Parameterization& p) {
-  const bool sgd = p.optimizer == "sgd";
+  const bool sgd = p.optimizer == OptimizerKind::sgd;
   std::string out;
   out += fmt::format("preset     {}\n", p.preset);
   if (!p.source.empty()) out += fmt::format("source     {}\n", p.source);
   out += fmt::format("regime     {}   depth {}   optimizer {}\n",
-                     p.regime.empty() ? "-" : p.regime, p.depth, p.optimizer);
+                     p.regime.empty() ? "-" : p.regime, p.depth, name_of(p.optimizer));
   out += fmt::format("base       {}\n", axes_text(p.base));
   out += fmt::format("target     {}\n", axes_text(p.target));
   out += fmt::format("globals    sigma0 {:.4g}   eta {:.4g}   eps0 {:.4g}   wd0 {:.4g}   "

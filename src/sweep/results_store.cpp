@@ -94,6 +94,13 @@ bool check_is_new(sql::Db& db) {
   return false;
 }
 
+// A trial's status column; anything but moet's own words means the file was edited by hand.
+RunStatus status_of(const std::string& path, const std::string& key, const std::string& text) {
+  if (const auto status = run_status_from(text)) return *status;
+  fail("{}: trial {}: status '{}' is not one of {}", path, key, text,
+       join(enum_names(kRunStatuses), "|"));
+}
+
 }  // namespace
 
 ResultsStore ResultsStore::open(const std::string& path, JournalMode create_mode) {
@@ -103,7 +110,7 @@ ResultsStore ResultsStore::open(const std::string& path, JournalMode create_mode
     const std::string dir = std::filesystem::path(path).parent_path().string();
     if (!dir.empty()) make_dirs(dir);
   }
-  auto db = std::make_unique<sql::Db>(path, false, kBusyTimeoutMs);
+  auto db = std::make_unique<sql::Db>(path, sql::Access::read_write, kBusyTimeoutMs);
   if (check_is_new(*db)) {
     // Setting the journal mode needs the file to ourselves, which a brand-new file is.
     db->exec(create_mode == JournalMode::wal ? "PRAGMA journal_mode = WAL"
@@ -120,7 +127,7 @@ ResultsStore ResultsStore::open(const std::string& path, JournalMode create_mode
 ResultsStore ResultsStore::open_read_only(const std::string& path) {
   if (!file_exists(path)) fail("{}: no such database", path);
   require_file(path);
-  auto db = std::make_unique<sql::Db>(path, true, kBusyTimeoutMs);
+  auto db = std::make_unique<sql::Db>(path, sql::Access::read_only, kBusyTimeoutMs);
   if (check_is_new(*db) || get_meta(*db, "schema_version").empty())
     fail("{}: not a moet sweep database (empty)", path);
   return ResultsStore(std::move(db));
@@ -196,20 +203,20 @@ void ResultsStore::register_sweep(const SweepSpec& spec, const Expansion& expans
   tx.commit();
 }
 
-std::map<std::string, std::string> ResultsStore::statuses() const {
-  std::map<std::string, std::string> out;
+std::map<std::string, RunStatus> ResultsStore::statuses() const {
+  std::map<std::string, RunStatus> out;
   auto q = db_->prepare("SELECT key, status FROM trials WHERE idx IS NOT NULL");
-  while (q.step()) out[q.column_text(0)] = q.column_text(1);
+  while (q.step()) out[q.column_text(0)] = status_of(path(), q.column_text(0), q.column_text(1));
   return out;
 }
 
-void ResultsStore::set_status(const std::string& key, const std::string& status) {
+void ResultsStore::set_status(const std::string& key, RunStatus status) {
   sql::Transaction tx(*db_);
   db_->prepare("UPDATE trials SET status = ?3, host = ?2, "
                "started_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE key = ?1")
       .bind(1, key)
       .bind(2, hostname())
-      .bind(3, status)
+      .bind(3, std::string(name_of(status)))
       .run();
   tx.commit();
 }
@@ -221,7 +228,7 @@ void ResultsStore::record(const std::string& key, const TrialOutcome& outcome) {
          "val_loss = ?6, val_extra = ?7, tokens_per_s = ?8, seconds = COALESCE(?9, seconds), error = ?10, "
          "finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE key = ?1")
       .bind(1, key)
-      .bind(2, outcome.status)
+      .bind(2, std::string(name_of(outcome.status)))
       .bind(3, outcome.steps)
       .bind(4, outcome.tokens)
       .bind(5, outcome.train_loss)
@@ -265,7 +272,7 @@ std::vector<TrialRecord> ResultsStore::current_trials() const {
     } catch (const nlohmann::json::exception& e) {
       fail("{}: trial {}: corrupt JSON column ({})", path(), r.key, e.what());
     }
-    r.status = q.column_text(14);
+    r.status = status_of(path(), r.key, q.column_text(14));
     r.steps = q.column_int(15);
     r.train_loss = q.column_double(16);
     r.val_loss = q.column_double(17);

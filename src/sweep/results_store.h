@@ -36,7 +36,7 @@ struct TrialRecord {
   std::string run_dir;
   std::string config_toml;
   std::vector<std::string> command;  // argv after the binary
-  std::string status;                // pending | running | done | diverged | failed
+  RunStatus status = RunStatus::pending;
   int64_t steps = 0;
   double train_loss = NAN, val_loss = NAN;
   nlohmann::json val_extra = nlohmann::json::object();
@@ -44,11 +44,6 @@ struct TrialRecord {
   std::string error;
   std::vector<LadderPoint> points;
 };
-
-// Finished trials are not run again.
-inline bool is_finished(const std::string& status) {
-  return status == "done" || status == "diverged";
-}
 
 // Where a database's trial run directories go: next to it, "<db without extension>.runs".
 std::string runs_dir_for(const std::string& db_path);
@@ -72,9 +67,9 @@ class ResultsStore {
   std::string meta(const std::string& key) const;  // "" when absent
   param::AxisValues base_shape() const;
 
-  std::map<std::string, std::string> statuses() const;  // current trials: key -> status
+  std::map<std::string, RunStatus> statuses() const;  // current trials: key -> status
   // pending | running (stamps host and start time); results go in with record().
-  void set_status(const std::string& key, const std::string& status);
+  void set_status(const std::string& key, RunStatus status);
   void record(const std::string& key, const TrialOutcome& outcome);
 
   // The current sweep's trials in expansion order, with their ladder points; the ladders in

@@ -13,9 +13,11 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/exit_code.h"
 #include "core/fault.h"
 #include "core/files.h"
 #include "core/timer.h"
@@ -96,15 +98,15 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
   if (pid == 0) {
     // Only async-signal-safe calls from here to exec.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // the sweep died before prctl took effect
+    if (::getppid() != parent) ::_exit(kExitCannotExec);  // the sweep died before prctl took effect
     const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int null = ::open("/dev/null", O_RDONLY);
-    if (log < 0 || null < 0) ::_exit(127);
+    if (log < 0 || null < 0) ::_exit(kExitCannotExec);
     ::dup2(null, 0);
     ::dup2(log, 1);
     ::dup2(log, 2);
     ::execve(binary.c_str(), argv.data(), envp.data());
-    ::_exit(127);
+    ::_exit(kExitCannotExec);
   }
   return pid;
 }
@@ -126,58 +128,54 @@ std::string self_binary() {
   return path.string();
 }
 
-RunSummary run_trials(ResultsStore& store, std::vector<const Trial*> trials,
-                      const RunnerOptions& options) {
-  std::stable_sort(trials.begin(), trials.end(), [](const Trial* a, const Trial* b) {
-    return a->flops > b->flops;
-  });
-  RunSummary summary;
-  const double start = now_s();
-  double flops_total = 0, flops_finished = 0;
-  for (const Trial* t : trials) flops_total += t->flops;
-  int finished = 0;
-  const int total = int(trials.size());
+namespace {
 
-  const auto report = [&](const Trial& trial, const TrialOutcome& outcome, bool imported) {
-    fault_point("sweep.recorded");
-    ++finished;
-    if (outcome.status == "done") ++summary.done;
-    else if (outcome.status == "diverged") ++summary.diverged;
-    else ++summary.failed;
-    if (imported) {
-      ++summary.imported;
-      flops_total -= trial.flops;  // no time was spent on it: keep it out of the ETA
-    } else {
-      flops_finished += trial.flops;
+// Where a recorded result came from.
+enum class Origin { trained, imported };
+
+// One call of run_trials: the trials still to start, the child processes running, and the
+// counts the summary and the ETA are made of.
+class TrialPool {
+ public:
+  TrialPool(ResultsStore& store, std::vector<const Trial*> trials, const RunnerOptions& options)
+      : store_(store), trials_(std::move(trials)), options_(options), start_(now_s()) {
+    // Longest first, so the sweep does not end on one big trial running alone.
+    std::stable_sort(trials_.begin(), trials_.end(),
+                     [](const Trial* a, const Trial* b) { return a->flops > b->flops; });
+    for (const Trial* t : trials_) flops_total_ += t->flops;
+  }
+
+  RunSummary run() {
+    StopSignals stop_signals;
+    while ((next_ < trials_.size() && !g_stop_signal) || !running_.empty()) {
+      start_trials();
+      if (running_.empty()) break;
+      reap_one();
     }
-    const double elapsed = now_s() - start;
-    const double eta = flops_finished > 0
-                           ? elapsed * (flops_total - flops_finished) / flops_finished
-                           : NAN;
-    if (options.on_finished)
-      options.on_finished(TrialEvent{trial, outcome, imported, finished, total, elapsed, eta});
-  };
+    summary_.interrupted = g_stop_signal != 0;
+    summary_.elapsed_s = now_s() - start_;
+    return summary_;
+  }
 
+ private:
   struct Running {
     const Trial* trial;
     std::string run_dir;
     double started;
   };
-  std::map<pid_t, Running> running;
-  StopSignals stop_signals;
-  bool forwarded = false;
-  size_t next = 0;
 
-  while ((next < trials.size() && !g_stop_signal) || !running.empty()) {
-    while (!g_stop_signal && next < trials.size() &&
-           int(running.size()) < options.plan.workers) {
-      const Trial& trial = *trials[next++];
-      const std::string run_dir = store.runs_dir() + "/" + trial.key;
+  // Starts trials until every worker is busy; a trial whose run directory already holds its
+  // finished result is recorded from there instead.
+  void start_trials() {
+    while (!g_stop_signal && next_ < trials_.size() &&
+           int(running_.size()) < options_.plan.workers) {
+      const Trial& trial = *trials_[next_++];
+      const std::string run_dir = store_.runs_dir() + "/" + trial.key;
       if (file_exists(run_dir)) {
-        const TrialOutcome outcome = read_trial_outcome(run_dir);
-        if (is_finished(outcome.status) && same_config(run_dir, trial)) {
-          store.record(trial.key, outcome);
-          report(trial, outcome, true);
+        const std::optional<TrialOutcome> outcome = read_trial_outcome(run_dir);
+        if (outcome && same_config(run_dir, trial)) {
+          store_.record(trial.key, *outcome);
+          report(trial, *outcome, Origin::imported);
           continue;
         }
         std::error_code ec;
@@ -185,58 +183,101 @@ RunSummary run_trials(ResultsStore& store, std::vector<const Trial*> trials,
         if (ec) fail("{}: cannot clear an unfinished run ({})", run_dir, ec.message());
       }
       make_dirs(run_dir);
-      store.set_status(trial.key, "running");
+      store_.set_status(trial.key, RunStatus::running);
       const pid_t pid =
-          spawn(options.moet_binary, trial_command(trial, run_dir, options.plan.threads),
-                run_dir + "/train.log", options.plan.threads);
-      running[pid] = {&trial, run_dir, now_s()};
+          spawn(options_.moet_binary, trial_command(trial, run_dir, options_.plan.threads),
+                run_dir + "/train.log", options_.plan.threads);
+      running_[pid] = {&trial, run_dir, now_s()};
       fault_point("sweep.spawned");
     }
-    if (running.empty()) break;
+  }
 
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
+  // Waits for one child and records its result; on the first stop signal, passes it on to
+  // every child. A child stopped by us goes back to pending: that is not a result.
+  void reap_one() {
+    int wait_status = 0;
+    const pid_t pid = ::waitpid(-1, &wait_status, 0);
     if (pid < 0) {
       if (errno != EINTR) fail("waiting for trials failed ({})", std::strerror(errno));
-      if (g_stop_signal && !forwarded) {
-        forwarded = true;
-        for (const auto& [child, r] : running) ::kill(child, SIGTERM);
+      if (g_stop_signal && !forwarded_) {
+        forwarded_ = true;
+        for (const auto& [child, r] : running_) ::kill(child, SIGTERM);
       }
-      continue;
+      return;
     }
-    const auto it = running.find(pid);
-    if (it == running.end()) continue;
+    const auto it = running_.find(pid);
+    if (it == running_.end()) return;
     const Running r = it->second;
-    running.erase(it);
+    running_.erase(it);
     fault_point("sweep.reaped");
-
-    TrialOutcome outcome;
-    const bool exited = WIFEXITED(status);
-    const int code = exited ? WEXITSTATUS(status) : -1;
-    if (g_stop_signal && !exited) {
-      store.set_status(r.trial->key, "pending");  // stopped by us: not a result
-      continue;
+    if (g_stop_signal && !WIFEXITED(wait_status)) {
+      store_.set_status(r.trial->key, RunStatus::pending);
+      return;
     }
-    if (exited && (code == 0 || code == 3)) {
-      outcome = read_trial_outcome(r.run_dir);
-      if (outcome.status.empty()) {
-        outcome.status = "failed";
-        outcome.error = fmt::format("exited with {} but left no finished status.json", code);
-      }
-    } else {
-      outcome.status = "failed";
-      const std::string why = exited ? fmt::format("exit status {}", code)
-                                     : fmt::format("killed by signal {}", WTERMSIG(status));
-      const std::string line = last_line(r.run_dir + "/train.log");
-      outcome.error = line.empty() ? why : why + ": " + line;
-    }
+    TrialOutcome outcome = outcome_of(r.run_dir, wait_status);
     outcome.seconds = now_s() - r.started;
-    store.record(r.trial->key, outcome);
-    report(*r.trial, outcome, false);
+    store_.record(r.trial->key, outcome);
+    report(*r.trial, outcome, Origin::trained);
   }
-  summary.interrupted = g_stop_signal != 0;
-  summary.elapsed_s = now_s() - start;
-  return summary;
+
+  // A trial process's result: its run directory's when it exited as `moet train` does after a
+  // run (done or diverged), else failed, with why.
+  static TrialOutcome outcome_of(const std::string& run_dir, int wait_status) {
+    const bool exited = WIFEXITED(wait_status);
+    const int code = exited ? WEXITSTATUS(wait_status) : -1;
+    TrialOutcome outcome;
+    outcome.status = RunStatus::failed;
+    if (exited && (code == kExitOk || code == kExitDiverged)) {
+      if (const std::optional<TrialOutcome> finished = read_trial_outcome(run_dir))
+        return *finished;
+      outcome.error = fmt::format("exited with {} but left no finished status.json", code);
+      return outcome;
+    }
+    const std::string why = exited ? fmt::format("exit status {}", code)
+                                   : fmt::format("killed by signal {}", WTERMSIG(wait_status));
+    const std::string line = last_line(run_dir + "/train.log");
+    outcome.error = line.empty() ? why : why + ": " + line;
+    return outcome;
+  }
+
+  void report(const Trial& trial, const TrialOutcome& outcome, Origin origin) {
+    fault_point("sweep.recorded");
+    ++finished_;
+    if (outcome.status == RunStatus::done) ++summary_.done;
+    else if (outcome.status == RunStatus::diverged) ++summary_.diverged;
+    else ++summary_.failed;
+    if (origin == Origin::imported) {
+      ++summary_.imported;
+      flops_total_ -= trial.flops;  // no time was spent on it: keep it out of the ETA
+    } else {
+      flops_finished_ += trial.flops;
+    }
+    const double elapsed = now_s() - start_;
+    const double eta = flops_finished_ > 0
+                           ? elapsed * (flops_total_ - flops_finished_) / flops_finished_
+                           : NAN;
+    if (options_.on_finished)
+      options_.on_finished(TrialEvent{trial, outcome, origin == Origin::imported, finished_,
+                                      int(trials_.size()), elapsed, eta});
+  }
+
+  ResultsStore& store_;
+  std::vector<const Trial*> trials_;
+  const RunnerOptions& options_;
+  const double start_;
+  RunSummary summary_;
+  double flops_total_ = 0, flops_finished_ = 0;
+  int finished_ = 0;
+  size_t next_ = 0;
+  std::map<pid_t, Running> running_;
+  bool forwarded_ = false;
+};
+
+}  // namespace
+
+RunSummary run_trials(ResultsStore& store, std::vector<const Trial*> trials,
+                      const RunnerOptions& options) {
+  return TrialPool(store, std::move(trials), options).run();
 }
 
 std::string format_progress(const TrialEvent& e) {
@@ -245,15 +286,15 @@ std::string format_progress(const TrialEvent& e) {
   for (const LadderPoint& p : t.points)
     where += fmt::format("{}{} x{:g}", where.empty() ? "" : ", ", p.ladder, p.scale);
   std::string result;
-  if (e.outcome.status == "done")
+  if (e.outcome.status == RunStatus::done)
     result = fmt::format("val {:.4f}", e.outcome.val_loss);
-  else if (e.outcome.status == "diverged")
+  else if (e.outcome.status == RunStatus::diverged)
     result = fmt::format("diverged at step {}", e.outcome.steps);
   else
     result = e.outcome.error;
   return fmt::format("[{:>{}}/{} {:>6} eta {:>6}] {:<8} {} {}  lr 2^{:g}  seed {}  {}{}", e.finished,
                      std::to_string(e.total).size(), e.total, duration_text(e.elapsed_s),
-                     duration_text(e.eta_s), e.outcome.status, t.preset, where,
+                     duration_text(e.eta_s), name_of(e.outcome.status), t.preset, where,
                      std::round(std::log2(t.lr) * 100) / 100, t.seed, result,
                      e.imported ? "  (recorded from its run directory)"
                                 : fmt::format("  ({:.1f} s)", e.outcome.seconds));

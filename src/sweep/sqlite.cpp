@@ -6,8 +6,9 @@
 
 namespace moet::sql {
 
-Db::Db(const std::string& path, bool read_only, int busy_timeout_ms) : path_(path) {
-  const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+Db::Db(const std::string& path, Access access, int busy_timeout_ms) : path_(path) {
+  const int flags = access == Access::read_only ? SQLITE_OPEN_READONLY
+                                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
     const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);

@@ -15,12 +15,14 @@ namespace moet::sql {
 
 class Statement;
 
+enum class Access { read_only, read_write };
+
 class Db {
  public:
   // Opens (read_only: must exist) or opens-and-creates the file. busy_timeout_ms: how long a
   // writer waits for another process's lock before giving up (sweep workers, MPI ranks and
   // Slurm tasks share one file).
-  Db(const std::string& path, bool read_only, int busy_timeout_ms);
+  Db(const std::string& path, Access access, int busy_timeout_ms);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

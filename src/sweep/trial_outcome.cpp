@@ -17,17 +17,18 @@ double number_or_nan(const nlohmann::json& json, const char* key) {
 
 }  // namespace
 
-TrialOutcome read_trial_outcome(const std::string& run_dir) {
-  TrialOutcome outcome;
+std::optional<TrialOutcome> read_trial_outcome(const std::string& run_dir) {
   nlohmann::json status;
   try {
     status = read_status(run_dir);
   } catch (const Error&) {
-    return outcome;  // a torn status cannot happen (atomic writes), but a foreign file can
+    return std::nullopt;  // a torn status cannot happen (atomic writes), but a foreign file can
   }
-  if (!status.is_object()) return outcome;
-  const std::string state = status.value("status", "");
-  if (state != "done" && state != "diverged") return outcome;
+  if (!status.is_object()) return std::nullopt;
+  const std::optional<RunStatus> state = run_status_from(status.value("status", ""));
+  if (!state || !is_finished(*state)) return std::nullopt;
+
+  TrialOutcome outcome;
 
   outcome.steps = status.value("steps", int64_t(0));
   outcome.train_loss = number_or_nan(status, "train_loss");
@@ -63,7 +64,7 @@ TrialOutcome read_trial_outcome(const std::string& run_dir) {
       }
     }
   }
-  outcome.status = state;
+  outcome.status = *state;
   return outcome;
 }
 

@@ -10,8 +10,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "train/run_status.h"
 
 namespace moet::sweep {
 
@@ -24,7 +27,7 @@ struct CurvePoint {
 };
 
 struct TrialOutcome {
-  std::string status;  // done | diverged | failed
+  RunStatus status = RunStatus::failed;  // done | diverged | failed
   int64_t steps = 0;
   int64_t tokens = 0;
   double train_loss = NAN;
@@ -36,8 +39,8 @@ struct TrialOutcome {
   std::vector<CurvePoint> curve;
 };
 
-// The outcome of a run directory whose status.json says done or diverged; status "" when the
-// run did not finish there (no status file, running, stopped) or the file is not moet's.
-TrialOutcome read_trial_outcome(const std::string& run_dir);
+// The outcome of a run directory whose status.json says done or diverged; none when the run did
+// not finish there (no status file, running, stopped) or the file is not moet's.
+std::optional<TrialOutcome> read_trial_outcome(const std::string& run_dir);
 
 }  // namespace moet::sweep

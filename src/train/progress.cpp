@@ -23,7 +23,7 @@ Progress::Progress(int64_t total_steps, int64_t first_step, bool quiet)
       start_s_(now_s()) {}
 
 void Progress::update(int64_t done, double loss, double val_loss, double tokens_per_s,
-                      bool log_line) {
+                      LogLine log_line) {
   if (quiet_) return;
   const double elapsed = now_s() - start_s_;
   const double eta = done > first_ ? elapsed / double(done - first_) * double(total_ - done) : NAN;
@@ -37,7 +37,7 @@ void Progress::update(int64_t done, double loss, double val_loss, double tokens_
                std::string(size_t(kWidth - filled), '.'), text);
     std::fflush(stderr);
     bar_drawn_ = true;
-  } else if (log_line) {
+  } else if (log_line == LogLine::print) {
     fmt::print(stderr, "{}\n", text);
   }
 }

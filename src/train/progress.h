@@ -7,12 +7,16 @@
 
 namespace moet {
 
+// Whether a step's progress is also a line of the log when stderr is not a terminal (the steps
+// that write a metrics line); a terminal redraws its bar after every step either way.
+enum class LogLine { skip, print };
+
 class Progress {
  public:
   Progress(int64_t total_steps, int64_t first_step, bool quiet);
-  // After each step: redraws the bar (terminal) or prints a line when `log_line` is set.
+  // After each step: redraws the bar (terminal) or prints a line when log_line says so.
   void update(int64_t step_done, double loss, double val_loss, double tokens_per_s,
-              bool log_line);
+              LogLine log_line);
   void message(const std::string& line);  // clears the bar first
   void finish();
 

@@ -45,10 +45,9 @@ void MetricsLog::write(const nlohmann::json& line) {
     fail("{}: write failed ({})", path_, std::strerror(errno));
 }
 
-void write_status(const std::string& run_dir, const std::string& status,
-                  const nlohmann::json& details) {
+void write_status(const std::string& run_dir, RunStatus status, const nlohmann::json& details) {
   nlohmann::json json = details;
-  json["status"] = status;
+  json["status"] = name_of(status);
   write_file_atomic(run_dir + "/status.json", json.dump(1) + "\n");
 }
 

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <string>
 
+#include "train/run_status.h"
+
 namespace moet {
 
 // Appends lines; each line is flushed so a killed run keeps what it logged.
@@ -28,7 +30,7 @@ class MetricsLog {
 };
 
 // status: running | stopped | done | diverged
-void write_status(const std::string& run_dir, const std::string& status,
+void write_status(const std::string& run_dir, RunStatus status,
                   const nlohmann::json& details);
 // The status file's JSON, or null when there is none.
 nlohmann::json read_status(const std::string& run_dir);

@@ -52,8 +52,7 @@ TrainConfig train_config_from(const Config& c) {
   t.threads = c.get_int("train.threads");
   t.diverge_factor = c.get_float("train.diverge_factor");
   t.save = c.get_bool("train.save");
-  t.precision = precision_from_name(
-      require_choice("train.precision", c.get_string("train.precision"), precision_names()));
+  t.precision = precision_from_name(c.get_string("train.precision"));
   require_positive("train.steps", t.steps);
   require_positive("train.batch", t.batch);
   require_positive("train.accum", t.accum);

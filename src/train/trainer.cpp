@@ -33,7 +33,7 @@ nlohmann::json TrainResult::to_json() const {
   const auto num = [](double v) -> nlohmann::json {
     return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
   };
-  return {{"status", status},          {"steps", steps},
+  return {{"status", name_of(status)}, {"steps", steps},
           {"train_loss", num(train_loss)}, {"val_loss", num(val_loss)},
           {"tokens_per_s", num(tokens_per_s)}};
 }
@@ -82,9 +82,11 @@ nlohmann::json routing_json(const std::vector<RoutingStats>& stats,
   return layers;
 }
 
-std::string status_word(const nlohmann::json& status) {
+// The status a status.json records; none when there is no file or it holds no status of moet's.
+std::optional<RunStatus> status_of(const nlohmann::json& status) {
   const auto it = status.is_object() ? status.find("status") : status.end();
-  return it != status.end() && it->is_string() ? it->get<std::string>() : "";
+  if (it == status.end() || !it->is_string()) return std::nullopt;
+  return run_status_from(it->get<std::string>());
 }
 
 int64_t status_steps(const nlohmann::json& status) {
@@ -93,8 +95,8 @@ int64_t status_steps(const nlohmann::json& status) {
 }
 
 bool is_final(const nlohmann::json& status) {
-  const std::string word = status_word(status);
-  return word == "done" || word == "diverged";
+  const std::optional<RunStatus> stored = status_of(status);
+  return stored && is_finished(*stored);
 }
 
 // The result status.json records (to_json's inverse); null numbers are NaN.
@@ -104,7 +106,7 @@ TrainResult stored_result(const nlohmann::json& status) {
     return it != status.end() && it->is_number() ? it->get<double>() : NAN;
   };
   TrainResult r;
-  r.status = status_word(status);
+  r.status = *status_of(status);
   r.steps = status_steps(status);
   r.train_loss = number("train_loss");
   r.val_loss = number("val_loss");
@@ -122,7 +124,7 @@ std::optional<Checkpoint> starting_point(const std::string& dir, const TrainOpti
       fail("{}: already holds a run (continue it with --resume, or choose another --out)", dir);
     return std::nullopt;
   }
-  if (status_word(status) == "done" && status_steps(status) > steps)
+  if (status_of(status) == RunStatus::done && status_steps(status) > steps)
     fail("train.steps: {} is fewer than the {} steps the run in {} already did", steps,
          status_steps(status), dir);
   if (!has_checkpoint(dir)) {
@@ -158,13 +160,261 @@ int64_t state_count(const nlohmann::json& state, const char* key, const std::str
   return it->get<int64_t>();
 }
 
+// The stored result of a run that --resume finds finished (diverged, or done at train.steps):
+// such a run is left exactly as it is.
+std::optional<TrainResult> finished_before(const std::string& dir, const TrainOptions& options,
+                                           const nlohmann::json& stored_status, int64_t steps) {
+  const std::optional<RunStatus> stored = status_of(stored_status);
+  if (!options.resume || !(stored == RunStatus::diverged ||
+                           (stored == RunStatus::done && status_steps(stored_status) == steps)))
+    return std::nullopt;
+  fmt::print(stderr, "{}: already finished ({} at step {}); nothing to do\n", dir,
+             name_of(*stored), status_steps(stored_status));
+  return stored_result(stored_status);
+}
+
+Dataset open_dataset(const DataConfig& config, const ModelConfig& model) {
+  Dataset data = Dataset::open(config);
+  if (data.vocab_size() > model.vocab)
+    fail("model.vocab: {} is smaller than the data's vocabulary ({}); set model.vocab = {}",
+         model.vocab, data.vocab_size(), data.vocab_size());
+  return data;
+}
+
+// The loop's running totals: checkpoints keep them (with the last logged values of the
+// result), so a resumed run logs and ends (status.json included) exactly as an uninterrupted one.
+struct LossTracker {
+  double first_loss = NAN, smoothed_loss = NAN;
+  double interval_loss = 0;
+  int64_t interval_steps = 0;
+};
+
+// A run's sections of the config, all read (and checked) before anything else happens.
+struct RunSettings {
+  ModelConfig model;
+  TrainConfig train;
+  OptimConfig optim;
+  DataConfig data;
+};
+
+// A final checkpoint ends the run: resuming from it has no step left to take.
+enum class CheckpointKind { intermediate, final };
+
+// One run, from its model, optimizer and loaders (fresh or restored from a checkpoint) through
+// the training loop to its final checkpoint and status.json.
+class TrainRun {
+ public:
+  TrainRun(const Config& config, const TrainOptions& options, const RunSettings& settings,
+           const std::vector<TensorInfo>& tensors, const Parameterization& p,
+           const Checkpoint* checkpoint)
+      : config_(config), options_(options), dir_(options.out_dir), mc_(settings.model),
+        tc_(settings.train), oc_(settings.optim), tensors_(tensors), p_(p),
+        p_json_(to_json(p)), data_(open_dataset(settings.data, mc_)),
+        model_(mc_, p.plan, tc_.batch),
+        optimizer_(oc_, tensors_, p.hyper),
+        train_loader_(data_, Split::train, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
+        val_loader_(data_, Split::validation, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
+        from_checkpoint_(checkpoint != nullptr) {
+    model_.set_precision(tc_.precision);
+    for (const auto& extra : data_.extra_val())
+      extra_loaders_.emplace_back(extra.tokens, Split::validation, tc_.batch, mc_.seq,
+                                  uint64_t(tc_.seed));
+    result_.train_loss = result_.val_loss = result_.tokens_per_s = NAN;
+    if (checkpoint) restore(*checkpoint);
+    else model_.init(uint64_t(tc_.seed));
+  }
+
+  // Prints what is about to run, then writes the run directory's files but the checkpoints.
+  void open(const RunMemory& memory) {
+    progress_.emplace(tc_.steps, step_, options_.quiet);
+    if (options_.resume && !from_checkpoint_)
+      progress_->message(fmt::format("{}: no checkpoint yet; the run starts over", dir_));
+    if (!options_.quiet) {
+      progress_->message(fmt::format("data: {}", data_.describe()));
+      progress_->message(memory.line());
+      progress_->message(format_table(p_));
+      progress_->message(fmt::format(
+          "model: {:.2f}M parameters, {:.2f}M active per token; {} tokens per step",
+          double(total_numel(tensors_)) / 1e6, double(active_numel(mc_, tensors_)) / 1e6,
+          tc_.tokens_per_step(mc_.seq)));
+    }
+    make_dirs(dir_);
+    remove_stale_temporaries(dir_);  // of a killed run; its unneeded checkpoints too
+    remove_stale_checkpoints(dir_);
+    write_file_atomic(dir_ + "/config.toml", config_.to_toml());
+    write_file_atomic(dir_ + "/parameterization.json", p_json_.dump(1) + "\n");
+    metrics_.emplace(dir_ + "/metrics.jsonl", from_checkpoint_ ? step_ : -1);
+    write_status(dir_, RunStatus::running, {{"step", step_}});
+  }
+
+  // Steps to train.steps, or until the loss diverges or --stop-after.
+  RunStatus loop() {
+    StepRunner stepper(model_, optimizer_, p_.hyper, tc_.accum, tc_.steps);
+    run_start_ = now_s();
+    first_step_ = step_;
+    while (step_ < tc_.steps) {
+      fault_point("train.step");
+      const StepStats stats = stepper.run(train_loader_, step_);
+      ++step_;
+      const bool diverged = track(stats);
+      log(stats, diverged);
+      if (diverged) {
+        progress_->message(fmt::format("diverged at step {}: loss {} (first {:.4f})", step_,
+                                       stats.loss, losses_.first_loss));
+        return RunStatus::diverged;
+      }
+      if (options_.stop_after > 0 && step_ >= options_.stop_after && step_ < tc_.steps)
+        return RunStatus::stopped;
+      if (tc_.save && tc_.ckpt_every > 0 && step_ % tc_.ckpt_every == 0 && step_ < tc_.steps)
+        save(CheckpointKind::intermediate);
+    }
+    return RunStatus::done;
+  }
+
+  TrainResult finish(RunStatus status) {
+    progress_->finish();
+    // The final checkpoint may exist already: this is the resume of a run killed after writing
+    // it.
+    if (step_ != saved_step_ &&
+        (status == RunStatus::stopped || (tc_.save && status == RunStatus::done)))
+      save(status == RunStatus::done ? CheckpointKind::final : CheckpointKind::intermediate);
+    fault_point("train.final");
+    result_.status = status;
+    result_.steps = step_;
+    write_status(dir_, status, result_.to_json());
+    return result_;
+  }
+
+ private:
+  void restore(const Checkpoint& checkpoint) {
+    model_.params() = checkpoint.params;
+    optimizer_.first_moment() = checkpoint.first_moment;
+    if (!checkpoint.second_moment.empty()) optimizer_.second_moment() = checkpoint.second_moment;
+    optimizer_.set_steps_taken(checkpoint.optimizer_steps);
+    step_ = saved_step_ = checkpoint.step;
+    const nlohmann::json& s = checkpoint.state;
+    train_loader_.restore(s.at("train_loader").get<BatchLoader::State>());
+    losses_.first_loss = s.at("first_loss").get<double>();
+    losses_.smoothed_loss = s.at("smoothed_loss").get<double>();
+    losses_.interval_loss = state_number(s, "interval_loss", dir_);
+    losses_.interval_steps = state_count(s, "interval_steps", dir_);
+    result_.train_loss = state_number(s, "train_loss", dir_);
+    result_.val_loss = state_number(s, "val_loss", dir_);
+    result_.tokens_per_s = state_number(s, "tokens_per_s", dir_);
+  }
+
+  // Adds the step's loss to the running totals; true when the run has diverged: a loss or
+  // gradient that is not finite, or (after 10 steps) a smoothed loss past diverge_factor times
+  // the first.
+  bool track(const StepStats& stats) {
+    if (std::isnan(losses_.first_loss))
+      losses_.first_loss = stats.loss, losses_.smoothed_loss = stats.loss;
+    losses_.smoothed_loss = 0.9 * losses_.smoothed_loss + 0.1 * stats.loss;
+    losses_.interval_loss += stats.loss;
+    ++losses_.interval_steps;
+    return !std::isfinite(stats.loss) || !std::isfinite(stats.grad_norm) ||
+           (step_ > 10 && losses_.smoothed_loss > tc_.diverge_factor * losses_.first_loss);
+  }
+
+  double tokens_per_s() const {
+    return double(tc_.tokens_per_step(mc_.seq)) * double(step_ - first_step_) /
+           (now_s() - run_start_);
+  }
+
+  // A metrics line (with a validation pass when one is due) every log_every steps, at the end
+  // and on divergence; the progress bar after every step.
+  void log(const StepStats& stats, bool diverged) {
+    const bool log_now = step_ % tc_.log_every == 0 || step_ == tc_.steps || diverged;
+    const bool eval_now = !diverged && ((tc_.eval_every > 0 && step_ % tc_.eval_every == 0) ||
+                                        step_ == tc_.steps);
+    if (!log_now && !eval_now) {
+      progress_->update(step_, stats.loss, result_.val_loss, tokens_per_s(), LogLine::skip);
+      return;
+    }
+    const int64_t tokens_per_step = tc_.tokens_per_step(mc_.seq);
+    const double throughput = tokens_per_s();
+    nlohmann::json line = {{"step", step_},
+                           {"tokens", step_ * tokens_per_step},
+                           {"loss", stats.loss},
+                           {"aux_loss", stats.aux_loss},
+                           {"z_loss", stats.z_loss},
+                           {"lr", oc_.lr * stats.lr_factor},
+                           {"grad_norm", stats.grad_norm},
+                           {"tokens_per_s", throughput}};
+    if (!stats.counts.empty())
+      line["routing"] = routing_json(stats.last_routing, stats.counts, tokens_per_step);
+    result_.train_loss = losses_.interval_loss / double(losses_.interval_steps);
+    losses_.interval_loss = 0, losses_.interval_steps = 0;
+    if (eval_now) result_.val_loss = validate(line);
+    metrics_->write(line);
+    result_.tokens_per_s = throughput;
+    progress_->update(step_, result_.train_loss, result_.val_loss, throughput, LogLine::print);
+  }
+
+  // Validation loss on val (returned) and on every extra set, written into the metrics line.
+  double validate(nlohmann::json& line) {
+    std::vector<int32_t> in(size_t(model_.rows())), tg(size_t(model_.rows()));
+    const double val = evaluate(model_, val_loader_, tc_.eval_batches, in, tg);
+    line["val_loss"] = val;
+    for (size_t i = 0; i < extra_loaders_.size(); ++i)
+      line["val_" + data_.extra_val()[i].name] =
+          evaluate(model_, extra_loaders_[i], tc_.eval_batches, in, tg);
+    return val;
+  }
+
+  void save(CheckpointKind kind) {
+    Checkpoint c;
+    c.step = step_;
+    c.config_toml = config_.to_toml();
+    c.parameterization = p_json_;
+    c.params = model_.params();
+    c.first_moment = optimizer_.first_moment();
+    c.second_moment = optimizer_.second_moment();
+    c.optimizer_steps = optimizer_.steps_taken();
+    c.state = {{"train_loader", train_loader_.state()},
+               {"first_loss", losses_.first_loss},
+               {"smoothed_loss", losses_.smoothed_loss},
+               {"interval_loss", losses_.interval_loss},
+               {"interval_steps", losses_.interval_steps},
+               {"train_loss", result_.train_loss},
+               {"val_loss", result_.val_loss},
+               {"tokens_per_s", result_.tokens_per_s},
+               {"final", kind == CheckpointKind::final}};
+    save_checkpoint(dir_, tensors_, c);
+    saved_step_ = step_;
+  }
+
+  const Config& config_;
+  const TrainOptions& options_;
+  const std::string& dir_;
+  const ModelConfig& mc_;
+  const TrainConfig& tc_;
+  const OptimConfig& oc_;
+  const std::vector<TensorInfo>& tensors_;
+  const Parameterization& p_;
+  const nlohmann::json p_json_;
+  const Dataset data_;
+  Model<float> model_;
+  Optimizer optimizer_;
+  BatchLoader train_loader_, val_loader_;
+  std::vector<BatchLoader> extra_loaders_;
+  const bool from_checkpoint_;
+  std::optional<Progress> progress_;
+  std::optional<MetricsLog> metrics_;
+  TrainResult result_;
+  LossTracker losses_;
+  int64_t step_ = 0;
+  int64_t saved_step_ = -1;  // of the last checkpoint written or resumed from
+  double run_start_ = 0;
+  int64_t first_step_ = 0;   // of this process: throughput counts from here
+};
+
 }  // namespace
 
 TrainResult train(const Config& config, const TrainOptions& options) {
-  const ModelConfig mc = model_config_from(config);
-  const TrainConfig tc = train_config_from(config);
-  const OptimConfig oc = optim_config_from(config);
-  const DataConfig dc = data_config_from(config);
+  const RunSettings settings{model_config_from(config), train_config_from(config),
+                             optim_config_from(config), data_config_from(config)};
+  const TrainConfig& tc = settings.train;
   if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
   const RunMemory memory = run_memory(config, options.resume ? RunKind::resume : RunKind::train);
   memory.require_fits();
@@ -173,183 +423,17 @@ TrainResult train(const Config& config, const TrainOptions& options) {
   // Everything is read and checked before the first file is written: a refused run changes
   // nothing. A finished run is left exactly as it is.
   const nlohmann::json stored_status = read_status(dir);
-  const std::string stored_word = status_word(stored_status);
-  if (options.resume && (stored_word == "diverged" ||
-                         (stored_word == "done" && status_steps(stored_status) == tc.steps))) {
-    fmt::print(stderr, "{}: already finished ({} at step {}); nothing to do\n", dir, stored_word,
-               status_steps(stored_status));
-    return stored_result(stored_status);
-  }
-  const std::vector<TensorInfo> tensors = model_tensors(mc);
+  if (auto finished = finished_before(dir, options, stored_status, tc.steps)) return *finished;
+  const std::vector<TensorInfo> tensors = model_tensors(settings.model);
   const std::optional<Checkpoint> checkpoint =
       starting_point(dir, options, stored_status, tc.steps, tensors);
   // A resumed run reloads its stored parameterization.
-  const Parameterization p = checkpoint ? stored_parameterization(*checkpoint, mc, dir)
-                                        : resolve_parameterization(config);
-  const nlohmann::json p_json = to_json(p);
-
-  const Dataset data = Dataset::open(dc);
-  if (data.vocab_size() > mc.vocab)
-    fail("model.vocab: {} is smaller than the data's vocabulary ({}); set model.vocab = {}",
-         mc.vocab, data.vocab_size(), data.vocab_size());
-
-  Model<float> model(mc, p.plan, tc.batch);
-  model.set_precision(tc.precision);
-  Optimizer optimizer(oc, tensors, p.hyper);
-  BatchLoader train_loader(data, false, tc.batch, mc.seq, uint64_t(tc.seed));
-  BatchLoader val_loader(data, true, tc.batch, mc.seq, uint64_t(tc.seed));
-  std::vector<BatchLoader> extra_loaders;
-  for (const auto& extra : data.extra_val())
-    extra_loaders.emplace_back(extra.tokens, true, tc.batch, mc.seq, uint64_t(tc.seed));
-
-  // The loop's running totals and last logged values: checkpoints keep them, so a resumed run
-  // logs and ends (status.json included) exactly as an uninterrupted one.
-  TrainResult result;
-  result.train_loss = result.val_loss = result.tokens_per_s = NAN;
-  double interval_loss = 0;
-  int64_t interval_steps = 0;
-  int64_t step = 0;
-  double first_loss = NAN, smoothed_loss = NAN;
-  if (checkpoint) {
-    model.params() = checkpoint->params;
-    optimizer.first_moment() = checkpoint->first_moment;
-    if (!checkpoint->second_moment.empty()) optimizer.second_moment() = checkpoint->second_moment;
-    optimizer.set_steps_taken(checkpoint->optimizer_steps);
-    step = checkpoint->step;
-    const nlohmann::json& s = checkpoint->state;
-    train_loader.restore(s.at("train_loader").get<BatchLoader::State>());
-    first_loss = s.at("first_loss").get<double>();
-    smoothed_loss = s.at("smoothed_loss").get<double>();
-    interval_loss = state_number(s, "interval_loss", dir);
-    interval_steps = state_count(s, "interval_steps", dir);
-    result.train_loss = state_number(s, "train_loss", dir);
-    result.val_loss = state_number(s, "val_loss", dir);
-    result.tokens_per_s = state_number(s, "tokens_per_s", dir);
-  } else {
-    model.init(uint64_t(tc.seed));
-  }
-
-  Progress progress(tc.steps, step, options.quiet);
-  if (options.resume && !checkpoint)
-    progress.message(fmt::format("{}: no checkpoint yet; the run starts over", dir));
-  if (!options.quiet) {
-    progress.message(fmt::format("data: {}", data.describe()));
-    progress.message(memory.line());
-    progress.message(format_table(p));
-    progress.message(fmt::format(
-        "model: {:.2f}M parameters, {:.2f}M active per token; {} tokens per step",
-        double(total_numel(tensors)) / 1e6, double(active_numel(mc, tensors)) / 1e6,
-        tc.tokens_per_step(mc.seq)));
-  }
-  make_dirs(dir);
-  remove_stale_temporaries(dir);  // of a killed run; its unneeded checkpoints too
-  remove_stale_checkpoints(dir);
-  write_file_atomic(dir + "/config.toml", config.to_toml());
-  write_file_atomic(dir + "/parameterization.json", p_json.dump(1) + "\n");
-  MetricsLog metrics(dir + "/metrics.jsonl", checkpoint ? checkpoint->step : -1);
-  write_status(dir, "running", {{"step", step}});
-
-  StepRunner stepper(model, optimizer, p.hyper, tc.accum, tc.steps);
-
-  int64_t saved_step = checkpoint ? checkpoint->step : -1;
-  const auto save = [&](bool final) {
-    Checkpoint c;
-    c.step = step;
-    c.config_toml = config.to_toml();
-    c.parameterization = p_json;
-    c.params = model.params();
-    c.first_moment = optimizer.first_moment();
-    c.second_moment = optimizer.second_moment();
-    c.optimizer_steps = optimizer.steps_taken();
-    c.state = {{"train_loader", train_loader.state()},
-               {"first_loss", first_loss},
-               {"smoothed_loss", smoothed_loss},
-               {"interval_loss", interval_loss},
-               {"interval_steps", interval_steps},
-               {"train_loss", result.train_loss},
-               {"val_loss", result.val_loss},
-               {"tokens_per_s", result.tokens_per_s},
-               {"final", final}};
-    save_checkpoint(dir, tensors, c);
-    saved_step = step;
-  };
-  const auto validate = [&](nlohmann::json& line) {
-    std::vector<int32_t> in(size_t(model.rows())), tg(size_t(model.rows()));
-    const double val = evaluate(model, val_loader, tc.eval_batches, in, tg);
-    line["val_loss"] = val;
-    for (size_t i = 0; i < extra_loaders.size(); ++i)
-      line["val_" + data.extra_val()[i].name] =
-          evaluate(model, extra_loaders[i], tc.eval_batches, in, tg);
-    return val;
-  };
-
-  const int64_t tokens_per_step = tc.tokens_per_step(mc.seq);
-  const double run_start = now_s();
-  const int64_t first_step = step;
-  std::string status = "done";
-
-  while (step < tc.steps) {
-    fault_point("train.step");
-    const StepStats stats = stepper.run(train_loader, step);
-    const double loss = stats.loss, aux = stats.aux_loss, z = stats.z_loss;
-    const double grad_norm = stats.grad_norm, factor = stats.lr_factor;
-    const std::vector<std::vector<int64_t>>& counts = stats.counts;
-    const std::vector<RoutingStats>& last_routing = stats.last_routing;
-    ++step;
-
-    if (std::isnan(first_loss)) first_loss = loss, smoothed_loss = loss;
-    smoothed_loss = 0.9 * smoothed_loss + 0.1 * loss;
-    interval_loss += loss;
-    ++interval_steps;
-    const bool diverged = !std::isfinite(loss) || !std::isfinite(grad_norm) ||
-                          (step > 10 && smoothed_loss > tc.diverge_factor * first_loss);
-    const bool log_now = step % tc.log_every == 0 || step == tc.steps || diverged;
-    const bool eval_now = !diverged && ((tc.eval_every > 0 && step % tc.eval_every == 0) ||
-                                        step == tc.steps);
-    if (log_now || eval_now) {
-      const double tokens_per_s =
-          double(tokens_per_step) * double(step - first_step) / (now_s() - run_start);
-      nlohmann::json line = {{"step", step},
-                             {"tokens", step * tokens_per_step},
-                             {"loss", loss},
-                             {"aux_loss", aux},
-                             {"z_loss", z},
-                             {"lr", oc.lr * factor},
-                             {"grad_norm", grad_norm},
-                             {"tokens_per_s", tokens_per_s}};
-      if (!counts.empty()) line["routing"] = routing_json(last_routing, counts, tokens_per_step);
-      result.train_loss = interval_loss / double(interval_steps);
-      interval_loss = 0, interval_steps = 0;
-      if (eval_now) result.val_loss = validate(line);
-      metrics.write(line);
-      result.tokens_per_s = tokens_per_s;
-      progress.update(step, result.train_loss, result.val_loss, tokens_per_s, true);
-    } else {
-      progress.update(step, loss, result.val_loss,
-                      double(tokens_per_step) * double(step - first_step) / (now_s() - run_start),
-                      false);
-    }
-    if (diverged) {
-      status = "diverged";
-      progress.message(fmt::format("diverged at step {}: loss {} (first {:.4f})", step, loss,
-                                   first_loss));
-      break;
-    }
-    if (options.stop_after > 0 && step >= options.stop_after && step < tc.steps) {
-      status = "stopped";
-      break;
-    }
-    if (tc.save && tc.ckpt_every > 0 && step % tc.ckpt_every == 0 && step < tc.steps) save(false);
-  }
-  progress.finish();
-  // The final checkpoint may exist already: this is the resume of a run killed after writing it.
-  if (step != saved_step && (status == "stopped" || (tc.save && status == "done")))
-    save(status == "done");
-  fault_point("train.final");
-  result.status = status;
-  result.steps = step;
-  write_status(dir, status, result.to_json());
-  return result;
+  const Parameterization p = checkpoint
+                                 ? stored_parameterization(*checkpoint, settings.model, dir)
+                                 : resolve_parameterization(config);
+  TrainRun run(config, options, settings, tensors, p, checkpoint ? &*checkpoint : nullptr);
+  run.open(memory);
+  return run.finish(run.loop());
 }
 
 }  // namespace moet

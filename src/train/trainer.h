@@ -13,6 +13,8 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/exit_code.h"
+#include "train/run_status.h"
 
 namespace moet {
 
@@ -30,16 +32,13 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  std::string status;  // done | diverged | stopped
+  RunStatus status = RunStatus::done;  // done | diverged | stopped
   int64_t steps = 0;
   double train_loss = 0;  // mean of the last log interval (NaN before the first)
   double val_loss = 0;    // last validation pass (NaN if none ran)
   double tokens_per_s = 0;
   nlohmann::json to_json() const;
 };
-
-// Exit status of `moet train` for a diverged run, distinct from bad input (2).
-constexpr int kExitDiverged = 3;
 
 TrainResult train(const Config& config, const TrainOptions& options);
 

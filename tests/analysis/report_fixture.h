@@ -58,16 +58,16 @@ scales = [1, 2, 4]
       o.steps = 12;
       o.seconds = 1.5;
       if (log2_lr == -3) {
-        o.status = "diverged";
+        o.status = RunStatus::diverged;
         o.steps = 11;
         o.train_loss = INFINITY;
       } else if (t.preset == "sp" && scale == 2 && log2_lr == -10 && t.seed == 2) {
-        o.status = "failed";
+        o.status = RunStatus::failed;
         o.error = "exit status 2: data.train: cannot open";
       } else if (t.preset == "sp" && scale == 1 && log2_lr == -10 && t.seed == 2) {
         continue;  // never ran: stays pending
       } else {
-        o.status = "done";
+        o.status = RunStatus::done;
         o.val_loss = synthetic_loss(preset, scale, log2_lr, t.seed);
         o.train_loss = o.val_loss - 0.05;
         o.val_extra = {{"moby", o.val_loss + 0.3}};

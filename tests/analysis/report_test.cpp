@@ -141,7 +141,7 @@ scales = [1, 4]
     for (const sweep::Trial& t : expansion.trials) {
       const double x = std::log2(t.lr) + 6, s = std::log2(t.init_std / 0.03);
       sweep::TrialOutcome o;
-      o.status = "done";
+      o.status = RunStatus::done;
       o.steps = 12;
       o.val_loss = 3.0 - 0.1 * std::log2(t.points.front().scale) + 0.04 * x * x + 0.05 * s * s;
       o.train_loss = o.val_loss;

@@ -193,6 +193,22 @@ std::vector<Row> MalformedInputTest::config_rows() const {
       config_row("config: negative depth", "[model]\nL = -1\n", "model.L: must be positive"),
       config_row("config: unknown norm", "[model]\nnorm = \"batchnorm\"\n",
                  "model.norm: 'batchnorm' is not one of"),
+      set_row("config: unknown positions", "model.pos=alibi",
+              "model.pos: 'alibi' is not one of learned|rope"),
+      set_row("config: unknown activation", "model.act=relu",
+              "model.act: 'relu' is not one of gelu|swiglu"),
+      set_row("config: unknown router score", "model.router_score=tanh",
+              "model.router_score: 'tanh' is not one of sigmoid|softmax"),
+      set_row("config: unknown optimizer", "optim.name=lion",
+              "optim.name: 'lion' is not one of adam|adamw|sgd"),
+      set_row("config: unknown schedule", "optim.schedule=linear",
+              "optim.schedule: 'linear' is not one of constant|cosine|wsd"),
+      set_row("config: unknown precision", "train.precision=fp16",
+              "train.precision: 'fp16' is not one of fp32|bf16"),
+      set_row("config: unknown depth rule", "param.depth=deep",
+              "param.depth: 'deep' is not one of preset|"),
+      set_row("config: unknown regime", "param.regime=IV",
+              "param.regime: 'IV' is not one of auto|I|II|III"),
       config_row("config: invalid UTF-8", "\xff\xfe\x01garbage", "invalid TOML"),
       {"config: a directory", {dir("conf.d")},
        {"train", "--quiet", "--config", "$C/conf.d", "--out", "$C/run"},
@@ -418,6 +434,15 @@ std::vector<Row> MalformedInputTest::checkpoint_state_rows() const {
        {{ckpt + "model.safetensors", lr_as_text}},
        {"params", "--run", "$C/run"},
        "run (checkpoint metadata): parameterization: tensors[0].lr: wrong type", true},
+      {"checkpoint: parameterization with an unknown optimizer",
+       {{ckpt + "model.safetensors", model_with([](nlohmann::json& h) {
+           auto p =
+               nlohmann::json::parse(h["__metadata__"]["parameterization"].get<std::string>());
+           p["optimizer"] = "lion";
+           h["__metadata__"]["parameterization"] = p.dump();
+         })}},
+       {"params", "--run", "$C/run"},
+       "parameterization: optimizer: 'lion' is not one of adam|adamw|sgd", true},
       row("checkpoint: parameterization field of the wrong type, resuming", "model.safetensors",
           lr_as_text, "run (checkpoint metadata): parameterization: tensors[0].lr: wrong type"),
       {"checkpoint: resume from a directory without a run", {dir("empty")},
@@ -547,7 +572,7 @@ std::vector<Row> schema_rows(const std::string& good_db, const std::string& scra
                            const std::string& message) {
     const std::string db = scratch + "/" + name + ".sqlite";
     fs::copy_file(good_db, db, fs::copy_options::overwrite_existing);
-    sql::Db handle(db, false, 1000);
+    sql::Db handle(db, sql::Access::read_write, 1000);
     handle.exec(sql);
     rows.push_back({"report: " + name, {}, {"report", db, "--out", "$C/report"}, message});
   };
@@ -556,6 +581,8 @@ std::vector<Row> schema_rows(const std::string& good_db, const std::string& scra
           "sweep database schema version '9'");
   damaged("without trials", "DROP TABLE ladder_points; DROP TABLE curves; DROP TABLE trials",
           "no such table: trials");
+  damaged("unknown trial status", "UPDATE trials SET status = 'exploded'",
+          "status 'exploded' is not one of pending|running|stopped|done|diverged|failed");
   return rows;
 }
 

@@ -55,7 +55,7 @@ std::vector<float> routed_output(const Model<float>& model, int64_t l) {
 
 struct SplitCase {
   const char* name;
-  std::string act;
+  Activation act;
   bool linear_bias;
 };
 
@@ -116,8 +116,8 @@ TEST_P(MoeSplitTest, FourTermsAddUpToTheRoutedOutputAndStartAsTheOutput) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, MoeSplitTest,
-                         ::testing::Values(SplitCase{"gelu", "gelu", false},
-                                           SplitCase{"swiglu_bias", "swiglu", true}),
+                         ::testing::Values(SplitCase{"gelu", Activation::gelu, false},
+                                           SplitCase{"swiglu_bias", Activation::swiglu, true}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 double value_of(const std::vector<CoordValue>& values, const std::string& metric, int64_t layer) {

@@ -124,7 +124,8 @@ TEST(DataBatchLoader, TrainingBatchesAreDeterministicWindowsInsideOneShard) {
   write_counting_shards(dir, "val", {50});
   const Dataset data = open_dir(dir);
   const int64_t B = 4, T = 8;
-  BatchLoader a(data, false, B, T, 42), b(data, false, B, T, 42), other(data, false, B, T, 43);
+  BatchLoader a(data, Split::train, B, T, 42), b(data, Split::train, B, T, 42),
+      other(data, Split::train, B, T, 43);
   std::set<int32_t> shards_seen;
   bool differs = false;
   for (int step = 0; step < 50; ++step) {
@@ -152,18 +153,18 @@ TEST(DataBatchLoader, ResumeThroughJsonIsExact) {
   write_counting_shards(dir, "val", {100});
   const Dataset data = open_dir(dir);
   const int64_t B = 3, T = 16;
-  BatchLoader original(data, false, B, T, 7);
+  BatchLoader original(data, Split::train, B, T, 7);
   for (int step = 0; step < 5; ++step) next_batch(original, B, T);
   const std::string saved = nlohmann::json(original.state()).dump();
 
-  BatchLoader resumed(data, false, B, T, 999);  // the seed is in the state
+  BatchLoader resumed(data, Split::train, B, T, 999);  // the seed is in the state
   resumed.restore(nlohmann::json::parse(saved).get<BatchLoader::State>());
   EXPECT_EQ(resumed.state().batches, 5);
   for (int step = 0; step < 10; ++step) EXPECT_EQ(next_batch(original, B, T), next_batch(resumed, B, T));
 
-  BatchLoader wrong_shape(data, false, B, T + 1, 7);
+  BatchLoader wrong_shape(data, Split::train, B, T + 1, 7);
   EXPECT_THROW(wrong_shape.restore(original.state()), Error);
-  BatchLoader wrong_split(data, true, B, T, 7);
+  BatchLoader wrong_split(data, Split::validation, B, T, 7);
   EXPECT_THROW(wrong_split.restore(original.state()), Error);
   EXPECT_THROW(nlohmann::json::parse(R"({"B": 3})").get<BatchLoader::State>(), Error);
 }
@@ -174,7 +175,7 @@ TEST(DataBatchLoader, ValidationIsAFixedSequenceThatResets) {
   write_counting_shards(dir, "val", {41, 31});  // windows at 0, 10, 20, 30 | 1000, 1010, 1020
   const Dataset data = open_dir(dir);
   const int64_t B = 2, T = 10;
-  BatchLoader first(data, true, B, T, 1), second(data, true, B, T, 2);
+  BatchLoader first(data, Split::validation, B, T, 1), second(data, Split::validation, B, T, 2);
   EXPECT_EQ(first.batches_per_pass(), 3);
   std::vector<int32_t> starts;
   for (int step = 0; step < 4; ++step) {
@@ -192,9 +193,9 @@ TEST(DataBatchLoader, RejectsDataShorterThanOneWindow) {
   write_counting_shards(dir, "train", {8});
   write_counting_shards(dir, "val", {8});
   const Dataset data = open_dir(dir);
-  EXPECT_NO_THROW(BatchLoader(data, false, 1, 7, 0));
+  EXPECT_NO_THROW(BatchLoader(data, Split::train, 1, 7, 0));
   try {
-    BatchLoader(data, false, 1, 8, 0);
+    BatchLoader(data, Split::train, 1, 8, 0);
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("T+1 = 9"), std::string::npos) << e.what();
@@ -218,7 +219,7 @@ TEST(Dataset, BundledDataHasTrainValAndMoby) {
   data.val().copy(0, 0, 4, head.data());
   EXPECT_EQ(head[0], data.tokenizer()->eot());
   EXPECT_NE(data.describe().find("bundled SOTU"), std::string::npos);
-  BatchLoader moby(data.extra_val()[0].tokens, true, 2, 64, 0);
+  BatchLoader moby(data.extra_val()[0].tokens, Split::validation, 2, 64, 0);
   std::vector<int32_t> inputs(128), targets(128);
   moby.next(inputs.data(), targets.data());
   EXPECT_TRUE(data.tokenizer()->decode(inputs).starts_with("<|endoftext|>ETYMOLOGY."));

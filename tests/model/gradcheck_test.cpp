@@ -32,11 +32,11 @@ std::vector<Case> cases() {
   }
   {
     ModelConfig c = testing::small_config();
-    c.norm = "rmsnorm";
-    c.pos = "rope";
+    c.norm = NormKind::rmsnorm;
+    c.pos = PosEncoding::rope;
     c.qk_norm = true;
-    c.act = "swiglu";
-    c.router_score = "softmax";
+    c.act = Activation::swiglu;
+    c.router_score = RouterScore::softmax;
     c.tied_embed = false;
     c.linear_bias = true;
     c.gate_renorm = true;
@@ -68,8 +68,8 @@ std::vector<Case> cases() {
     c.K = 3;
     c.Ne = 5;
     c.z_weight = 0.4;
-    c.router_score = "softmax";
-    c.act = "swiglu";
+    c.router_score = RouterScore::softmax;
+    c.act = Activation::swiglu;
     out.push_back({"second_shape_softmax_z", c, 3});
   }
   return out;
@@ -158,7 +158,7 @@ TEST(ModelInvariants, SingleExpertWithUnitGateEqualsDenseModel) {
   moe.M = 1;
   moe.K = 1;
   moe.Ne = 10;
-  moe.router_score = "softmax";
+  moe.router_score = RouterScore::softmax;
   ModelConfig dense = moe;
   dense.moe_every = 0;
   dense.dense_Nf = 10;

@@ -26,13 +26,13 @@ std::vector<ModelConfig> architectures() {
   c.moe_every = 3;
   c.shared_experts = 2;
   c.shared_Ne = 20;
-  c.act = "swiglu";
+  c.act = Activation::swiglu;
   c.linear_bias = true;
   c.tied_embed = false;
   out.push_back(c);
   c.moe_every = 0;
-  c.pos = "rope";
-  c.norm = "rmsnorm";
+  c.pos = PosEncoding::rope;
+  c.norm = NormKind::rmsnorm;
   c.qk_norm = true;
   c.dense_Nf = 24;
   out.push_back(c);

@@ -38,9 +38,9 @@ std::vector<Case> cases() {
   all.dense_Nf = 20;
   all.shared_experts = 1;
   ModelConfig swiglu = testing::small_config();
-  swiglu.norm = "rmsnorm";
-  swiglu.act = "swiglu";  // the bias is added by the linear layer, not fused into GELU
-  swiglu.router_score = "softmax";
+  swiglu.norm = NormKind::rmsnorm;
+  swiglu.act = Activation::swiglu;  // the bias is added by the linear layer, not fused into GELU
+  swiglu.router_score = RouterScore::softmax;
   swiglu.linear_bias = true;
   swiglu.shared_experts = 1;
   swiglu.gate_renorm = true;  // tied readout

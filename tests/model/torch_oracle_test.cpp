@@ -44,19 +44,19 @@ json config_json(const ModelConfig& c) {
           {"M", c.M},
           {"K", c.K},
           {"Ne", c.Ne},
-          {"norm", c.norm},
+          {"norm", name_of(c.norm)},
           {"norm_eps", c.norm_eps},
-          {"pos", c.pos},
+          {"pos", name_of(c.pos)},
           {"rope_base", c.rope_base},
           {"qk_norm", c.qk_norm},
-          {"act", c.act},
+          {"act", name_of(c.act)},
           {"tied_embed", c.tied_embed},
           {"linear_bias", c.linear_bias},
           {"moe_every", c.moe_every},
           {"dense_Nf", c.dense_Nf},
           {"shared_experts", c.shared_experts},
           {"shared_Ne", c.shared_Ne},
-          {"router_score", c.router_score},
+          {"router_score", name_of(c.router_score)},
           {"gate_renorm", c.gate_renorm},
           {"aux_weight", c.aux_weight},
           {"z_weight", c.z_weight}};
@@ -170,7 +170,7 @@ bool gradient_is_zero_by_construction(const TensorInfo& t, const ModelConfig& c)
     return t.name.size() >= suffix.size() &&
            t.name.compare(t.name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  if (ends_with(".attn.bk") && !c.qk_norm && c.pos != "rope") return true;
+  if (ends_with(".attn.bk") && !c.qk_norm && c.pos != PosEncoding::rope) return true;
   if (c.seq == 1)
     for (const char* s : {".attn.wq", ".attn.wk", ".attn.bq", ".attn.bk"})
       if (ends_with(s)) return true;
@@ -278,11 +278,11 @@ std::vector<Case> cases() {
   {
     // Paper 2 with every option on, through backward(loss_scale = 0.3).
     ModelConfig c = testing::small_config();
-    c.norm = "rmsnorm";
-    c.pos = "rope";
+    c.norm = NormKind::rmsnorm;
+    c.pos = PosEncoding::rope;
     c.qk_norm = true;
-    c.act = "swiglu";
-    c.router_score = "softmax";
+    c.act = Activation::swiglu;
+    c.router_score = RouterScore::softmax;
     c.tied_embed = false;
     c.linear_bias = true;
     c.gate_renorm = true;
@@ -317,10 +317,10 @@ std::vector<Case> cases() {
     c.M = 5;
     c.K = 3;
     c.Ne = 5;
-    c.pos = "rope";
+    c.pos = PosEncoding::rope;
     c.rope_base = 50;
     c.linear_bias = true;
-    c.router_score = "softmax";
+    c.router_score = RouterScore::softmax;
     c.tied_embed = false;
     c.z_weight = 0.4;
     out.push_back({"odd_shapes_rope_softmax_z", c, 3});
@@ -333,8 +333,8 @@ std::vector<Case> cases() {
     c.M = 3;
     c.K = 3;
     c.qk_norm = true;
-    c.act = "swiglu";
-    c.norm = "rmsnorm";
+    c.act = Activation::swiglu;
+    c.norm = NormKind::rmsnorm;
     c.aux_weight = 0.2;
     out.push_back({"single_token_all_experts", c, 4});
   }

@@ -27,7 +27,7 @@ struct Reference {
 
 void run_case(const std::string& name, double momentum) {
   OptimConfig c;
-  c.name = name;
+  c.kind = optimizer_kind_from("optim.name", name);
   c.beta1 = 0.9, c.beta2 = 0.95, c.momentum = momentum;
   const auto tensors = three_tensors();
   const std::vector<TensorHyper> hyper = {{0.01, 1e-8, 0.1}, {0.003, 1e-3, 0.0}, {5.0, 5.0, 5.0}};
@@ -93,7 +93,7 @@ TEST(Schedule, WarmupThenConstant) {
 
 TEST(Schedule, CosineEndsAtFloor) {
   OptimConfig c;
-  c.schedule = "cosine", c.warmup = 10, c.lr_floor = 0.1;
+  c.schedule = Schedule::cosine, c.warmup = 10, c.lr_floor = 0.1;
   EXPECT_NEAR(lr_factor(c, 10, 110), 1.0, 1e-12);
   EXPECT_NEAR(lr_factor(c, 60, 110), 0.55, 1e-12);  // halfway: floor + (1 - floor) / 2
   EXPECT_NEAR(lr_factor(c, 110, 110), 0.1, 1e-12);
@@ -102,7 +102,7 @@ TEST(Schedule, CosineEndsAtFloor) {
 
 TEST(Schedule, WsdHoldsThenDecaysLinearly) {
   OptimConfig c;
-  c.schedule = "wsd", c.warmup = 10, c.lr_floor = 0.0, c.decay = 0.2;
+  c.schedule = Schedule::wsd, c.warmup = 10, c.lr_floor = 0.0, c.decay = 0.2;
   EXPECT_NEAR(lr_factor(c, 50, 100), 1.0, 1e-12);
   EXPECT_NEAR(lr_factor(c, 79, 100), 1.0, 1e-12);
   EXPECT_NEAR(lr_factor(c, 89, 100), 0.5, 1e-12);

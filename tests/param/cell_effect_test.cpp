@@ -86,7 +86,7 @@ std::vector<double> train_losses(const Config& config) {
   for (int32_t& t : tokens) t = int32_t(rng.below(uint64_t(mc.vocab)));
   TokenStream stream;
   stream.add_tokens(tokens, "random");
-  BatchLoader loader(stream, false, kBatch, mc.seq, 7);
+  BatchLoader loader(stream, Split::train, kBatch, mc.seq, 7);
   std::vector<double> losses;
   for (int step = 0; step < kSteps; ++step) losses.push_back(runner.run(loader, step).loss);
   return losses;

@@ -48,7 +48,7 @@ TEST_F(MpirunTest, RanksOfARealMpirunFillTheDatabaseLikeALocalSweep) {
               r.out.find("; all finished earlier\n") != std::string::npos)
       << r.out;
   {
-    sql::Db conn(db, true, 10000);
+    sql::Db conn(db, sql::Access::read_only, 10000);
     auto q = conn.prepare("PRAGMA journal_mode");
     ASSERT_TRUE(q.step());
     EXPECT_EQ(q.column_text(0), "delete") << "ranks may sit on several hosts: no WAL";

@@ -30,12 +30,12 @@ using testing::run_moet;
 using testing::SweepFixture;
 using RunnerTest = SweepFixture;
 
-std::map<std::string, std::string> statuses_of(const std::string& db) {
+std::map<std::string, RunStatus> statuses_of(const std::string& db) {
   return ResultsStore::open_read_only(db).statuses();
 }
 
 int64_t count(const std::string& db, const std::string& sql) {
-  sql::Db conn(db, true, 10000);
+  sql::Db conn(db, sql::Access::read_only, 10000);
   auto q = conn.prepare(sql);
   int64_t n = -1;
   while (q.step()) n = q.column_int(0);
@@ -54,10 +54,10 @@ TEST_F(RunnerTest, RecordsResultsAndDivergenceThenSkipsFinishedTrials) {
   int diverged = 0;
   for (const TrialRecord& t : trials) {
     if (t.lr > 1) {
-      EXPECT_EQ(t.status, "diverged") << t.key;
+      EXPECT_EQ(t.status, RunStatus::diverged) << t.key;
       ++diverged;
     } else {
-      EXPECT_EQ(t.status, "done") << t.key << ": " << t.error;
+      EXPECT_EQ(t.status, RunStatus::done) << t.key << ": " << t.error;
       EXPECT_TRUE(std::isfinite(t.val_loss));
       EXPECT_TRUE(std::isfinite(t.train_loss));
       EXPECT_EQ(t.steps, 12);
@@ -91,7 +91,7 @@ TEST_F(RunnerTest, RecordsResultsAndDivergenceThenSkipsFinishedTrials) {
 
   // A result that reached its run directory but not the database is imported, not retrained.
   {
-    sql::Db conn(db, false, 10000);
+    sql::Db conn(db, sql::Access::read_write, 10000);
     conn.exec("UPDATE trials SET status = 'running' WHERE lr < 0.01");
   }
   r = run_moet("sweep " + spec + " --db " + db, dir_.string());
@@ -110,7 +110,7 @@ TEST_F(RunnerTest, AFailedTrialIsRecordedWithItsErrorAndTheExitStatusSaysSo) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   const auto trials = ResultsStore::open_read_only(path("db.sqlite")).current_trials();
   ASSERT_EQ(trials.size(), 1u);
-  EXPECT_EQ(trials[0].status, "failed");
+  EXPECT_EQ(trials[0].status, RunStatus::failed);
   EXPECT_NE(trials[0].error.find("missing.bin"), std::string::npos) << trials[0].error;
   EXPECT_NE(trials[0].error.find("exit status 2"), std::string::npos) << trials[0].error;
 }
@@ -172,7 +172,7 @@ TEST_F(RunnerTest, ASweepKilledMidwayLosesNothingAndDuplicatesNothing) {
 
   std::map<std::string, std::string> finished_before;
   {
-    sql::Db conn(db, true, 10000);
+    sql::Db conn(db, sql::Access::read_only, 10000);
     auto q = conn.prepare("SELECT key, finished_at FROM trials WHERE status = 'done'");
     while (q.step()) finished_before[q.column_text(0)] = q.column_text(1);
   }
@@ -187,7 +187,7 @@ TEST_F(RunnerTest, ASweepKilledMidwayLosesNothingAndDuplicatesNothing) {
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM curves"), 8 * 8) << "40 steps, a line every 5";
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM (SELECT key, step FROM curves GROUP BY key, step "
                       "HAVING COUNT(*) > 1)"), 0);
-  sql::Db conn(db, true, 10000);
+  sql::Db conn(db, sql::Access::read_only, 10000);
   auto q = conn.prepare("SELECT key, finished_at FROM trials");
   while (q.step()) {
     if (finished_before.count(q.column_text(0))) {
@@ -220,7 +220,7 @@ TEST_F(RunnerTest, MpiRanksShareTheTrialsAndTrialRunsOne) {
   EXPECT_NE(testing::slurp(path("r0.log")).find("MPI rank 0 of 2"), std::string::npos);
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM trials WHERE status != 'pending' AND idx % 2 = 1"), 0);
   {
-    sql::Db conn(db, true, 10000);
+    sql::Db conn(db, sql::Access::read_only, 10000);
     auto q = conn.prepare("PRAGMA journal_mode");
     ASSERT_TRUE(q.step());
     EXPECT_EQ(q.column_text(0), "delete") << "ranks may sit on several hosts: no WAL";
@@ -243,7 +243,7 @@ TEST_F(RunnerTest, MpiRanksShareTheTrialsAndTrialRunsOne) {
   const std::string rank1 =
       fmt::format("env PMI_RANK=1 PMI_SIZE=2 {} sweep {} --db {}", MOET_BINARY, spec, db);
   ASSERT_EQ(std::system((rank1 + " >" + path("r1.log") + " 2>&1").c_str()), 0);
-  for (const auto& [key, status] : statuses_of(db)) EXPECT_EQ(status, "done") << key;
+  for (const auto& [key, status] : statuses_of(db)) EXPECT_EQ(status, RunStatus::done) << key;
 }
 
 TEST_F(RunnerTest, EmitSlurmWritesAJobArrayScriptThatBashParses) {
@@ -293,7 +293,7 @@ TEST_F(RunnerTest, BadInputIsOneLineAndExitStatusTwo) {
   }
   // A database that is not a sweep's.
   {
-    sql::Db other(path("other.sqlite"), false, 1000);
+    sql::Db other(path("other.sqlite"), sql::Access::read_write, 1000);
     other.exec("CREATE TABLE t(x)");
   }
   const std::string good = write_spec("good.toml", ladder_spec(tiny_config(), "[-7]"));

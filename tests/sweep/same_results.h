@@ -23,7 +23,7 @@ inline void expect_same_results(const std::string& db, const std::string& local_
     const sweep::TrialRecord &t = trials[i], &l = local_trials[i];
     SCOPED_TRACE(t.key);
     EXPECT_EQ(t.key, l.key);
-    EXPECT_EQ(t.status, "done") << t.error;
+    EXPECT_EQ(t.status, RunStatus::done) << t.error;
     EXPECT_EQ(t.status, l.status);
     EXPECT_EQ(t.steps, l.steps);
     // Bit for bit: the same binary, config and thread count train the same model.

@@ -53,7 +53,7 @@ std::map<std::string, std::string> results(const std::string& db) {
     nlohmann::json curve = nlohmann::json::array();
     for (const CurvePoint& p : store.curve(t.key))
       curve.push_back({p.step, p.tokens, p.loss, p.val_loss, p.lr});
-    out[t.key] = nlohmann::json{{"status", t.status},         {"steps", t.steps},
+    out[t.key] = nlohmann::json{{"status", name_of(t.status)},         {"steps", t.steps},
                                 {"train_loss", t.train_loss}, {"val_loss", t.val_loss},
                                 {"val_extra", t.val_extra},   {"error", t.error},
                                 {"curve", curve}}
@@ -63,7 +63,7 @@ std::map<std::string, std::string> results(const std::string& db) {
 }
 
 bool has_tables(const std::string& db) {
-  sql::Db conn(db, true, 10000);
+  sql::Db conn(db, sql::Access::read_only, 10000);
   auto q = conn.prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'");
   int64_t n = 0;
   while (q.step()) n = q.column_int(0);
@@ -76,7 +76,7 @@ std::map<std::string, std::pair<std::string, int64_t>> recorded_files(const std:
   std::map<std::string, std::pair<std::string, int64_t>> files;
   if (!fs::exists(db) || !has_tables(db)) return files;
   for (const TrialRecord& t : ResultsStore::open_read_only(db).current_trials()) {
-    if (t.status != "done") continue;
+    if (t.status != RunStatus::done) continue;
     for (const auto& entry : fs::recursive_directory_iterator(t.run_dir)) {
       struct stat info {};
       ::stat(entry.path().c_str(), &info);
@@ -143,7 +143,7 @@ TEST_F(SweepFaultTest, ADatabaseLeftEmptyByAKillIsSetUpAsANewOne) {
   const auto r = run_moet_argv(sweep_args(db), {}, path(""));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(results(db).size(), 2u);
-  sql::Db conn(db, true, 10000);
+  sql::Db conn(db, sql::Access::read_only, 10000);
   auto q = conn.prepare("PRAGMA journal_mode");
   ASSERT_TRUE(q.step());
   EXPECT_EQ(q.column_text(0), "wal") << "a database for one host, as if it had been created now";

@@ -68,9 +68,9 @@ TEST_F(ResumeTest, AStopInsideTheLastLogIntervalKeepsTheFinalTrainLoss) {
   // Lines at steps 7, 14 and 20; the stop at 18 falls inside the last interval.
   const Config config = tiny_config({"train.log_every=7", "train.eval_every=0"});
   const TrainResult whole = run_in_process(config, path("whole"), false);
-  ASSERT_EQ(run_in_process(config, path("split"), false, 18).status, "stopped");
+  ASSERT_EQ(run_in_process(config, path("split"), false, 18).status, RunStatus::stopped);
   const TrainResult split = run_in_process(resume_config(path("split"), {}), path("split"), true);
-  ASSERT_EQ(split.status, "done");
+  ASSERT_EQ(split.status, RunStatus::done);
   EXPECT_EQ(whole.train_loss, split.train_loss);
   EXPECT_EQ(deterministic_status(path("whole")), deterministic_status(path("split")));
   EXPECT_EQ(deterministic_metrics(path("whole")), deterministic_metrics(path("split")));
@@ -82,12 +82,13 @@ TEST_F(ResumeTest, ARunThatDivergesAfterAResumeReportsWhatTheUninterruptedOneDoe
   const Config config =
       tiny_config({"optim.lr=1", "train.steps=40", "train.log_every=7", "train.eval_every=5"});
   const TrainResult whole = run_in_process(config, path("whole"), false);
-  ASSERT_EQ(whole.status, "diverged");
+  ASSERT_EQ(whole.status, RunStatus::diverged);
   ASSERT_GT(whole.steps, 12);
   ASSERT_NE(whole.steps % 7, 1) << "the stop must fall inside a log interval";
-  ASSERT_EQ(run_in_process(config, path("split"), false, whole.steps - 1).status, "stopped");
+  ASSERT_EQ(run_in_process(config, path("split"), false, whole.steps - 1).status,
+            RunStatus::stopped);
   const TrainResult split = run_in_process(resume_config(path("split"), {}), path("split"), true);
-  EXPECT_EQ(split.status, "diverged");
+  EXPECT_EQ(split.status, RunStatus::diverged);
   EXPECT_EQ(whole.val_loss, split.val_loss);
   EXPECT_EQ(whole.train_loss, split.train_loss);
   EXPECT_EQ(deterministic_status(path("whole")), deterministic_status(path("split")));
@@ -96,16 +97,16 @@ TEST_F(ResumeTest, ARunThatDivergesAfterAResumeReportsWhatTheUninterruptedOneDoe
 TEST_F(ResumeTest, AKillBetweenTheFinalCheckpointAndStatusIsFinishedWithoutRewritingIt) {
   const Config config = tiny_config({"train.log_every=7"});
   const std::string run = path("run");
-  ASSERT_EQ(run_in_process(config, run, false).status, "done");
+  ASSERT_EQ(run_in_process(config, run, false).status, RunStatus::done);
   const std::string status = read_file(run + "/status.json");
   // What a kill just before the final status.json leaves: the status of a running run.
-  write_status(run, "running", {{"step", 0}});
+  write_status(run, RunStatus::running, {{"step", 0}});
   const std::string ckpt = run + "/ckpt-000000020";
   const auto checkpoint_files = snapshot(ckpt);
   struct stat before {};
   ASSERT_EQ(::stat((ckpt + "/model.safetensors").c_str(), &before), 0);
 
-  ASSERT_EQ(run_in_process(resume_config(run, {}), run, true).status, "done");
+  ASSERT_EQ(run_in_process(resume_config(run, {}), run, true).status, RunStatus::done);
   EXPECT_EQ(read_file(run + "/status.json"), status) << "the uninterrupted run's, byte for byte";
   EXPECT_EQ(snapshot(ckpt), checkpoint_files) << "the final checkpoint is not rewritten";
   struct stat after {};
@@ -173,7 +174,7 @@ void kill_before_first_checkpoint(const std::string& run) {
   for (const auto& line : lines)
     if (line.at("step").get<int64_t>() <= 10) kept += line.dump() + "\n";
   write_file_atomic(run + "/metrics.jsonl", kept);
-  write_status(run, "running", {{"step", 0}});
+  write_status(run, RunStatus::running, {{"step", 0}});
 }
 
 TEST_F(ResumeTest, ARunKilledBeforeItsFirstCheckpointStartsOverWithResumeOrOut) {
@@ -204,7 +205,7 @@ pid_t dead_pid() {
 
 TEST_F(ResumeTest, TemporariesOfKilledProcessesAreRemovedOnTheNextOpen) {
   const std::string run = path("run");
-  ASSERT_EQ(run_in_process(tiny_config(), run, false, 12).status, "stopped");
+  ASSERT_EQ(run_in_process(tiny_config(), run, false, 12).status, RunStatus::stopped);
   // The parent (the test runner) is alive; this process would replace its own temporary.
   const std::string dead = std::to_string(dead_pid()), live = std::to_string(::getppid());
   write_file_atomic(run + "/metrics.jsonl.tmp." + dead, "torn");
@@ -214,7 +215,7 @@ TEST_F(ResumeTest, TemporariesOfKilledProcessesAreRemovedOnTheNextOpen) {
   fs::create_directories(run + "/ckpt-000000005");  // published, then superseded by ckpt 12
   write_file_atomic(run + "/config.toml.tmp." + live, "being written by a live process");
 
-  ASSERT_EQ(run_in_process(resume_config(run, {}), run, true).status, "done");
+  ASSERT_EQ(run_in_process(resume_config(run, {}), run, true).status, RunStatus::done);
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(run))
     names.push_back(entry.path().filename().string());

@@ -40,16 +40,16 @@ TEST_F(TrainerTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
   options.quiet = true;
   options.out_dir = whole;
   const TrainResult a = train(tiny_config(), options);
-  ASSERT_EQ(a.status, "done");
+  ASSERT_EQ(a.status, RunStatus::done);
 
   // The same 20-step run, cut after 10 steps and continued in a second call.
   options.out_dir = split;
   options.stop_after = 10;
-  ASSERT_EQ(train(tiny_config(), options).status, "stopped");
+  ASSERT_EQ(train(tiny_config(), options).status, RunStatus::stopped);
   options.resume = true;
   options.stop_after = 0;
   const TrainResult b = train(resume_config(split, {}), options);
-  ASSERT_EQ(b.status, "done");
+  ASSERT_EQ(b.status, RunStatus::done);
 
   const std::vector<TensorInfo> tensors = model_tensors(model_config_from(tiny_config()));
   const Checkpoint ca = load_checkpoint(whole, tensors), cb = load_checkpoint(split, tensors);
@@ -87,7 +87,7 @@ TEST_F(TrainerTest, ResumeRejectsChangesOutsideTrainKeys) {
   TrainOptions options;
   options.quiet = true;
   options.out_dir = path("run");
-  ASSERT_EQ(train(tiny_config({"train.steps=2"}), options).status, "done");
+  ASSERT_EQ(train(tiny_config({"train.steps=2"}), options).status, RunStatus::done);
   try {
     resume_config(path("run"), {"model.N=64"});
     FAIL() << "expected an error";
@@ -100,7 +100,7 @@ TEST_F(TrainerTest, NewRunRefusesToOverwriteAnOldOne) {
   TrainOptions options;
   options.quiet = true;
   options.out_dir = path("run");
-  ASSERT_EQ(train(tiny_config({"train.steps=2"}), options).status, "done");
+  ASSERT_EQ(train(tiny_config({"train.steps=2"}), options).status, RunStatus::done);
   EXPECT_THROW(train(tiny_config({"train.steps=2"}), options), Error);
 }
 
