@@ -96,6 +96,9 @@ void expect_all_near(const Vec& actual, const Vec& expected, double tol, const s
 Vec prefilled(size_t n, bool adds, uint64_t seed) {
   return adds ? random_vector(n, seed, 3.0) : Vec(n, kNaN);
 }
+Vec prefilled(size_t n, Accumulate accumulate, uint64_t seed) {
+  return prefilled(n, accumulate == Accumulate::yes, seed);
+}
 
 std::string shape_name(std::initializer_list<int64_t> dims) {
   std::string s;
@@ -908,8 +911,8 @@ const LinearShape kLargeLinear = {64, 96, 80};
 constexpr double kBiasMult = 1.7;
 
 Vec linear_reference(const Vec& out0, const Vec& x, const Vec& W, const Vec& bias,
-                     const LinearShape& s, double mult, bool accumulate) {
-  Vec out = accumulate ? out0 : Vec(size_t(s.rows * s.out), 0);
+                     const LinearShape& s, double mult, Accumulate accumulate) {
+  Vec out = accumulate == Accumulate::yes ? out0 : Vec(size_t(s.rows * s.out), 0);
   for (int64_t r = 0; r < s.rows; ++r)
     for (int64_t o = 0; o < s.out; ++o) {
       double sum = 0;
@@ -921,7 +924,7 @@ Vec linear_reference(const Vec& out0, const Vec& x, const Vec& W, const Vec& bia
 
 template <typename T>
 Vec linear_run(const Vec& out0, const Vec& x, const Vec& W, const Vec& bias, const LinearShape& s,
-               double mult, bool accumulate) {
+               double mult, Accumulate accumulate) {
   auto out = as<T>(out0), xt = as<T>(x), Wt = as<T>(W), bt = as<T>(bias);
   const ScaledVector<T> b = bias.empty() ? ScaledVector<T>{} : ScaledVector<T>{bt.data(), nullptr,
                                                                                T(kBiasMult)};
@@ -942,10 +945,10 @@ TEST(Linear, ForwardMatchesReferenceWritingOrAccumulating) {
   std::vector<LinearShape> shapes(std::begin(kLinearShapes), std::end(kLinearShapes));
   shapes.push_back(kLargeLinear);
   for (const LinearShape& s : shapes)
-    for (const bool accumulate : {false, true})
+    for (const Accumulate accumulate : {Accumulate::no, Accumulate::yes})
       for (const bool with_bias : {false, true}) {
         const std::string name = shape_name({s.rows, s.in, s.out}) +
-                                 (accumulate ? " accumulate" : " write") +
+                                 (accumulate == Accumulate::yes ? " accumulate" : " write") +
                                  (with_bias ? " bias" : "");
         const LinearInputs in = linear_inputs(s, 121);
         const Vec bias = with_bias ? in.bias : Vec{};
@@ -962,10 +965,10 @@ TEST(Linear, ForwardMatchesReferenceWritingOrAccumulating) {
 }
 
 // dW and dbias add; dx writes, or adds with accumulate_dx.
-void check_linear_backward(const LinearShape& s, bool accumulate_dx, size_t max_checks) {
+void check_linear_backward(const LinearShape& s, Accumulate accumulate_dx, size_t max_checks) {
   const double mult = 0.6;
   const std::string name =
-      "linear " + shape_name({s.rows, s.in, s.out}) + (accumulate_dx ? " accumulate dx" : "");
+      "linear " + shape_name({s.rows, s.in, s.out}) + (accumulate_dx == Accumulate::yes ? " accumulate dx" : "");
   LinearInputs in = linear_inputs(s, 131);
   const Vec dx0 = prefilled(in.x.size(), accumulate_dx, 135),
             dW0 = prefilled(in.W.size(), true, 136), dbias0 = prefilled(in.bias.size(), true, 137);
@@ -973,8 +976,8 @@ void check_linear_backward(const LinearShape& s, bool accumulate_dx, size_t max_
   linear_backward<double>(dx.data(), dW.data(), {nullptr, dbias.data(), kBiasMult}, in.g.data(),
                           in.x.data(), in.W.data(), s.rows, s.in, s.out, mult, accumulate_dx);
   const Vec zeros(in.g.size(), 0);
-  const auto f = [&] { return linear_run<double>(zeros, in.x, in.W, in.bias, s, mult, false); };
-  check_vjp(f, in.g, in.x, accumulate_dx ? minus(dx, dx0) : dx, name + " dx", max_checks);
+  const auto f = [&] { return linear_run<double>(zeros, in.x, in.W, in.bias, s, mult, Accumulate::no); };
+  check_vjp(f, in.g, in.x, accumulate_dx == Accumulate::yes ? minus(dx, dx0) : dx, name + " dx", max_checks);
   check_vjp(f, in.g, in.W, minus(dW, dW0), name + " dW", max_checks);
   check_vjp(f, in.g, in.bias, minus(dbias, dbias0), name + " dbias", max_checks);
 
@@ -982,19 +985,19 @@ void check_linear_backward(const LinearShape& s, bool accumulate_dx, size_t max_
   const Vec xf = float_rounded(in.x), Wf = float_rounded(in.W), gf = float_rounded(in.g);
   Vec want_dx(xf.size()), want_dW(Wf.size(), 0), want_db(in.bias.size(), 0);
   linear_backward<double>(want_dx.data(), want_dW.data(), {nullptr, want_db.data(), kBiasMult},
-                          gf.data(), xf.data(), Wf.data(), s.rows, s.in, s.out, mult, false);
+                          gf.data(), xf.data(), Wf.data(), s.rows, s.in, s.out, mult, Accumulate::no);
   auto x32 = as<float>(xf), W32 = as<float>(Wf), g32 = as<float>(gf);
   std::vector<float> dx32(xf.size(), NAN), dW32(Wf.size(), 0), db32(in.bias.size(), 0);
   linear_backward<float>(dx32.data(), dW32.data(), {nullptr, db32.data(), float(kBiasMult)},
                          g32.data(), x32.data(), W32.data(), s.rows, s.in, s.out, float(mult),
-                         false);
+                         Accumulate::no);
   expect_all_near(widen(dx32), want_dx, kFloatTol, name + " float dx");
   expect_all_near(widen(dW32), want_dW, kFloatTol, name + " float dW");
   expect_all_near(widen(db32), want_db, kFloatTol, name + " float dbias");
 }
 
 TEST(Linear, BackwardMatchesFiniteDifferencesAndConventions) {
-  for (const bool accumulate_dx : {false, true}) {
+  for (const Accumulate accumulate_dx : {Accumulate::no, Accumulate::yes}) {
     for (const LinearShape& s : kLinearShapes)
       check_linear_backward(s, accumulate_dx, fd_checks(size_t(s.rows * s.in * s.out)));
     check_linear_backward(kLargeLinear, accumulate_dx,
@@ -1008,16 +1011,16 @@ TEST(Linear, NullOutputsAreSkippedAndZeroRowsIsANoOp) {
   Vec dW(in.W.size(), 0), dW_ref(in.W.size(), 0), dx(in.x.size(), 0), db(in.bias.size(), 0);
   // Without dx and dbias (the router, the model's first projection) dW is unchanged.
   linear_backward<double>(nullptr, dW.data(), {}, in.g.data(), in.x.data(), in.W.data(), s.rows,
-                          s.in, s.out, 0.5, false);
+                          s.in, s.out, 0.5, Accumulate::no);
   linear_backward<double>(dx.data(), dW_ref.data(), {nullptr, db.data()}, in.g.data(),
-                          in.x.data(), in.W.data(), s.rows, s.in, s.out, 0.5, false);
+                          in.x.data(), in.W.data(), s.rows, s.in, s.out, 0.5, Accumulate::no);
   EXPECT_EQ(dW, dW_ref);
   // An expert that received no tokens: nothing is read or written.
   Vec out(5, 3.0), dW0(in.W.size(), 2.0);
   linear_forward<double>(out.data(), nullptr, in.W.data(), {in.bias.data()}, 0, s.in, s.out,
                          0.5);
   linear_backward<double>(nullptr, dW0.data(), {}, nullptr, nullptr, in.W.data(), 0, s.in, s.out,
-                          0.5, false);
+                          0.5, Accumulate::no);
   EXPECT_EQ(out, Vec(5, 3.0));
   EXPECT_EQ(dW0, Vec(in.W.size(), 2.0));
 }
@@ -1168,7 +1171,7 @@ Vec gather_run(const Vec& src, const Grouping& g, int64_t rows, int64_t K, int64
 
 template <typename T>
 Vec combine_run(const Vec& dst0, const Vec& src, const Vec& weight, const Grouping& g,
-                int64_t rows, int64_t K, int64_t N, bool accumulate) {
+                int64_t rows, int64_t K, int64_t N, Accumulate accumulate) {
   auto dst = as<T>(dst0), st = as<T>(src), wt = as<T>(weight);
   combine_assignments<T>(dst.data(), st.data(), weight.empty() ? nullptr : wt.data(),
                          g.position.data(), rows, K, N, accumulate);
@@ -1199,13 +1202,13 @@ TEST(Routing, GatherAndCombineMatchReference) {
         << "float gather " << name;
 
     const Vec y = random_vector(size_t(A * s.N), 173), w = random_vector(size_t(A), 174);
-    for (const bool accumulate : {false, true})
+    for (const Accumulate accumulate : {Accumulate::no, Accumulate::yes})
       for (const bool weighted : {false, true}) {
-        const std::string what = name + (accumulate ? " accumulate" : " write") +
+        const std::string what = name + (accumulate == Accumulate::yes ? " accumulate" : " write") +
                                  (weighted ? " weighted" : "");
         const Vec dst0 = prefilled(size_t(s.rows * s.N), accumulate, 175);
         const Vec weight = weighted ? w : Vec{};
-        Vec expect = accumulate ? dst0 : Vec(dst0.size(), 0);
+        Vec expect = accumulate == Accumulate::yes ? dst0 : Vec(dst0.size(), 0);
         for (int64_t r = 0; r < s.rows; ++r)
           for (int64_t k = 0; k < s.K; ++k) {
             const int64_t a = r * s.K + k;
@@ -1215,7 +1218,7 @@ TEST(Routing, GatherAndCombineMatchReference) {
         expect_all_near(combine_run<double>(dst0, y, weight, g, s.rows, s.K, s.N, accumulate),
                         expect, kDoubleTol, "double combine " + what);
         const Vec dst0f = float_rounded(dst0), yf = float_rounded(y), wf = float_rounded(weight);
-        Vec expectf = accumulate ? dst0f : Vec(dst0.size(), 0);
+        Vec expectf = accumulate == Accumulate::yes ? dst0f : Vec(dst0.size(), 0);
         for (int64_t r = 0; r < s.rows; ++r)
           for (int64_t k = 0; k < s.K; ++k) {
             const int64_t a = r * s.K + k;
@@ -1242,14 +1245,14 @@ TEST(Routing, GatherAndCombineAreAdjoint) {
     const Vec x = random_vector(size_t(s.rows * s.N), 182), y = random_vector(size_t(A * s.N), 183),
               w = random_vector(size_t(A), 184);
     const Vec gx = gather_run<double>(x, g, s.rows, s.K, s.N);
-    const Vec cy = combine_run<double>(Vec(x.size(), kNaN), y, Vec{}, g, s.rows, s.K, s.N, false);
+    const Vec cy = combine_run<double>(Vec(x.size(), kNaN), y, Vec{}, g, s.rows, s.K, s.N, Accumulate::no);
     const double lhs = dot(gx, y), rhs = dot(x, cy);
     EXPECT_NEAR(lhs, rhs, 1e-12 * (std::abs(lhs) + double(A * s.N))) << name;
 
     Vec gx_w = gx;
     for (int64_t p = 0; p < A; ++p)
       for (int64_t c = 0; c < s.N; ++c) gx_w[p * s.N + c] *= w[g.order[p]];
-    const Vec cy_w = combine_run<double>(Vec(x.size(), kNaN), y, w, g, s.rows, s.K, s.N, false);
+    const Vec cy_w = combine_run<double>(Vec(x.size(), kNaN), y, w, g, s.rows, s.K, s.N, Accumulate::no);
     const double lhs_w = dot(cy_w, x), rhs_w = dot(gx_w, y);
     EXPECT_NEAR(lhs_w, rhs_w, 1e-12 * (std::abs(lhs_w) + double(A * s.N))) << name << " weighted";
   }
