@@ -221,6 +221,9 @@ std::string Config::to_toml() const {
     const std::string table = dot == std::string::npos ? "" : s.key.substr(0, dot);
     if (std::find(tables.begin(), tables.end(), table) == tables.end()) tables.push_back(table);
   }
+  // Keys outside any table go before the first [table] header, or TOML reads them into it.
+  std::stable_partition(tables.begin(), tables.end(),
+                        [](const std::string& t) { return t.empty(); });
   std::string out;
   for (const auto& table : tables) {
     if (!table.empty()) out += fmt::format("{}[{}]\n", out.empty() ? "" : "\n", table);
