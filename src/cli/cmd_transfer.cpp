@@ -105,7 +105,7 @@ MOET_COMMAND(transfer, Command{
 
       const param::AxisValues base = store.base_shape();
       const param::AxisValues target_shape = param::axis_values(model_config_from(config));
-      const Parameterization p = resolve_parameterization(config);
+      const param::Parameterization p = param::resolve_parameterization(config);
       std::string untested;
       for (const param::Axis a : param::differing_axes(p.base, target_shape)) {
         bool on_ladder = false;

@@ -8,7 +8,7 @@
 #include "model/init.h"
 #include "param/resolve.h"
 
-namespace moet {
+namespace moet::param {
 
 namespace {
 
@@ -158,4 +158,4 @@ Parameterization from_json(const nlohmann::json& j, const ModelConfig& config) {
   return p;
 }
 
-}  // namespace moet
+}  // namespace moet::param

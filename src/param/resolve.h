@@ -18,7 +18,7 @@
 #include "param/settings.h"
 #include "param/tensor_hyper.h"
 
-namespace moet {
+namespace moet::param {
 
 // The global hyperparameters the per-tensor factors multiply.
 struct ParamGlobals {
@@ -58,4 +58,4 @@ nlohmann::json to_json(const Parameterization& p);
 // first missing or mismatched field (never falls back to anything).
 Parameterization from_json(const nlohmann::json& json, const ModelConfig& config);
 
-}  // namespace moet
+}  // namespace moet::param

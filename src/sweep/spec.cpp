@@ -388,7 +388,7 @@ Expansion expand_sweep(const SweepSpec& spec) {
             sets.push_back(fmt::format("train.steps={}", steps));
           }
           config = load(sets);
-          resolve_parameterization(config);
+          param::resolve_parameterization(config);
         } catch (const Error& e) {
           fail("{}, scale {}: {}", place, number_text(scale), e.what());
         }

@@ -99,10 +99,11 @@ void validate_checkpoint_state(const nlohmann::json& state, const std::string& p
   }
 }
 
-Parameterization stored_parameterization(const Checkpoint& checkpoint, const ModelConfig& model,
-                                         const std::string& run_dir) {
+param::Parameterization stored_parameterization(const Checkpoint& checkpoint,
+                                                const ModelConfig& model,
+                                                const std::string& run_dir) {
   try {
-    return from_json(checkpoint.parameterization, model);
+    return param::from_json(checkpoint.parameterization, model);
   } catch (const Error& e) {
     fail("{} (checkpoint metadata): {}", run_dir, e.what());
   }

@@ -136,7 +136,7 @@ std::vector<CoordRung> ladder_rungs(const Config& config, const CoordLadder& lad
   const auto resolve = [&](CoordRung& rung) {
     try {
       validate(model_config_from(rung.config));
-      rung.parameterization = resolve_parameterization(rung.config);
+      rung.parameterization = param::resolve_parameterization(rung.config);
     } catch (const Error& e) {
       fail("scale {}: {}", rung.scale, e.what());
     }

@@ -121,7 +121,7 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
     run_memory(rung.config, RunKind::coord).require_fits(fmt::format("scale {:g}: ", rung.scale));
 
   CoordData data;
-  const Parameterization& top = rungs.back().parameterization;
+  const param::Parameterization& top = rungs.back().parameterization;
   data.preset = top.preset;
   data.regime = top.regime;
   data.depth = top.depth;
@@ -145,7 +145,7 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
     const CoordRung& rung = rungs[i];
     const ModelConfig mc = model_config_from(rung.config);
     const OptimConfig oc = optim_config_from(rung.config);
-    const Parameterization& p = rung.parameterization;
+    const param::Parameterization& p = rung.parameterization;
     if (dataset.vocab_size() > mc.vocab)
       fail("model.vocab: {} is smaller than the data's vocabulary ({}); set model.vocab = {}",
            mc.vocab, dataset.vocab_size(), dataset.vocab_size());

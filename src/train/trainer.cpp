@@ -182,8 +182,8 @@ TrainResult train(const Config& config, const TrainOptions& options) {
   const std::optional<Checkpoint> checkpoint =
       starting_point(dir, options, stored_status, tc.steps, tensors);
   // A resumed run reloads its stored parameterization.
-  const Parameterization p = checkpoint ? stored_parameterization(*checkpoint, mc, dir)
-                                        : resolve_parameterization(config);
+  const param::Parameterization p = checkpoint ? stored_parameterization(*checkpoint, mc, dir)
+                                               : param::resolve_parameterization(config);
   const nlohmann::json p_json = to_json(p);
 
   const Dataset data = Dataset::open(dc);
