@@ -34,13 +34,6 @@ bool lr_sensitive(const std::string& key) {
          key.rfind("balance.", 0) == 0 || key == "train.batch" || key == "train.accum";
 }
 
-std::string shape_text(const param::AxisValues& shape) {
-  std::string out;
-  for (const param::Axis a : param::kAllAxes)
-    out += fmt::format("{}{}={}", out.empty() ? "" : " ", param::axis_name(a), shape[a]);
-  return out;
-}
-
 MOET_COMMAND(transfer, Command{
   "transfer", "print the hyperparameters a sweep tuned and write a target's training config",
   [](CLI::App& app) {

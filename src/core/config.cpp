@@ -1,13 +1,13 @@
 #include "core/config.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <sstream>
 #include <toml++/toml.h>
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/number_text.h"
 
 namespace moet {
 
@@ -45,17 +45,14 @@ ConfigValue parse_text(const KeySpec& spec, const std::string& text, const std::
   };
   switch (spec.type) {
     case KeyType::Int: {
-      int64_t value = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (ec != std::errc() || end != text.data() + text.size() || text.empty()) throw bad();
-      return value;
+      const std::optional<int64_t> value = parse_int64(text);
+      if (!value) throw bad();
+      return *value;
     }
     case KeyType::Float: {
-      if (text.empty()) throw bad();
-      char* end = nullptr;
-      const double value = std::strtod(text.c_str(), &end);
-      if (end != text.c_str() + text.size() || !std::isfinite(value)) throw bad();
-      return value;
+      const std::optional<double> value = parse_finite_double(text);
+      if (!value) throw bad();
+      return *value;
     }
     case KeyType::Bool:
       if (text == "true" || text == "1") return true;

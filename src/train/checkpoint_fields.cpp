@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/json_text.h"
+#include "core/number_text.h"
 
 namespace moet {
 
@@ -72,11 +73,10 @@ int64_t metadata_integer(const std::map<std::string, std::string>& metadata,
   const auto it = metadata.find(key);
   if (it == metadata.end()) fail("{}: field {}: missing from the metadata", path, key);
   const std::string& text = it->second;
-  int64_t value = -1;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0)
+  const std::optional<int64_t> value = parse_int64(text);
+  if (!value || *value < 0)
     fail("{}: field {}: expected an integer >= 0, got {}", path, key, escaped_excerpt(text, 40));
-  return value;
+  return *value;
 }
 
 void validate_checkpoint_state(const nlohmann::json& state, const std::string& path) {

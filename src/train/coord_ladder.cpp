@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/number_text.h"
 #include "model/config.h"
 
 namespace moet {
@@ -73,16 +74,10 @@ std::vector<Axis> parse_coord_axes(const std::vector<std::string>& names) {
 std::vector<double> parse_coord_scales(const std::string& text) {
   std::vector<double> scales;
   for (const std::string& item : split_list(text)) {
-    size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || !std::isfinite(v) || v <= 0)
+    const std::optional<double> v = parse_finite_double(item);
+    if (!v || *v <= 0)
       fail("--scales: '{}' is not a positive number (e.g. --scales 1,2,4,8)", item);
-    scales.push_back(v);
+    scales.push_back(*v);
   }
   std::sort(scales.begin(), scales.end());
   if (std::adjacent_find(scales.begin(), scales.end()) != scales.end())

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/fault.h"
 #include "core/files.h"
+#include "core/json_text.h"
 #include "core/timer.h"
 #include "data/dataset.h"
 #include "model/model.h"
@@ -28,12 +29,9 @@
 namespace moet {
 
 nlohmann::json TrainResult::to_json() const {
-  const auto num = [](double v) -> nlohmann::json {
-    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-  };
   return {{"status", status},          {"steps", steps},
-          {"train_loss", num(train_loss)}, {"val_loss", num(val_loss)},
-          {"tokens_per_s", num(tokens_per_s)}};
+          {"train_loss", finite_or_null(train_loss)}, {"val_loss", finite_or_null(val_loss)},
+          {"tokens_per_s", finite_or_null(tokens_per_s)}};
 }
 
 Config resume_config(const std::string& run_dir, const std::vector<std::string>& sets) {
