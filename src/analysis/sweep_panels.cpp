@@ -92,14 +92,12 @@ std::vector<Panel> build_panels(const std::vector<sweep::TrialRecord>& trials,
         for (const auto& [scale, by_lr] : grid) {
           ScaleCurve curve;
           curve.scale = scale;
-          std::string shape;
-          for (const param::Axis a : param::kAllAxes) {
-            const std::string name = param::axis_name(a);
-            if (("," + panel.axes + ",").find("," + name + ",") != std::string::npos)
-              shape += fmt::format("{}{}={}", shape.empty() ? "" : " ", name,
-                                   example[scale]->shape[a]);
-          }
-          curve.shape = shape;
+          std::vector<param::Axis> axes;
+          for (const param::Axis a : param::kAllAxes)
+            if (("," + panel.axes + ",").find("," + std::string(param::axis_name(a)) + ",") !=
+                std::string::npos)
+              axes.push_back(a);
+          curve.shape = param::shape_text(example[scale]->shape, axes);
           std::vector<std::vector<std::string>> keys;
           for (const auto& [log2_lr, group] : by_lr) {
             LrPoint point;

@@ -9,14 +9,13 @@
 #include "analysis/svg_plot.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/json_text.h"
 
 namespace moet::analysis {
 
 namespace {
 
 using svg::escape_xml;
-
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
 const char* trend_name(Trend t) {
   switch (t) {
@@ -298,12 +297,12 @@ std::string verdict_class(const LadderAnalysis& a) {
 
 // A summary entry with the drift's fields added.
 nlohmann::json with_drift(const Drift& d, nlohmann::json entry) {
-  entry["drift_octaves"] = number(d.octaves);
-  entry["drift_per_doubling"] = number(d.per_doubling);
+  entry["drift_octaves"] = finite_or_null(d.octaves);
+  entry["drift_per_doubling"] = finite_or_null(d.per_doubling);
   entry["drift_is_lower_bound"] = d.is_bound;
-  entry["excursion_octaves"] = number(d.excursion);
-  entry["excursion_scale"] = number(d.excursion_scale);
-  entry["excursion_per_doubling"] = number(d.excursion_per_doubling);
+  entry["excursion_octaves"] = finite_or_null(d.excursion);
+  entry["excursion_scale"] = finite_or_null(d.excursion_scale);
+  entry["excursion_per_doubling"] = finite_or_null(d.excursion_per_doubling);
   entry["scale_ratio"] = d.scale_ratio;
   entry["transfers"] = d.holds;
   return entry;
@@ -357,23 +356,23 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
       for (const SeedOptimum& so : a.seed_optima[i])
         seed_optima.push_back({{"seed", so.seed},
                                {"kind", optimum_kind_name(so.optimum.kind)},
-                               {"log2_lr", number(so.optimum.log2_x)}});
+                               {"log2_lr", finite_or_null(so.optimum.log2_x)}});
       nlohmann::json points = nlohmann::json::array();
       for (const LrPoint& q : p.curves[i].points)
         points.push_back({{"log2_lr", q.log2_lr}, {"lr", std::exp2(q.log2_lr)},
-                          {"mean", number(q.mean)}, {"min", number(q.min)},
-                          {"max", number(q.max)}, {"seeds", q.seeds},
+                          {"mean", finite_or_null(q.mean)}, {"min", finite_or_null(q.min)},
+                          {"max", finite_or_null(q.max)}, {"seeds", q.seeds},
                           {"diverged", q.diverged}});
       scales.push_back({{"scale", p.curves[i].scale},
                         {"shape", p.curves[i].shape},
                         {"optimum",
                          {{"kind", optimum_kind_name(o.kind)},
-                          {"log2_lr", number(o.log2_x)},
-                          {"lr", number(std::exp2(o.log2_x))},
-                          {"loss", number(o.loss)},
-                          {"fitted_loss", number(o.fitted_loss)}}},
-                        {"loss_at_base_lr", number(a.loss_at_base_lr[i])},
-                        {"seed_range_at_base_lr", number(a.seed_range_at_base_lr[i])},
+                          {"log2_lr", finite_or_null(o.log2_x)},
+                          {"lr", finite_or_null(std::exp2(o.log2_x))},
+                          {"loss", finite_or_null(o.loss)},
+                          {"fitted_loss", finite_or_null(o.fitted_loss)}}},
+                        {"loss_at_base_lr", finite_or_null(a.loss_at_base_lr[i])},
+                        {"seed_range_at_base_lr", finite_or_null(a.seed_range_at_base_lr[i])},
                         {"seed_optima", seed_optima},
                         {"points", points}});
     }
@@ -383,7 +382,7 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                              {"init_std", p.init_std},
                              {"verdict", panel_title(p) + ": " + a.verdict},
                              {"base_scale", p.curves.empty() ? 1.0 : p.curves[size_t(a.base)].scale},
-                             {"base_optimal_log2_lr", number(a.base_grid_log2_lr)},
+                             {"base_optimal_log2_lr", finite_or_null(a.base_grid_log2_lr)},
                              {"larger_is_better_at_base_lr", trend_name(a.at_base_lr)},
                              {"larger_is_better_at_optimum", trend_name(a.at_optimum)},
                              {"notes", a.notes},
@@ -396,15 +395,15 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
     for (const InitCurve& c : t.curves) {
       nlohmann::json points = nlohmann::json::array();
       for (const InitStdPoint& q : c.points)
-        points.push_back({{"init_std", q.init_std}, {"log2_lr", number(q.log2_lr)},
-                          {"loss", number(q.loss)}});
+        points.push_back({{"init_std", q.init_std}, {"log2_lr", finite_or_null(q.log2_lr)},
+                          {"loss", finite_or_null(q.loss)}});
       scales.push_back({{"scale", c.scale},
                         {"shape", c.shape},
                         {"optimum",
                          {{"kind", optimum_kind_name(c.optimum.kind)},
-                          {"log2_init_std", number(c.optimum.log2_x)},
-                          {"init_std", number(std::exp2(c.optimum.log2_x))},
-                          {"loss", number(c.optimum.loss)}}},
+                          {"log2_init_std", finite_or_null(c.optimum.log2_x)},
+                          {"init_std", finite_or_null(std::exp2(c.optimum.log2_x))},
+                          {"loss", finite_or_null(c.optimum.loss)}}},
                         {"points", points}});
     }
     out["init_transfer"].push_back(with_drift(t.drift, {{"preset", t.preset},

@@ -28,7 +28,7 @@ struct BenchOptions {
 };
 
 struct Shape {
-  bool trans_a, trans_b;
+  Transpose trans_a, trans_b;
   int64_t m, n, k;
   const char* role;
 };
@@ -79,28 +79,31 @@ Operands make_operands(int64_t m, int64_t n, int64_t k) {
 
 // Dense row-major call: leading dimensions are the stored row lengths.
 void call_fp32(const Shape& s, Operands& ops) {
-  gemm<float>(s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, ops.a.data(), s.trans_a ? s.m : s.k,
-              ops.b.data(), s.trans_b ? s.k : s.n, 0.0f, ops.c.data(), s.n);
+  gemm<float>(s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, ops.a.data(),
+              s.trans_a == Transpose::yes ? s.m : s.k, ops.b.data(),
+              s.trans_b == Transpose::yes ? s.k : s.n, 0.0f, ops.c.data(), s.n);
 }
 void call_bf16(const Shape& s, Operands& ops) {
-  gemm_bf16(s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, ops.a_bf16.data(), s.trans_a ? s.m : s.k,
-            ops.b_bf16.data(), s.trans_b ? s.k : s.n, 0.0f, ops.c.data(), s.n);
+  gemm_bf16(s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, ops.a_bf16.data(),
+            s.trans_a == Transpose::yes ? s.m : s.k, ops.b_bf16.data(),
+            s.trans_b == Transpose::yes ? s.k : s.n, 0.0f, ops.c.data(), s.n);
 }
 
 std::string op_name(const Shape& s) {
-  return std::string(s.trans_a ? "T" : "N") + (s.trans_b ? "T" : "N");
+  return std::string(s.trans_a == Transpose::yes ? "T" : "N") +
+         (s.trans_b == Transpose::yes ? "T" : "N");
 }
 
 void print_throughput(const BenchOptions& options, double fp32_peak, double bf16_peak) {
   const Shape shapes[] = {
-      {false, false, 4096, 512, 512, "projection, 4096 tokens, N=512"},
-      {false, true, 4096, 512, 512, "its input gradient dX = dY W^T"},
-      {true, false, 512, 512, 4096, "its weight gradient dW = X^T dY"},
-      {false, false, 1024, 2048, 512, "expert up, 1024 tokens, Ne=2048"},
-      {false, false, 1024, 512, 2048, "expert down"},
-      {false, false, 256, 1024, 256, "small expert, 256 tokens"},
-      {false, false, 64, 1024, 256, "tiny expert, 64 tokens"},
-      {false, true, 256, 256, 64, "attention scores, one head"},
+      {Transpose::no, Transpose::no, 4096, 512, 512, "projection, 4096 tokens, N=512"},
+      {Transpose::no, Transpose::yes, 4096, 512, 512, "its input gradient dX = dY W^T"},
+      {Transpose::yes, Transpose::no, 512, 512, 4096, "its weight gradient dW = X^T dY"},
+      {Transpose::no, Transpose::no, 1024, 2048, 512, "expert up, 1024 tokens, Ne=2048"},
+      {Transpose::no, Transpose::no, 1024, 512, 2048, "expert down"},
+      {Transpose::no, Transpose::no, 256, 1024, 256, "small expert, 256 tokens"},
+      {Transpose::no, Transpose::no, 64, 1024, 256, "tiny expert, 64 tokens"},
+      {Transpose::no, Transpose::yes, 256, 256, 64, "attention scores, one head"},
   };
   fmt::print("\n{:>16} {:>2}  {:>9} {:>6} {:>9} {:>9} {:>6}  {:<32} {}\n", "m x n x k", "op",
              "fp32", "%peak", "uncached", "bf16", "%bf16", "role", "oneDNN kernels (fp32 / bf16)");
@@ -128,7 +131,7 @@ void print_call_overhead(const BenchOptions& options) {
   fmt::print("\nper-call time of small GEMMs, fp32 (us):\n");
   fmt::print("{:>16}  {:>9} {:>9} {:>11}\n", "m x n x k", "cached", "uncached", "build cost");
   for (int64_t size : {16, 64, 256}) {
-    const Shape s{false, false, size, size, size, ""};
+    const Shape s{Transpose::no, Transpose::no, size, size, size, ""};
     Operands ops = make_operands(size, size, size);
     const double cached_s = seconds_per_call(options, [&] { call_fp32(s, ops); });
     gemm_set_caching(false);
@@ -152,7 +155,7 @@ void print_moe_pattern(const BenchOptions& options) {
   for (int64_t m : token_counts) flop += gemm_flop(m, n, k);
   auto timed_pass = [&] {
     const double start = now_s();
-    for (int64_t m : token_counts) call_fp32({false, false, m, n, k, ""}, ops);
+    for (int64_t m : token_counts) call_fp32({Transpose::no, Transpose::no, m, n, k, ""}, ops);
     return now_s() - start;
   };
   double cold_s = 1e30, warm_s = 1e30;
@@ -176,7 +179,7 @@ void print_nested(const BenchOptions& options) {
   const int64_t heads = 16, t_len = 256, d_head = 64;
   std::vector<Operands> per_head;
   for (int64_t h = 0; h < heads; ++h) per_head.push_back(make_operands(t_len, t_len, d_head));
-  const Shape s{false, true, t_len, t_len, d_head, ""};
+  const Shape s{Transpose::no, Transpose::yes, t_len, t_len, d_head, ""};
   const double flop = double(heads) * gemm_flop(t_len, t_len, d_head);
   const double serial_s = seconds_per_call(options, [&] {
     for (int64_t h = 0; h < heads; ++h) call_fp32(s, per_head[size_t(h)]);

@@ -16,7 +16,7 @@ namespace moet::cli {
 namespace {
 
 // The stored table is rebuilt against the run's own model config, never re-resolved.
-Parameterization stored_parameterization(const std::string& run_dir) {
+param::Parameterization stored_parameterization(const std::string& run_dir) {
   const Checkpoint c = load_checkpoint_metadata(run_dir);
   const Config config = Config::parse(full_config_schema(), c.config_toml, run_dir + " (checkpoint config)");
   return stored_parameterization(c, model_config_from(config), run_dir);
@@ -34,8 +34,9 @@ MOET_COMMAND(params, Command{
     return std::function<int()>([args, json, run] {
       if (!run->empty() && (!args->path.empty() || !args->sets.empty()))
         fail("--run prints the run's stored table; it takes no --config or --set");
-      const Parameterization p = run->empty() ? resolve_parameterization(load_config(*args))
-                                              : stored_parameterization(*run);
+      const param::Parameterization p = run->empty()
+                                            ? param::resolve_parameterization(load_config(*args))
+                                            : stored_parameterization(*run);
       if (*json) fmt::print("{}\n", to_json(p).dump(2));
       else fmt::print("{}", format_table(p));
       return kExitOk;

@@ -35,13 +35,6 @@ bool lr_sensitive(const std::string& key) {
          key.rfind("balance.", 0) == 0 || key == "train.batch" || key == "train.accum";
 }
 
-std::string shape_text(const param::AxisValues& shape) {
-  std::string out;
-  for (const param::Axis a : param::kAllAxes)
-    out += fmt::format("{}{}={}", out.empty() ? "" : " ", param::axis_name(a), shape[a]);
-  return out;
-}
-
 // The sweep's base trial with the target's keys laid over it, except those the sweep owns and
 // the per-run ones (threads, save), which go back to their defaults. A note names each given key
 // that is replaced or that changes what the tuned LR means.
@@ -88,7 +81,7 @@ std::string untested_axes(const sweep::ResultsStore& store, const std::string& l
 // What the sweep tuned, where and how sure: the LR, the init std and the ladder's verdict.
 void print_tuned(const analysis::TunedGlobals& tuned, double lr, const param::AxisValues& base,
                  const std::string& db, const std::string& metric) {
-  fmt::print("tuned on the base {} by {} (preset {}, ladder {}, {} loss):\n", shape_text(base),
+  fmt::print("tuned on the base {} by {} (preset {}, ladder {}, {} loss):\n", param::shape_text(base),
              db, tuned.preset, tuned.ladder, metric);
   fmt::print("  optim.lr        = {:.6g}  (2^{:.2f}, {} estimate at x{:g}; loss there {:.4f})\n",
              lr, tuned.log2_lr, analysis::optimum_kind_name(tuned.kind), tuned.base_scale,
@@ -111,7 +104,7 @@ void write_target_config(const Config& config, const analysis::TunedGlobals& tun
       "# Written by `moet transfer --db {} --target {}`.\n# optim.lr = 2^{:.2f}: the optimum "
       "of preset {} at the base {} (ladder {}).\n# {}\n# Train with: moet train --config {} "
       "--out runs/<name>\n\n",
-      db, target_path, tuned.log2_lr, tuned.preset, shape_text(base), tuned.ladder,
+      db, target_path, tuned.log2_lr, tuned.preset, param::shape_text(base), tuned.ladder,
       tuned.verdict, out_path);
   write_file_atomic(out_path, header + config.to_toml());
   fmt::print("wrote {}: moet train --config {} --out runs/<name>\n", out_path, out_path);
@@ -163,7 +156,7 @@ MOET_COMMAND(transfer, Command{
 
       const param::AxisValues base = store.base_shape();
       const param::AxisValues target_shape = param::axis_values(model_config_from(config));
-      const Parameterization p = resolve_parameterization(config);
+      const param::Parameterization p = param::resolve_parameterization(config);
       const std::string untested = untested_axes(store, tuned.ladder, p.base, target_shape);
       if (!untested.empty())
         notes.push_back(fmt::format("the target differs from the base along {}, which ladder "
@@ -171,7 +164,7 @@ MOET_COMMAND(transfer, Command{
                                     untested, tuned.ladder));
 
       print_tuned(tuned, lr, base, *db, *metric);
-      fmt::print("target {}:\n{}\n", shape_text(target_shape), format_table(p));
+      fmt::print("target {}:\n{}\n", param::shape_text(target_shape), param::format_table(p));
       for (const auto& n : notes) fmt::print("note: {}\n", n);
       write_target_config(config, tuned, base, *db, target->path, *out);
       return kExitOk;

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/number_text.h"
 #include "model/config.h"
 #include "param/regime.h"
 
@@ -66,16 +67,10 @@ std::vector<Axis> parse_coord_axes(const std::vector<std::string>& names) {
 std::vector<double> parse_coord_scales(const std::string& text) {
   std::vector<double> scales;
   for (const std::string& item : split_list(text)) {
-    size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || !std::isfinite(v) || v <= 0)
+    const std::optional<double> v = parse_finite_double(item);
+    if (!v || *v <= 0)
       fail("--scales: '{}' is not a positive number (e.g. --scales 1,2,4,8)", item);
-    scales.push_back(v);
+    scales.push_back(*v);
   }
   std::sort(scales.begin(), scales.end());
   if (std::adjacent_find(scales.begin(), scales.end()) != scales.end())
@@ -129,7 +124,7 @@ std::vector<CoordRung> ladder_rungs(const Config& config, const CoordLadder& lad
   const auto resolve = [&](CoordRung& rung) {
     try {
       validate(model_config_from(rung.config));
-      rung.parameterization = resolve_parameterization(rung.config);
+      rung.parameterization = param::resolve_parameterization(rung.config);
     } catch (const Error& e) {
       fail("scale {}: {}", rung.scale, e.what());
     }

@@ -43,7 +43,7 @@ param::AxisValues ladder_shape(const CoordLadder& ladder, const param::AxisValue
 struct CoordRung {
   double scale = 1;
   Config config;
-  Parameterization parameterization;
+  param::Parameterization parameterization;
 };
 
 // Every rung, in scale order: model.* set to the rung's shape, param.base.* to the config's

@@ -58,7 +58,7 @@ MoeSplit moe_split(const Model<float>& model, int64_t layer, const float* params
     float* h0 = s.h0.data() + p0 * Ne;
     // init: W3_0 h_0 + b3_0, and h_0 itself.
     mlp_forward<float>(init.data() + p0 * N, MlpBuffers<float>{pre0.data() + p0 * up, h0},
-                       s.x0_perm.data() + p0 * N, rows, N, w0, swiglu, false);
+                       s.x0_perm.data() + p0 * N, rows, N, w0, swiglu, Accumulate::no);
     const float* ht = a.exp_act.data() + p0 * Ne;
     float* d = dh.data() + p0 * Ne;
     for (int64_t i = 0; i < rows * Ne; ++i) d[i] = ht[i] - h0[i];
@@ -77,7 +77,7 @@ MoeSplit moe_split(const Model<float>& model, int64_t layer, const float* params
   const auto combine = [&](std::vector<float>& out, const std::vector<float>& per_assignment) {
     out.resize(size_t(R * N));
     combine_assignments<float>(out.data(), per_assignment.data(), r.combine_weight.data(),
-                               r.position.data(), R, K, N, false);
+                               r.position.data(), R, K, N, Accumulate::no);
   };
   combine(s.init, init);
   combine(s.propagating, prop);

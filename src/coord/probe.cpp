@@ -61,7 +61,7 @@ Readout readout_of(const Model<float>& model) {
 // out [rows, out_dim] = mult * x W, W [in, out_dim] or (transposed) [out_dim, in].
 void product(float* out, const float* x, const float* W, int64_t rows, int64_t in,
              int64_t out_dim, float mult, bool transposed) {
-  gemm<float>(false, transposed, rows, out_dim, in, mult, x, in, W, transposed ? in : out_dim,
+  gemm<float>(Transpose::no, Transpose{transposed}, rows, out_dim, in, mult, x, in, W, transposed ? in : out_dim,
               0.0f, out, out_dim);
 }
 

@@ -7,6 +7,8 @@
 #include <map>
 
 #include "coord/ladder.h"
+#include "core/json_text.h"
+
 
 namespace moet {
 
@@ -32,10 +34,6 @@ int layer_rank(const std::string& layer) {
 std::string role_of(const std::string& metric) {
   const size_t dot = metric.find('.');
   return dot == std::string::npos ? metric : metric.substr(dot + 1);
-}
-
-nlohmann::json number(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
 std::string format_value(double v) {
@@ -189,14 +187,14 @@ nlohmann::json coord_to_json(const CoordData& data, const CoordAnalysis& analysi
       nlohmann::json step = nlohmann::json::array();
       for (const auto& seeds : per_scale) {
         nlohmann::json s = nlohmann::json::array();
-        for (const double v : seeds) s.push_back(number(v));
+        for (const double v : seeds) s.push_back(finite_or_null(v));
         step.push_back(s);
       }
       values.push_back(step);
     }
     for (const auto& per_scale : row.mean) {
       nlohmann::json step = nlohmann::json::array();
-      for (const double v : per_scale) step.push_back(number(v));
+      for (const double v : per_scale) step.push_back(finite_or_null(v));
       mean.push_back(step);
     }
     m["values"] = values;  // [step][scale][seed]
@@ -206,8 +204,9 @@ nlohmann::json coord_to_json(const CoordData& data, const CoordAnalysis& analysi
     m["verdicts"] = nlohmann::json::array();
     for (size_t t = 0; t < row.fits.size(); ++t) {
       const bool fitted = row.fits[t].points > 0;
-      m["slope"].push_back(fitted ? number(row.fits[t].slope) : nlohmann::json(nullptr));
-      m["slope_stderr"].push_back(fitted ? number(row.fits[t].slope_stderr) : nlohmann::json(nullptr));
+      m["slope"].push_back(fitted ? finite_or_null(row.fits[t].slope) : nlohmann::json(nullptr));
+      m["slope_stderr"].push_back(fitted ? finite_or_null(row.fits[t].slope_stderr)
+                                         : nlohmann::json(nullptr));
       m["verdicts"].push_back(verdict_name(row.verdicts[t]));
     }
     m["verdict"] = verdict_name(row.verdict);

@@ -9,6 +9,7 @@
 
 #include "coord/probe.h"
 #include "core/error.h"
+#include "core/number_text.h"
 #include "core/timer.h"
 #include "data/dataset.h"
 #include "model/model.h"
@@ -37,17 +38,11 @@ std::vector<int64_t> parse_record_steps(const std::string& text, int64_t steps) 
       out.push_back(steps);
       continue;
     }
-    size_t used = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || v < 0)
+    const std::optional<int64_t> v = parse_int64(item);
+    if (!v || *v < 0)
       fail("--record: '{}' is not a step number or 'last' (e.g. --record 0,1,2,5,10,last)", item);
-    if (v > steps) fail("--record: step {} is beyond --steps {}", v, steps);
-    out.push_back(v);
+    if (*v > steps) fail("--record: step {} is beyond --steps {}", *v, steps);
+    out.push_back(*v);
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -56,11 +51,6 @@ std::vector<int64_t> parse_record_steps(const std::string& text, int64_t steps) 
 }
 
 namespace {
-
-std::string shape_text(const param::AxisValues& s) {
-  return fmt::format("N={} Ne={} M={} K={} L={}", s[param::Axis::N], s[param::Axis::Ne],
-                     s[param::Axis::M], s[param::Axis::K], s[param::Axis::L]);
-}
 
 // Collects probe values into series keyed by (metric, layer label).
 class SeriesTable {
@@ -121,7 +111,7 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
     run_memory(rung.config, RunKind::coord).require_fits(fmt::format("scale {:g}: ", rung.scale));
 
   CoordData data;
-  const Parameterization& top = rungs.back().parameterization;
+  const param::Parameterization& top = rungs.back().parameterization;
   data.preset = top.preset;
   data.regime = top.regime;
   data.depth = top.depth;
@@ -145,7 +135,7 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
     const CoordRung& rung = rungs[i];
     const ModelConfig mc = model_config_from(rung.config);
     const OptimConfig oc = optim_config_from(rung.config);
-    const Parameterization& p = rung.parameterization;
+    const param::Parameterization& p = rung.parameterization;
     if (dataset.vocab_size() > mc.vocab)
       fail("model.vocab: {} is smaller than the data's vocabulary ({}); set model.vocab = {}",
            mc.vocab, dataset.vocab_size(), dataset.vocab_size());

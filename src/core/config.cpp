@@ -1,13 +1,13 @@
 #include "core/config.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <sstream>
 #include <toml++/toml.h>
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/number_text.h"
 
 namespace moet {
 
@@ -45,17 +45,14 @@ ConfigValue parse_text(const KeySpec& spec, const std::string& text, const std::
   };
   switch (spec.type) {
     case KeyType::Int: {
-      int64_t value = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (ec != std::errc() || end != text.data() + text.size() || text.empty()) throw bad();
-      return value;
+      const std::optional<int64_t> value = parse_int64(text);
+      if (!value) throw bad();
+      return *value;
     }
     case KeyType::Float: {
-      if (text.empty()) throw bad();
-      char* end = nullptr;
-      const double value = std::strtod(text.c_str(), &end);
-      if (end != text.c_str() + text.size() || !std::isfinite(value)) throw bad();
-      return value;
+      const std::optional<double> value = parse_finite_double(text);
+      if (!value) throw bad();
+      return *value;
     }
     case KeyType::Bool:
       if (text == "true" || text == "1") return true;
@@ -221,6 +218,9 @@ std::string Config::to_toml() const {
     const std::string table = dot == std::string::npos ? "" : s.key.substr(0, dot);
     if (std::find(tables.begin(), tables.end(), table) == tables.end()) tables.push_back(table);
   }
+  // Keys outside any table go before the first [table] header, or TOML reads them into it.
+  std::stable_partition(tables.begin(), tables.end(),
+                        [](const std::string& t) { return t.empty(); });
   std::string out;
   for (const auto& table : tables) {
     if (!table.empty()) out += fmt::format("{}[{}]\n", out.empty() ? "" : "\n", table);

@@ -1,6 +1,7 @@
 #include "core/json_text.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 
@@ -24,6 +25,10 @@ std::optional<int64_t> json_int64(const nlohmann::json& value) {
   }
   if (value.is_number_integer()) return value.get<int64_t>();
   return std::nullopt;
+}
+
+nlohmann::json finite_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
 std::string json_excerpt(const nlohmann::json& value, size_t max_chars) {

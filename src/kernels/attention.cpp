@@ -56,8 +56,8 @@ void attention_forward(T* out, T* probs, const T* q, const T* k, const T* v, int
     for_each_strip(T_len, [&](Strip s) {
       // Rows of the strip see keys [0, s.end()).
       T* S = P + s.first * T_len;
-      tile_gemm<T>(s.rows, s.end(), d, T(scale), q + base + s.first * N, N, 1, kt, T_len, false,
-                   S, T_len);
+      tile_gemm<T>(s.rows, s.end(), d, T(scale), q + base + s.first * N, N, 1, kt, T_len,
+                   Accumulate::no, S, T_len);
       for (int64_t i = 0; i < s.rows; ++i) {
         T* row = S + i * T_len;
         const int64_t valid = s.first + i + 1;
@@ -66,7 +66,7 @@ void attention_forward(T* out, T* probs, const T* q, const T* k, const T* v, int
         // Zeros where the strip's products read past the diagonal; further right nothing reads.
         std::fill(row + valid, row + s.end(), T(0));
       }
-      tile_gemm<T>(s.rows, d, s.end(), T(1), S, T_len, 1, v + base, N, false,
+      tile_gemm<T>(s.rows, d, s.end(), T(1), S, T_len, 1, v + base, N, Accumulate::no,
                    out + base + s.first * N, N);
     });
   });
@@ -86,15 +86,15 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T*
     // (zero above the diagonal, which the key strips below read), dQ = scale dS K.
     for_each_strip(T_len, [&](Strip s) {
       T* dSs = dS + s.first * T_len;
-      tile_gemm<T>(s.rows, s.end(), d, T(1), dout + base + s.first * N, N, 1, vt, T_len, false,
-                   dSs, T_len);
+      tile_gemm<T>(s.rows, s.end(), d, T(1), dout + base + s.first * N, N, 1, vt, T_len,
+                   Accumulate::no, dSs, T_len);
       for (int64_t i = 0; i < s.rows; ++i) {
         const int64_t valid = s.first + i + 1;
         T* row = dSs + i * T_len;
         softmax_backward_row(row, P + (s.first + i) * T_len, valid);
         std::fill(row + valid, row + s.end(), T(0));
       }
-      tile_gemm<T>(s.rows, d, s.end(), T(scale), dSs, T_len, 1, k + base, N, false,
+      tile_gemm<T>(s.rows, d, s.end(), T(scale), dSs, T_len, 1, k + base, N, Accumulate::no,
                    dq + base + s.first * N, N);
     });
     // By key strip: keys [first, end) are seen by queries [first, T); dS^T and P^T are read in
@@ -103,9 +103,9 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T*
       const int64_t queries = T_len - s.first;
       const int64_t corner = s.first * T_len + s.first;
       tile_gemm<T>(s.rows, d, queries, T(scale), dS + corner, 1, T_len, q + base + s.first * N, N,
-                   false, dk + base + s.first * N, N);
+                   Accumulate::no, dk + base + s.first * N, N);
       tile_gemm<T>(s.rows, d, queries, T(1), P + corner, 1, T_len, dout + base + s.first * N, N,
-                   false, dv + base + s.first * N, N);
+                   Accumulate::no, dv + base + s.first * N, N);
     });
   });
 }

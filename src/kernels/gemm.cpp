@@ -12,14 +12,14 @@ namespace moet {
 namespace {
 
 // Catches swapped or stale leading dimensions before oneDNN or the loop reads out of bounds.
-void check_shape(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t lda,
+void check_shape(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, int64_t lda,
                  int64_t ldb, int64_t ldc) {
   MOET_CHECK(m >= 0 && n >= 0 && k >= 0);
   if (m == 0 || n == 0) return;
   MOET_CHECK(ldc >= n);
   if (k == 0) return;
-  MOET_CHECK(lda >= (trans_a ? m : k));
-  MOET_CHECK(ldb >= (trans_b ? k : n));
+  MOET_CHECK(lda >= (trans_a == Transpose::yes ? m : k));
+  MOET_CHECK(ldb >= (trans_b == Transpose::yes ? k : n));
 }
 
 // C = beta C without reading C when beta = 0: C may be uninitialised, even NaN.
@@ -38,17 +38,18 @@ void scale_rows(int64_t rows, int64_t cols, T beta, T* c, int64_t ldc) {
 // Row by row, with op(A)'s row gathered into a contiguous buffer so that both layouts of B are
 // read contiguously: an axpy per row of B, or a dot product per row of B^T.
 template <typename T>
-void gemm_loop(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+void gemm_loop(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+               const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
 #pragma omp parallel if (!omp_in_parallel() && m * n * k > 32768)
   {
     std::vector<T> a_row(static_cast<size_t>(k));
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < m; ++i) {
-      for (int64_t p = 0; p < k; ++p) a_row[p] = trans_a ? a[p * lda + i] : a[i * lda + p];
+      for (int64_t p = 0; p < k; ++p)
+        a_row[p] = trans_a == Transpose::yes ? a[p * lda + i] : a[i * lda + p];
       T* c_row = c + i * ldc;
       scale_rows(1, n, beta, c_row, ldc);
-      if (!trans_b) {
+      if (trans_b == Transpose::no) {
         for (int64_t p = 0; p < k; ++p) {
           const T scaled_a = alpha * a_row[p];
           const T* b_row = b + p * ldb;
@@ -69,14 +70,14 @@ void gemm_loop(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T al
 }  // namespace
 
 template <typename T>
-void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+void gemm_reference(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
                     const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       T sum = 0;
       for (int64_t p = 0; p < k; ++p) {
-        const T av = trans_a ? a[p * lda + i] : a[i * lda + p];
-        const T bv = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+        const T av = trans_a == Transpose::yes ? a[p * lda + i] : a[i * lda + p];
+        const T bv = trans_b == Transpose::yes ? b[j * ldb + p] : b[p * ldb + j];
         sum += av * bv;
       }
       c[i * ldc + j] = alpha * sum + (beta == T(0) ? T(0) : beta * c[i * ldc + j]);
@@ -84,8 +85,8 @@ void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
 }
 
 template <typename T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+          const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   check_shape(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_rows(m, n, beta, c, ldc);
@@ -96,22 +97,24 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
     gemm_loop(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-               const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta,
-               float* c, int64_t ldc) {
+void gemm_bf16(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c,
+               int64_t ldc) {
   check_shape(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_rows(m, n, beta, c, ldc);
   onednn_matmul(MatmulInput::bf16, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
-                          const float*, int64_t, float, float*, int64_t);
-template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
-                           const double*, int64_t, double, double*, int64_t);
-template void gemm_reference<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*,
-                                    int64_t, const float*, int64_t, float, float*, int64_t);
-template void gemm_reference<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*,
-                                     int64_t, const double*, int64_t, double, double*, int64_t);
+template void gemm<float>(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*,
+                          int64_t, const float*, int64_t, float, float*, int64_t);
+template void gemm<double>(Transpose, Transpose, int64_t, int64_t, int64_t, double, const double*,
+                           int64_t, const double*, int64_t, double, double*, int64_t);
+template void gemm_reference<float>(Transpose, Transpose, int64_t, int64_t, int64_t, float,
+                                    const float*, int64_t, const float*, int64_t, float, float*,
+                                    int64_t);
+template void gemm_reference<double>(Transpose, Transpose, int64_t, int64_t, int64_t, double,
+                                     const double*, int64_t, const double*, int64_t, double,
+                                     double*, int64_t);
 
 }  // namespace moet

@@ -20,20 +20,22 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/flags.h"
+
 namespace moet {
 
 template <typename T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+          const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
 // Mixed precision: A and B in bf16 (see kernels/bf16.h), products accumulated and C kept in fp32.
-void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-               const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta,
-               float* c, int64_t ldc);
+void gemm_bf16(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c,
+               int64_t ldc);
 
 // The plain triple loop, for tests: the reference every gemm path is checked against.
 template <typename T>
-void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+void gemm_reference(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
                     const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
 // The primitive cache behind the float and bf16 paths, observable for tests and benchmarks.
@@ -49,8 +51,8 @@ void gemm_cache_set_capacity(int64_t entries);  // default 2048 (~50 KB each)
 
 // Benchmarks only: the oneDNN implementation a dense call of this shape runs, with alpha = 1 and
 // beta = 0 (e.g. "brg:avx512_core" or "gemm:jit"), so figures can be told apart by kernel.
-std::string gemm_implementation_name(bool bf16, bool trans_a, bool trans_b, int64_t m, int64_t n,
-                                     int64_t k);
+std::string gemm_implementation_name(bool bf16, Transpose trans_a, Transpose trans_b, int64_t m,
+                                     int64_t n, int64_t k);
 
 // Benchmarks only: with caching off, every float/bf16 call builds its primitive from scratch,
 // bypassing both this cache and oneDNN's own, i.e. what an uncached facade would cost.

@@ -55,9 +55,9 @@ T* padded_rows(int slot, const T* src, int64_t rows, int64_t cols, int64_t ld) {
 
 // C = alpha op(A) op(B) + beta C in T, or in bf16 when B (the weight) comes with a bf16 copy.
 template <typename T>
-void linear_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-                 const uint16_t* a_bf16, int64_t lda, const T* b, const uint16_t* b_bf16,
-                 int64_t ldb, T beta, T* c, int64_t ldc, bool use_bf16) {
+void linear_gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+                 const T* a, const uint16_t* a_bf16, int64_t lda, const T* b,
+                 const uint16_t* b_bf16, int64_t ldb, T beta, T* c, int64_t ldc, bool use_bf16) {
   if constexpr (std::is_same_v<T, float>) {
     gemm_mixed(use_bf16, trans_a, trans_b, m, n, k, alpha, {a, a_bf16}, lda, {b, b_bf16}, ldb, beta,
                c, ldc);
@@ -67,6 +67,12 @@ void linear_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T 
   }
 }
 
+// The GEMM beta that overwrites C (never reading it) or adds into it.
+template <typename T>
+T beta_of(Accumulate accumulate) {
+  return accumulate == Accumulate::yes ? T(1) : T(0);
+}
+
 // A bf16 pointer offset with its fp32 twin, or null.
 const uint16_t* offset(const uint16_t* p, int64_t by) { return p ? p + by : nullptr; }
 
@@ -74,30 +80,32 @@ const uint16_t* offset(const uint16_t* p, int64_t by) { return p ? p + by : null
 // run as kRowBucket rows; B is the weight (op(B) via trans_b, ldb).
 template <typename T>
 void tail_rows_gemm(int64_t rows, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-                    bool trans_b, const T* b, const uint16_t* b_bf16, int64_t ldb, bool accumulate,
-                    T* c, int64_t ldc, bool use_bf16) {
+                    Transpose trans_b, const T* b, const uint16_t* b_bf16, int64_t ldb,
+                    Accumulate accumulate, T* c, int64_t ldc, bool use_bf16) {
   const T* a_pad = padded_rows(0, a, rows, k, lda);
   T* c_pad = tail_buffer<T>(2, kRowBucket * n);
-  if (accumulate)
+  if (accumulate == Accumulate::yes)
     for (int64_t r = 0; r < rows; ++r) std::copy(c + r * ldc, c + r * ldc + n, c_pad + r * n);
-  linear_gemm<T>(false, trans_b, kRowBucket, n, k, alpha, a_pad, nullptr, k, b, b_bf16, ldb,
-                 accumulate ? T(1) : T(0), c_pad, n, use_bf16);
+  linear_gemm<T>(Transpose::no, trans_b, kRowBucket, n, k, alpha, a_pad, nullptr, k, b, b_bf16, ldb,
+                 beta_of<T>(accumulate), c_pad, n, use_bf16);
   for (int64_t r = 0; r < rows; ++r) std::copy(c_pad + r * n, c_pad + r * n + n, c + r * ldc);
 }
 
 }  // namespace
 
 template <typename T>
-void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_t rows,
-                    int64_t in, int64_t out_dim, T mult, bool accumulate, const uint16_t* W_bf16) {
+void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_t rows, int64_t in,
+                    int64_t out_dim, T mult, Accumulate accumulate, const uint16_t* W_bf16) {
   if (rows == 0) return;
   const bool use_bf16 = W_bf16 != nullptr;
   for_row_parts(rows, [&](int64_t first, int64_t part) {
     if (part < kRowBucket)
-      return tail_rows_gemm<T>(part, out_dim, in, mult, x + first * in, in, false, W, W_bf16,
-                               out_dim, accumulate, out + first * out_dim, out_dim, use_bf16);
-    linear_gemm<T>(false, false, part, out_dim, in, mult, x + first * in, nullptr, in, W, W_bf16,
-                   out_dim, accumulate ? T(1) : T(0), out + first * out_dim, out_dim, use_bf16);
+      return tail_rows_gemm<T>(part, out_dim, in, mult, x + first * in, in, Transpose::no, W,
+                               W_bf16, out_dim, accumulate, out + first * out_dim, out_dim,
+                               use_bf16);
+    linear_gemm<T>(Transpose::no, Transpose::no, part, out_dim, in, mult, x + first * in, nullptr,
+                   in, W, W_bf16, out_dim, beta_of<T>(accumulate), out + first * out_dim, out_dim,
+                   use_bf16);
   });
   if (!bias) return;
   const T* b = bias.value;
@@ -109,7 +117,7 @@ void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_
 
 template <typename T>
 void linear_backward(T* dx, T* dW, ScaledVector<T> bias, const T* dout, const T* x, const T* W,
-                     int64_t rows, int64_t in, int64_t out_dim, T mult, bool accumulate_dx,
+                     int64_t rows, int64_t in, int64_t out_dim, T mult, Accumulate accumulate_dx,
                      const uint16_t* W_bf16) {
   if (rows == 0) return;
   const bool use_bf16 = W_bf16 != nullptr;
@@ -122,31 +130,31 @@ void linear_backward(T* dx, T* dW, ScaledVector<T> bias, const T* dout, const T*
     if (part < kRowBucket) {
       const T* x_pad = padded_rows(0, x + first * in, part, in, in);
       const T* dout_pad = padded_rows(1, dout + first * out_dim, part, out_dim, out_dim);
-      return linear_gemm<T>(true, false, in, out_dim, kRowBucket, mult, x_pad, nullptr, in,
-                            dout_pad, nullptr, out_dim, T(1), dW, out_dim, use_bf16);
+      return linear_gemm<T>(Transpose::yes, Transpose::no, in, out_dim, kRowBucket, mult, x_pad,
+                            nullptr, in, dout_pad, nullptr, out_dim, T(1), dW, out_dim, use_bf16);
     }
-    linear_gemm<T>(true, false, in, out_dim, part, mult, x + first * in, nullptr, in,
-                   dout + first * out_dim, offset(dout_bf16, first * out_dim), out_dim, T(1), dW,
-                   out_dim, use_bf16);
+    linear_gemm<T>(Transpose::yes, Transpose::no, in, out_dim, part, mult, x + first * in, nullptr,
+                   in, dout + first * out_dim, offset(dout_bf16, first * out_dim), out_dim, T(1),
+                   dW, out_dim, use_bf16);
   });
   if (bias.grad) add_column_sums(bias.grad, bias.mult, dout, rows, out_dim);
   if (dx)
     for_row_parts(rows, [&](int64_t first, int64_t part) {
       if (part < kRowBucket)
-        return tail_rows_gemm<T>(part, in, out_dim, mult, dout + first * out_dim, out_dim, true,
-                                 W, W_bf16, out_dim, accumulate_dx, dx + first * in, in,
-                                 use_bf16);
-      linear_gemm<T>(false, true, part, in, out_dim, mult, dout + first * out_dim,
+        return tail_rows_gemm<T>(part, in, out_dim, mult, dout + first * out_dim, out_dim,
+                                 Transpose::yes, W, W_bf16, out_dim, accumulate_dx, dx + first * in,
+                                 in, use_bf16);
+      linear_gemm<T>(Transpose::no, Transpose::yes, part, in, out_dim, mult, dout + first * out_dim,
                      offset(dout_bf16, first * out_dim), out_dim, W, W_bf16, out_dim,
-                     accumulate_dx ? T(1) : T(0), dx + first * in, in, use_bf16);
+                     beta_of<T>(accumulate_dx), dx + first * in, in, use_bf16);
     });
 }
 
-#define MOET_INSTANTIATE(T)                                                                  \
-  template void linear_forward<T>(T*, const T*, const T*, ScaledVector<T>, int64_t, int64_t, \
-                                  int64_t, T, bool, const uint16_t*);                        \
-  template void linear_backward<T>(T*, T*, ScaledVector<T>, const T*, const T*, const T*,    \
-                                   int64_t, int64_t, int64_t, T, bool, const uint16_t*);
+#define MOET_INSTANTIATE(T)                                                                        \
+  template void linear_forward<T>(T*, const T*, const T*, ScaledVector<T>, int64_t, int64_t,       \
+                                  int64_t, T, Accumulate, const uint16_t*);                        \
+  template void linear_backward<T>(T*, T*, ScaledVector<T>, const T*, const T*, const T*, int64_t, \
+                                   int64_t, int64_t, T, Accumulate, const uint16_t*);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)
 #undef MOET_INSTANTIATE

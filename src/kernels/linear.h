@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "kernels/flags.h"
 #include "kernels/scaled_vector.h"
 
 namespace moet {
@@ -17,8 +18,8 @@ namespace moet {
 // With W_bf16 (W rounded to bf16, float only) the product runs in bf16 with fp32 accumulation
 // (kernels/mixed_gemm.h); the bias is added in T.
 template <typename T>
-void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_t rows,
-                    int64_t in, int64_t out_dim, T mult, bool accumulate = false,
+void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_t rows, int64_t in,
+                    int64_t out_dim, T mult, Accumulate accumulate = Accumulate::no,
                     const uint16_t* W_bf16 = nullptr);
 
 // dW += mult * x^T dout; bias.grad += bias.mult * colsum(dout) (if bias.grad); dx (=, or += with
@@ -26,7 +27,7 @@ void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_
 // products then run in bf16 (dW and dx still accumulate in fp32).
 template <typename T>
 void linear_backward(T* dx, T* dW, ScaledVector<T> bias, const T* dout, const T* x, const T* W,
-                     int64_t rows, int64_t in, int64_t out_dim, T mult, bool accumulate_dx,
+                     int64_t rows, int64_t in, int64_t out_dim, T mult, Accumulate accumulate_dx,
                      const uint16_t* W_bf16 = nullptr);
 
 }  // namespace moet

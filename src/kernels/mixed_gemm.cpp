@@ -26,13 +26,15 @@ const uint16_t* round_to_bf16_scratch(const float* values, int64_t count, Bf16Sl
   return buffer.data();
 }
 
-void gemm_mixed(bool use_bf16, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                float alpha, GemmOperand a, int64_t lda, GemmOperand b, int64_t ldb, float beta,
-                float* c, int64_t ldc) {
+void gemm_mixed(bool use_bf16, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n,
+                int64_t k, float alpha, GemmOperand a, int64_t lda, GemmOperand b, int64_t ldb,
+                float beta, float* c, int64_t ldc) {
   if (!use_bf16 || m == 0 || n == 0 || k == 0)
     return gemm<float>(trans_a, trans_b, m, n, k, alpha, a.f32, lda, b.f32, ldb, beta, c, ldc);
-  const uint16_t* a16 = as_bf16(a, trans_a ? span(k, m, lda) : span(m, k, lda), Bf16Slot::a);
-  const uint16_t* b16 = as_bf16(b, trans_b ? span(n, k, ldb) : span(k, n, ldb), Bf16Slot::b);
+  const uint16_t* a16 =
+      as_bf16(a, trans_a == Transpose::yes ? span(k, m, lda) : span(m, k, lda), Bf16Slot::a);
+  const uint16_t* b16 =
+      as_bf16(b, trans_b == Transpose::yes ? span(n, k, ldb) : span(k, n, ldb), Bf16Slot::b);
   gemm_bf16(trans_a, trans_b, m, n, k, alpha, a16, lda, b16, ldb, beta, c, ldc);
 }
 

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "kernels/flags.h"
+
 namespace moet {
 
 struct GemmOperand {
@@ -22,8 +24,8 @@ enum class Bf16Slot { a, b, caller };
 // values[0, count) rounded to bf16 into the calling thread's slot (valid until its next use).
 const uint16_t* round_to_bf16_scratch(const float* values, int64_t count, Bf16Slot slot);
 
-void gemm_mixed(bool use_bf16, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                float alpha, GemmOperand a, int64_t lda, GemmOperand b, int64_t ldb, float beta,
-                float* c, int64_t ldc);
+void gemm_mixed(bool use_bf16, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n,
+                int64_t k, float alpha, GemmOperand a, int64_t lda, GemmOperand b, int64_t ldb,
+                float beta, float* c, int64_t ldc);
 
 }  // namespace moet

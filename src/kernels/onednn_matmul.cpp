@@ -22,7 +22,7 @@ using dnnl::memory;
 // and the sum post-op scale (beta) into its kernels, and sizes its work split by the thread count.
 struct MatmulKey {
   MatmulInput input;
-  bool trans_a, trans_b;
+  Transpose trans_a, trans_b;
   int64_t m, n, k, lda, ldb, ldc;
   uint32_t alpha_bits, beta_bits;
   int threads;
@@ -76,10 +76,11 @@ void* thread_scratchpad(size_t bytes) {
   return buffer.get();
 }
 
-memory::desc matrix_desc(int64_t rows, int64_t cols, bool transposed, int64_t ld,
+memory::desc matrix_desc(int64_t rows, int64_t cols, Transpose transposed, int64_t ld,
                          memory::data_type type) {
   // A transposed operand is the same matrix read with swapped strides.
-  const memory::dims strides = transposed ? memory::dims{1, ld} : memory::dims{ld, 1};
+  const memory::dims strides =
+      transposed == Transpose::yes ? memory::dims{1, ld} : memory::dims{ld, 1};
   return memory::desc({rows, cols}, type, strides);
 }
 
@@ -88,7 +89,8 @@ dnnl::matmul::primitive_desc primitive_desc(const MatmulKey& key) {
       key.input == MatmulInput::bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   const memory::desc a_desc = matrix_desc(key.m, key.k, key.trans_a, key.lda, input_type);
   const memory::desc b_desc = matrix_desc(key.k, key.n, key.trans_b, key.ldb, input_type);
-  const memory::desc c_desc = matrix_desc(key.m, key.n, false, key.ldc, memory::data_type::f32);
+  const memory::desc c_desc =
+      matrix_desc(key.m, key.n, Transpose::no, key.ldc, memory::data_type::f32);
 
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -222,8 +224,8 @@ class SingleThreadScope {
 };
 
 // The thread count in the key is the one oneDNN will plan for (1 inside SingleThreadScope).
-MatmulKey make_key(MatmulInput input, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                   float alpha, int64_t lda, int64_t ldb, float beta, int64_t ldc) {
+MatmulKey make_key(MatmulInput input, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n,
+                   int64_t k, float alpha, int64_t lda, int64_t ldb, float beta, int64_t ldc) {
   return {input,
           trans_a,
           trans_b,
@@ -240,8 +242,8 @@ MatmulKey make_key(MatmulInput input, bool trans_a, bool trans_b, int64_t m, int
 
 }  // namespace
 
-void onednn_matmul(MatmulInput input, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                   float alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
+void onednn_matmul(MatmulInput input, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n,
+                   int64_t k, float alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
                    float beta, float* c, int64_t ldc) {
   // Inside a parallel region oneDNN runs on the calling thread anyway; planning for one thread
   // keeps it from laying out work (or scratchpad) for threads that never come.
@@ -270,10 +272,11 @@ void gemm_cache_clear() { cache().clear(); }
 void gemm_cache_set_capacity(int64_t entries) { cache().set_capacity(entries); }
 void gemm_set_caching(bool enabled) { cache().set_caching(enabled); }
 
-std::string gemm_implementation_name(bool bf16, bool trans_a, bool trans_b, int64_t m, int64_t n,
-                                     int64_t k) {
-  const MatmulKey key = make_key(bf16 ? MatmulInput::bf16 : MatmulInput::f32, trans_a, trans_b, m,
-                                 n, k, 1.0f, trans_a ? m : k, trans_b ? k : n, 0.0f, n);
+std::string gemm_implementation_name(bool bf16, Transpose trans_a, Transpose trans_b, int64_t m,
+                                     int64_t n, int64_t k) {
+  const MatmulKey key =
+      make_key(bf16 ? MatmulInput::bf16 : MatmulInput::f32, trans_a, trans_b, m, n, k, 1.0f,
+               trans_a == Transpose::yes ? m : k, trans_b == Transpose::yes ? k : n, 0.0f, n);
   return primitive_desc(key).impl_info_str();
 }
 

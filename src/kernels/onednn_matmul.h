@@ -7,12 +7,14 @@
 
 #include <cstdint>
 
+#include "kernels/flags.h"
+
 namespace moet {
 
 enum class MatmulInput { f32, bf16 };
 
-void onednn_matmul(MatmulInput input, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                   float alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
+void onednn_matmul(MatmulInput input, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n,
+                   int64_t k, float alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
                    float beta, float* c, int64_t ldc);
 
 }  // namespace moet

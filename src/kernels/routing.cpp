@@ -70,11 +70,11 @@ void gather_assignments(T* dst, const T* src, const int32_t* order, int64_t rows
 
 template <typename T>
 void combine_assignments(T* dst, const T* src, const T* weight, const int32_t* position,
-                         int64_t rows, int64_t K, int64_t N, bool accumulate) {
+                         int64_t rows, int64_t K, int64_t N, Accumulate accumulate) {
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * K * N))
   for (int64_t r = 0; r < rows; ++r) {
     T* d = dst + r * N;
-    if (!accumulate)
+    if (accumulate == Accumulate::no)
       for (int64_t c = 0; c < N; ++c) d[c] = 0;
     for (int64_t k = 0; k < K; ++k) {
       const int64_t a = r * K + k;
@@ -85,11 +85,11 @@ void combine_assignments(T* dst, const T* src, const T* weight, const int32_t* p
   }
 }
 
-#define MOET_INSTANTIATE(T)                                                                     \
-  template void topk_select<T>(int32_t*, const T*, ScaledVector<T>, int64_t, int64_t, int64_t); \
-  template void gather_assignments<T>(T*, const T*, const int32_t*, int64_t, int64_t, int64_t); \
-  template void combine_assignments<T>(T*, const T*, const T*, const int32_t*, int64_t,         \
-                                       int64_t, int64_t, bool);
+#define MOET_INSTANTIATE(T)                                                                      \
+  template void topk_select<T>(int32_t*, const T*, ScaledVector<T>, int64_t, int64_t, int64_t);  \
+  template void gather_assignments<T>(T*, const T*, const int32_t*, int64_t, int64_t, int64_t);  \
+  template void combine_assignments<T>(T*, const T*, const T*, const int32_t*, int64_t, int64_t, \
+                                       int64_t, Accumulate);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)
 #undef MOET_INSTANTIATE

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "kernels/flags.h"
 #include "kernels/scaled_vector.h"
 
 namespace moet {
@@ -30,9 +31,9 @@ template <typename T>
 void gather_assignments(T* dst, const T* src, const int32_t* order, int64_t rows, int64_t K,
                         int64_t N);
 
-// dst[r] (+)= sum_k weight[r*K + k] * src[position[r*K + k]]; accumulate chooses += over =.
+// dst[r] (+)= sum_k weight[r*K + k] * src[position[r*K + k]]; Accumulate::yes chooses += over =.
 template <typename T>
 void combine_assignments(T* dst, const T* src, const T* weight, const int32_t* position,
-                         int64_t rows, int64_t K, int64_t N, bool accumulate);
+                         int64_t rows, int64_t K, int64_t N, Accumulate accumulate);
 
 }  // namespace moet

@@ -8,12 +8,13 @@ namespace moet {
 
 template <typename T>
 void tile_gemm(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_row_stride,
-               int64_t a_col_stride, const T* b, int64_t ldb, bool accumulate, T* c, int64_t ldc) {
+               int64_t a_col_stride, const T* b, int64_t ldb, Accumulate accumulate, T* c,
+               int64_t ldc) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       T sum = 0;
       for (int64_t p = 0; p < k; ++p) sum += a[i * a_row_stride + p * a_col_stride] * b[p * ldb + j];
-      c[i * ldc + j] = alpha * sum + (accumulate ? c[i * ldc + j] : T(0));
+      c[i * ldc + j] = alpha * sum + (accumulate == Accumulate::yes ? c[i * ldc + j] : T(0));
     }
 }
 
@@ -24,9 +25,8 @@ namespace {
 // step NV loads of B, MR broadcasts of A and MR * NV FMAs. `last` masks the final vector's
 // columns (n not a multiple of 16).
 template <int MR, int NV>
-void micro_kernel(int64_t k, float alpha, const float* a, int64_t ars, int64_t acs,
-                  const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc,
-                  __mmask16 last) {
+void micro_kernel(int64_t k, float alpha, const float* a, int64_t ars, int64_t acs, const float* b,
+                  int64_t ldb, Accumulate accumulate, float* c, int64_t ldc, __mmask16 last) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -54,7 +54,7 @@ void micro_kernel(int64_t k, float alpha, const float* a, int64_t ars, int64_t a
       const __mmask16 mask = v == NV - 1 ? last : fast::kAll;
       float* cp = c + i * ldc + 16 * v;
       __m512 out = _mm512_mul_ps(scale, acc[i][v]);
-      if (accumulate) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, cp));
+      if (accumulate == Accumulate::yes) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, cp));
       _mm512_mask_storeu_ps(cp, mask, out);
     }
 }
@@ -62,7 +62,7 @@ void micro_kernel(int64_t k, float alpha, const float* a, int64_t ars, int64_t a
 // Runs the kernel with exactly `rows` (1..R) register rows.
 template <int R, int NV>
 void rows_kernel(int rows, int64_t k, float alpha, const float* a, int64_t ars, int64_t acs,
-                 const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc,
+                 const float* b, int64_t ldb, Accumulate accumulate, float* c, int64_t ldc,
                  __mmask16 last) {
   if (rows == R) return micro_kernel<R, NV>(k, alpha, a, ars, acs, b, ldb, accumulate, c, ldc, last);
   if constexpr (R > 1)
@@ -73,7 +73,7 @@ void rows_kernel(int rows, int64_t k, float alpha, const float* a, int64_t ars, 
 // the 32 vector registers, leaving room for B and the broadcast.
 template <int NV>
 void column_chunk(int64_t m, int64_t k, float alpha, const float* a, int64_t ars, int64_t acs,
-                  const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc,
+                  const float* b, int64_t ldb, Accumulate accumulate, float* c, int64_t ldc,
                   __mmask16 last) {
   constexpr int MR = NV <= 2 ? 12 : 6;
   for (int64_t i0 = 0; i0 < m; i0 += MR)
@@ -86,7 +86,7 @@ void column_chunk(int64_t m, int64_t k, float alpha, const float* a, int64_t ars
 template <>
 void tile_gemm<float>(int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                       int64_t a_row_stride, int64_t a_col_stride, const float* b, int64_t ldb,
-                      bool accumulate, float* c, int64_t ldc) {
+                      Accumulate accumulate, float* c, int64_t ldc) {
   for (int64_t j0 = 0; j0 < n; j0 += 64) {
     const int64_t width = std::min<int64_t>(64, n - j0);
     const int vectors = int((width + 15) / 16);
@@ -162,10 +162,10 @@ void pack_transposed<float>(float* out, int64_t ld_out, const float* in, int64_t
 #endif
 
 template void tile_gemm<double>(int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t,
-                                const double*, int64_t, bool, double*, int64_t);
+                                const double*, int64_t, Accumulate, double*, int64_t);
 #ifndef __AVX512F__
 template void tile_gemm<float>(int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
-                               const float*, int64_t, bool, float*, int64_t);
+                               const float*, int64_t, Accumulate, float*, int64_t);
 #endif
 #ifndef __AVX512F__
 template void pack_transposed<float>(float*, int64_t, const float*, int64_t, int64_t, int64_t);

@@ -11,13 +11,16 @@
 
 #include <cstdint>
 
+#include "kernels/flags.h"
+
 namespace moet {
 
 // A(i, p) = a[i * a_row_stride + p * a_col_stride] for i < m, p < k; B(p, j) = b[p * ldb + j].
-// C(i, j) = c[i * ldc + j] is overwritten (accumulate = false, never read) or added to.
+// C(i, j) = c[i * ldc + j] is overwritten (Accumulate::no, never read) or added to.
 template <typename T>
 void tile_gemm(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_row_stride,
-               int64_t a_col_stride, const T* b, int64_t ldb, bool accumulate, T* c, int64_t ldc);
+               int64_t a_col_stride, const T* b, int64_t ldb, Accumulate accumulate, T* c,
+               int64_t ldc);
 
 // out[c * ld_out + r] = in[r * ld_in + c] for r < rows, c < cols.
 template <typename T>

@@ -77,11 +77,11 @@ void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& 
   norm_forward(c, w.ln1, a.ln, h_in, R);
   const T* x = a.ln.out.data();
   std::optional<PhaseScope> scope(std::in_place, Phase::attn_proj);
-  linear_forward<T>(a.q_lin.data(), x, w.wq.value, w.bq.scaled(), R, N, N, w.wq.mult, false,
-                    w.wq.bf16);
-  linear_forward<T>(a.k_lin.data(), x, w.wk.value, w.bk.scaled(), R, N, N, w.wk.mult, false,
-                    w.wk.bf16);
-  linear_forward<T>(a.v.data(), x, w.wv.value, w.bv.scaled(), R, N, N, w.wv.mult, false,
+  linear_forward<T>(a.q_lin.data(), x, w.wq.value, w.bq.scaled(), R, N, N, w.wq.mult,
+                    Accumulate::no, w.wq.bf16);
+  linear_forward<T>(a.k_lin.data(), x, w.wk.value, w.bk.scaled(), R, N, N, w.wk.mult,
+                    Accumulate::no, w.wk.bf16);
+  linear_forward<T>(a.v.data(), x, w.wv.value, w.bv.scaled(), R, N, N, w.wv.mult, Accumulate::no,
                     w.wv.bf16);
   scope.emplace(Phase::attn_core);
   if (!a.q.empty()) {
@@ -92,8 +92,8 @@ void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& 
                        c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
                        s.attn_threads);
   scope.emplace(Phase::attn_proj);
-  linear_forward<T>(branch, a.att.data(), w.wo.value, w.bo.scaled(), R, N, N, w.wo.mult, false,
-                    w.wo.bf16);
+  linear_forward<T>(branch, a.att.data(), w.wo.value, w.bo.scaled(), R, N, N, w.wo.mult,
+                    Accumulate::no, w.wo.bf16);
   scope.emplace(Phase::residual);
   add_scaled(h_out, h_in, branch, T(ctx.plan.residual_mult), R * N);
 }
@@ -110,8 +110,8 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
 #pragma omp parallel for simd schedule(static) if (worth_parallel(R * N))
   for (int64_t i = 0; i < R * N; ++i) dbranch[i] = rm * dh[i];
   scope.emplace(Phase::attn_proj);
-  linear_backward<T>(s.datt.data(), w.wo.grad, w.bo.scaled(), dbranch, a.att.data(), w.wo.value,
-                     R, N, N, w.wo.mult, false, w.wo.bf16);
+  linear_backward<T>(s.datt.data(), w.wo.grad, w.bo.scaled(), dbranch, a.att.data(), w.wo.value, R,
+                     N, N, w.wo.mult, Accumulate::no, w.wo.bf16);
   scope.emplace(Phase::attn_core);
   attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.q_final(),
                         a.k_final(), a.v.data(), a.probs.data(), ctx.B, c.seq, c.heads(),
@@ -127,12 +127,12 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
   scope.emplace(Phase::attn_proj);
   const T* x = a.ln.out.data();
   T* dx = s.dln.data();
-  linear_backward<T>(dx, w.wq.grad, w.bq.scaled(), dq_lin, x, w.wq.value, R, N, N, w.wq.mult, false,
-                     w.wq.bf16);
-  linear_backward<T>(dx, w.wk.grad, w.bk.scaled(), dk_lin, x, w.wk.value, R, N, N, w.wk.mult, true,
-                     w.wk.bf16);
+  linear_backward<T>(dx, w.wq.grad, w.bq.scaled(), dq_lin, x, w.wq.value, R, N, N, w.wq.mult,
+                     Accumulate::no, w.wq.bf16);
+  linear_backward<T>(dx, w.wk.grad, w.bk.scaled(), dk_lin, x, w.wk.value, R, N, N, w.wk.mult,
+                     Accumulate::yes, w.wk.bf16);
   linear_backward<T>(dx, w.wv.grad, w.bv.scaled(), s.dv.data(), x, w.wv.value, R, N, N, w.wv.mult,
-                     true, w.wv.bf16);
+                     Accumulate::yes, w.wv.bf16);
   scope.reset();
   norm_backward(c, w.ln1, a.ln, dh, dx, h_in, R);
 }

@@ -32,7 +32,7 @@ void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, Ffn
   } else {
     PhaseScope scope(Phase::dense_ffn);
     mlp_forward<T>(branch, MlpBuffers<T>{a.pre.data(), a.act.data()}, a.ln.out.data(), R, N,
-                   w.ffn, c.act == Activation::swiglu, false);
+                   w.ffn, c.act == Activation::swiglu, Accumulate::no);
   }
   PhaseScope scope(Phase::residual);
   const T rm = T(ctx.plan.residual_mult);
@@ -57,7 +57,7 @@ void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, co
     moe_backward(ctx, w, a, a.ln.out.data(), dbranch, dx, loss_scale, s);
   } else {
     PhaseScope scope(Phase::dense_ffn);
-    mlp_backward<T>(dx, false, dbranch, a.ln.out.data(),
+    mlp_backward<T>(dx, Accumulate::no, dbranch, a.ln.out.data(),
                     MlpBuffers<const T>{a.pre.data(), a.act.data()},
                     s.dact.data(), s.dpre.data(), R, N, w.ffn, c.act == Activation::swiglu);
   }

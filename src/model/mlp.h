@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "kernels/flags.h"
 #include "model/weights.h"
 
 namespace moet {
@@ -22,12 +23,12 @@ struct MlpBuffers {
 // out (=, or += with accumulate) = mlp(x); w.up etc. may be expert slices.
 template <typename T>
 void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int64_t N,
-                 const MlpWeights<T>& w, bool swiglu, bool accumulate);
+                 const MlpWeights<T>& w, bool swiglu, Accumulate accumulate);
 
 // Adds parameter gradients into w.*.grad; dx (=, or += with accumulate_dx). dact and dpre are
 // scratch of the sizes of act and pre; dout is [rows, N].
 template <typename T>
-void mlp_backward(T* dx, bool accumulate_dx, const T* dout, const T* x,
+void mlp_backward(T* dx, Accumulate accumulate_dx, const T* dout, const T* x,
                   const MlpBuffers<const T>& buf, T* dact, T* dpre, int64_t rows, int64_t N,
                   const MlpWeights<T>& w, bool swiglu);
 

@@ -167,7 +167,7 @@ void Model<T>::zero_grad() {
 }
 
 template <typename T>
-void Model<T>::readout_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+void Model<T>::readout_gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
                             const T* a, const uint16_t* a_bf16, int64_t lda, const T* b,
                             const uint16_t* b_bf16, int64_t ldb, T beta, T* c, int64_t ldc) const {
   if constexpr (std::is_same_v<T, float>)
@@ -233,10 +233,10 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   PhaseScope scope(Phase::readout);
   const T* x = final_norm_.out.data();
   if (unembed_)
-    linear_forward<T>(logits_.data(), x, unembed_.value, {}, R, N, V, readout_mult(), false,
+    linear_forward<T>(logits_.data(), x, unembed_.value, {}, R, N, V, readout_mult(), Accumulate::no,
                       unembed_.bf16);
   else  // logits = mult * x embed^T
-    readout_gemm(false, true, R, V, N, readout_mult(), x, nullptr, N, embed_.value, embed_.bf16, N,
+    readout_gemm(Transpose::no, Transpose::yes, R, V, N, readout_mult(), x, nullptr, N, embed_.value, embed_.bf16, N,
                  T(0), logits_.data(), V);
   softmax_xent_forward<T>(token_loss_.data(), logits_.data(), targets, R, V);
   double sum = 0;
@@ -259,15 +259,15 @@ void Model<T>::backward(T loss_scale) {
   const T* x = final_norm_.out.data();
   if (unembed_) {
     linear_backward<T>(dfinal_.data(), unembed_.grad, {}, dlogits, x, unembed_.value, R, N, V,
-                       readout_mult(), false, unembed_.bf16);
+                       readout_mult(), Accumulate::no, unembed_.bf16);
   } else {
     // dlogits is rounded once for both products in bf16.
     const uint16_t* dlogits_bf16 = nullptr;
     if constexpr (std::is_same_v<T, float>)
       if (embed_.bf16) dlogits_bf16 = round_to_bf16_scratch(dlogits, R * V, Bf16Slot::caller);
-    readout_gemm(true, false, V, N, R, readout_mult(), dlogits, dlogits_bf16, V, x, nullptr, N,
+    readout_gemm(Transpose::yes, Transpose::no, V, N, R, readout_mult(), dlogits, dlogits_bf16, V, x, nullptr, N,
                  T(1), embed_.grad, N);
-    readout_gemm(false, false, R, N, V, readout_mult(), dlogits, dlogits_bf16, V, embed_.value,
+    readout_gemm(Transpose::no, Transpose::no, R, N, V, readout_mult(), dlogits, dlogits_bf16, V, embed_.value,
                  embed_.bf16, N, T(0), dfinal_.data(), N);
   }
   T* dh = dh_.data();

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/flags.h"
 #include "kernels/rope.h"
 #include "model/activations.h"
 #include "model/config.h"
@@ -80,7 +81,7 @@ class Model {
   MlpWeights<T> mlp_weights(const MlpIndex& index, int64_t hidden);
   T readout_mult() const;
   // The tied readout's GEMMs (embed is [V, N], so not a linear layer), in bf16 when the model is.
-  void readout_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+  void readout_gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
                     const T* a, const uint16_t* a_bf16, int64_t lda, const T* b,
                     const uint16_t* b_bf16, int64_t ldb, T beta, T* c, int64_t ldc) const;
 

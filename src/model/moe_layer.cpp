@@ -213,7 +213,7 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
     for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
       const MlpBuffers<T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
       mlp_forward<T>(a.exp_out.data() + p0 * N, buf, a.x_perm.data() + p0 * N, rows, N,
-                     expert_slice(c, w.experts, e), swiglu, false);
+                     expert_slice(c, w.experts, e), swiglu, Accumulate::no);
     });
   }
   {
@@ -222,13 +222,13 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
     const T agg = T(ctx.plan.aggregation_mult);
     for (size_t i = 0; i < r.gates.size(); ++i) r.combine_weight[i] = agg * r.gates[i];
     combine_assignments<T>(y, a.exp_out.data(), r.combine_weight.data(), r.position.data(), R, K,
-                           N, false);
+                           N, Accumulate::no);
   }
   if (c.shared_experts > 0) {
     PhaseScope scope(Phase::experts);
     for (int64_t s = 0; s < c.shared_experts; ++s)
       mlp_forward<T>(y, shared_buffers(c, a, s, R), x, R, N, shared_slice(c, w.shared, s), swiglu,
-                     true);
+                     Accumulate::yes);
   }
 
   PhaseScope scope(Phase::router);
@@ -271,7 +271,7 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
     PhaseScope scope(Phase::experts);
     std::fill(dx, dx + R * N, T(0));
     for (int64_t sh = 0; sh < c.shared_experts; ++sh)
-      mlp_backward<T>(dx, true, dy, x, shared_buffers(c, a, sh, R), s.dact.data(), s.dpre.data(),
+      mlp_backward<T>(dx, Accumulate::yes, dy, x, shared_buffers(c, a, sh, R), s.dact.data(), s.dpre.data(),
                       R, N, shared_slice(c, w.shared, sh), swiglu);
   }
 
@@ -299,14 +299,14 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
   for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
     const MlpBuffers<const T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
     // Scratch by position, so experts running side by side never share it.
-    mlp_backward<T>(s.dx_perm.data() + p0 * N, false, dexp_out + p0 * N, a.x_perm.data() + p0 * N,
+    mlp_backward<T>(s.dx_perm.data() + p0 * N, Accumulate::no, dexp_out + p0 * N, a.x_perm.data() + p0 * N,
                     buf, s.dexp_act.data() + p0 * c.Ne, s.dexp_pre.data() + p0 * up, rows, N,
                     expert_slice(c, w.experts, e), swiglu);
   });
   scope.emplace(Phase::permutation);
   // Without shared experts this is the first write of dx.
   combine_assignments<T>(dx, s.dx_perm.data(), nullptr, r.position.data(), R, K, N,
-                         c.shared_experts > 0);
+                         Accumulate{c.shared_experts > 0});
 
   // The gates' gradients flow back through the router, whose share of dx is added last.
   scope.emplace(Phase::router);

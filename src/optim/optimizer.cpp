@@ -12,7 +12,7 @@ constexpr int64_t kChunk = 1 << 15;
 }
 
 Optimizer::Optimizer(const OptimConfig& config, const std::vector<TensorInfo>& tensors,
-                     std::vector<TensorHyper> hyper)
+                     std::vector<param::TensorHyper> hyper)
     : config_(config), hyper_(std::move(hyper)) {
   MOET_CHECK(hyper_.size() == tensors.size());
   int64_t total = 0;
@@ -52,7 +52,7 @@ void Optimizer::step(float* params, const float* grads, double lr_factor, double
 #pragma omp parallel for schedule(static)
   for (size_t ci = 0; ci < chunks_.size(); ++ci) {
     const Chunk& ch = chunks_[ci];
-    const TensorHyper& h = hyper_[size_t(ch.tensor)];
+    const param::TensorHyper& h = hyper_[size_t(ch.tensor)];
     const float lr = float(h.lr * lr_factor), wd = float(h.wd);
     float* w = params;
     float* m = m_.data();

@@ -19,7 +19,7 @@ namespace moet {
 class Optimizer {
  public:
   Optimizer(const OptimConfig& config, const std::vector<TensorInfo>& tensors,
-            std::vector<TensorHyper> hyper);
+            std::vector<param::TensorHyper> hyper);
 
   // One update with every tensor's LR multiplied by lr_factor (the schedule). grad_scale
   // multiplies the gradients first (gradient clipping).
@@ -28,7 +28,7 @@ class Optimizer {
   // L2 norm over the trainable parameters' gradients.
   double grad_norm(const float* grads) const;
 
-  const std::vector<TensorHyper>& hyper() const { return hyper_; }
+  const std::vector<param::TensorHyper>& hyper() const { return hyper_; }
   const OptimConfig& config() const { return config_; }
   int64_t steps_taken() const { return steps_; }
 
@@ -43,7 +43,7 @@ class Optimizer {
     int tensor;
   };
   OptimConfig config_;
-  std::vector<TensorHyper> hyper_;
+  std::vector<param::TensorHyper> hyper_;
   std::vector<Chunk> chunks_;
   std::vector<float> m_, v_;
   int64_t steps_ = 0;

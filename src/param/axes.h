@@ -59,6 +59,17 @@ inline std::vector<Axis> differing_axes(const AxisValues& base, const AxisValues
   return out;
 }
 
+// "N=64 Ne=64 M=8 K=2 L=2": shape along `axes` (all five unless given), in the order given.
+inline std::string shape_text(const AxisValues& shape,
+                              const std::vector<Axis>& axes = {kAllAxes.begin(), kAllAxes.end()}) {
+  std::string out;
+  for (const Axis a : axes) {
+    if (!out.empty()) out += ' ';
+    out += std::string(axis_name(a)) + "=" + std::to_string(shape[a]);
+  }
+  return out;
+}
+
 inline std::string axis_list(const std::vector<Axis>& axes) {
   std::string out;
   for (const Axis a : axes) {

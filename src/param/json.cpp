@@ -9,7 +9,7 @@
 #include "model/init.h"
 #include "param/json.h"
 
-namespace moet {
+namespace moet::param {
 
 namespace {
 
@@ -151,4 +151,4 @@ Parameterization from_json(const nlohmann::json& j, const ModelConfig& config) {
   return p;
 }
 
-}  // namespace moet
+}  // namespace moet::param

@@ -7,7 +7,7 @@
 #include "model/config.h"
 #include "param/resolve.h"
 
-namespace moet {
+namespace moet::param {
 
 // Every number with full precision (bit-identical on reload).
 nlohmann::json to_json(const Parameterization& p);
@@ -15,4 +15,4 @@ nlohmann::json to_json(const Parameterization& p);
 // first missing or mismatched field (never falls back to anything).
 Parameterization from_json(const nlohmann::json& json, const ModelConfig& config);
 
-}  // namespace moet
+}  // namespace moet::param

@@ -9,7 +9,7 @@
 #include "param/preset.h"
 #include "param/regime.h"
 
-namespace moet {
+namespace moet::param {
 
 namespace {
 
@@ -197,4 +197,4 @@ Parameterization resolve_parameterization(const Config& config) {
   return p;
 }
 
-}  // namespace moet
+}  // namespace moet::param

@@ -17,7 +17,7 @@
 #include "param/settings.h"
 #include "param/tensor_hyper.h"
 
-namespace moet {
+namespace moet::param {
 
 // The global hyperparameters the per-tensor factors multiply.
 struct ParamGlobals {
@@ -48,4 +48,4 @@ struct Parameterization {
 // naming the key, preset file, role or field) on bad input; prints warnings to stderr.
 Parameterization resolve_parameterization(const Config& config);
 
-}  // namespace moet
+}  // namespace moet::param

@@ -3,7 +3,7 @@
 #include "core/error.h"
 #include "param/preset.h"
 
-namespace moet {
+namespace moet::param {
 
 std::vector<KeySpec> param_config_keys() {
   return {
@@ -23,10 +23,6 @@ std::vector<KeySpec> param_config_keys() {
       {"param.base.L", KeyType::Int, "0", "base shape depth (0 = same as model.L)"},
   };
 }
-
-}  // namespace moet
-
-namespace moet::param {
 
 ParamSettings param_settings_from(const Config& c, const ModelConfig& target) {
   ParamSettings s;

@@ -9,14 +9,10 @@
 #include "model/config.h"
 #include "param/axes.h"
 
-namespace moet {
+namespace moet::param {
 
 // param.* keys, registered in train/schema.cpp.
 std::vector<KeySpec> param_config_keys();
-
-}  // namespace moet
-
-namespace moet::param {
 
 struct ParamSettings {
   std::string preset;  // built-in name or path

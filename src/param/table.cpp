@@ -5,7 +5,7 @@
 
 #include "param/table.h"
 
-namespace moet {
+namespace moet::param {
 
 namespace {
 
@@ -81,4 +81,4 @@ std::string format_table(const Parameterization& p) {
   return out;
 }
 
-}  // namespace moet
+}  // namespace moet::param

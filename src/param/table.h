@@ -5,10 +5,10 @@
 
 #include "param/resolve.h"
 
-namespace moet {
+namespace moet::param {
 
 // Header (preset, regime, depth, shapes, globals, block scalars), one row per tensor, then
 // warnings.
 std::string format_table(const Parameterization& p);
 
-}  // namespace moet
+}  // namespace moet::param

@@ -5,7 +5,7 @@
 // optim/, the layer above it that applies them.
 #pragma once
 
-namespace moet {
+namespace moet::param {
 
 // Absolute values at the peak of the schedule.
 struct TensorHyper {
@@ -14,4 +14,4 @@ struct TensorHyper {
   double wd = 0;
 };
 
-}  // namespace moet
+}  // namespace moet::param

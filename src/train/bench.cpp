@@ -66,7 +66,7 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
   const RunMemory memory = run_memory(config, RunKind::bench);
   memory.require_fits();
-  const Parameterization p = resolve_parameterization(config);
+  const param::Parameterization p = param::resolve_parameterization(config);
   Model<float> model(mc, p.plan, tc.batch);
   model.set_precision(tc.precision);
   model.init(uint64_t(tc.seed));

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/json_text.h"
 #include "param/json.h"
+#include "core/number_text.h"
 
 namespace moet {
 
@@ -73,11 +74,10 @@ int64_t metadata_integer(const std::map<std::string, std::string>& metadata,
   const auto it = metadata.find(key);
   if (it == metadata.end()) fail("{}: field {}: missing from the metadata", path, key);
   const std::string& text = it->second;
-  int64_t value = -1;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0)
+  const std::optional<int64_t> value = parse_int64(text);
+  if (!value || *value < 0)
     fail("{}: field {}: expected an integer >= 0, got {}", path, key, escaped_excerpt(text, 40));
-  return value;
+  return *value;
 }
 
 void validate_checkpoint_state(const nlohmann::json& state, const std::string& path) {
@@ -100,10 +100,11 @@ void validate_checkpoint_state(const nlohmann::json& state, const std::string& p
   }
 }
 
-Parameterization stored_parameterization(const Checkpoint& checkpoint, const ModelConfig& model,
-                                         const std::string& run_dir) {
+param::Parameterization stored_parameterization(const Checkpoint& checkpoint,
+                                                const ModelConfig& model,
+                                                const std::string& run_dir) {
   try {
-    return from_json(checkpoint.parameterization, model);
+    return param::from_json(checkpoint.parameterization, model);
   } catch (const Error& e) {
     fail("{} (checkpoint metadata): {}", run_dir, e.what());
   }

@@ -26,7 +26,8 @@ void validate_checkpoint_state(const nlohmann::json& state, const std::string& p
 
 // The parameterization stored in a checkpoint's metadata, rebuilt for `model` (param/resolve.h,
 // from_json); a bad field is an Error naming the run as well as the field.
-Parameterization stored_parameterization(const Checkpoint& checkpoint, const ModelConfig& model,
-                                         const std::string& run_dir);
+param::Parameterization stored_parameterization(const Checkpoint& checkpoint,
+                                                const ModelConfig& model,
+                                                const std::string& run_dir);
 
 }  // namespace moet

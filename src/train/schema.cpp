@@ -15,7 +15,7 @@ std::vector<KeySpec> full_config_schema() {
   };
   append(model_config_keys());
   append(optim_config_keys());
-  append(param_config_keys());
+  append(param::param_config_keys());
   append(data_config_keys());
   append(train_config_keys());
   return keys;

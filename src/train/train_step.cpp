@@ -6,7 +6,8 @@
 namespace moet {
 
 StepRunner::StepRunner(Model<float>& model, Optimizer& optimizer,
-                       const std::vector<TensorHyper>& hyper, int64_t accum, int64_t total_steps)
+                       const std::vector<param::TensorHyper>& hyper, int64_t accum,
+                       int64_t total_steps)
     : model_(model),
       optimizer_(optimizer),
       accum_(accum),

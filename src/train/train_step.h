@@ -26,8 +26,8 @@ struct StepStats {
 class StepRunner {
  public:
   // hyper is the parameterization's per-tensor settings (route_bias's lr is eta_bias).
-  StepRunner(Model<float>& model, Optimizer& optimizer, const std::vector<TensorHyper>& hyper,
-             int64_t accum, int64_t total_steps);
+  StepRunner(Model<float>& model, Optimizer& optimizer,
+             const std::vector<param::TensorHyper>& hyper, int64_t accum, int64_t total_steps);
 
   // Step number `step` (0-based): reads accum batches from loader and updates the model.
   StepStats run(BatchLoader& loader, int64_t step);

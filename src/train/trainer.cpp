@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/fault.h"
 #include "core/files.h"
+#include "core/json_text.h"
 #include "core/timer.h"
 #include "data/dataset.h"
 #include "model/model.h"
@@ -30,12 +31,11 @@
 namespace moet {
 
 nlohmann::json TrainResult::to_json() const {
-  const auto num = [](double v) -> nlohmann::json {
-    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-  };
-  return {{"status", name_of(status)}, {"steps", steps},
-          {"train_loss", num(train_loss)}, {"val_loss", num(val_loss)},
-          {"tokens_per_s", num(tokens_per_s)}};
+  return {{"status", name_of(status)},
+          {"steps", steps},
+          {"train_loss", finite_or_null(train_loss)},
+          {"val_loss", finite_or_null(val_loss)},
+          {"tokens_per_s", finite_or_null(tokens_per_s)}};
 }
 
 Config resume_config(const std::string& run_dir, const std::vector<std::string>& sets) {
@@ -205,7 +205,7 @@ enum class CheckpointKind { intermediate, final };
 class TrainRun {
  public:
   TrainRun(const Config& config, const TrainOptions& options, const RunSettings& settings,
-           const std::vector<TensorInfo>& tensors, const Parameterization& p,
+           const std::vector<TensorInfo>& tensors, const param::Parameterization& p,
            const Checkpoint* checkpoint)
       : config_(config), options_(options), dir_(options.out_dir), mc_(settings.model),
         tc_(settings.train), oc_(settings.optim), tensors_(tensors), p_(p),
@@ -391,7 +391,7 @@ class TrainRun {
   const TrainConfig& tc_;
   const OptimConfig& oc_;
   const std::vector<TensorInfo>& tensors_;
-  const Parameterization& p_;
+  const param::Parameterization& p_;
   const nlohmann::json p_json_;
   const Dataset data_;
   Model<float> model_;
@@ -428,9 +428,9 @@ TrainResult train(const Config& config, const TrainOptions& options) {
   const std::optional<Checkpoint> checkpoint =
       starting_point(dir, options, stored_status, tc.steps, tensors);
   // A resumed run reloads its stored parameterization.
-  const Parameterization p = checkpoint
+  const param::Parameterization p = checkpoint
                                  ? stored_parameterization(*checkpoint, settings.model, dir)
-                                 : resolve_parameterization(config);
+                                 : param::resolve_parameterization(config);
   TrainRun run(config, options, settings, tensors, p, checkpoint ? &*checkpoint : nullptr);
   run.open(memory);
   return run.finish(run.loop());

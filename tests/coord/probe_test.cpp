@@ -49,7 +49,7 @@ std::vector<float> routed_output(const Model<float>& model, int64_t l) {
   const ModelConfig& c = model.config();
   std::vector<float> y(size_t(model.rows() * c.N));
   combine_assignments<float>(y.data(), f.exp_out.data(), f.routing.combine_weight.data(),
-                             f.routing.position.data(), model.rows(), c.K, c.N, false);
+                             f.routing.position.data(), model.rows(), c.K, c.N, Accumulate::no);
   return y;
 }
 

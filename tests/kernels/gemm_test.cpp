@@ -21,15 +21,16 @@ namespace moet {
 namespace {
 
 struct GemmCase {
-  bool trans_a = false, trans_b = false;
+  Transpose trans_a = Transpose::no, trans_b = Transpose::no;
   int64_t m = 1, n = 1, k = 1;
   int64_t pad = 0;  // extra elements at the end of every row of A, B and C
   double alpha = 1, beta = 0;
 };
 
 std::string describe(const GemmCase& g) {
-  return (g.trans_a ? "T" : "N") + std::string(g.trans_b ? "T" : "N") + " m=" +
-         std::to_string(g.m) + " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) +
+  return (g.trans_a == Transpose::yes ? "T" : "N") +
+         std::string(g.trans_b == Transpose::yes ? "T" : "N") + " m=" + std::to_string(g.m) +
+         " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) +
          " pad=" + std::to_string(g.pad) + " alpha=" + std::to_string(g.alpha) +
          " beta=" + std::to_string(g.beta);
 }
@@ -48,8 +49,10 @@ Operands make_operands(const GemmCase& g, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   Operands ops;
-  const int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
-  const int64_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
+  const int64_t a_rows = g.trans_a == Transpose::yes ? g.k : g.m,
+                a_cols = g.trans_a == Transpose::yes ? g.m : g.k;
+  const int64_t b_rows = g.trans_b == Transpose::yes ? g.n : g.k,
+                b_cols = g.trans_b == Transpose::yes ? g.k : g.n;
   ops.lda = a_cols + g.pad;
   ops.ldb = b_cols + g.pad;
   ops.ldc = g.n + g.pad;
@@ -128,16 +131,16 @@ std::vector<GemmCase> transpose_and_size_cases() {
   const int64_t sizes[][3] = {{1, 1, 1},    {3, 1, 17},   {1, 17, 3},   {17, 3, 129},
                               {129, 17, 3}, {65, 129, 33}, {64, 128, 256}};
   std::vector<GemmCase> out;
-  for (bool ta : {false, true})
-    for (bool tb : {false, true})
+  for (const Transpose ta : {Transpose::no, Transpose::yes})
+    for (const Transpose tb : {Transpose::no, Transpose::yes})
       for (const auto& s : sizes) out.push_back({ta, tb, s[0], s[1], s[2]});
   return out;
 }
 
 std::vector<GemmCase> padded_cases() {
   std::vector<GemmCase> out;
-  for (bool ta : {false, true})
-    for (bool tb : {false, true})
+  for (const Transpose ta : {Transpose::no, Transpose::yes})
+    for (const Transpose tb : {Transpose::no, Transpose::yes})
       for (int64_t pad : {1, 7, 64}) out.push_back({ta, tb, 33, 17, 45, pad});
   return out;
 }
@@ -146,7 +149,8 @@ std::vector<GemmCase> alpha_beta_cases() {
   const double pairs[][2] = {{1, 0}, {0.5, 0}, {1, 1}, {-2, 0.25}, {0.125, 1}, {0, 1}};
   std::vector<GemmCase> out;
   for (const auto& p : pairs)
-    for (bool tb : {false, true}) out.push_back({false, tb, 19, 23, 31, 3, p[0], p[1]});
+    for (const Transpose tb : {Transpose::no, Transpose::yes})
+      out.push_back({Transpose::no, tb, 19, 23, 31, 3, p[0], p[1]});
   return out;
 }
 
@@ -170,13 +174,13 @@ TEST(GemmDouble, MatchesReference) {
 
 // Larger than the loop's threading threshold, so the double path runs its parallel branch.
 TEST(GemmDouble, ThreadedSizes) {
-  check_case<double>({false, false, 130, 70, 90, 2, 0.5, 1});
-  check_case<double>({true, true, 70, 130, 90, 0, 1, 0});
+  check_case<double>({Transpose::no, Transpose::no, 130, 70, 90, 2, 0.5, 1});
+  check_case<double>({Transpose::yes, Transpose::yes, 70, 130, 90, 0, 1, 0});
 }
 
 template <typename T>
 void check_beta_zero_ignores_nan() {
-  GemmCase g{true, false, 21, 13, 9, 2, 1.5, 0};
+  GemmCase g{Transpose::yes, Transpose::no, 21, 13, 9, 2, 1.5, 0};
   Operands ops = make_operands(g, 3);
   std::vector<T> c = convert<T>(ops.c);
   for (int64_t i = 0; i < g.m; ++i)
@@ -193,27 +197,29 @@ TEST(GemmDouble, BetaZeroNeverReadsC) { check_beta_zero_ignores_nan<double>(); }
 
 TEST(GemmFloat, KZeroScalesC) {
   for (double beta : {0.0, 1.0, -0.5}) {
-    GemmCase g{false, false, 5, 6, 0, 2, 1, beta};
+    GemmCase g{Transpose::no, Transpose::no, 5, 6, 0, 2, 1, beta};
     Operands ops = make_operands(g, 4);
     std::vector<float> c = convert<float>(ops.c);
     if (beta == 0)
       for (int64_t i = 0; i < g.m; ++i)
         for (int64_t j = 0; j < g.n; ++j) c[size_t(i * ops.ldc + j)] = NAN;
-    gemm<float>(false, false, g.m, g.n, 0, 1.0f, nullptr, 1, nullptr, g.n, float(beta), c.data(),
-                ops.ldc);
+    gemm<float>(Transpose::no, Transpose::no, g.m, g.n, 0, 1.0f, nullptr, 1, nullptr, g.n,
+                float(beta), c.data(), ops.ldc);
     expect_matches_reference(g, ops, c, 0.0, "k=0");
   }
 }
 
 TEST(GemmFloat, EmptyOutputTouchesNothing) {
-  gemm<float>(false, false, 0, 5, 3, 1.0f, nullptr, 3, nullptr, 5, 0.0f, nullptr, 5);
-  gemm<float>(true, true, 4, 0, 3, 1.0f, nullptr, 4, nullptr, 3, 0.0f, nullptr, 1);
-  gemm_bf16(false, false, 0, 0, 0, 1.0f, nullptr, 1, nullptr, 1, 0.0f, nullptr, 1);
+  gemm<float>(Transpose::no, Transpose::no, 0, 5, 3, 1.0f, nullptr, 3, nullptr, 5, 0.0f, nullptr,
+              5);
+  gemm<float>(Transpose::yes, Transpose::yes, 4, 0, 3, 1.0f, nullptr, 4, nullptr, 3, 0.0f, nullptr,
+              1);
+  gemm_bf16(Transpose::no, Transpose::no, 0, 0, 0, 1.0f, nullptr, 1, nullptr, 1, 0.0f, nullptr, 1);
   SUCCEED();
 }
 
 TEST(GemmFloat, RepeatedCallsAreBitIdentical) {
-  const GemmCase g{false, true, 77, 130, 96, 0, 1, 1};
+  const GemmCase g{Transpose::no, Transpose::yes, 77, 130, 96, 0, 1, 1};
   const Operands ops = make_operands(g, 5);
   const std::vector<float> first = run_gemm<float>(g, ops), second = run_gemm<float>(g, ops);
   EXPECT_EQ(0, std::memcmp(first.data(), second.data(), first.size() * sizeof(float)));
@@ -226,15 +232,16 @@ TEST(GemmCache, VaryingTokenCountsReusePrimitives) {
   const int64_t token_counts[] = {37, 5, 80, 37, 1, 5, 80, 80, 37, 1};
   const int64_t distinct = 4;
   uint32_t seed = 10;
-  for (int64_t m : token_counts) check_case<float>({false, false, m, 48, 32}, seed++);
+  for (int64_t m : token_counts)
+    check_case<float>({Transpose::no, Transpose::no, m, 48, 32}, seed++);
   GemmCacheStats stats = gemm_cache_stats();
   EXPECT_EQ(stats.misses, distinct);
   EXPECT_EQ(stats.hits, int64_t(std::size(token_counts)) - distinct);
   EXPECT_EQ(stats.entries, distinct);
 
   // A different beta or layout is a different primitive, not a wrong reuse.
-  check_case<float>({false, false, 37, 48, 32, 0, 1, 1}, seed++);
-  check_case<float>({false, true, 37, 48, 32}, seed++);
+  check_case<float>({Transpose::no, Transpose::no, 37, 48, 32, 0, 1, 1}, seed++);
+  check_case<float>({Transpose::no, Transpose::yes, 37, 48, 32}, seed++);
   stats = gemm_cache_stats();
   EXPECT_EQ(stats.misses, distinct + 2);
 }
@@ -243,12 +250,13 @@ TEST(GemmCache, EvictsLeastRecentlyUsed) {
   const int64_t default_capacity = gemm_cache_stats().capacity;
   gemm_cache_clear();
   gemm_cache_set_capacity(3);
-  for (int64_t m : {1, 2, 3, 1, 4}) check_case<float>({false, false, m, 8, 8});  // evicts m=2
+  for (int64_t m : {1, 2, 3, 1, 4})
+    check_case<float>({Transpose::no, Transpose::no, m, 8, 8});  // evicts m=2
   EXPECT_EQ(gemm_cache_stats().entries, 3);
   EXPECT_EQ(gemm_cache_stats().misses, 4);
-  check_case<float>({false, false, 1, 8, 8});  // still cached: used after m=2
+  check_case<float>({Transpose::no, Transpose::no, 1, 8, 8});  // still cached: used after m=2
   EXPECT_EQ(gemm_cache_stats().misses, 4);
-  check_case<float>({false, false, 2, 8, 8});  // was evicted
+  check_case<float>({Transpose::no, Transpose::no, 2, 8, 8});  // was evicted
   EXPECT_EQ(gemm_cache_stats().misses, 5);
   gemm_cache_set_capacity(default_capacity);
 }
@@ -256,8 +264,8 @@ TEST(GemmCache, EvictsLeastRecentlyUsed) {
 TEST(GemmCache, UncachedModeStillCorrect) {
   gemm_cache_clear();
   gemm_set_caching(false);
-  check_case<float>({true, false, 9, 10, 11});
-  check_case<float>({true, false, 9, 10, 11});
+  check_case<float>({Transpose::yes, Transpose::no, 9, 10, 11});
+  check_case<float>({Transpose::yes, Transpose::no, 9, 10, 11});
   const GemmCacheStats stats = gemm_cache_stats();
   gemm_set_caching(true);
   EXPECT_EQ(stats.entries, 0);
@@ -269,12 +277,13 @@ TEST(GemmCache, UncachedModeStillCorrect) {
 // inside the region).
 TEST(GemmFloat, ConcurrentCallsInsideParallelRegion) {
   const int threads = std::max(2, omp_get_max_threads());
-  const GemmCase shared{false, true, 96, 80, 200, 16, 0.5, 0};
+  const GemmCase shared{Transpose::no, Transpose::yes, 96, 80, 200, 16, 0.5, 0};
   check_case<float>(shared);  // builds the shared primitive outside any region
   std::vector<GemmCase> own_cases;
   std::vector<Operands> shared_ops, own_ops;
   for (int t = 0; t < threads; ++t) {
-    own_cases.push_back({true, bool(t % 2), 17 + t, 33, 2049, 0, 1, 1});  // long k
+    own_cases.push_back(
+        {Transpose::yes, Transpose{t % 2 == 1}, 17 + t, 33, 2049, 0, 1, 1});  // long k
     shared_ops.push_back(make_operands(shared, 100 + t));
     own_ops.push_back(make_operands(own_cases.back(), 200 + t));
   }
@@ -300,8 +309,8 @@ TEST(GemmFloat, ConcurrentCallsInsideParallelRegion) {
 }
 
 TEST(GemmCache, NamesTheImplementation) {
-  EXPECT_FALSE(gemm_implementation_name(false, false, true, 64, 32, 16).empty());
-  EXPECT_FALSE(gemm_implementation_name(true, true, false, 64, 32, 16).empty());
+  EXPECT_FALSE(gemm_implementation_name(false, Transpose::no, Transpose::yes, 64, 32, 16).empty());
+  EXPECT_FALSE(gemm_implementation_name(true, Transpose::yes, Transpose::no, 64, 32, 16).empty());
 }
 
 std::vector<float> run_gemm_bf16(const GemmCase& g, const Operands& ops) {
@@ -340,9 +349,10 @@ TEST(GemmBf16, MatchesFp64Reference) {
 }
 
 TEST(GemmBf16, KZeroAndNaNInC) {
-  const GemmCase g{false, false, 4, 5, 0, 1, 1, 0};
+  const GemmCase g{Transpose::no, Transpose::no, 4, 5, 0, 1, 1, 0};
   std::vector<float> c(size_t(g.m * (g.n + g.pad)), NAN);
-  gemm_bf16(false, false, g.m, g.n, 0, 1.0f, nullptr, 1, nullptr, g.n, 0.0f, c.data(), g.n + 1);
+  gemm_bf16(Transpose::no, Transpose::no, g.m, g.n, 0, 1.0f, nullptr, 1, nullptr, g.n, 0.0f,
+            c.data(), g.n + 1);
   for (int64_t i = 0; i < g.m; ++i)
     for (int64_t j = 0; j < g.n; ++j) EXPECT_EQ(c[size_t(i * (g.n + 1) + j)], 0.0f);
 }

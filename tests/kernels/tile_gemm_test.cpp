@@ -14,7 +14,7 @@ namespace moet {
 namespace {
 
 template <typename T>
-void check(int64_t m, int64_t n, int64_t k, bool transposed_a, bool accumulate) {
+void check(int64_t m, int64_t n, int64_t k, bool transposed_a, Accumulate accumulate) {
   Rng rng(uint64_t(m * 1000 + n * 10 + k), 1);
   const int64_t lda = transposed_a ? m + 3 : k + 2, ldb = n + 5, ldc = n + 1;
   std::vector<T> a(size_t((transposed_a ? k : m) * lda)), b(size_t(k * ldb)), c(size_t(m * ldc));
@@ -28,7 +28,8 @@ void check(int64_t m, int64_t n, int64_t k, bool transposed_a, bool accumulate) 
     for (int64_t j = 0; j < n; ++j) {
       double sum = 0;
       for (int64_t p = 0; p < k; ++p) sum += double(a[i * rs + p * cs]) * double(b[p * ldb + j]);
-      want[i * ldc + j] = T(alpha * sum + (accumulate ? double(want[i * ldc + j]) : 0.0));
+      want[i * ldc + j] =
+          T(alpha * sum + (accumulate == Accumulate::yes ? double(want[i * ldc + j]) : 0.0));
     }
   tile_gemm<T>(m, n, k, alpha, a.data(), rs, cs, b.data(), ldb, accumulate, c.data(), ldc);
   const double tol = std::is_same_v<T, float> ? 2e-6 * double(k + 1) : 1e-13 * double(k + 1);
@@ -41,7 +42,7 @@ void check(int64_t m, int64_t n, int64_t k, bool transposed_a, bool accumulate) 
       }
       ASSERT_NEAR(double(c[at]), double(want[at]), tol)
           << "m=" << m << " n=" << n << " k=" << k << " transposed=" << transposed_a
-          << " accumulate=" << accumulate << " at " << i << "," << j;
+          << " accumulate=" << (accumulate == Accumulate::yes) << " at " << i << "," << j;
     }
 }
 
@@ -50,7 +51,7 @@ TEST(TileGemm, MatchesReferenceOverBlockingsTailsAndLayouts) {
     for (const int64_t n : {1, 15, 16, 17, 32, 40, 64, 80, 130})
       for (const int64_t k : {0, 1, 9, 64})
         for (const bool transposed : {false, true})
-          for (const bool accumulate : {false, true}) {
+          for (const Accumulate accumulate : {Accumulate::no, Accumulate::yes}) {
             check<float>(m, n, k, transposed, accumulate);
             check<double>(m, n, k, transposed, accumulate);
           }

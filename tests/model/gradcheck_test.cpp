@@ -10,6 +10,7 @@
 
 #include "../support/fd.h"
 #include "../support/model_fixtures.h"
+#include "model_cases.h"
 #include "core/error.h"
 #include "model/model.h"
 
@@ -18,67 +19,10 @@ namespace {
 
 using testing::expect_close;
 
-struct Case {
-  std::string name;
-  ModelConfig config;
-  int64_t batch;
-};
-
-std::vector<Case> cases() {
-  std::vector<Case> out;
-  {
-    ModelConfig c = testing::small_config();  // layernorm, learned pos, gelu, sigmoid, tied
-    out.push_back({"paper1_style", c, 2});
-  }
-  {
-    ModelConfig c = testing::small_config();
-    c.norm = NormKind::rmsnorm;
-    c.pos = PosEncoding::rope;
-    c.qk_norm = true;
-    c.act = Activation::swiglu;
-    c.router_score = RouterScore::softmax;
-    c.tied_embed = false;
-    c.linear_bias = true;
-    c.gate_renorm = true;
-    c.shared_experts = 1;
-    c.shared_Ne = 6;
-    c.aux_weight = 0.3;
-    c.z_weight = 0.2;
-    out.push_back({"paper2_style_all_options", c, 2});
-  }
-  {
-    ModelConfig c = testing::small_config();
-    c.moe_every = 2;
-    c.L = 3;
-    c.shared_experts = 2;
-    c.gate_renorm = true;
-    c.aux_weight = 0.5;
-    c.linear_bias = true;
-    c.dense_Nf = 20;
-    out.push_back({"interleaved_dense_shared_sigmoid_aux", c, 1});
-  }
-  {
-    ModelConfig c;
-    c.vocab = 13;
-    c.seq = 4;
-    c.N = 12;
-    c.d_head = 4;
-    c.L = 2;
-    c.M = 6;
-    c.K = 3;
-    c.Ne = 5;
-    c.z_weight = 0.4;
-    c.router_score = RouterScore::softmax;
-    c.act = Activation::swiglu;
-    out.push_back({"second_shape_softmax_z", c, 3});
-  }
-  return out;
-}
-
-class GradCheck : public ::testing::TestWithParam<Case> {};
+class GradCheck : public ::testing::TestWithParam<testing::ModelCase> {};
 
 TEST_P(GradCheck, EveryTensorMatchesFiniteDifferences) {
-  const Case& tc = GetParam();
+  const testing::ModelCase& tc = GetParam();
   Model<double> model(tc.config, testing::random_plan(tc.config, 7), tc.batch);
   testing::init_for_gradcheck(model, 11);
   std::vector<int32_t> inputs, targets;
@@ -128,8 +72,8 @@ TEST_P(GradCheck, EveryTensorMatchesFiniteDifferences) {
   EXPECT_EQ(roles_checked, roles_present);
 }
 
-INSTANTIATE_TEST_SUITE_P(Model, GradCheck, ::testing::ValuesIn(cases()),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Model, GradCheck, ::testing::ValuesIn(testing::model_cases()),
+                         testing::model_case_name);
 
 TEST(ModelInvariants, SelectedCountsSumToKTimesTokens) {
   ModelConfig c = testing::small_config();

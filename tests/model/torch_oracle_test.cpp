@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../support/model_fixtures.h"
+#include "model_cases.h"
 #include "model/model.h"
 
 namespace moet {
@@ -177,17 +178,8 @@ bool gradient_is_zero_by_construction(const TensorInfo& t, const ModelConfig& c)
   return false;
 }
 
-struct Case {
-  std::string name;
-  ModelConfig config;
-  int64_t batch;
-  // backward(loss_scale) must give loss_scale times the gradient, including the aux and z-loss
-  // paths that moe_backward scales on their own; compared after dividing it out.
-  double loss_scale = 1.0;
-};
-
 template <typename T>
-void compare_with_torch(const Case& tc, const Tolerance& tol) {
+void compare_with_torch(const testing::ModelCase& tc, const Tolerance& tol) {
   Model<double> reference(tc.config, testing::random_plan(tc.config, 21), tc.batch);
   testing::init_for_gradcheck(reference, 23);
   Model<T> model(tc.config, reference.plan(), tc.batch);
@@ -268,89 +260,18 @@ void compare_with_torch(const Case& tc, const Tolerance& tol) {
   if (!::testing::Test::HasFailure()) fs::remove_all(dir);
 }
 
-std::vector<Case> cases() {
-  std::vector<Case> out;
-  {
-    // Paper 1: LayerNorm, learned positions, GELU, sigmoid router, tied readout.
-    ModelConfig c = testing::small_config();
-    out.push_back({"paper1_style", c, 2});
-  }
-  {
-    // Paper 2 with every option on, through backward(loss_scale = 0.3).
-    ModelConfig c = testing::small_config();
-    c.norm = NormKind::rmsnorm;
-    c.pos = PosEncoding::rope;
-    c.qk_norm = true;
-    c.act = Activation::swiglu;
-    c.router_score = RouterScore::softmax;
-    c.tied_embed = false;
-    c.linear_bias = true;
-    c.gate_renorm = true;
-    c.M = 6;
-    c.shared_experts = 2;
-    c.shared_Ne = 6;
-    c.aux_weight = 0.3;
-    c.z_weight = 0.2;
-    out.push_back({"paper2_style", c, 2, 0.3});
-  }
-  {
-    // Dense and MoE blocks alternating (dense first), shared expert, sigmoid + renorm + aux.
-    ModelConfig c = testing::small_config();
-    c.moe_every = 2;
-    c.L = 4;
-    c.dense_Nf = 20;
-    c.shared_experts = 1;
-    c.gate_renorm = true;
-    c.aux_weight = 0.5;
-    c.linear_bias = true;
-    out.push_back({"interleaved_moe_every_2", c, 2});
-  }
-  {
-    // Odd sizes: 3 heads of 4, M = 5 with K = 3, RoPE without qk-norm, LayerNorm with linear
-    // biases, softmax without renorm, z-loss only, untied.
-    ModelConfig c;
-    c.vocab = 13;
-    c.seq = 7;
-    c.N = 12;
-    c.d_head = 4;
-    c.L = 2;
-    c.M = 5;
-    c.K = 3;
-    c.Ne = 5;
-    c.pos = PosEncoding::rope;
-    c.rope_base = 50;
-    c.linear_bias = true;
-    c.router_score = RouterScore::softmax;
-    c.tied_embed = false;
-    c.z_weight = 0.4;
-    out.push_back({"odd_shapes_rope_softmax_z", c, 3});
-  }
-  {
-    // One token per sequence (T = 1) and every expert active (K = M), qk-norm with learned
-    // positions, SwiGLU, RMSNorm, sigmoid, aux loss.
-    ModelConfig c = testing::small_config();
-    c.seq = 1;
-    c.M = 3;
-    c.K = 3;
-    c.qk_norm = true;
-    c.act = Activation::swiglu;
-    c.norm = NormKind::rmsnorm;
-    c.aux_weight = 0.2;
-    out.push_back({"single_token_all_experts", c, 4});
-  }
-  return out;
-}
-
-class TorchOracle : public ::testing::TestWithParam<Case> {};
+class TorchOracle : public ::testing::TestWithParam<testing::ModelCase> {};
 
 TEST_P(TorchOracle, DoubleModelMatchesPyTorch) { compare_with_torch<double>(GetParam(), kDouble); }
 
-INSTANTIATE_TEST_SUITE_P(Model, TorchOracle, ::testing::ValuesIn(cases()),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Model, TorchOracle, ::testing::ValuesIn(testing::model_cases()),
+                         testing::model_case_name);
 
 // The training precision, end to end through the float kernels (oneDNN GEMMs), on the
 // architecture with the most paths.
-TEST(TorchOracleFloat, FloatModelMatchesPyTorch) { compare_with_torch<float>(cases()[1], kFloat); }
+TEST(TorchOracleFloat, FloatModelMatchesPyTorch) {
+  compare_with_torch<float>(testing::model_case("paper2_style"), kFloat);
+}
 
 }  // namespace
 }  // namespace moet

@@ -30,7 +30,8 @@ void run_case(const std::string& name, double momentum) {
   c.kind = optimizer_kind_from("optim.name", name);
   c.beta1 = 0.9, c.beta2 = 0.95, c.momentum = momentum;
   const auto tensors = three_tensors();
-  const std::vector<TensorHyper> hyper = {{0.01, 1e-8, 0.1}, {0.003, 1e-3, 0.0}, {5.0, 5.0, 5.0}};
+  const std::vector<param::TensorHyper> hyper = {
+      {0.01, 1e-8, 0.1}, {0.003, 1e-3, 0.0}, {5.0, 5.0, 5.0}};
   Optimizer opt(c, tensors, hyper);
   std::vector<float> w = {0.5f, -1.f, 2.f, 0.1f, -0.3f, 1.f, 0.2f, -0.7f, 0.25f, -0.25f};
   Reference ref{std::vector<double>(w.begin(), w.end()), std::vector<double>(10, 0.0),
@@ -41,7 +42,7 @@ void run_case(const std::string& name, double momentum) {
     const double factor = 0.5 * step, scale = 0.8;
     opt.step(w.data(), g.data(), factor, scale);
     for (int i = 0; i < 8; ++i) {
-      const TensorHyper& h = hyper[i < 5 ? 0 : 1];
+      const param::TensorHyper& h = hyper[i < 5 ? 0 : 1];
       const double lr = h.lr * factor;
       double gi = scale * g[i];
       if (name == "adamw") {
@@ -74,7 +75,7 @@ TEST(Optimizer, SgdMomentumMatchesReference) { run_case("sgd", 0.9); }
 
 TEST(Optimizer, GradNormSkipsNonTrainable) {
   OptimConfig c;
-  Optimizer opt(c, three_tensors(), std::vector<TensorHyper>(3));
+  Optimizer opt(c, three_tensors(), std::vector<param::TensorHyper>(3));
   std::vector<float> g(10, 0.0f);
   g[0] = 3, g[7] = 4, g[9] = 100;  // g[9] belongs to the balancing bias
   EXPECT_NEAR(opt.grad_norm(g.data()), 5.0, 1e-12);

@@ -7,6 +7,8 @@
 namespace moet::testing {
 namespace {
 
+using param::from_json;
+
 ModelConfig model_for(const AxisValues& shape) {
   std::map<std::string, std::string> sets = all_roles_model();
   for (const Axis a : param::kAllAxes)

@@ -26,6 +26,8 @@ namespace moet::testing {
 
 using param::Axis;
 using param::AxisValues;
+using param::Parameterization;
+using param::resolve_parameterization;
 
 // Every role appears: learned positions, untied readout, linear biases, one dense and one MoE
 // block per pair of blocks, one shared expert.

@@ -260,8 +260,8 @@ void check_hyper(const PresetLaws& laws, const DepthLaw& depth, const Ladder& la
       const Law lr = (sgd ? r.sgd_lr : r.adam_lr) +
                      (deepened ? (sgd ? depth.sgd_lr : depth.adam_lr) : kNone);
       const Law eps = r.eps + (deepened ? depth.eps : kNone);
-      const TensorHyper& hb = base.hyper[b];
-      const TensorHyper& ht = target.hyper[t];
+      const param::TensorHyper& hb = base.hyper[b];
+      const param::TensorHyper& ht = target.hyper[t];
       expect_ratio(hb.lr, ht.lr, predicted(lr, ladder), "lr");
       if (sgd) {
         EXPECT_EQ(ht.eps, 0.0);

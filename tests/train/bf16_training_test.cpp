@@ -34,7 +34,7 @@ std::vector<double> losses(const std::string& precision) {
        "optim.lr=0.01", "param.preset=completep-moe", "train.precision=" + precision});
   const ModelConfig mc = model_config_from(config);
   const TrainConfig tc = train_config_from(config);
-  const Parameterization p = resolve_parameterization(config);
+  const param::Parameterization p = param::resolve_parameterization(config);
   Model<float> model(mc, p.plan, tc.batch);
   model.set_precision(tc.precision);
   model.init(7);
@@ -77,7 +77,7 @@ TEST(Bf16Training, TracksFp32LossWithinThreePercent) {
 
 TEST(Bf16Training, DoubleModelsRejectBf16) {
   const Config config = Config::load(full_config_schema(), "", {});
-  const Parameterization p = resolve_parameterization(config);
+  const param::Parameterization p = param::resolve_parameterization(config);
   Model<double> model(model_config_from(config), p.plan, 1);
   EXPECT_THROW(model.set_precision(Precision::bf16), Error);
 }

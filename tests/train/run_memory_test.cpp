@@ -1,47 +1,31 @@
 // The memory check of a run (train/run_memory.h) and the bound on train.threads: both refuse
 // with one line before anything large is allocated.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/files.h"
-#include "core/rng.h"
-#include "data/shard.h"
 #include "train/run_memory.h"
 #include "train/schema.h"
 #include "train/train_config.h"
 #include "train/trainer.h"
+#include "train_fixture.h"
 
 namespace moet {
 namespace {
 
-namespace fs = std::filesystem;
-
-class RunMemoryTest : public ::testing::Test {
+class RunMemoryTest : public testing::TrainFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("moet_run_memory_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-    Rng rng(3, 0);
-    std::vector<int32_t> tokens(4000);
-    for (auto& t : tokens) t = int32_t(rng.below(64));
-    write_shard(path("train.bin"), tokens, 64);
-    write_shard(path("val.bin"), tokens, 64);
+  // A model small enough that a refused run is refused for the key under test alone.
+  std::vector<std::string> tiny_sets() const override {
+    return {"model.vocab=64",  "model.seq=16",  "model.N=16",           "model.d_head=8",
+            "model.L=1",       "model.M=4",     "model.K=2",            "model.Ne=16",
+            "train.batch=2",   "train.steps=2", "train.eval_batches=1",
+            "data.train=" + path("train.bin"), "data.val=" + path("val.bin")};
   }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  Config config(std::vector<std::string> extra = {}) const {
-    std::vector<std::string> sets = {
-        "model.vocab=64",  "model.seq=16", "model.N=16",       "model.d_head=8",
-        "model.L=1",       "model.M=4",    "model.K=2",        "model.Ne=16",
-        "train.batch=2",   "train.steps=2", "train.eval_batches=1",
-        "data.train=" + path("train.bin"), "data.val=" + path("val.bin")};
-    sets.insert(sets.end(), extra.begin(), extra.end());
-    return Config::load(full_config_schema(), "", sets);
-  }
+  Config config(std::vector<std::string> extra = {}) const { return tiny_config(std::move(extra)); }
 
   std::string train_error(const Config& c) {
     TrainOptions options;
@@ -54,8 +38,6 @@ class RunMemoryTest : public ::testing::Test {
     }
     return "trained";
   }
-
-  fs::path dir_;
 };
 
 // Before the check, model.N = 10^6 threw std::bad_alloc out of train() (exit 134 from the CLI).

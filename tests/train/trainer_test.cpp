@@ -80,7 +80,7 @@ TEST_F(TrainerTest, CheckpointKeepsItsParameterizationInAFreshProcess) {
   const auto table = testing::run_moet("params --run " + run, path(""));
   ASSERT_EQ(table.exit_code, 0) << table.err;
   const Config config = Config::load(full_config_schema(), run + "/config.toml", {});
-  EXPECT_EQ(table.out, format_table(resolve_parameterization(config)));
+  EXPECT_EQ(table.out, format_table(param::resolve_parameterization(config)));
 }
 
 TEST_F(TrainerTest, ResumeRejectsChangesOutsideTrainKeys) {
