@@ -193,7 +193,7 @@ TrainResult train(const Config& config, const TrainOptions& options) {
     fail("model.vocab: {} is smaller than the data's vocabulary ({}); set model.vocab = {}",
          mc.vocab, data.vocab_size(), data.vocab_size());
 
-  Model<float> model(mc, p.plan, tc.batch);
+  Model<float> model(mc, p.plan, tc.batch, tc.attention);
   model.set_precision(tc.precision);
   Optimizer optimizer(oc, tensors, p.hyper);
   BatchLoader train_loader(data, false, tc.batch, mc.seq, uint64_t(tc.seed));

@@ -1,6 +1,8 @@
 // Whole-model finite-difference gradient checks in double precision: every parameter role,
 // router and balancing-loss paths, both score functions, shared experts, tied and untied
-// readouts, at several shapes.
+// readouts, at several shapes, through the flash attention kernel (one shape with a sequence
+// spanning several of its blocks), and the architecture with every option through the strips
+// kernel too.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include "../support/fd.h"
 #include "../support/model_fixtures.h"
 #include "core/error.h"
+#include "kernels/flash_attention.h"
 #include "model/model.h"
 
 namespace moet {
@@ -22,6 +25,7 @@ struct Case {
   std::string name;
   ModelConfig config;
   int64_t batch;
+  AttentionKernel attention = AttentionKernel::flash;
 };
 
 std::vector<Case> cases() {
@@ -45,6 +49,7 @@ std::vector<Case> cases() {
     c.aux_weight = 0.3;
     c.z_weight = 0.2;
     out.push_back({"paper2_style_all_options", c, 2});
+    out.push_back({"paper2_style_all_options_strips", c, 2, AttentionKernel::strips});
   }
   {
     ModelConfig c = testing::small_config();
@@ -72,6 +77,16 @@ std::vector<Case> cases() {
     c.act = "swiglu";
     out.push_back({"second_shape_softmax_z", c, 3});
   }
+  {
+    // Queries in several blocks of the flash kernel and keys in two, so the online softmax
+    // rescales rows; RoPE and qk-norm on the way in.
+    ModelConfig c = testing::small_config();
+    c.seq = kFlashKeyBlock + 7;
+    c.pos = "rope";
+    c.qk_norm = true;
+    c.L = 1;
+    out.push_back({"long_sequence", c, 1});
+  }
   return out;
 }
 
@@ -79,7 +94,8 @@ class GradCheck : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GradCheck, EveryTensorMatchesFiniteDifferences) {
   const Case& tc = GetParam();
-  Model<double> model(tc.config, testing::random_plan(tc.config, 7), tc.batch);
+  Model<double> model(tc.config, testing::random_plan(tc.config, 7), tc.batch, tc.attention);
+  ASSERT_EQ(model.attention_kernel(), tc.attention);
   testing::init_for_gradcheck(model, 11);
   std::vector<int32_t> inputs, targets;
   testing::random_tokens(tc.config, tc.batch, 3, inputs, targets);
