@@ -16,6 +16,10 @@ namespace moet {
 namespace {
 
 constexpr int64_t kBr = kFlashQueryBlock, kBc = kFlashKeyBlock;
+// Rows of a band where the diagonal crosses a tile (for_each_band): the micro-kernel's register
+// rows, so a band's products lose no more to the masked corner than a strip of
+// kernels/attention.h does.
+constexpr int64_t kBand = 12;
 
 // One thread's share of the scratch: K^T and V^T packed [d, T] (ld T), the score tile and the
 // dS tile [kBr, kBc], and one value per query row (D in the backward pass; the running max and
@@ -91,6 +95,20 @@ float row_max<float>(const float* row, int64_t n) {
 }
 #endif
 
+// Splits rows [i0, i0 + rows) of a query block, against keys [j0, j0 + cols), into bands that
+// each stop at their last row's diagonal: fn(first row offset, rows, keys seen) for bands of
+// kBand rows while the diagonal crosses the tile, then once for all rows that see every key.
+// Keys seen is <= 0 for a band entirely before j0.
+template <typename Fn>
+void for_each_band(int64_t i0, int64_t rows, int64_t j0, int64_t cols, Fn&& fn) {
+  for (int64_t r = 0; r < rows;) {
+    if (i0 + r + 1 - j0 >= cols) return fn(r, rows - r, cols);
+    const int64_t band = std::min(kBand, rows - r);
+    fn(r, band, std::min(cols, i0 + r + band - j0));
+    r += band;
+  }
+}
+
 // Online softmax on one query row's scores against keys [j0, j0 + cols), of which the first
 // `visible` are at or before the query: the row becomes exp(score - running max) (zero past
 // `visible`), and when the running max grows, what the row has gathered so far (its sum and its
@@ -131,12 +149,16 @@ void forward_head(T* out, T* lse, const T* q, const T* k, const T* v, int64_t T_
     T* o = out + i0 * N;
     // Keys past the block's last query are seen by none of its rows.
     for (int64_t j0 = 0; j0 < i1; j0 += kBc) {
-      const int64_t cols = std::min(kBc, i1 - j0);
-      tile_gemm<T>(rows, cols, d, scale, q + i0 * N, N, 1, s.kt + j0, T_len, false, s.tile, kBc);
-      for (int64_t r = 0; r < rows; ++r)
-        online_softmax_row(s.tile + r * kBc, i0 + r + 1 - j0, cols, j0 == 0, max[r], sum[r],
-                           o + r * N, d);
-      tile_gemm<T>(rows, d, cols, T(1), s.tile, kBc, 1, v + j0 * N, N, j0 > 0, o, N);
+      for_each_band(i0, rows, j0, std::min(kBc, i1 - j0), [&](int64_t r0, int64_t n, int64_t cols) {
+        if (cols <= 0) return;  // no key of this block is visible to these rows
+        T* tile = s.tile + r0 * kBc;
+        tile_gemm<T>(n, cols, d, scale, q + (i0 + r0) * N, N, 1, s.kt + j0, T_len, false, tile,
+                     kBc);
+        for (int64_t r = r0; r < r0 + n; ++r)
+          online_softmax_row(s.tile + r * kBc, i0 + r + 1 - j0, cols, j0 == 0, max[r], sum[r],
+                             o + r * N, d);
+        tile_gemm<T>(n, d, cols, T(1), tile, kBc, 1, v + j0 * N, N, j0 > 0, o + r0 * N, N);
+      });
     }
     for (int64_t r = 0; r < rows; ++r) {
       scale_row(o + r * N, d, T(1) / sum[r]);
@@ -165,20 +187,28 @@ void backward_head(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* ls
     for (int64_t i0 = j0; i0 < T_len; i0 += kBr) {
       const int64_t rows = std::min(kBr, T_len - i0);
       const int64_t cols = std::min({kBc, T_len - j0, i0 + rows - j0});
-      tile_gemm<T>(rows, cols, d, scale, q + i0 * N, N, 1, s.kt + j0, T_len, false, s.tile, kBc);
-      tile_gemm<T>(rows, cols, d, T(1), dout + i0 * N, N, 1, s.vt + j0, T_len, false, s.dtile,
-                   kBc);
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t t = i0 + r, visible = std::min(cols, t + 1 - j0);
-        T* p = s.tile + r * kBc;
-        T* ds = s.dtile + r * kBc;
-        exp_minus_row(p, visible, lse[t]);
-        std::fill(p + visible, p + cols, T(0));
-        for (int64_t j = 0; j < cols; ++j) ds[j] = p[j] * (ds[j] - D[t]);
-      }
+      // P and dS by band (zero past each row's diagonal), dQ by band, dK and dV over the block.
+      for_each_band(i0, rows, j0, cols, [&](int64_t r0, int64_t n, int64_t seen) {
+        T* tile = s.tile + r0 * kBc;
+        T* dtile = s.dtile + r0 * kBc;
+        tile_gemm<T>(n, seen, d, scale, q + (i0 + r0) * N, N, 1, s.kt + j0, T_len, false, tile,
+                     kBc);
+        tile_gemm<T>(n, seen, d, T(1), dout + (i0 + r0) * N, N, 1, s.vt + j0, T_len, false,
+                     dtile, kBc);
+        for (int64_t r = 0; r < n; ++r) {
+          const int64_t t = i0 + r0 + r, visible = std::min(seen, t + 1 - j0);
+          T* p = tile + r * kBc;
+          T* ds = dtile + r * kBc;
+          exp_minus_row(p, visible, lse[t]);
+          for (int64_t j = 0; j < visible; ++j) ds[j] = p[j] * (ds[j] - D[t]);
+          std::fill(p + visible, p + cols, T(0));
+          std::fill(ds + visible, ds + cols, T(0));
+        }
+        tile_gemm<T>(n, d, seen, scale, dtile, kBc, 1, k + j0 * N, N, j0 > 0,
+                     dq + (i0 + r0) * N, N);
+      });
       tile_gemm<T>(cols, d, rows, T(1), s.tile, 1, kBc, dout + i0 * N, N, true, dv + j0 * N, N);
       tile_gemm<T>(cols, d, rows, scale, s.dtile, 1, kBc, q + i0 * N, N, true, dk + j0 * N, N);
-      tile_gemm<T>(rows, d, cols, scale, s.dtile, kBc, 1, k + j0 * N, N, j0 > 0, dq + i0 * N, N);
     }
   }
 }
