@@ -98,6 +98,28 @@ TEST(MemoryEstimate, TracksWhatAModelMakesResident) {
     }
 }
 
+// train.attention = auto: the strips below kFlashFromSeq, flash from it on, in the model and in
+// its estimate alike.
+TEST(MemoryEstimate, FollowsTheAutomaticAttentionKernel) {
+  for (const int64_t seq : {kFlashFromSeq - 1, kFlashFromSeq}) {
+    ModelConfig c = testing::small_config();
+    c.seq = seq;
+    const AttentionKernel want =
+        seq < kFlashFromSeq ? AttentionKernel::strips : AttentionKernel::flash;
+    EXPECT_EQ(Model<float>(c, testing::random_plan(c, 1), 1).attention_kernel(), want) << seq;
+    MemoryPlan automatic, chosen;
+    chosen.attention = want;
+    EXPECT_EQ(estimate_training_memory(c, automatic).total,
+              estimate_training_memory(c, chosen).total)
+        << seq;
+    chosen.attention =
+        want == AttentionKernel::flash ? AttentionKernel::strips : AttentionKernel::flash;
+    EXPECT_NE(estimate_training_memory(c, automatic).total,
+              estimate_training_memory(c, chosen).total)
+        << seq;
+  }
+}
+
 TEST(MemoryEstimate, CountsOptimizerCopiesDataAndBf16) {
   const ModelConfig c = testing::small_config();
   MemoryPlan plan;
