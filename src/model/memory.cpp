@@ -75,7 +75,8 @@ CheckedSize widest_bf16_operand(const ModelConfig& c, int64_t B) {
   return max_of({R * c.vocab, A * c.up_cols(c.Ne), A * c.N, R * c.up_cols(hidden)});
 }
 
-// One thread's attention tiles (kernels/attention.h, kernels/flash_attention.h).
+// One thread's attention tiles: attention_scratch_numel and flash_attention_scratch_numel for one
+// thread, overflow-checked (tests/model/memory_test.cpp holds the two to what a Model allocates).
 CheckedSize attention_scratch_words(const ModelConfig& c, AttentionKernel attention) {
   const CheckedSize T = c.seq;
   if (attention == AttentionKernel::strips) return T * c.seq + T * c.d_head;
