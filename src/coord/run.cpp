@@ -142,7 +142,7 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
     for (int64_t s = 0; s < options.seeds; ++s) {
       const double start = now_s();
       const uint64_t seed = uint64_t(tc.seed + s);
-      Model<float> model(mc, p.plan, tc.batch);
+      Model<float> model(mc, p.plan, tc.batch, tc.attention);
       model.set_precision(tc.precision);  // as moet train runs it; the probe's products stay fp32
       model.init(seed);
       Optimizer optimizer(oc, p.tensors, p.hyper);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/attention_kernel.h"
 #include "model/norm_layer.h"
 
 namespace moet {
@@ -16,7 +17,9 @@ struct AttentionActs {
   std::vector<T> q_lin, k_lin, v;  // projections
   std::vector<T> q, k;             // after qk-norm and RoPE; empty when neither applies
   std::vector<T> q_rstd, k_rstd;   // qk-norm statistics, one per (row, head)
-  std::vector<T> probs;            // [B, H, T, T]
+  AttentionKernel kernel = AttentionKernel::strips;  // which of probs and lse is kept
+  std::vector<T> probs;            // [B, H, T, T] softmax (strips)
+  std::vector<T> lse;              // [B, H, T] logsumexp per query row (flash)
   std::vector<T> att;              // attention output, before W_O
   const T* q_final() const { return q.empty() ? q_lin.data() : q.data(); }
   const T* k_final() const { return k.empty() ? k_lin.data() : k.data(); }

@@ -5,6 +5,7 @@
 
 #include "core/profile.h"
 #include "kernels/attention.h"
+#include "kernels/flash_attention.h"
 #include "kernels/linear.h"
 #include "kernels/norm.h"
 #include "kernels/parallel.h"
@@ -12,7 +13,8 @@
 namespace moet {
 
 template <typename T>
-void allocate_attention(AttentionActs<T>& a, const ModelConfig& c, int64_t B) {
+void allocate_attention(AttentionActs<T>& a, const ModelConfig& c, int64_t B,
+                        AttentionKernel kernel) {
   const int64_t R = B * c.seq, N = c.N, H = c.heads();
   const size_t rn = size_t(R * N);
   a.ln.resize(R, N);
@@ -27,8 +29,17 @@ void allocate_attention(AttentionActs<T>& a, const ModelConfig& c, int64_t B) {
     a.q_rstd.assign(size_t(R * H), T(0));
     a.k_rstd.assign(size_t(R * H), T(0));
   }
-  a.probs.assign(size_t(B * H * c.seq * c.seq), T(0));
+  a.kernel = kernel;
+  if (kernel == AttentionKernel::flash)
+    a.lse.assign(size_t(B * H * c.seq), T(0));
+  else
+    a.probs.assign(size_t(B * H * c.seq * c.seq), T(0));
   a.att.assign(rn, T(0));
+}
+
+int64_t attention_block_scratch_numel(AttentionKernel kernel, const ModelConfig& c, int threads) {
+  return kernel == AttentionKernel::flash ? flash_attention_scratch_numel(c.seq, c.d_head, threads)
+                                          : attention_scratch_numel(c.seq, c.d_head, threads);
 }
 
 namespace {
@@ -88,9 +99,14 @@ void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& 
     transform_qk(ctx, a.q_lin.data(), a.q.data(), a.q_rstd.data());
     transform_qk(ctx, a.k_lin.data(), a.k.data(), a.k_rstd.data());
   }
-  attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B,
-                       c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
-                       s.attn_threads);
+  if (a.kernel == AttentionKernel::flash)
+    flash_attention_forward<T>(a.att.data(), a.lse.data(), a.q_final(), a.k_final(), a.v.data(),
+                               ctx.B, c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale,
+                               s.attn.data(), s.attn_threads);
+  else
+    attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(),
+                         ctx.B, c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale,
+                         s.attn.data(), s.attn_threads);
   scope.emplace(Phase::attn_proj);
   linear_forward<T>(branch, a.att.data(), w.wo.value, w.bo.scaled(), R, N, N, w.wo.mult,
                     Accumulate::no, w.wo.bf16);
@@ -113,9 +129,15 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
   linear_backward<T>(s.datt.data(), w.wo.grad, w.bo.scaled(), dbranch, a.att.data(), w.wo.value, R,
                      N, N, w.wo.mult, Accumulate::no, w.wo.bf16);
   scope.emplace(Phase::attn_core);
-  attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.q_final(),
-                        a.k_final(), a.v.data(), a.probs.data(), ctx.B, c.seq, c.heads(),
-                        c.d_head, ctx.plan.attn_logit_scale, s.attn.data(), s.attn_threads);
+  if (a.kernel == AttentionKernel::flash)
+    flash_attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(),
+                                a.att.data(), a.lse.data(), a.q_final(), a.k_final(), a.v.data(),
+                                ctx.B, c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale,
+                                s.attn.data(), s.attn_threads);
+  else
+    attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.q_final(),
+                          a.k_final(), a.v.data(), a.probs.data(), ctx.B, c.seq, c.heads(),
+                          c.d_head, ctx.plan.attn_logit_scale, s.attn.data(), s.attn_threads);
   T* dq_lin = s.dq.data();
   T* dk_lin = s.dk.data();
   if (!a.q.empty()) {
@@ -138,7 +160,8 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
 }
 
 #define MOET_INSTANTIATE(T)                                                                    \
-  template void allocate_attention<T>(AttentionActs<T>&, const ModelConfig&, int64_t);        \
+  template void allocate_attention<T>(AttentionActs<T>&, const ModelConfig&, int64_t,         \
+                                      AttentionKernel);                                        \
   template void attention_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,     \
                                            AttentionActs<T>&, const T*, T*, T*,               \
                                            BackwardScratch<T>&);                              \

@@ -8,8 +8,12 @@
 
 namespace moet {
 
+// kernel is strips or flash (resolved, model/attention_kernel.h).
 template <typename T>
-void allocate_attention(AttentionActs<T>& a, const ModelConfig& c, int64_t B);
+void allocate_attention(AttentionActs<T>& a, const ModelConfig& c, int64_t B,
+                        AttentionKernel kernel);
+// Elements of BackwardScratch::attn for `threads` threads.
+int64_t attention_block_scratch_numel(AttentionKernel kernel, const ModelConfig& c, int threads);
 
 // branch is [R, N] scratch; the forward pass also borrows s.attn (attention tiles).
 template <typename T>

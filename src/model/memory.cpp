@@ -5,6 +5,7 @@
 #include "core/byte_size.h"
 #include "core/checked_size.h"
 #include "kernels/attention.h"
+#include "kernels/flash_attention.h"
 #include "model/layout.h"
 
 namespace moet {
@@ -26,13 +27,16 @@ CheckedSize max_of(std::initializer_list<CheckedSize> sizes) {
 enum class FfnKind { dense, moe };
 
 // Words of one block's forward activations (model/activations.h), including its routing.
-CheckedSize block_words(const ModelConfig& c, int64_t B, FfnKind ffn) {
+CheckedSize block_words(const ModelConfig& c, int64_t B, FfnKind ffn, AttentionKernel attention) {
   const CheckedSize R = CheckedSize(B) * c.seq, N = c.N, H = c.heads();
   const CheckedSize RN = R * N;
   CheckedSize words = RN * 7 + R * 4;  // ln1, q/k/v, att, resid_mid, ln2 + norm statistics
   if (c.qk_norm || c.pos == PosEncoding::rope) words += RN * 2;
   if (c.qk_norm) words += R * H * 2;
-  words += CheckedSize(B) * H * c.seq * c.seq;  // attention probabilities
+  if (attention == AttentionKernel::flash)
+    words += CheckedSize(B) * H * c.seq;  // logsumexp per query row
+  else
+    words += CheckedSize(B) * H * c.seq * c.seq;  // attention probabilities
   if (ffn == FfnKind::dense) return words + R * (c.up_cols(c.dense_width()) + c.dense_width());
   const CheckedSize A = R * c.K;
   words += R * c.M * 2 + A * 5 + CheckedSize(c.M + 1) * 2;  // routing: scores, picks, offsets
@@ -44,12 +48,13 @@ CheckedSize block_words(const ModelConfig& c, int64_t B, FfnKind ffn) {
 }
 
 // Words of everything Model allocates besides parameters and gradients: activations of every
-// block, the residual streams, logits, and the backward scratch shared by the blocks.
-CheckedSize model_activation_words(const ModelConfig& c, int64_t B) {
+// block, the residual streams, logits, and the backward scratch shared by the blocks. attention
+// is resolved (strips or flash).
+CheckedSize model_activation_words(const ModelConfig& c, int64_t B, AttentionKernel attention) {
   const CheckedSize R = CheckedSize(B) * c.seq, N = c.N, RN = R * N;
   const int64_t moe_blocks = c.moe_every > 0 ? c.L / c.moe_every : 0;
-  CheckedSize words = block_words(c, B, FfnKind::moe) * moe_blocks;
-  words += block_words(c, B, FfnKind::dense) * (c.L - moe_blocks);
+  CheckedSize words = block_words(c, B, FfnKind::moe, attention) * moe_blocks;
+  words += block_words(c, B, FfnKind::dense, attention) * (c.L - moe_blocks);
   words += RN * (c.L + 1) + RN * 4 + R * 4;  // residual streams, final norm, branch/dh/dfinal
   words += R * c.vocab;  // logits
   int64_t widest_hidden = moe_blocks < c.L ? c.dense_width() : 0;
@@ -70,6 +75,15 @@ CheckedSize widest_bf16_operand(const ModelConfig& c, int64_t B) {
   const CheckedSize R = CheckedSize(B) * c.seq, A = R * c.K;
   const int64_t hidden = std::max({c.Ne, c.dense_width(), c.shared_width()});
   return max_of({R * c.vocab, A * c.up_cols(c.Ne), A * c.N, R * c.up_cols(hidden)});
+}
+
+// One thread's attention tiles: attention_scratch_numel and flash_attention_scratch_numel for one
+// thread, overflow-checked (tests/model/memory_test.cpp holds the two to what a Model allocates).
+CheckedSize attention_scratch_words(const ModelConfig& c, AttentionKernel attention) {
+  const CheckedSize T = c.seq;
+  if (attention == AttentionKernel::strips) return T * c.seq + T * c.d_head;
+  return T * c.d_head * 2 + CheckedSize(kFlashQueryBlock) * kFlashKeyBlock * 2 +
+         std::max(c.seq, 2 * kFlashQueryBlock);
 }
 
 void add_part(MemoryEstimate& e, const std::string& name, CheckedSize bytes) {
@@ -107,7 +121,8 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
   const CheckedSize params =
       layout.parameters_overflow ? CheckedSize(-1) : CheckedSize(layout.parameters);
   const CheckedSize param_bytes = params * kWord;
-  const CheckedSize activations = model_activation_words(c, plan.batch) * kWord;
+  const AttentionKernel attention = resolve_attention_kernel(plan.attention, c.seq);
+  const CheckedSize activations = model_activation_words(c, plan.batch, attention) * kWord;
   const int64_t threads = std::max<int64_t>(1, plan.threads);
   MemoryEstimate e;
   add_part(e, "parameters", param_bytes);
@@ -115,8 +130,7 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
   add_part(e, "optimizer", param_bytes * plan.optimizer_buffers);
   add_part(e, "activations", activations * (1 + plan.activation_copies));
   add_part(e, "attention scratch",
-           CheckedSize(threads) * (CheckedSize(c.seq) * c.seq + CheckedSize(c.seq) * c.d_head) *
-               kWord);
+           CheckedSize(threads) * attention_scratch_words(c, attention) * kWord);
   if (plan.precision == Precision::bf16) {
     // The weight copy, three slots on the calling thread and on each thread that runs experts
     // side by side (at most M of them), each as large as the widest operand it rounds.

@@ -8,7 +8,6 @@
 
 #include "core/error.h"
 #include "core/profile.h"
-#include "kernels/attention.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
 #include "kernels/bf16.h"
@@ -42,8 +41,10 @@ MlpWeights<T> Model<T>::mlp_weights(const MlpIndex& index, int64_t hidden) {
 }
 
 template <typename T>
-Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch)
-    : config_(config), plan_(plan), layout_(model_layout(config)), B_(batch) {
+Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
+                AttentionKernel attention)
+    : config_(config), plan_(plan), layout_(model_layout(config)), B_(batch),
+      attention_(resolve_attention_kernel(attention, config.seq)) {
   validate(config_);
   validate_plan(layout_.tensors, plan_);
   if (B_ <= 0) fail("batch size must be positive (got {})", B_);
@@ -89,7 +90,7 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch)
   acts_.resize(size_t(c.L));
   int64_t widest_up = 0, widest_hidden = 0;
   for (int64_t l = 0; l < c.L; ++l) {
-    allocate_attention(acts_[l].attn, c, B_);
+    allocate_attention(acts_[l].attn, c, B_, attention_);
     acts_[l].resid_mid.assign(size_t(R * N), T(0));
     allocate_ffn(acts_[l].ffn, c, B_, blocks_[l].moe);
     const int64_t hidden = blocks_[l].moe ? std::max(c.Ne, c.shared_experts ? c.shared_width() : 0)
@@ -121,7 +122,7 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch)
   }
   // Sized for the threads of the model's owner at construction; more threads later are capped.
   s.attn_threads = omp_get_max_threads();
-  s.attn.assign(size_t(attention_scratch_numel(c.seq, c.d_head, s.attn_threads)), T(0));
+  s.attn.assign(size_t(attention_block_scratch_numel(attention_, c, s.attn_threads)), T(0));
   routing_.resize(size_t(std::count_if(blocks_.begin(), blocks_.end(),
                                        [](const BlockWeights<T>& b) { return b.moe; })));
 }

@@ -18,6 +18,7 @@
 #include "kernels/flags.h"
 #include "kernels/rope.h"
 #include "model/activations.h"
+#include "model/attention_kernel.h"
 #include "model/config.h"
 #include "model/layout.h"
 #include "model/moe_layer.h"
@@ -37,8 +38,10 @@ struct ForwardResult {
 template <typename T>
 class Model {
  public:
-  // Throws Error when the plan does not fit the config.
-  Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch);
+  // Throws Error when the plan does not fit the config. attention picks the attention kernel
+  // (train.attention; automatic chooses by model.seq), which decides what the model keeps.
+  Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
+        AttentionKernel attention = AttentionKernel::automatic);
 
   void init(uint64_t seed);
   // fp32 by default. bf16 (float models only) runs the large GEMMs in mixed precision
@@ -58,6 +61,7 @@ class Model {
   // The tensor list and where each block's tensors sit in it (index into tensors() and plan()).
   const ModelLayout& layout() const { return layout_; }
   int64_t batch() const { return B_; }
+  AttentionKernel attention_kernel() const { return attention_; }  // strips or flash
   int64_t rows() const { return B_ * config_.seq; }
   std::vector<T>& params() { return params_; }
   const std::vector<T>& params() const { return params_; }
@@ -89,6 +93,7 @@ class Model {
   ModelPlan plan_;
   ModelLayout layout_;
   int64_t B_;
+  AttentionKernel attention_;
   std::vector<T> params_, grads_;
   Precision precision_ = Precision::fp32;
   std::vector<uint16_t> params_bf16_;  // bf16 copy of params_, refreshed by each forward

@@ -151,7 +151,7 @@ void route_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const 
     }
   }
   linear_backward<T>(dx, w.router.grad, {}, drouter, x, w.router.value, R, N, M,
-                     w.router.mult, true);
+                     w.router.mult, Accumulate::yes);
 }
 
 // Runs fn(e, first_position, rows) for every expert with tokens. With several threads the

@@ -374,7 +374,7 @@ ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string
       at.sets.push_back(fmt::format("train.steps={}", steps));
     }
     config = load(at.sets);
-    resolve_parameterization(config);
+    param::resolve_parameterization(config);
   } catch (const Error& e) {
     fail("{}: {}", place, e.what());
   }

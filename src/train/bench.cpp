@@ -67,7 +67,7 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   const RunMemory memory = run_memory(config, RunKind::bench);
   memory.require_fits();
   const param::Parameterization p = param::resolve_parameterization(config);
-  Model<float> model(mc, p.plan, tc.batch);
+  Model<float> model(mc, p.plan, tc.batch, tc.attention);
   model.set_precision(tc.precision);
   model.init(uint64_t(tc.seed));
   Optimizer optimizer(optim_config_from(config), p.tensors, p.hyper);

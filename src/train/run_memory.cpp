@@ -19,6 +19,7 @@ MemoryPlan plan_for(const Config& config, RunKind kind, int64_t threads) {
   plan.batch = tc.batch;
   plan.threads = threads > 0 ? threads : tc.threads > 0 ? tc.threads : omp_get_max_threads();
   plan.precision = tc.precision;
+  plan.attention = tc.attention;
   plan.optimizer_buffers = optim_config_from(config).is_adam() ? 2 : 1;
   plan.data_bytes = kind == RunKind::bench ? 0 : data_memory_bytes(data_config_from(config));
   // Writing a checkpoint (checkpoint.cpp) holds a Checkpoint with copies of the parameters and

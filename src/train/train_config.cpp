@@ -25,6 +25,10 @@ std::vector<KeySpec> train_config_keys() {
       {"train.save", KeyType::Bool, d.save ? "true" : "false", "write checkpoints"},
       {"train.precision", KeyType::String, precision_name(d.precision),
        "GEMM number format: fp32 | bf16 (mixed precision, fp32 master weights; model/precision.h)"},
+      {"train.attention", KeyType::String, attention_kernel_name(d.attention),
+       "attention kernel: auto | strips (keeps the T x T softmax) | flash (recomputes it; memory "
+       "linear in T); auto picks by model.seq (model/attention_kernel.h)",
+       true},
       {"train.max_memory", KeyType::String, "auto",
        "memory a run may use, e.g. 8GiB; auto: what the machine has available (runs whose "
        "estimate exceeds it are refused at start)",
@@ -53,6 +57,8 @@ TrainConfig train_config_from(const Config& c) {
   t.diverge_factor = c.get_float("train.diverge_factor");
   t.save = c.get_bool("train.save");
   t.precision = precision_from_name(c.get_string("train.precision"));
+  t.attention = attention_kernel_from_name(require_choice(
+      "train.attention", c.get_string("train.attention"), attention_kernel_names()));
   require_positive("train.steps", t.steps);
   require_positive("train.batch", t.batch);
   require_positive("train.accum", t.accum);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "model/attention_kernel.h"
 #include "model/precision.h"
 
 namespace moet {
@@ -23,6 +24,7 @@ struct TrainConfig {
   double diverge_factor = 1.5;  // stop when the smoothed loss exceeds this times the first loss
   bool save = true;             // write checkpoints (sweeps of many small trials turn it off)
   Precision precision = Precision::fp32;  // of the model's GEMMs
+  AttentionKernel attention = AttentionKernel::automatic;  // model/attention_kernel.h
   int64_t max_memory = 0;  // bytes a run may use (train/run_memory.h); 0: what the machine has
 
   int64_t tokens_per_step(int64_t seq) const { return batch * accum * seq; }

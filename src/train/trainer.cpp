@@ -210,7 +210,7 @@ class TrainRun {
       : config_(config), options_(options), dir_(options.out_dir), mc_(settings.model),
         tc_(settings.train), oc_(settings.optim), tensors_(tensors), p_(p),
         p_json_(to_json(p)), data_(open_dataset(settings.data, mc_)),
-        model_(mc_, p.plan, tc_.batch),
+        model_(mc_, p.plan, tc_.batch, tc_.attention),
         optimizer_(oc_, tensors_, p.hyper),
         train_loader_(data_, Split::train, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
         val_loader_(data_, Split::validation, tc_.batch, mc_.seq, uint64_t(tc_.seed)),

@@ -1,6 +1,8 @@
 // Whole-model finite-difference gradient checks in double precision: every parameter role,
 // router and balancing-loss paths, both score functions, shared experts, tied and untied
-// readouts, at several shapes.
+// readouts, at several shapes, through the flash attention kernel (one shape with a sequence
+// spanning several of its blocks), and the architecture with every option through the strips
+// kernel too.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include "../support/model_fixtures.h"
 #include "model_cases.h"
 #include "core/error.h"
+#include "kernels/flash_attention.h"
 #include "model/model.h"
 
 namespace moet {
@@ -23,7 +26,8 @@ class GradCheck : public ::testing::TestWithParam<testing::ModelCase> {};
 
 TEST_P(GradCheck, EveryTensorMatchesFiniteDifferences) {
   const testing::ModelCase& tc = GetParam();
-  Model<double> model(tc.config, testing::random_plan(tc.config, 7), tc.batch);
+  Model<double> model(tc.config, testing::random_plan(tc.config, 7), tc.batch, tc.attention);
+  ASSERT_EQ(model.attention_kernel(), tc.attention);
   testing::init_for_gradcheck(model, 11);
   std::vector<int32_t> inputs, targets;
   testing::random_tokens(tc.config, tc.batch, 3, inputs, targets);

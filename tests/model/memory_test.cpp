@@ -71,26 +71,52 @@ TEST(MemoryEstimate, TracksWhatAModelMakesResident) {
   // glibc raises its mmap threshold after large frees, after which big buffers come from heap
   // pages an earlier model left resident: pin it so every buffer is freshly mapped and counted.
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-  for (const ModelConfig& base : architectures()) {
-    ModelConfig c = base;
-    c.vocab = 2048;
-    c.seq = 128;
-    c.N = 128;
-    c.d_head = 32;
-    c.Ne = 128;
-    MemoryPlan plan;
-    plan.batch = 8;
-    plan.threads = omp_get_max_threads();
-    const MemoryEstimate e = estimate_training_memory(c, plan);
-    const int64_t model_parts = part(e, "parameters") + part(e, "gradients") +
-                                part(e, "activations") + part(e, "attention scratch");
-    const int64_t before = resident_bytes();
-    Model<float> model(c, testing::random_plan(c, 1), plan.batch);
-    const int64_t made = resident_bytes() - before;
-    EXPECT_GT(made, 20 << 20) << "too small a model to measure";
-    // Measured 0.991-0.998: the difference is each buffer's last page and the small vectors.
-    EXPECT_GE(double(model_parts), 0.97 * double(made)) << c.moe_every;
-    EXPECT_LE(double(model_parts), 1.05 * double(made)) << c.moe_every;
+  for (const ModelConfig& base : architectures())
+    for (const AttentionKernel attention : {AttentionKernel::strips, AttentionKernel::flash}) {
+      ModelConfig c = base;
+      c.vocab = 2048;
+      c.seq = 128;
+      c.N = 128;
+      c.d_head = 32;
+      c.Ne = 128;
+      MemoryPlan plan;
+      plan.batch = 8;
+      plan.threads = omp_get_max_threads();
+      plan.attention = attention;
+      const MemoryEstimate e = estimate_training_memory(c, plan);
+      const int64_t model_parts = part(e, "parameters") + part(e, "gradients") +
+                                  part(e, "activations") + part(e, "attention scratch");
+      const int64_t before = resident_bytes();
+      Model<float> model(c, testing::random_plan(c, 1), plan.batch, attention);
+      const int64_t made = resident_bytes() - before;
+      const std::string what = fmt::format("moe_every {} {}", c.moe_every,
+                                           attention_kernel_name(attention));
+      EXPECT_GT(made, 20 << 20) << "too small a model to measure";
+      // Measured 0.991-0.998: the difference is each buffer's last page and the small vectors.
+      EXPECT_GE(double(model_parts), 0.97 * double(made)) << what;
+      EXPECT_LE(double(model_parts), 1.05 * double(made)) << what;
+    }
+}
+
+// train.attention = auto: the strips below kFlashFromSeq, flash from it on, in the model and in
+// its estimate alike.
+TEST(MemoryEstimate, FollowsTheAutomaticAttentionKernel) {
+  for (const int64_t seq : {kFlashFromSeq - 1, kFlashFromSeq}) {
+    ModelConfig c = testing::small_config();
+    c.seq = seq;
+    const AttentionKernel want =
+        seq < kFlashFromSeq ? AttentionKernel::strips : AttentionKernel::flash;
+    EXPECT_EQ(Model<float>(c, testing::random_plan(c, 1), 1).attention_kernel(), want) << seq;
+    MemoryPlan automatic, chosen;
+    chosen.attention = want;
+    EXPECT_EQ(estimate_training_memory(c, automatic).total,
+              estimate_training_memory(c, chosen).total)
+        << seq;
+    chosen.attention =
+        want == AttentionKernel::flash ? AttentionKernel::strips : AttentionKernel::flash;
+    EXPECT_NE(estimate_training_memory(c, automatic).total,
+              estimate_training_memory(c, chosen).total)
+        << seq;
   }
 }
 
@@ -120,9 +146,16 @@ TEST(MemoryEstimate, ReportsOverflowInsteadOfWrapping) {
   c.seq = kMaxDimension;  // the attention probabilities alone: B x H x T^2 words
   MemoryPlan plan;
   plan.batch = int64_t(1) << 20;
+  plan.attention = AttentionKernel::strips;
   const MemoryEstimate e = estimate_training_memory(c, plan);
   EXPECT_TRUE(e.overflows());
   EXPECT_EQ(e.overflow, "activations");
+  // Flash keeps no T^2 store: the same shape fits in int64 bytes (if in no machine), and only
+  // a far larger batch overflows.
+  plan.attention = AttentionKernel::flash;
+  EXPECT_FALSE(estimate_training_memory(c, plan).overflows());
+  plan.batch = int64_t(1) << 40;
+  EXPECT_EQ(estimate_training_memory(c, plan).overflow, "activations");
 }
 
 std::string validation_error(const std::function<void(ModelConfig&)>& edit) {

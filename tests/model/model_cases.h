@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "../support/model_fixtures.h"
+#include "kernels/flash_attention.h"
+#include "model/attention_kernel.h"
 #include "model/config.h"
 
 namespace moet::testing {
@@ -21,6 +23,8 @@ struct ModelCase {
   // backward(loss_scale) must give loss_scale times the gradient, including the aux and z-loss
   // paths that moe_backward scales on their own; compared after dividing it out.
   double loss_scale = 1.0;
+  // Flash is the kernel long sequences train with; one case also runs the strips kernel.
+  AttentionKernel attention = AttentionKernel::flash;
 };
 
 inline std::vector<ModelCase> model_cases() {
@@ -46,6 +50,7 @@ inline std::vector<ModelCase> model_cases() {
     c.aux_weight = 0.3;
     c.z_weight = 0.2;
     out.push_back({"paper2_style", c, 2, 0.3});
+    out.push_back({"paper2_style_strips", c, 2, 0.3, AttentionKernel::strips});
   }
   {
     // The same options with M = 4 and one shared expert.
@@ -136,6 +141,19 @@ inline std::vector<ModelCase> model_cases() {
     c.norm = NormKind::rmsnorm;
     c.aux_weight = 0.2;
     out.push_back({"single_token_all_experts", c, 4});
+  }
+  {
+    // Queries in several blocks of the flash kernel and keys in two, so the online softmax
+    // rescales rows; RoPE and qk-norm on the way in. Dense FFNs: this many tokens make near-ties
+    // in top-K routing likely (the MoE paths are above).
+    ModelConfig c = small_config();
+    c.seq = kFlashKeyBlock + 21;
+    c.pos = PosEncoding::rope;
+    c.qk_norm = true;
+    c.L = 1;
+    c.moe_every = 0;
+    c.dense_Nf = 20;
+    out.push_back({"long_sequence", c, 1});
   }
   return out;
 }

@@ -182,7 +182,8 @@ template <typename T>
 void compare_with_torch(const testing::ModelCase& tc, const Tolerance& tol) {
   Model<double> reference(tc.config, testing::random_plan(tc.config, 21), tc.batch);
   testing::init_for_gradcheck(reference, 23);
-  Model<T> model(tc.config, reference.plan(), tc.batch);
+  Model<T> model(tc.config, reference.plan(), tc.batch, tc.attention);
+  ASSERT_EQ(model.attention_kernel(), tc.attention);
   std::copy(reference.params().begin(), reference.params().end(), model.params().begin());
   std::vector<int32_t> inputs, targets;
   testing::random_tokens(tc.config, tc.batch, 5, inputs, targets);
@@ -270,7 +271,8 @@ INSTANTIATE_TEST_SUITE_P(Model, TorchOracle, ::testing::ValuesIn(testing::model_
 // The training precision, end to end through the float kernels (oneDNN GEMMs), on the
 // architecture with the most paths.
 TEST(TorchOracleFloat, FloatModelMatchesPyTorch) {
-  compare_with_torch<float>(testing::model_case("paper2_style"), kFloat);
+  for (const char* name : {"paper2_style", "paper2_style_strips", "long_sequence"})
+    compare_with_torch<float>(testing::model_case(name), kFloat);
 }
 
 }  // namespace
