@@ -16,14 +16,15 @@ cd "$(dirname "$(readlink -f "$0")")"
 
 BUILD_PKGS=(g++ cmake ninja-build pkg-config ccache libdnnl-dev libtomlplusplus-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libzstd-dev libsqlite3-dev libgtest-dev libopenmpi-dev)
-# The test oracle (PyTorch), the Python package's tests (pytest) and the peer benchmark's BLAS;
+# The test oracle (PyTorch), the Python package's tests (pytest), the format check (clang-format
+# 14: tests/repo/format_test.cpp) and the peer benchmark's BLAS;
 # only `test` and `bench-peer` need them.
 # The tests also hand the report to a real browser, sweeps to a real mpirun and the emitted job
 # array to a real one-node Slurm that they start and stop themselves (tests/sweep/slurm_test.cpp,
 # on their own ports, munge socket and key). The packages' services stay off: this image's
 # policy-rc.d forbids starting them, and without it slurmd and slurmctld do not start for want of
 # /etc/slurm/slurm.conf; a system munged would start but not meet the test's.
-TEST_PKGS=(python3-torch python3-numpy python3-pytest libopenblas0-openmp chromium openmpi-bin
+TEST_PKGS=(python3-torch python3-numpy python3-pytest clang-format-14 libopenblas0-openmp chromium openmpi-bin
   munge slurmctld slurmd slurm-client)
 
 missing_packages() {

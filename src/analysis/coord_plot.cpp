@@ -19,14 +19,15 @@ constexpr double kHeader = 74;
 
 // Viridis from light (early steps) to dark (late steps), so time reads as ink.
 std::string step_color(size_t i, size_t n) {
-  static const double stops[][3] = {{253, 231, 37}, {94, 201, 98},  {33, 145, 140},
-                                    {59, 82, 139},  {68, 1, 84}};
+  static const double stops[][3] = {
+      {253, 231, 37}, {94, 201, 98}, {33, 145, 140}, {59, 82, 139}, {68, 1, 84}};
   const double t = n <= 1 ? 1.0 : double(i) / double(n - 1);
   const double pos = t * 4;
   const int k = std::min(3, int(pos));
   const double f = pos - k;
   int rgb[3];
-  for (int c = 0; c < 3; ++c) rgb[c] = int(std::lround(stops[k][c] + f * (stops[k + 1][c] - stops[k][c])));
+  for (int c = 0; c < 3; ++c)
+    rgb[c] = int(std::lround(stops[k][c] + f * (stops[k + 1][c] - stops[k][c])));
   return fmt::format("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
 }
 
@@ -51,12 +52,12 @@ void panel(std::string& svg, const CoordData& data, const CoordRow& row, double 
   const double px = x0 + kLeft, py = y0 + kTop;
   const std::string slope =
       row.fits.back().points > 0 ? fmt::format("slope {:+.2f}", row.fits.back().slope) : "no slope";
-  svg += fmt::format(
-      "<text x='{:.1f}' y='{:.1f}' font-size='12' font-weight='bold'>{}{}</text>\n", x0 + 8,
-      y0 + 15, svg::escape_xml(row.metric), row.layer == "-" ? "" : svg::escape_xml(" [" + row.layer + "]"));
+  svg += fmt::format("<text x='{:.1f}' y='{:.1f}' font-size='12' font-weight='bold'>{}{}</text>\n",
+                     x0 + 8, y0 + 15, svg::escape_xml(row.metric),
+                     row.layer == "-" ? "" : svg::escape_xml(" [" + row.layer + "]"));
   const std::string se = row.fits.back().points > 2
-                            ? fmt::format(" ± {:.2f}", row.fits.back().slope_stderr)
-                            : std::string();
+                             ? fmt::format(" ± {:.2f}", row.fits.back().slope_stderr)
+                             : std::string();
   svg += fmt::format("<text x='{:.1f}' y='{:.1f}' font-size='11' fill='{}'>{}{} · {}{}</text>\n",
                      x0 + 8, y0 + 30, verdict_color(row.verdict), slope, se,
                      verdict_name(row.verdict), row.uncertain ? "?" : "");
@@ -66,7 +67,8 @@ void panel(std::string& svg, const CoordData& data, const CoordRow& row, double 
     for (const double v : step)
       if (v > 0 && std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
   svg += fmt::format("<rect x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' fill='#fafafa' "
-                     "stroke='#d0d7de'/>\n", px, py, w, h);
+                     "stroke='#d0d7de'/>\n",
+                     px, py, w, h);
   if (!(lo <= hi)) {
     svg += fmt::format("<text x='{:.1f}' y='{:.1f}' font-size='11' fill='#6e7781' "
                        "text-anchor='middle'>all values 0 or missing</text>\n",
@@ -80,7 +82,9 @@ void panel(std::string& svg, const CoordData& data, const CoordRow& row, double 
   ly0 = mid - half, ly1 = mid + half;
   const double lx0 = std::log10(data.scales.front()), lx1 = std::log10(data.scales.back());
   const double xpad = (lx1 - lx0) * 0.06;
-  const auto X = [&](double s) { return px + (std::log10(s) - lx0 + xpad) / (lx1 - lx0 + 2 * xpad) * w; };
+  const auto X = [&](double s) {
+    return px + (std::log10(s) - lx0 + xpad) / (lx1 - lx0 + 2 * xpad) * w;
+  };
   const auto Y = [&](double v) { return py + h - (std::log10(v) - ly0) / (ly1 - ly0) * h; };
 
   // y ticks at powers of ten and, inside a decade, at 2 and 5 times them.
@@ -100,11 +104,13 @@ void panel(std::string& svg, const CoordData& data, const CoordRow& row, double 
     svg += fmt::format("<line x1='{:.1f}' x2='{:.1f}' y1='{:.1f}' y2='{:.1f}' stroke='#e6e8eb'/>\n",
                        px, px + w, Y(v), Y(v));
     svg += fmt::format("<text x='{:.1f}' y='{:.1f}' font-size='10' text-anchor='end' "
-                       "fill='#57606a'>{}</text>\n", px - 4, Y(v) + 3, tick_label(v));
+                       "fill='#57606a'>{}</text>\n",
+                       px - 4, Y(v) + 3, tick_label(v));
   }
   for (const double s : data.scales)
     svg += fmt::format("<text x='{:.1f}' y='{:.1f}' font-size='10' text-anchor='middle' "
-                       "fill='#57606a'>{:g}</text>\n", X(s), py + h + 14, s);
+                       "fill='#57606a'>{:g}</text>\n",
+                       X(s), py + h + 14, s);
 
   for (size_t t = 0; t < row.mean.size(); ++t) {
     const std::string color = step_color(t, row.mean.size());
@@ -138,11 +144,11 @@ std::string coord_svg(const CoordData& data, const CoordAnalysis& analysis,
   const int grid_rows = (int(rows.size()) + columns - 1) / columns;
   const double width = std::max(columns * kPanelW, 620.0);
   const double height = kHeader + std::max(1, grid_rows) * kPanelH + 8;
-  std::string svg = fmt::format(
-      "<svg xmlns='http://www.w3.org/2000/svg' width='{:.0f}' height='{:.0f}' "
-      "viewBox='0 0 {:.0f} {:.0f}' font-family='Helvetica, Arial, sans-serif'>\n"
-      "<rect width='100%' height='100%' fill='white'/>\n",
-      width, height, width, height);
+  std::string svg =
+      fmt::format("<svg xmlns='http://www.w3.org/2000/svg' width='{:.0f}' height='{:.0f}' "
+                  "viewBox='0 0 {:.0f} {:.0f}' font-family='Helvetica, Arial, sans-serif'>\n"
+                  "<rect width='100%' height='100%' fill='white'/>\n",
+                  width, height, width, height);
   std::string ladder;
   for (const param::Axis a : data.axes)
     ladder += fmt::format("{}{} {}..{}", ladder.empty() ? "" : ", ", param::axis_name(a),
@@ -162,9 +168,10 @@ std::string coord_svg(const CoordData& data, const CoordAnalysis& analysis,
   lx += 36;
   for (size_t t = 0; t < data.steps.size(); ++t) {
     svg += fmt::format("<line x1='{:.0f}' x2='{:.0f}' y1='58' y2='58' stroke='{}' "
-                       "stroke-width='3'/>\n", lx, lx + 18, step_color(t, data.steps.size()));
-    svg += fmt::format("<text x='{:.0f}' y='62' font-size='11'>{}</text>\n", lx + 22,
-                       data.steps[t]);
+                       "stroke-width='3'/>\n",
+                       lx, lx + 18, step_color(t, data.steps.size()));
+    svg +=
+        fmt::format("<text x='{:.0f}' y='62' font-size='11'>{}</text>\n", lx + 22, data.steps[t]);
     lx += 52;
   }
   for (size_t i = 0; i < rows.size(); ++i)

@@ -19,7 +19,7 @@ namespace moet::analysis {
 struct LrPoint {
   double log2_lr = 0;
   double mean = NAN, min = NAN, max = NAN;  // over the seeds that did not diverge
-  int seeds = 0;     // finished trials (done or diverged)
+  int seeds = 0;                            // finished trials (done or diverged)
   int diverged = 0;  // of which diverged; any diverged seed makes the LR count as diverged
   std::map<int64_t, double> by_seed;  // seed -> loss (inf: diverged): the per-seed curves
   bool is_diverged() const { return diverged > 0; }
@@ -27,7 +27,7 @@ struct LrPoint {
 
 struct ScaleCurve {
   double scale = 1;
-  std::string shape;  // "N=64 Ne=64": the ladder's axes at this scale
+  std::string shape;            // "N=64 Ne=64": the ladder's axes at this scale
   std::vector<LrPoint> points;  // sorted by LR
 };
 
@@ -45,16 +45,16 @@ enum class Trend { better, not_better, unknown };
 // doubling times the doublings from the base to the scale furthest from it, at every scale, so a
 // rung's noise is judged against the ladder's whole band (x8 at 0.5 per doubling: 1.5 octaves).
 struct Drift {
-  double octaves = NAN;       // end to end: optimum at the largest scale minus at the smallest
-  double scale_ratio = 1;     // largest / smallest scale
-  double per_doubling = NAN;  // octaves / log2(scale_ratio)
-  double excursion = NAN;     // the largest |optimum - base optimum| over the scales, signed
+  double octaves = NAN;          // end to end: optimum at the largest scale minus at the smallest
+  double scale_ratio = 1;        // largest / smallest scale
+  double per_doubling = NAN;     // octaves / log2(scale_ratio)
+  double excursion = NAN;        // the largest |optimum - base optimum| over the scales, signed
   double excursion_scale = NAN;  // where it is
   double excursion_per_doubling = NAN;  // over the doublings from the base to the furthest scale
-  bool is_bound = false;      // an optimum is at the grid edge: the excursion may be larger
-  bool holds = false;  // |excursion per doubling| <= tolerance; no edge or missing optimum
-  bool fails = false;  // beyond the tolerance: does not transfer (neither: uncertain)
-  std::string text;           // "optimum drifts +0.50 octaves over 8x (+0.17 per doubling): ..."
+  bool is_bound = false;  // an optimum is at the grid edge: the excursion may be larger
+  bool holds = false;     // |excursion per doubling| <= tolerance; no edge or missing optimum
+  bool fails = false;     // beyond the tolerance: does not transfer (neither: uncertain)
+  std::string text;       // "optimum drifts +0.50 octaves over 8x (+0.17 per doubling): ..."
 };
 
 // optima and their scales in scale order, base the index of the tuned scale (base_index);
@@ -72,12 +72,12 @@ struct SeedOptimum {
 };
 
 struct LadderAnalysis {
-  std::vector<Optimum> optima;  // per scale, of the mean over seeds
+  std::vector<Optimum> optima;                        // per scale, of the mean over seeds
   std::vector<std::vector<SeedOptimum>> seed_optima;  // per scale; empty where it has one seed
-  int base = 0;                 // the scale whose optimum is the tuned LR: x1, else the smallest
+  int base = 0;  // the scale whose optimum is the tuned LR: x1, else the smallest
   Drift drift;
-  double base_grid_log2_lr = NAN;   // the grid LR nearest the base's optimum
-  std::vector<double> loss_at_base_lr;  // per scale at that LR (NaN: missing or diverged)
+  double base_grid_log2_lr = NAN;             // the grid LR nearest the base's optimum
+  std::vector<double> loss_at_base_lr;        // per scale at that LR (NaN: missing or diverged)
   std::vector<double> seed_range_at_base_lr;  // per scale: max - min over seeds (NaN: one seed)
   Trend at_base_lr = Trend::unknown, at_optimum = Trend::unknown;
   std::vector<std::string> base_lr_breaks, optimum_breaks;  // "x2 -> x4: +0.012"

@@ -8,8 +8,9 @@
 // least-squares fit over more: loss-vs-LR curves are steep on the high side and flat on the low
 // side, and a wider parabola is pulled towards the flat side (measured on exp(u) - u: up to half
 // an octave). With ties going to the smaller value the parabola always opens upwards; it is
-// ill-posed only on a flat curve (every loss equal), where the grid minimum stands (kind argmin). A minimum at the edge of the grid, or beside a diverged point, is reported as
-// such (kind edge): the true optimum may lie beyond what was tried.
+// ill-posed only on a flat curve (every loss equal), where the grid minimum stands (kind argmin). A
+// minimum at the edge of the grid, or beside a diverged point, is reported as such (kind edge): the
+// true optimum may lie beyond what was tried.
 #pragma once
 
 #include <cmath>
@@ -24,18 +25,18 @@ struct LossPoint {
 };
 
 enum class OptimumKind {
-  fit,       // vertex of the parabola
-  argmin,    // the grid minimum: the curve is flat, a parabola is ill-posed
-  edge,      // the grid minimum lies at the grid's edge or beside a diverged point
-  none,      // every point diverged
+  fit,     // vertex of the parabola
+  argmin,  // the grid minimum: the curve is flat, a parabola is ill-posed
+  edge,    // the grid minimum lies at the grid's edge or beside a diverged point
+  none,    // every point diverged
 };
 const char* optimum_kind_name(OptimumKind kind);
 
 struct Optimum {
   OptimumKind kind = OptimumKind::none;
-  double log2_x = NAN;      // the estimated optimum
-  double loss = NAN;        // the grid minimum's loss (measured, not fitted)
-  double fitted_loss = NAN; // the parabola's value at its vertex (fit only)
+  double log2_x = NAN;       // the estimated optimum
+  double loss = NAN;         // the grid minimum's loss (measured, not fitted)
+  double fitted_loss = NAN;  // the parabola's value at its vertex (fit only)
   double grid_log2_x = NAN;  // where the grid minimum is
 };
 

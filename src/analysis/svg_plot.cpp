@@ -62,12 +62,12 @@ std::string shape_path(Shape shape, double x, double y, double r) {
     case Shape::circle:
       return fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{:.1f}\"", x, y, r);
     case Shape::cross:
-      return fmt::format(
-          "<path d=\"M{:.1f} {:.1f}L{:.1f} {:.1f}M{:.1f} {:.1f}L{:.1f} {:.1f}\" stroke-width=\"2.2\"",
-          x - r, y - r, x + r, y + r, x - r, y + r, x + r, y - r);
+      return fmt::format("<path d=\"M{:.1f} {:.1f}L{:.1f} {:.1f}M{:.1f} {:.1f}L{:.1f} {:.1f}\" "
+                         "stroke-width=\"2.2\"",
+                         x - r, y - r, x + r, y + r, x - r, y + r, x + r, y - r);
     case Shape::triangle_up:
-      return fmt::format("<path d=\"M{:.1f} {:.1f}L{:.1f} {:.1f}L{:.1f} {:.1f}Z\"", x, y - r,
-                         x + r, y + r * 0.8, x - r, y + r * 0.8);
+      return fmt::format("<path d=\"M{:.1f} {:.1f}L{:.1f} {:.1f}L{:.1f} {:.1f}Z\"", x, y - r, x + r,
+                         y + r * 0.8, x - r, y + r * 0.8);
     case Shape::star: {
       std::string d;
       for (int i = 0; i < 10; ++i) {
@@ -95,9 +95,7 @@ struct Frame {
     if (std::isfinite(y_clip)) y = std::min(y, y_clip);
     return top + (y_hi - y) / (y_hi - y_lo) * ph;
   }
-  bool clipped(double y) const {
-    return std::isfinite(y_clip) && std::isfinite(y) && y > y_clip;
-  }
+  bool clipped(double y) const { return std::isfinite(y_clip) && std::isfinite(y) && y > y_clip; }
 };
 
 // Data ranges: every finite value, with y capped at the clip; then padded, and widened when
@@ -152,8 +150,9 @@ void draw_canvas(const Plot& plot, const Frame& f, std::string& out) {
       "viewBox=\"0 0 {} {}\" font-family=\"sans-serif\" font-size=\"12\" role=\"img\">\n",
       escape_xml(plot.css_class), plot.width, plot.height, plot.width, plot.height);
   if (!plot.title.empty())
-    out += fmt::format("<text x=\"{:.1f}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
-                       f.left, escape_xml(plot.title));
+    out +=
+        fmt::format("<text x=\"{:.1f}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
+                    f.left, escape_xml(plot.title));
   out += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
                      "fill=\"#fff\" stroke=\"#999\"/>\n",
                      f.left, f.top, f.pw, f.ph);
@@ -192,10 +191,11 @@ void draw_axes(const Plot& plot, const Frame& f, std::string& out) {
 
   for (const auto& [x, label] : plot.x_rules) {
     if (!std::isfinite(x) || x < f.x_lo || x > f.x_hi) continue;
-    out += fmt::format("<g class=\"rule\"><line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" "
-                       "y2=\"{2:.1f}\" stroke=\"#888\" stroke-dasharray=\"3 3\"/><text x=\"{3:.1f}\" "
-                       "y=\"{4:.1f}\" fill=\"#666\" font-size=\"10\">{5}</text></g>\n",
-                       f.X(x), top, top + ph, f.X(x) + 3, top + ph - 4, escape_xml(label));
+    out +=
+        fmt::format("<g class=\"rule\"><line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" "
+                    "y2=\"{2:.1f}\" stroke=\"#888\" stroke-dasharray=\"3 3\"/><text x=\"{3:.1f}\" "
+                    "y=\"{4:.1f}\" fill=\"#666\" font-size=\"10\">{5}</text></g>\n",
+                    f.X(x), top, top + ph, f.X(x) + 3, top + ph - 4, escape_xml(label));
   }
 }
 
@@ -225,17 +225,17 @@ void draw_series(const Series& s, const Frame& f, std::string& out) {
     for (const Point& p : s.points) {
       if (!std::isfinite(p.y)) continue;
       const Shape shape = f.clipped(p.y) ? Shape::triangle_up : Shape::circle;
-      out += shape_path(shape, f.X(p.x), f.Y(p.y), 3.5) +
-             (f.clipped(p.y) ? " fill=\"#fff\"" : "") + "><title>" + escape_xml(p.title) +
-             "</title>" + (shape == Shape::circle ? "</circle>\n" : "</path>\n");
+      out += shape_path(shape, f.X(p.x), f.Y(p.y), 3.5) + (f.clipped(p.y) ? " fill=\"#fff\"" : "") +
+             "><title>" + escape_xml(p.title) + "</title>" +
+             (shape == Shape::circle ? "</circle>\n" : "</path>\n");
     }
   out += "</g>\n";
 }
 
 void draw_marker(const Marker& m, const Frame& f, std::string& out) {
   const bool filled = m.shape != Shape::cross;
-  out += fmt::format("<g class=\"{}\" stroke=\"{}\" fill=\"{}\">", escape_xml(m.css_class),
-                     m.color, filled ? m.color : "none");
+  out += fmt::format("<g class=\"{}\" stroke=\"{}\" fill=\"{}\">", escape_xml(m.css_class), m.color,
+                     filled ? m.color : "none");
   out += shape_path(m.shape, f.X(m.x), f.Y(m.y), m.shape == Shape::star ? 8 : 5) +
          (m.shape == Shape::star ? " stroke=\"#000\" stroke-width=\"0.8\"" : "") + "><title>" +
          escape_xml(m.title) + "</title>" + (m.shape == Shape::circle ? "</circle>" : "</path>") +

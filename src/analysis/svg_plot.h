@@ -41,8 +41,8 @@ struct Plot {
   std::string title;
   std::string x_label, y_label;
   std::function<std::string(double)> x_tick_text;  // default: {:g}
-  bool integer_x_ticks = false;  // ticks only at whole numbers (log2 axes)
-  double y_clip = NAN;           // values above are clipped to the top edge
+  bool integer_x_ticks = false;                    // ticks only at whole numbers (log2 axes)
+  double y_clip = NAN;                             // values above are clipped to the top edge
   std::vector<Series> series;
   std::vector<Marker> markers;
   std::vector<std::pair<double, std::string>> x_rules;  // dashed vertical lines with a label

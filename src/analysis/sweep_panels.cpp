@@ -85,8 +85,10 @@ std::vector<Panel> build_panels(const std::vector<sweep::TrialRecord>& trials,
             const double log2_lr = std::round(std::log2(t.lr) * 1e6) / 1e6;
             grid[p.scale][log2_lr].push_back(&t);
             example[p.scale] = &t;
-            if (t.status == RunStatus::failed) ++panel.failed;
-            else if (!is_finished(t.status)) ++panel.unfinished;
+            if (t.status == RunStatus::failed)
+              ++panel.failed;
+            else if (!is_finished(t.status))
+              ++panel.unfinished;
           }
         }
         for (const auto& [scale, by_lr] : grid) {

@@ -13,8 +13,8 @@ namespace moet::analysis {
 
 struct Panel {
   std::string preset, ladder, axes;
-  double init_std = 0;      // param.init_std of its trials (0: the preset's default)
-  bool init_swept = false;  // the ladder has panels for several init stds
+  double init_std = 0;             // param.init_std of its trials (0: the preset's default)
+  bool init_swept = false;         // the ladder has panels for several init stds
   std::vector<ScaleCurve> curves;  // by scale
   // trial_keys[scale][point]: the trials behind each LR point, for their loss curves.
   std::vector<std::vector<std::vector<std::string>>> trial_keys;

@@ -84,8 +84,8 @@ std::string lr_plot(const Panel& panel, const LadderAnalysis& a, const std::stri
     for (const LrPoint& p : c.points) {
       svg::Point q;
       q.x = p.log2_lr;
-      const std::string where = fmt::format("{} ({}), lr {}", scale_label(c.scale), c.shape,
-                                            lr_text(p.log2_lr));
+      const std::string where =
+          fmt::format("{} ({}), lr {}", scale_label(c.scale), c.shape, lr_text(p.log2_lr));
       if (p.is_diverged()) {
         svg::Marker m;
         m.x = p.log2_lr;
@@ -155,16 +155,16 @@ std::string init_plot(const InitTransfer& t, const std::string& metric,
     for (const InitStdPoint& q : c.points) {
       const std::string where = fmt::format("{}, init std {:g}", scale_label(c.scale), q.init_std);
       const bool finite = std::isfinite(q.loss);
-      s.points.push_back({std::log2(q.init_std), finite ? q.loss : NAN, NAN, NAN,
-                          finite ? fmt::format("{}: {:.4f} at lr {}", where, q.loss,
-                                               lr_text(q.log2_lr))
-                                 : where + ": no finished, non-diverged trial"});
+      s.points.push_back(
+          {std::log2(q.init_std), finite ? q.loss : NAN, NAN, NAN,
+           finite ? fmt::format("{}: {:.4f} at lr {}", where, q.loss, lr_text(q.log2_lr))
+                  : where + ": no finished, non-diverged trial"});
     }
     plot.series.push_back(s);
     const Optimum& o = c.optimum;
     if (o.kind != OptimumKind::none)
-      plot.markers.push_back(optimum_marker(
-          o, c.scale, svg::palette(i), fmt::format("init std {:.3g}", std::exp2(o.log2_x))));
+      plot.markers.push_back(optimum_marker(o, c.scale, svg::palette(i),
+                                            fmt::format("init std {:.3g}", std::exp2(o.log2_x))));
   }
   return svg::render(plot);
 }
@@ -208,12 +208,12 @@ std::string curves_plot(const sweep::ResultsStore& store, const Panel& panel,
       if (std::abs(panel.curves[i].points[j].log2_lr - o.grid_log2_x) > 1e-6) continue;
       const auto& keys = panel.trial_keys[i][j];
       if (keys.empty()) continue;
-      svg::Series train{scale_label(panel.curves[i].scale) + " train", svg::palette(i), {}, false,
-                        false};
+      svg::Series train{
+          scale_label(panel.curves[i].scale) + " train", svg::palette(i), {}, false, false};
       svg::Series val{scale_label(panel.curves[i].scale) + " val", svg::palette(i), {}, true, true};
       for (const sweep::CurvePoint& p : store.curve(keys.front())) {
-        train.points.push_back({double(p.tokens), p.loss, NAN, NAN,
-                                fmt::format("step {}: {:.4f}", p.step, p.loss)});
+        train.points.push_back(
+            {double(p.tokens), p.loss, NAN, NAN, fmt::format("step {}: {:.4f}", p.step, p.loss)});
         if (std::isfinite(p.val_loss))
           val.points.push_back({double(p.tokens), p.val_loss, NAN, NAN,
                                 fmt::format("step {}: val {:.4f}", p.step, p.val_loss)});
@@ -323,9 +323,9 @@ std::string plot_stem(const std::string& preset, const std::string& ladder) {
 
 // "sp-width" (+ "-std0.01").
 std::string plot_stem(const Panel& panel) {
-  return plot_stem(panel.preset, panel.ladder +
-                                     (panel.init_swept ? fmt::format("-std{:g}", panel.init_std)
-                                                       : std::string()));
+  return plot_stem(
+      panel.preset,
+      panel.ladder + (panel.init_swept ? fmt::format("-std{:g}", panel.init_std) : std::string()));
 }
 
 }  // namespace
@@ -342,8 +342,7 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                               const ReportOptions& options) {
   nlohmann::json out = {{"loss", options.metric},
                         {"drift_tolerance_octaves_per_doubling", options.drift_tolerance},
-                        {"init_drift_tolerance_octaves_per_doubling",
-                         options.init_drift_tolerance},
+                        {"init_drift_tolerance_octaves_per_doubling", options.init_drift_tolerance},
                         {"panels", nlohmann::json::array()},
                         {"init_transfer", nlohmann::json::array()}};
   for (size_t k = 0; k < panels.size(); ++k) {
@@ -359,9 +358,12 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                                {"log2_lr", finite_or_null(so.optimum.log2_x)}});
       nlohmann::json points = nlohmann::json::array();
       for (const LrPoint& q : p.curves[i].points)
-        points.push_back({{"log2_lr", q.log2_lr}, {"lr", std::exp2(q.log2_lr)},
-                          {"mean", finite_or_null(q.mean)}, {"min", finite_or_null(q.min)},
-                          {"max", finite_or_null(q.max)}, {"seeds", q.seeds},
+        points.push_back({{"log2_lr", q.log2_lr},
+                          {"lr", std::exp2(q.log2_lr)},
+                          {"mean", finite_or_null(q.mean)},
+                          {"min", finite_or_null(q.min)},
+                          {"max", finite_or_null(q.max)},
+                          {"seeds", q.seeds},
                           {"diverged", q.diverged}});
       scales.push_back({{"scale", p.curves[i].scale},
                         {"shape", p.curves[i].shape},
@@ -376,26 +378,28 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                         {"seed_optima", seed_optima},
                         {"points", points}});
     }
-    out["panels"].push_back(with_drift(a.drift, {{"preset", p.preset},
-                             {"ladder", p.ladder},
-                             {"axes", p.axes},
-                             {"init_std", p.init_std},
-                             {"verdict", panel_title(p) + ": " + a.verdict},
-                             {"base_scale", p.curves.empty() ? 1.0 : p.curves[size_t(a.base)].scale},
-                             {"base_optimal_log2_lr", finite_or_null(a.base_grid_log2_lr)},
-                             {"larger_is_better_at_base_lr", trend_name(a.at_base_lr)},
-                             {"larger_is_better_at_optimum", trend_name(a.at_optimum)},
-                             {"notes", a.notes},
-                             {"unfinished_trials", p.unfinished},
-                             {"failed_trials", p.failed},
-                             {"scales", scales}}));
+    out["panels"].push_back(with_drift(
+        a.drift, {{"preset", p.preset},
+                  {"ladder", p.ladder},
+                  {"axes", p.axes},
+                  {"init_std", p.init_std},
+                  {"verdict", panel_title(p) + ": " + a.verdict},
+                  {"base_scale", p.curves.empty() ? 1.0 : p.curves[size_t(a.base)].scale},
+                  {"base_optimal_log2_lr", finite_or_null(a.base_grid_log2_lr)},
+                  {"larger_is_better_at_base_lr", trend_name(a.at_base_lr)},
+                  {"larger_is_better_at_optimum", trend_name(a.at_optimum)},
+                  {"notes", a.notes},
+                  {"unfinished_trials", p.unfinished},
+                  {"failed_trials", p.failed},
+                  {"scales", scales}}));
   }
   for (const InitTransfer& t : inits) {
     nlohmann::json scales = nlohmann::json::array();
     for (const InitCurve& c : t.curves) {
       nlohmann::json points = nlohmann::json::array();
       for (const InitStdPoint& q : c.points)
-        points.push_back({{"init_std", q.init_std}, {"log2_lr", finite_or_null(q.log2_lr)},
+        points.push_back({{"init_std", q.init_std},
+                          {"log2_lr", finite_or_null(q.log2_lr)},
                           {"loss", finite_or_null(q.loss)}});
       scales.push_back({{"scale", c.scale},
                         {"shape", c.shape},
@@ -406,10 +410,11 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                           {"loss", finite_or_null(c.optimum.loss)}}},
                         {"points", points}});
     }
-    out["init_transfer"].push_back(with_drift(t.drift, {{"preset", t.preset},
-                                    {"ladder", t.ladder},
-                                    {"verdict", init_title(t) + ": " + t.verdict},
-                                    {"scales", scales}}));
+    out["init_transfer"].push_back(
+        with_drift(t.drift, {{"preset", t.preset},
+                             {"ladder", t.ladder},
+                             {"verdict", init_title(t) + ": " + t.verdict},
+                             {"scales", scales}}));
   }
   return out;
 }
@@ -458,15 +463,15 @@ std::string verdict_list(const std::vector<LadderAnalysis>& analyses,
                         verdict_class(analyses[k]), k, escape_xml(verdicts[k]));
   for (size_t k = 0; k < inits.size(); ++k)
     html += fmt::format("<li class=\"{}\"><a href=\"#init-{}\">{}</a></li>\n",
-                        drift_class(inits[k].drift), k,
-                        escape_xml(verdicts[analyses.size() + k]));
+                        drift_class(inits[k].drift), k, escape_xml(verdicts[analyses.size() + k]));
   html += fmt::format(
       "</ul>\n<p class=\"meta\">How to read: each scale's optimum is the vertex of a parabola "
       "fitted in log2(LR) around its best grid point (the grid point itself when the fit is "
       "ill-posed or the best point lies at the grid's edge); stars mark optima, crosses diverged "
       "trials, open triangles values above the plot's top, bars the range over seeds. The "
       "optimum transfers when it moves at most ±{:g} octaves per doubling of scale from the "
-      "smallest to the largest scale (standard parameterization under Adam moves about one). \"Larger is better\" asks that loss falls at every step up the ladder, both at the "
+      "smallest to the largest scale (standard parameterization under Adam moves about one). "
+      "\"Larger is better\" asks that loss falls at every step up the ladder, both at the "
       "base's optimal LR and at each scale's own optimum.</p>\n",
       options.drift_tolerance);
   return html;
@@ -474,14 +479,12 @@ std::string verdict_list(const std::vector<LadderAnalysis>& analyses,
 
 // Panel k's section: verdict, notes, the loss-vs-LR and loss-vs-scale figures, the optima and
 // the training curves. Its figures also go to `figures`, titled with the panel.
-std::string panel_section(const sweep::ResultsStore& store, const Panel& p,
-                          const LadderAnalysis& a, size_t k, const ReportOptions& options,
-                          std::vector<SvgFile>& figures) {
+std::string panel_section(const sweep::ResultsStore& store, const Panel& p, const LadderAnalysis& a,
+                          size_t k, const ReportOptions& options, std::vector<SvgFile>& figures) {
   std::string html = fmt::format(
       "<section class=\"panel\" id=\"panel-{}\">\n<h2>{} <small>(ladder axes {} x "
       "scale)</small></h2>\n<p class=\"verdict {}\">{}</p>\n",
-      k, escape_xml(panel_title(p)), escape_xml(p.axes), verdict_class(a),
-      escape_xml(a.verdict));
+      k, escape_xml(panel_title(p)), escape_xml(p.axes), verdict_class(a), escape_xml(a.verdict));
   if (!a.notes.empty() || p.unfinished || p.failed) {
     html += "<ul class=\"notes\">";
     for (const auto& n : a.notes) html += "<li>" + escape_xml(n) + "</li>";
@@ -497,8 +500,8 @@ std::string panel_section(const sweep::ResultsStore& store, const Panel& p,
   figures.push_back({stem + ".scale.svg", scale_plot(p, a, options.metric, prefix)});
   const std::string curves = curves_plot(store, p, a);
   if (!curves.empty())
-    html += "<details><summary>training curves at the best LRs</summary>\n" + curves +
-            "</details>\n";
+    html +=
+        "<details><summary>training curves at the best LRs</summary>\n" + curves + "</details>\n";
   return html + "</section>\n";
 }
 
@@ -514,10 +517,10 @@ std::string init_section(const InitTransfer& t, size_t k, const ReportOptions& o
       "when it moves at most ±{:g} octaves per doubling of scale.</p>\n",
       k, escape_xml(title), drift_class(t.drift), escape_xml(t.verdict),
       options.init_drift_tolerance);
-  html += "<div class=\"figures\">\n" + init_plot(t, options.metric) + "</div>\n" +
-          init_table(t) + "</section>\n";
-  figures.push_back({plot_stem(t.preset, t.ladder) + ".init.svg",
-                     init_plot(t, options.metric, title + ": ")});
+  html += "<div class=\"figures\">\n" + init_plot(t, options.metric) + "</div>\n" + init_table(t) +
+          "</section>\n";
+  figures.push_back(
+      {plot_stem(t.preset, t.ladder) + ".init.svg", init_plot(t, options.metric, title + ": ")});
   return html;
 }
 
@@ -544,10 +547,14 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   const std::vector<sweep::TrialRecord> trials = store.current_trials();
   int done = 0, diverged = 0, failed = 0, unfinished = 0;
   for (const auto& t : trials) {
-    if (t.status == RunStatus::done) ++done;
-    else if (t.status == RunStatus::diverged) ++diverged;
-    else if (t.status == RunStatus::failed) ++failed;
-    else ++unfinished;
+    if (t.status == RunStatus::done)
+      ++done;
+    else if (t.status == RunStatus::diverged)
+      ++diverged;
+    else if (t.status == RunStatus::failed)
+      ++failed;
+    else
+      ++unfinished;
   }
   if (done + diverged == 0)
     fail("{}: no finished trials to report on ({} trials: {} failed, {} not run yet)", store.path(),
@@ -562,8 +569,7 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   }
   const std::vector<InitTransfer> inits =
       analyze_init_transfer(panels, analyses, options.init_drift_tolerance);
-  for (const InitTransfer& t : inits)
-    files.verdicts.push_back(init_title(t) + ": " + t.verdict);
+  for (const InitTransfer& t : inits) files.verdicts.push_back(init_title(t) + ": " + t.verdict);
 
   const param::AxisValues base = store.base_shape();
   std::string html = page_head(store, base, counts, options);
@@ -581,8 +587,11 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   summary["database"] = store.path();
   summary["spec"] = store.meta("spec_path");
   summary["name"] = store.meta("name");
-  summary["trials"] = {{"total", trials.size()}, {"done", done}, {"diverged", diverged},
-                       {"failed", failed}, {"unfinished", unfinished}};
+  summary["trials"] = {{"total", trials.size()},
+                       {"done", done},
+                       {"diverged", diverged},
+                       {"failed", failed},
+                       {"unfinished", unfinished}};
   nlohmann::json base_json;
   for (const param::Axis a : param::kAllAxes) base_json[param::axis_name(a)] = base[a];
   summary["base_shape"] = base_json;

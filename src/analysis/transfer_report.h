@@ -40,12 +40,11 @@ std::string panel_title(const Panel& panel);
 // The JSON summary of analysed panels and init std sweeps (NaN written as null).
 nlohmann::json report_summary(const std::vector<Panel>& panels,
                               const std::vector<LadderAnalysis>& analyses,
-                              const std::vector<InitTransfer>& inits,
-                              const ReportOptions& options);
+                              const std::vector<InitTransfer>& inits, const ReportOptions& options);
 
 // Writes out_dir/index.html, out_dir/summary.json and each panel's loss-vs-LR and loss-vs-scale
-// figures (and each init sweep's loss-vs-init-std figure) as out_dir/plots/*.svg (atomically); throws Error when the database has no finished
-// trial to report on.
+// figures (and each init sweep's loss-vs-init-std figure) as out_dir/plots/*.svg (atomically);
+// throws Error when the database has no finished trial to report on.
 ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::string& out_dir,
                                   const ReportOptions& options);
 

@@ -15,8 +15,7 @@ TunedGlobals tune_globals(const std::vector<Panel>& panels, const std::string& p
       presets.push_back(p.preset);
   std::string chosen_preset = preset;
   if (chosen_preset.empty()) {
-    if (presets.size() != 1)
-      fail("--preset: the database holds {}; name one", join(presets, ", "));
+    if (presets.size() != 1) fail("--preset: the database holds {}; name one", join(presets, ", "));
     chosen_preset = presets.front();
   } else if (std::find(presets.begin(), presets.end(), preset) == presets.end()) {
     fail("--preset: '{}' is not in the database (it has {})", preset, join(presets, ", "));

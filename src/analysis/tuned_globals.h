@@ -13,14 +13,14 @@ namespace moet::analysis {
 
 struct TunedGlobals {
   std::string preset, ladder;
-  double log2_lr = NAN;       // the base's optimum (fitted or grid, see Optimum.kind)
+  double log2_lr = NAN;  // the base's optimum (fitted or grid, see Optimum.kind)
   OptimumKind kind = OptimumKind::none;
-  double base_loss = NAN;     // loss of the best base trial
+  double base_loss = NAN;  // loss of the best base trial
   double base_scale = 1;
-  double init_std = 0;        // param.init_std of the chosen panel (0: the preset's default)
+  double init_std = 0;  // param.init_std of the chosen panel (0: the preset's default)
   bool init_swept = false;
-  std::string base_trial;     // key of a trial at the base scale (its config carries param.*)
-  std::string verdict;        // the ladder's verdict
+  std::string base_trial;  // key of a trial at the base scale (its config carries param.*)
+  std::string verdict;     // the ladder's verdict
 };
 
 // preset: "" picks the only preset (an Error when there are several); ladder: "" picks the first

@@ -33,7 +33,9 @@ struct Shape {
   const char* role;
 };
 
-double gemm_flop(int64_t m, int64_t n, int64_t k) { return 2.0 * double(m) * double(n) * double(k); }
+double gemm_flop(int64_t m, int64_t n, int64_t k) {
+  return 2.0 * double(m) * double(n) * double(k);
+}
 
 // Median seconds per call over one timed window; the best (lowest) median over `rounds` windows,
 // since interference from other processes only ever slows a window down.
@@ -164,8 +166,9 @@ void print_moe_pattern(const BenchOptions& options) {
     cold_s = std::min(cold_s, timed_pass());
     warm_s = std::min(warm_s, timed_pass());
   }
-  fmt::print("\nMoE pattern: {} calls of m x {} x {}, m = every count in [224, {}) shuffled, fp32\n",
-             distinct, n, k, 224 + distinct);
+  fmt::print(
+      "\nMoE pattern: {} calls of m x {} x {}, m = every count in [224, {}) shuffled, fp32\n",
+      distinct, n, k, 224 + distinct);
   fmt::print("  cold pass (builds {} primitives): {:7.1f} ms, {:6.1f} GFLOP/s\n", distinct,
              cold_s * 1e3, flop / cold_s / 1e9);
   fmt::print("  warm pass (all cached):          {:7.1f} ms, {:6.1f} GFLOP/s\n", warm_s * 1e3,
@@ -196,33 +199,35 @@ void print_nested(const BenchOptions& options) {
              flop / nested_s / 1e9);
 }
 
-MOET_COMMAND(bench_gemm, Command{
-  "bench-gemm", "GEMM GFLOP/s on model shapes (fp32, bf16) against the measured peak",
-  [](CLI::App& app) {
-    auto options = std::make_shared<BenchOptions>();
-    app.add_option("--seconds", options->seconds, "timed window per figure")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--rounds", options->rounds, "windows per figure; the best median is kept")
-        ->check(CLI::PositiveNumber);
-    return std::function<int()>([options] {
-      const int threads = omp_get_max_threads();
-      const double fp32_peak = measure_fp32_peak_gflops(0.5);
-      const double bf16_peak = measure_bf16_dot_peak_gflops(0.5);
-      fmt::print("OpenMP threads: {} (set OMP_NUM_THREADS to change)\n", threads);
-      fmt::print("measured peak, fp32 FMA:        {:8.1f} GFLOP/s ({:.1f} per thread)\n",
-                 fp32_peak, fp32_peak / threads);
-      if (bf16_peak > 0)
-        fmt::print("measured peak, bf16 vdpbf16ps:  {:8.1f} GFLOP/s ({:.1f} per thread)\n",
-                   bf16_peak, bf16_peak / threads);
-      else
-        fmt::print("measured peak, bf16: no AVX512-BF16 on this CPU\n");
-      print_throughput(*options, fp32_peak, bf16_peak);
-      print_call_overhead(*options);
-      print_moe_pattern(*options);
-      print_nested(*options);
-      return kExitOk;
-    });
-  }});
+MOET_COMMAND(
+    bench_gemm,
+    Command{
+        "bench-gemm", "GEMM GFLOP/s on model shapes (fp32, bf16) against the measured peak",
+        [](CLI::App& app) {
+          auto options = std::make_shared<BenchOptions>();
+          app.add_option("--seconds", options->seconds, "timed window per figure")
+              ->check(CLI::PositiveNumber);
+          app.add_option("--rounds", options->rounds, "windows per figure; the best median is kept")
+              ->check(CLI::PositiveNumber);
+          return std::function<int()>([options] {
+            const int threads = omp_get_max_threads();
+            const double fp32_peak = measure_fp32_peak_gflops(0.5);
+            const double bf16_peak = measure_bf16_dot_peak_gflops(0.5);
+            fmt::print("OpenMP threads: {} (set OMP_NUM_THREADS to change)\n", threads);
+            fmt::print("measured peak, fp32 FMA:        {:8.1f} GFLOP/s ({:.1f} per thread)\n",
+                       fp32_peak, fp32_peak / threads);
+            if (bf16_peak > 0)
+              fmt::print("measured peak, bf16 vdpbf16ps:  {:8.1f} GFLOP/s ({:.1f} per thread)\n",
+                         bf16_peak, bf16_peak / threads);
+            else
+              fmt::print("measured peak, bf16: no AVX512-BF16 on this CPU\n");
+            print_throughput(*options, fp32_peak, bf16_peak);
+            print_call_overhead(*options);
+            print_moe_pattern(*options);
+            print_nested(*options);
+            return kExitOk;
+          });
+        }});
 
 }  // namespace
 }  // namespace moet::cli

@@ -73,18 +73,19 @@ int prepare(const PrepareArgs& args) {
   const int64_t total = int64_t(encoded.tokens.size());
   if (args.val_fraction > 0 && total < 2)
     fail("--input: {} token(s) cannot be split into train and val", total);
-  const int64_t split = args.val_fraction > 0 ? validation_start(encoded, args.val_fraction) : total;
+  const int64_t split =
+      args.val_fraction > 0 ? validation_start(encoded, args.val_fraction) : total;
   const std::span<const int32_t> all(encoded.tokens);
 
   make_dirs(args.out);
-  const int64_t train_shards =
-      write_shards(args.out, "train", all.first(size_t(split)), args.shard_tokens, tokenizer.vocab_size());
-  const int64_t val_shards =
-      write_shards(args.out, "val", all.subspan(size_t(split)), args.shard_tokens, tokenizer.vocab_size());
+  const int64_t train_shards = write_shards(args.out, "train", all.first(size_t(split)),
+                                            args.shard_tokens, tokenizer.vocab_size());
+  const int64_t val_shards = write_shards(args.out, "val", all.subspan(size_t(split)),
+                                          args.shard_tokens, tokenizer.vocab_size());
   remove_stale_shards(args.out, train_shards, val_shards);
   tokenizer.save(args.out);  // beside the shards, so `data.train = <out>` finds it
-  const int64_t val_documents = int64_t(encoded.starts.end() -
-      std::lower_bound(encoded.starts.begin(), encoded.starts.end(), split));
+  const int64_t val_documents = int64_t(
+      encoded.starts.end() - std::lower_bound(encoded.starts.begin(), encoded.starts.end(), split));
   fmt::print("{:.2f} MB of text, {} documents -> {} tokens ({:.2f} bytes/token) in {:.2f} s "
              "({:.2f} M tokens/s); train {} tokens in {} shard(s), val {} tokens (last {} "
              "documents) in {} shard(s) -> {}\n",
@@ -103,31 +104,36 @@ int info(const ConfigArgs& config_args) {
   return kExitOk;
 }
 
-MOET_COMMAND(data, Command{
-  "data", "tokenize text into llm.c .bin shards (prepare), or describe the configured data (info)",
-  [](CLI::App& app) {
-    auto args = std::make_shared<PrepareArgs>();
-    auto config_args = std::make_shared<ConfigArgs>();
-    app.require_subcommand(1);
-    CLI::App* prepare_app = app.add_subcommand(
-        "prepare", "tokenize text files (default: the bundled corpus) into train/val shards");
-    prepare_app->add_option("--tokenizer", args->tokenizer,
-                            "bundled, or a directory with encoder.json + vocab.bpe");
-    prepare_app->add_option("--input", args->inputs,
-                            "text file (.zst ok), blank lines separate documents (repeatable)")
-        ->take_all();
-    prepare_app->add_option("--out", args->out, "output directory")->required();
-    prepare_app->add_option("--val-fraction", args->val_fraction,
-                            "share of tokens for val: a tail of whole documents (default 0.05; 0 = none)");
-    prepare_app->add_option("--shard-tokens", args->shard_tokens,
-                            "tokens per shard file (default 100000000)");
-    CLI::App* info_app =
-        app.add_subcommand("info", "open the data of a config (data.* keys) and describe it");
-    add_config_options(*info_app, *config_args);
-    return std::function<int()>([args, config_args, prepare_app] {
-      return prepare_app->parsed() ? prepare(*args) : info(*config_args);
-    });
-  }});
+MOET_COMMAND(
+    data,
+    Command{
+        "data",
+        "tokenize text into llm.c .bin shards (prepare), or describe the configured data (info)",
+        [](CLI::App& app) {
+          auto args = std::make_shared<PrepareArgs>();
+          auto config_args = std::make_shared<ConfigArgs>();
+          app.require_subcommand(1);
+          CLI::App* prepare_app = app.add_subcommand(
+              "prepare", "tokenize text files (default: the bundled corpus) into train/val shards");
+          prepare_app->add_option("--tokenizer", args->tokenizer,
+                                  "bundled, or a directory with encoder.json + vocab.bpe");
+          prepare_app
+              ->add_option("--input", args->inputs,
+                           "text file (.zst ok), blank lines separate documents (repeatable)")
+              ->take_all();
+          prepare_app->add_option("--out", args->out, "output directory")->required();
+          prepare_app->add_option(
+              "--val-fraction", args->val_fraction,
+              "share of tokens for val: a tail of whole documents (default 0.05; 0 = none)");
+          prepare_app->add_option("--shard-tokens", args->shard_tokens,
+                                  "tokens per shard file (default 100000000)");
+          CLI::App* info_app =
+              app.add_subcommand("info", "open the data of a config (data.* keys) and describe it");
+          add_config_options(*info_app, *config_args);
+          return std::function<int()>([args, config_args, prepare_app] {
+            return prepare_app->parsed() ? prepare(*args) : info(*config_args);
+          });
+        }});
 
 }  // namespace
 }  // namespace moet::cli

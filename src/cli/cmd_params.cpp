@@ -18,30 +18,36 @@ namespace {
 // The stored table is rebuilt against the run's own model config, never re-resolved.
 param::Parameterization stored_parameterization(const std::string& run_dir) {
   const Checkpoint c = load_checkpoint_metadata(run_dir);
-  const Config config = Config::parse(full_config_schema(), c.config_toml, run_dir + " (checkpoint config)");
+  const Config config =
+      Config::parse(full_config_schema(), c.config_toml, run_dir + " (checkpoint config)");
   return stored_parameterization(c, model_config_from(config), run_dir);
 }
 
-MOET_COMMAND(params, Command{
-  "params", "print the resolved parameterization: every tensor's init, multiplier, LR, eps, WD",
-  [](CLI::App& app) {
-    auto args = std::make_shared<ConfigArgs>();
-    auto json = std::make_shared<bool>(false);
-    auto run = std::make_shared<std::string>();
-    add_config_options(app, *args);
-    app.add_option("--run", *run, "print the parameterization stored in this run's checkpoint");
-    app.add_flag("--json", *json, "print JSON (the form stored in checkpoints)");
-    return std::function<int()>([args, json, run] {
-      if (!run->empty() && (!args->path.empty() || !args->sets.empty()))
-        fail("--run prints the run's stored table; it takes no --config or --set");
-      const param::Parameterization p = run->empty()
-                                            ? param::resolve_parameterization(load_config(*args))
-                                            : stored_parameterization(*run);
-      if (*json) fmt::print("{}\n", to_json(p).dump(2));
-      else fmt::print("{}", format_table(p));
-      return kExitOk;
-    });
-  }});
+MOET_COMMAND(
+    params,
+    Command{"params",
+            "print the resolved parameterization: every tensor's init, multiplier, LR, eps, WD",
+            [](CLI::App& app) {
+              auto args = std::make_shared<ConfigArgs>();
+              auto json = std::make_shared<bool>(false);
+              auto run = std::make_shared<std::string>();
+              add_config_options(app, *args);
+              app.add_option("--run", *run,
+                             "print the parameterization stored in this run's checkpoint");
+              app.add_flag("--json", *json, "print JSON (the form stored in checkpoints)");
+              return std::function<int()>([args, json, run] {
+                if (!run->empty() && (!args->path.empty() || !args->sets.empty()))
+                  fail("--run prints the run's stored table; it takes no --config or --set");
+                const param::Parameterization p =
+                    run->empty() ? param::resolve_parameterization(load_config(*args))
+                                 : stored_parameterization(*run);
+                if (*json)
+                  fmt::print("{}\n", to_json(p).dump(2));
+                else
+                  fmt::print("{}", format_table(p));
+                return kExitOk;
+              });
+            }});
 
 }  // namespace
 }  // namespace moet::cli

@@ -25,8 +25,8 @@ std::string absolute(const std::string& path) {
 int emit_slurm(const SweepSpec& spec, const Expansion& expansion, const std::string& db_path,
                const std::string& script_path, int threads) {
   SlurmJob job;
-  job.name = "moet-" + (spec.name.empty() ? std::filesystem::path(spec.source).stem().string()
-                                          : spec.name);
+  job.name = "moet-" +
+             (spec.name.empty() ? std::filesystem::path(spec.source).stem().string() : spec.name);
   job.moet_binary = self_binary();
   job.spec_path = absolute(spec.source);
   job.db_path = absolute(db_path);
@@ -101,59 +101,65 @@ int run_one(const SweepSpec& spec, const Expansion& expansion, const std::string
   return failed ? kExitTrialFailed : kExitOk;
 }
 
-MOET_COMMAND(sweep, Command{
-  "sweep", "train every trial of a sweep spec into a results database (docs/sweeps.md)",
-  [](CLI::App& app) {
-    auto spec_path = std::make_shared<std::string>();
-    auto db = std::make_shared<std::string>();
-    auto workers = std::make_shared<int>(0);
-    auto threads = std::make_shared<int>(0);
-    auto slurm = std::make_shared<std::string>();
-    auto dry = std::make_shared<bool>(false);
-    auto trial = std::make_shared<int64_t>(-1);
-    app.add_option("spec", *spec_path, "sweep spec (TOML, docs/sweeps.md)")->required();
-    app.add_option("--db", *db, "results database (SQLite; created when missing)")->required();
-    app.add_option("--workers", *workers,
-                   "trials at once (default: one per core, or cores / --threads)");
-    app.add_option("--threads", *threads,
-                   "threads per trial (default: 1, more when fewer trials than cores remain)");
-    app.add_option("--emit-slurm", *slurm,
-                   "write a Slurm job-array script (one trial per task) instead of running");
-    app.add_flag("--dry-run", *dry, "print every trial's command and what would run; run none");
-    CLI::Option* trial_option =
-        app.add_option("--trial", *trial, "run only trial N of the spec (what array tasks do)");
-    app.footer(
-        "Re-running the same command skips finished trials and redoes unfinished ones. Under "
-        "mpirun (OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE) or srun (SLURM_PROCID/"
-        "SLURM_STEP_NUM_TASKS) each rank runs its share.\nExit "
-        "status: 0 all trials done or diverged, 1 some failed (see the error column and the "
-        "trial's train.log), 2 bad input, 130 interrupted.");
-    return std::function<int()>([=]() -> int {
-      const SweepSpec spec = load_sweep_spec(*spec_path);
-      const Expansion expansion = expand_sweep(spec);
-      if (*workers < 0 || *threads < 0) fail("--workers and --threads must be positive");
-      if (trial_option->count() && *trial < 0) fail("--trial: must not be negative");
-      if (!slurm->empty()) return emit_slurm(spec, expansion, *db, *slurm, *threads);
-      if (*dry) return dry_run(spec, expansion, *db, *workers, *threads);
-      if (*trial >= 0) return run_one(spec, expansion, *db, *trial, *threads);
-      LocalSweepOptions options;
-      options.workers = *workers;
-      options.threads = *threads;
-      const LocalSweepResult r = run_local_sweep(spec, expansion, *db, options);
-      const RunSummary& s = r.summary;
-      fmt::print("{}: {} done, {} diverged, {} failed{} in {:.0f} s ({} finished earlier)\n",
-                 s.interrupted ? "interrupted" : "finished", s.done, s.diverged, s.failed,
-                 s.imported ? fmt::format(" ({} recorded from their run directories)", s.imported)
-                            : "",
-                 s.elapsed_s, r.finished_before);
-      if (s.interrupted) {
-        fmt::print("run the same command again to continue\n");
-        return kExitInterrupted;
-      }
-      fmt::print("report: moet report {} --out DIR\n", shell_quote({*db}));
-      return s.failed ? kExitTrialFailed : kExitOk;
-    });
-  }});
+MOET_COMMAND(
+    sweep,
+    Command{
+        "sweep", "train every trial of a sweep spec into a results database (docs/sweeps.md)",
+        [](CLI::App& app) {
+          auto spec_path = std::make_shared<std::string>();
+          auto db = std::make_shared<std::string>();
+          auto workers = std::make_shared<int>(0);
+          auto threads = std::make_shared<int>(0);
+          auto slurm = std::make_shared<std::string>();
+          auto dry = std::make_shared<bool>(false);
+          auto trial = std::make_shared<int64_t>(-1);
+          app.add_option("spec", *spec_path, "sweep spec (TOML, docs/sweeps.md)")->required();
+          app.add_option("--db", *db, "results database (SQLite; created when missing)")
+              ->required();
+          app.add_option("--workers", *workers,
+                         "trials at once (default: one per core, or cores / --threads)");
+          app.add_option(
+              "--threads", *threads,
+              "threads per trial (default: 1, more when fewer trials than cores remain)");
+          app.add_option("--emit-slurm", *slurm,
+                         "write a Slurm job-array script (one trial per task) instead of running");
+          app.add_flag("--dry-run", *dry,
+                       "print every trial's command and what would run; run none");
+          CLI::Option* trial_option = app.add_option(
+              "--trial", *trial, "run only trial N of the spec (what array tasks do)");
+          app.footer(
+              "Re-running the same command skips finished trials and redoes unfinished ones. Under "
+              "mpirun (OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE) or srun (SLURM_PROCID/"
+              "SLURM_STEP_NUM_TASKS) each rank runs its share.\nExit "
+              "status: 0 all trials done or diverged, 1 some failed (see the error column and the "
+              "trial's train.log), 2 bad input, 130 interrupted.");
+          return std::function<int()>([=]() -> int {
+            const SweepSpec spec = load_sweep_spec(*spec_path);
+            const Expansion expansion = expand_sweep(spec);
+            if (*workers < 0 || *threads < 0) fail("--workers and --threads must be positive");
+            if (trial_option->count() && *trial < 0) fail("--trial: must not be negative");
+            if (!slurm->empty()) return emit_slurm(spec, expansion, *db, *slurm, *threads);
+            if (*dry) return dry_run(spec, expansion, *db, *workers, *threads);
+            if (*trial >= 0) return run_one(spec, expansion, *db, *trial, *threads);
+            LocalSweepOptions options;
+            options.workers = *workers;
+            options.threads = *threads;
+            const LocalSweepResult r = run_local_sweep(spec, expansion, *db, options);
+            const RunSummary& s = r.summary;
+            fmt::print("{}: {} done, {} diverged, {} failed{} in {:.0f} s ({} finished earlier)\n",
+                       s.interrupted ? "interrupted" : "finished", s.done, s.diverged, s.failed,
+                       s.imported
+                           ? fmt::format(" ({} recorded from their run directories)", s.imported)
+                           : "",
+                       s.elapsed_s, r.finished_before);
+            if (s.interrupted) {
+              fmt::print("run the same command again to continue\n");
+              return kExitInterrupted;
+            }
+            fmt::print("report: moet report {} --out DIR\n", shell_quote({*db}));
+            return s.failed ? kExitTrialFailed : kExitOk;
+          });
+        }});
 
 }  // namespace
 }  // namespace moet::cli

@@ -50,7 +50,8 @@ int train(const TokenizerArgs& args) {
 int encode(const TokenizerArgs& args) {
   const Tokenizer tokenizer =
       args.tokenizer == "bundled" ? bundled_tokenizer() : Tokenizer::load(args.tokenizer);
-  const std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  const std::string text{std::istreambuf_iterator<char>(std::cin),
+                         std::istreambuf_iterator<char>()};
   const std::vector<int32_t> ids = encode_text(tokenizer, text);
   std::string line;
   for (size_t i = 0; i < ids.size(); ++i) line += fmt::format("{}{}", i ? " " : "", ids[i]);
@@ -58,27 +59,30 @@ int encode(const TokenizerArgs& args) {
   return kExitOk;
 }
 
-MOET_COMMAND(tokenizer, Command{
-  "tokenizer", "train a byte-level BPE tokenizer (GPT-2 files), or encode stdin with one",
-  [](CLI::App& app) {
-    auto args = std::make_shared<TokenizerArgs>();
-    app.require_subcommand(1);
-    CLI::App* train_app = app.add_subcommand(
-        "train", "train on text files (default: the bundled State of the Union corpus)");
-    train_app->add_option("--vocab", args->vocab,
-                          "vocabulary size incl. 256 bytes and <|endoftext|> (default 2048)");
-    train_app->add_option("--input", args->inputs,
-                          "text file (.zst ok), blank lines separate documents (repeatable)")
-        ->take_all();
-    train_app->add_option("--out", args->out, "directory for encoder.json + vocab.bpe")->required();
-    CLI::App* encode_app =
-        app.add_subcommand("encode", "print the token ids of stdin, space-separated");
-    encode_app->add_option("--tokenizer", args->tokenizer,
-                           "bundled, or a directory with encoder.json + vocab.bpe");
-    return std::function<int()>([args, train_app] {
-      return train_app->parsed() ? train(*args) : encode(*args);
-    });
-  }});
+MOET_COMMAND(
+    tokenizer,
+    Command{"tokenizer", "train a byte-level BPE tokenizer (GPT-2 files), or encode stdin with one",
+            [](CLI::App& app) {
+              auto args = std::make_shared<TokenizerArgs>();
+              app.require_subcommand(1);
+              CLI::App* train_app = app.add_subcommand(
+                  "train", "train on text files (default: the bundled State of the Union corpus)");
+              train_app->add_option(
+                  "--vocab", args->vocab,
+                  "vocabulary size incl. 256 bytes and <|endoftext|> (default 2048)");
+              train_app
+                  ->add_option("--input", args->inputs,
+                               "text file (.zst ok), blank lines separate documents (repeatable)")
+                  ->take_all();
+              train_app->add_option("--out", args->out, "directory for encoder.json + vocab.bpe")
+                  ->required();
+              CLI::App* encode_app =
+                  app.add_subcommand("encode", "print the token ids of stdin, space-separated");
+              encode_app->add_option("--tokenizer", args->tokenizer,
+                                     "bundled, or a directory with encoder.json + vocab.bpe");
+              return std::function<int()>(
+                  [args, train_app] { return train_app->parsed() ? train(*args) : encode(*args); });
+            }});
 
 }  // namespace
 }  // namespace moet::cli

@@ -10,47 +10,52 @@
 namespace moet::cli {
 namespace {
 
-MOET_COMMAND(train, Command{
-  "train", "train one model (metrics, checkpoints and status go to --out)",
-  [](CLI::App& app) {
-    auto args = std::make_shared<ConfigArgs>();
-    auto out = std::make_shared<std::string>();
-    auto resume = std::make_shared<std::string>();
-    auto quiet = std::make_shared<bool>(false);
-    auto stop_after = std::make_shared<int64_t>(0);
-    add_config_options(app, *args);
-    app.add_option("--out", *out,
-                   "run directory (must not hold a checkpoint or a finished run; one killed "
-                   "before its first checkpoint starts over)");
-    app.add_option("--resume", *resume,
-                   fmt::format("continue the run in this directory from its latest checkpoint "
-                               "(from the start if it has none; a finished run is left as it "
-                               "is); --set may change only {}",
-                               fmt::join(resumable_train_keys(), ", ")));
-    app.add_flag("--quiet", *quiet, "no progress bar and no parameterization table");
-    app.add_option("--stop-after", *stop_after,
-                   "stop with a checkpoint after this many steps (status 'stopped'); continue "
-                   "later with --resume");
-    app.footer(
-        "Exit status: 0 done, 2 bad input, 3 diverged (status.json in the run directory says "
-        "which).");
-    return std::function<int()>([=] {
-      if (out->empty() == resume->empty()) fail("give exactly one of --out DIR or --resume DIR");
-      TrainOptions options;
-      options.quiet = *quiet;
-      options.resume = !resume->empty();
-      if (*stop_after < 0) fail("--stop-after: must not be negative (got {})", *stop_after);
-      options.stop_after = *stop_after;
-      options.out_dir = options.resume ? *resume : *out;
-      if (options.resume && !args->path.empty())
-        fail("--resume takes the run's own config.toml; drop --config");
-      const Config config =
-          options.resume ? resume_config(*resume, args->sets) : load_config(*args);
-      const TrainResult result = train(config, options);
-      fmt::print("{}\n", result.to_json().dump());
-      return result.status == RunStatus::diverged ? kExitDiverged : kExitOk;
-    });
-  }});
+MOET_COMMAND(
+    train,
+    Command{
+        "train", "train one model (metrics, checkpoints and status go to --out)",
+        [](CLI::App& app) {
+          auto args = std::make_shared<ConfigArgs>();
+          auto out = std::make_shared<std::string>();
+          auto resume = std::make_shared<std::string>();
+          auto quiet = std::make_shared<bool>(false);
+          auto stop_after = std::make_shared<int64_t>(0);
+          add_config_options(app, *args);
+          app.add_option("--out", *out,
+                         "run directory (must not hold a checkpoint or a finished run; one killed "
+                         "before its first checkpoint starts over)");
+          app.add_option(
+              "--resume", *resume,
+              fmt::format("continue the run in this directory from its latest checkpoint "
+                          "(from the start if it has none; a finished run is left as it "
+                          "is); --set may change only {}",
+                          fmt::join(resumable_train_keys(), ", ")));
+          app.add_flag("--quiet", *quiet, "no progress bar and no parameterization table");
+          app.add_option(
+              "--stop-after", *stop_after,
+              "stop with a checkpoint after this many steps (status 'stopped'); continue "
+              "later with --resume");
+          app.footer(
+              "Exit status: 0 done, 2 bad input, 3 diverged (status.json in the run directory says "
+              "which).");
+          return std::function<int()>([=] {
+            if (out->empty() == resume->empty())
+              fail("give exactly one of --out DIR or --resume DIR");
+            TrainOptions options;
+            options.quiet = *quiet;
+            options.resume = !resume->empty();
+            if (*stop_after < 0) fail("--stop-after: must not be negative (got {})", *stop_after);
+            options.stop_after = *stop_after;
+            options.out_dir = options.resume ? *resume : *out;
+            if (options.resume && !args->path.empty())
+              fail("--resume takes the run's own config.toml; drop --config");
+            const Config config =
+                options.resume ? resume_config(*resume, args->sets) : load_config(*args);
+            const TrainResult result = train(config, options);
+            fmt::print("{}\n", result.to_json().dump());
+            return result.status == RunStatus::diverged ? kExitDiverged : kExitOk;
+          });
+        }});
 
 }  // namespace
 }  // namespace moet::cli

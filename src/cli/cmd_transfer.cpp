@@ -23,9 +23,7 @@
 namespace moet::cli {
 namespace {
 
-bool sweep_owns(const std::string& key) {
-  return key.rfind("param.", 0) == 0 || key == "optim.lr";
-}
+bool sweep_owns(const std::string& key) { return key.rfind("param.", 0) == 0 || key == "optim.lr"; }
 
 // Settings whose change makes the tuned LR a different quantity (the axes are what may change).
 bool lr_sensitive(const std::string& key) {
@@ -49,8 +47,8 @@ Config laid_over(const Config& swept, const Config& given, const std::vector<Key
     const std::string value = given.get_text(spec.key), tuned_value = swept.get_text(spec.key);
     if (sweep_owns(spec.key)) {
       if (value != tuned_value)
-        notes.push_back(fmt::format("{}: the target's {} is replaced by the sweep's {}",
-                                    spec.key, value, tuned_value));
+        notes.push_back(fmt::format("{}: the target's {} is replaced by the sweep's {}", spec.key,
+                                    value, tuned_value));
       continue;
     }
     if (lr_sensitive(spec.key) && value != tuned_value)
@@ -81,13 +79,13 @@ std::string untested_axes(const sweep::ResultsStore& store, const std::string& l
 // What the sweep tuned, where and how sure: the LR, the init std and the ladder's verdict.
 void print_tuned(const analysis::TunedGlobals& tuned, double lr, const param::AxisValues& base,
                  const std::string& db, const std::string& metric) {
-  fmt::print("tuned on the base {} by {} (preset {}, ladder {}, {} loss):\n", param::shape_text(base),
-             db, tuned.preset, tuned.ladder, metric);
+  fmt::print("tuned on the base {} by {} (preset {}, ladder {}, {} loss):\n",
+             param::shape_text(base), db, tuned.preset, tuned.ladder, metric);
   fmt::print("  optim.lr        = {:.6g}  (2^{:.2f}, {} estimate at x{:g}; loss there {:.4f})\n",
              lr, tuned.log2_lr, analysis::optimum_kind_name(tuned.kind), tuned.base_scale,
              tuned.base_loss);
   fmt::print("  param.init_std  = {}\n",
-             tuned.init_swept ? fmt::format("{:g} (best of the swept values)", tuned.init_std)
+             tuned.init_swept     ? fmt::format("{:g} (best of the swept values)", tuned.init_std)
              : tuned.init_std > 0 ? fmt::format("{:g} (fixed in the sweep)", tuned.init_std)
                                   : std::string("the preset's default (not swept)"));
   fmt::print("  ladder check    : {}\n\n", tuned.verdict);
@@ -110,66 +108,69 @@ void write_target_config(const Config& config, const analysis::TunedGlobals& tun
   fmt::print("wrote {}: moet train --config {} --out runs/<name>\n", out_path, out_path);
 }
 
-MOET_COMMAND(transfer, Command{
-  "transfer", "print the hyperparameters a sweep tuned and write a target's training config",
-  [](CLI::App& app) {
-    auto db = std::make_shared<std::string>();
-    auto target = std::make_shared<ConfigArgs>();
-    auto preset = std::make_shared<std::string>();
-    auto ladder = std::make_shared<std::string>();
-    auto out = std::make_shared<std::string>();
-    auto metric = std::make_shared<std::string>("val");
-    app.add_option("--db", *db, "results database written by `moet sweep`")->required();
-    app.add_option("--target", target->path, "the target model's config (TOML)")->required();
-    app.add_option("--set", target->sets, "override one key of the target (repeatable)")
-        ->take_all();
-    app.add_option("--preset", *preset, "which preset's tuning to use (needed when several)");
-    app.add_option("--ladder", *ladder,
-                   "whose base to read the optimum from (default: the spec's first ladder)");
-    app.add_option("--loss", *metric, "which loss picks the optimum: val (default), train, moby");
-    app.add_option("--out", *out,
-                   "config to write (default: <target name>.transfer.toml in the current "
-                   "directory)");
-    return std::function<int()>([=] {
-      const auto store = sweep::ResultsStore::open_read_only(*db);
-      const std::vector<sweep::TrialRecord> trials = store.current_trials();
-      const auto panels = analysis::build_panels(trials, *metric);
-      const analysis::TunedGlobals tuned = analysis::tune_globals(
-          panels, *preset, *ladder, analysis::kDefaultDriftTolerance);
-      const auto base_trial = std::find_if(trials.begin(), trials.end(), [&](const auto& t) {
-        return t.key == tuned.base_trial;
-      });
-      const std::vector<KeySpec> schema = full_config_schema();
-      const Config swept = Config::parse(schema, base_trial->config_toml,
-                                         fmt::format("{}: trial {}", *db, base_trial->key));
-      const Config given = load_config(*target);
+MOET_COMMAND(
+    transfer,
+    Command{
+        "transfer", "print the hyperparameters a sweep tuned and write a target's training config",
+        [](CLI::App& app) {
+          auto db = std::make_shared<std::string>();
+          auto target = std::make_shared<ConfigArgs>();
+          auto preset = std::make_shared<std::string>();
+          auto ladder = std::make_shared<std::string>();
+          auto out = std::make_shared<std::string>();
+          auto metric = std::make_shared<std::string>("val");
+          app.add_option("--db", *db, "results database written by `moet sweep`")->required();
+          app.add_option("--target", target->path, "the target model's config (TOML)")->required();
+          app.add_option("--set", target->sets, "override one key of the target (repeatable)")
+              ->take_all();
+          app.add_option("--preset", *preset, "which preset's tuning to use (needed when several)");
+          app.add_option("--ladder", *ladder,
+                         "whose base to read the optimum from (default: the spec's first ladder)");
+          app.add_option("--loss", *metric,
+                         "which loss picks the optimum: val (default), train, moby");
+          app.add_option("--out", *out,
+                         "config to write (default: <target name>.transfer.toml in the current "
+                         "directory)");
+          return std::function<int()>([=] {
+            const auto store = sweep::ResultsStore::open_read_only(*db);
+            const std::vector<sweep::TrialRecord> trials = store.current_trials();
+            const auto panels = analysis::build_panels(trials, *metric);
+            const analysis::TunedGlobals tuned =
+                analysis::tune_globals(panels, *preset, *ladder, analysis::kDefaultDriftTolerance);
+            const auto base_trial = std::find_if(trials.begin(), trials.end(), [&](const auto& t) {
+              return t.key == tuned.base_trial;
+            });
+            const std::vector<KeySpec> schema = full_config_schema();
+            const Config swept = Config::parse(schema, base_trial->config_toml,
+                                               fmt::format("{}: trial {}", *db, base_trial->key));
+            const Config given = load_config(*target);
 
-      std::vector<std::string> notes;
-      Config config = laid_over(swept, given, schema, notes);
-      // Six significant digits: more than any sweep resolves, fewer than float noise shows.
-      const double lr = std::stod(fmt::format("{:.6g}", std::exp2(tuned.log2_lr)));
-      config.set("optim.lr", fmt::format("{}", lr));
-      if (!given.is_given("train.steps"))
-        notes.push_back(fmt::format("train.steps = {} comes from the sweep; set the target's "
-                                    "budget with --set train.steps=...",
-                                    config.get_int("train.steps")));
+            std::vector<std::string> notes;
+            Config config = laid_over(swept, given, schema, notes);
+            // Six significant digits: more than any sweep resolves, fewer than float noise shows.
+            const double lr = std::stod(fmt::format("{:.6g}", std::exp2(tuned.log2_lr)));
+            config.set("optim.lr", fmt::format("{}", lr));
+            if (!given.is_given("train.steps"))
+              notes.push_back(fmt::format("train.steps = {} comes from the sweep; set the target's "
+                                          "budget with --set train.steps=...",
+                                          config.get_int("train.steps")));
 
-      const param::AxisValues base = store.base_shape();
-      const param::AxisValues target_shape = param::axis_values(model_config_from(config));
-      const param::Parameterization p = param::resolve_parameterization(config);
-      const std::string untested = untested_axes(store, tuned.ladder, p.base, target_shape);
-      if (!untested.empty())
-        notes.push_back(fmt::format("the target differs from the base along {}, which ladder "
-                                    "'{}' did not test",
-                                    untested, tuned.ladder));
+            const param::AxisValues base = store.base_shape();
+            const param::AxisValues target_shape = param::axis_values(model_config_from(config));
+            const param::Parameterization p = param::resolve_parameterization(config);
+            const std::string untested = untested_axes(store, tuned.ladder, p.base, target_shape);
+            if (!untested.empty())
+              notes.push_back(fmt::format("the target differs from the base along {}, which ladder "
+                                          "'{}' did not test",
+                                          untested, tuned.ladder));
 
-      print_tuned(tuned, lr, base, *db, *metric);
-      fmt::print("target {}:\n{}\n", param::shape_text(target_shape), param::format_table(p));
-      for (const auto& n : notes) fmt::print("note: {}\n", n);
-      write_target_config(config, tuned, base, *db, target->path, *out);
-      return kExitOk;
-    });
-  }});
+            print_tuned(tuned, lr, base, *db, *metric);
+            fmt::print("target {}:\n{}\n", param::shape_text(target_shape), param::format_table(p));
+            for (const auto& n : notes) fmt::print("note: {}\n", n);
+            write_target_config(config, tuned, base, *db, target->path, *out);
+            return kExitOk;
+          });
+        }});
 
 }  // namespace
 }  // namespace moet::cli

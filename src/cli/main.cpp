@@ -36,8 +36,10 @@ Config load_config(const ConfigArgs& args) {
 namespace {
 
 void print_usage() {
-  std::printf("moet: Mixture-of-Experts training with hyperparameters that transfer across scale\n\n");
-  std::printf("usage: moet <command> [options]   (moet <command> --help for details)\n\ncommands:\n");
+  std::printf(
+      "moet: Mixture-of-Experts training with hyperparameters that transfer across scale\n\n");
+  std::printf(
+      "usage: moet <command> [options]   (moet <command> --help for details)\n\ncommands:\n");
   size_t width = 0;
   for (const auto& c : commands()) width = std::max(width, c.name.size());
   std::vector<const Command*> sorted;

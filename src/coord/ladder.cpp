@@ -94,8 +94,8 @@ param::AxisValues ladder_shape(const CoordLadder& ladder, const param::AxisValue
       fail("--scales: scale {} gives {} = {} x {} = {}, not a positive integer", scale,
            param::axis_name(a), base[a], scale, v);
     if (v > double(kMaxDimension))
-      fail("--scales: scale {} gives {} = {} x {} = {:g}, more than {}", scale,
-           param::axis_name(a), base[a], scale, v, kMaxDimension);
+      fail("--scales: scale {} gives {} = {} x {} = {:g}, more than {}", scale, param::axis_name(a),
+           base[a], scale, v, kMaxDimension);
     shape[a] = int64_t(std::llround(v));
   }
   return shape;

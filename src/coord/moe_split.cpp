@@ -66,7 +66,8 @@ MoeSplit moe_split(const Model<float>& model, int64_t layer, const float* params
     // The bias update acts with the bias's own multiplier.
     ScaledVector<float> db;
     if (wt.down_bias) {
-      for (int64_t j = 0; j < N; ++j) db3[size_t(j)] = wt.down_bias.value[j] - w0.down_bias.value[j];
+      for (int64_t j = 0; j < N; ++j)
+        db3[size_t(j)] = wt.down_bias.value[j] - w0.down_bias.value[j];
       db = {db3.data(), nullptr, wt.down_bias.mult};
     }
     const float mult = wt.down.mult;

@@ -40,8 +40,7 @@ struct MoeSplit {
 
 // layer must be an MoE block; params0 is model.params() at step 0 and x0 the block's MoE input
 // (block_acts()[layer].ffn.ln.out) of the step-0 forward on the batch of the last forward.
-MoeSplit moe_split(const Model<float>& model, int64_t layer, const float* params0,
-                   const float* x0);
+MoeSplit moe_split(const Model<float>& model, int64_t layer, const float* params0, const float* x0);
 
 // Expert e's MLP weights of block `layer`, read from a buffer laid out like model.params()
 // (a copy at init, or a difference of two such buffers). Only for forward use.

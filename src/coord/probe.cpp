@@ -59,10 +59,10 @@ Readout readout_of(const Model<float>& model) {
 }
 
 // out [rows, out_dim] = mult * x W, W [in, out_dim] or (transposed) [out_dim, in].
-void product(float* out, const float* x, const float* W, int64_t rows, int64_t in,
-             int64_t out_dim, float mult, bool transposed) {
-  gemm<float>(Transpose::no, Transpose{transposed}, rows, out_dim, in, mult, x, in, W, transposed ? in : out_dim,
-              0.0f, out, out_dim);
+void product(float* out, const float* x, const float* W, int64_t rows, int64_t in, int64_t out_dim,
+             float mult, bool transposed) {
+  gemm<float>(Transpose::no, Transpose{transposed}, rows, out_dim, in, mult, x, in, W,
+              transposed ? in : out_dim, 0.0f, out, out_dim);
 }
 
 // A block of rows of the layer input and the weights that act on it: the whole batch for a
@@ -163,7 +163,8 @@ std::vector<CoordValue> CoordProbe::measure(Model<float>& model) const {
     const BlockInputs& in0 = inputs0_[size_t(l)];
     const BlockIndex& w = model.layout().blocks[size_t(l)];
     add("act.resid", l, rms(model.residual(l + 1), R * N));
-    add("delta.resid", l, rms_difference(model.residual(l + 1), resid0_[size_t(l + 1)].data(), R * N));
+    add("delta.resid", l,
+        rms_difference(model.residual(l + 1), resid0_[size_t(l + 1)].data(), R * N));
     add("act.attn_out", l, rms_difference(a.resid_mid.data(), model.residual(l), R * N, rm));
     const float* xa = a.attn.ln.out.data();
     add_updates("attn_q", l, whole(w.wq, xa, in0.attn_in.data(), N, N));
@@ -203,10 +204,11 @@ std::vector<CoordValue> CoordProbe::measure(Model<float>& model) const {
     }
     const float up_mult = expert_weights(model, l, Wt, 0).up.mult;
     const float down_mult = expert_weights(model, l, Wt, 0).down.mult;
-    add_updates("expert_up", l, linear_updates(up_segments, f.x_perm.data(),
-                                               split.x0_perm.data(), N, up, up_mult));
-    add_updates("expert_down", l, linear_updates(down_segments, f.exp_act.data(),
-                                                 split.h0.data(), c.Ne, N, down_mult));
+    add_updates("expert_up", l,
+                linear_updates(up_segments, f.x_perm.data(), split.x0_perm.data(), N, up, up_mult));
+    add_updates(
+        "expert_down", l,
+        linear_updates(down_segments, f.exp_act.data(), split.h0.data(), c.Ne, N, down_mult));
     add("moe.init", l, rms(split.init.data(), R * N));
     add("moe.prop", l, rms(split.propagating.data(), R * N));
     add("moe.eff", l, rms(split.effective.data(), R * N));

@@ -9,7 +9,6 @@
 #include "coord/ladder.h"
 #include "core/json_text.h"
 
-
 namespace moet {
 
 namespace {
@@ -84,8 +83,7 @@ CoordAnalysis analyse_coord(const CoordData& data, double flat_threshold) {
                    [&](const CoordRow& a, const CoordRow& b) {
                      const auto key = [&](const CoordRow& r) {
                        return std::make_tuple(family_rank(r.metric), first_seen[role_of(r.metric)],
-                                              r.metric.rfind("prop.", 0) == 0,
-                                              layer_rank(r.layer));
+                                              r.metric.rfind("prop.", 0) == 0, layer_rank(r.layer));
                      };
                      return key(a) < key(b);
                    });
@@ -111,8 +109,8 @@ std::string format_coord_table(const CoordData& data, const CoordAnalysis& analy
   const auto& last = data.shapes.back();
   std::string ladder;
   for (const Axis a : data.axes)
-    ladder += fmt::format("{}{} {}..{}", ladder.empty() ? "" : ", ", param::axis_name(a),
-                          first[a], last[a]);
+    ladder += fmt::format("{}{} {}..{}", ladder.empty() ? "" : ", ", param::axis_name(a), first[a],
+                          last[a]);
   std::string scales;
   for (const double s : data.scales) scales += fmt::format("{}{:g}", scales.empty() ? "" : " ", s);
   out += fmt::format("coordinate check: preset {}{}, depth {}, {}; axis {} ({}), scales {}\n",
@@ -132,23 +130,25 @@ std::string format_coord_table(const CoordData& data, const CoordAnalysis& analy
   out += fmt::format("{:<{}}  {:>5}", "metric", metric_width, "layer");
   for (const int64_t t : data.steps) out += fmt::format("  {:>6}", fmt::format("t={}", t));
   out += fmt::format("  {:>4}", "se");
-  out += fmt::format("  {:<24}  {}\n", value_head.size() <= 24 ? value_head : "value (first -> last)",
-                     "verdict");
+  out += fmt::format("  {:<24}  {}\n",
+                     value_head.size() <= 24 ? value_head : "value (first -> last)", "verdict");
   for (const CoordRow* r : rows) {
     out += fmt::format("{:<{}}  {:>5}", r->metric, metric_width, r->layer);
-    for (size_t t = 0; t < data.steps.size(); ++t) out += fmt::format("  {:>6}", format_slope(*r, t));
+    for (size_t t = 0; t < data.steps.size(); ++t)
+      out += fmt::format("  {:>6}", format_slope(*r, t));
     const SlopeFit& last = r->fits.back();
     out += fmt::format("  {:>4}", last.points > 2 ? fmt::format("{:.2f}", last.slope_stderr) : "-");
     const std::vector<double>& m = r->mean.back();
-    out += fmt::format("  {:<24}  {}{}\n",
-                       format_value(m.front()) + " -> " + format_value(m.back()),
-                       verdict_name(r->verdict), r->uncertain ? "?" : "");
+    out +=
+        fmt::format("  {:<24}  {}{}\n", format_value(m.front()) + " -> " + format_value(m.back()),
+                    verdict_name(r->verdict), r->uncertain ? "?" : "");
   }
   std::map<std::string, int> counts;
   int uncertain = 0;
   for (const CoordRow* r : rows) ++counts[verdict_name(r->verdict)], uncertain += r->uncertain;
   std::string summary;
-  for (const auto& [name, n] : counts) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n, name);
+  for (const auto& [name, n] : counts)
+    summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n, name);
   if (uncertain > 0) summary += fmt::format(" ({} of them uncertain)", uncertain);
   out += fmt::format("\n{} rows: {}\n", rows.size(), summary);
   return out;

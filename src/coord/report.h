@@ -22,11 +22,11 @@ namespace moet {
 
 struct CoordRow {
   std::string metric, layer;
-  std::vector<std::vector<double>> mean;  // [step][scale], mean over seeds (NaN if any is)
-  std::vector<SlopeFit> fits;             // per step
-  std::vector<Verdict> verdicts;          // per step
+  std::vector<std::vector<double>> mean;    // [step][scale], mean over seeds (NaN if any is)
+  std::vector<SlopeFit> fits;               // per step
+  std::vector<Verdict> verdicts;            // per step
   Verdict verdict = Verdict::undetermined;  // at the last recorded step
-  bool uncertain = false;  // the last fit's slope_stderr >= the flat threshold
+  bool uncertain = false;                   // the last fit's slope_stderr >= the flat threshold
 };
 
 struct CoordAnalysis {

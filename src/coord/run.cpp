@@ -56,7 +56,10 @@ namespace {
 class SeriesTable {
  public:
   SeriesTable(size_t steps, size_t scales, size_t seeds, int64_t min_depth, bool depth_moves)
-      : steps_(steps), scales_(scales), seeds_(seeds), min_depth_(min_depth),
+      : steps_(steps),
+        scales_(scales),
+        seeds_(seeds),
+        min_depth_(min_depth),
         depth_moves_(depth_moves) {}
 
   void add(const std::vector<CoordValue>& values, int64_t depth, size_t step, size_t scale,
@@ -66,7 +69,8 @@ class SeriesTable {
         store(v.metric, "-", v.value, step, scale, seed);
         continue;
       }
-      if (v.layer < min_depth_) store(v.metric, std::to_string(v.layer), v.value, step, scale, seed);
+      if (v.layer < min_depth_)
+        store(v.metric, std::to_string(v.layer), v.value, step, scale, seed);
       if (depth_moves_ && v.layer == depth - 1) store(v.metric, "last", v.value, step, scale, seed);
     }
   }
@@ -170,8 +174,8 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
       }
       if (options.progress)
         options.progress(fmt::format("scale {:g} ({}) seed {}: loss {:.4f} -> {:.4f}{}, {:.1f} s",
-                                     rung.scale, shape_text(p.target), seed, first_loss,
-                                     last_loss, end, now_s() - start));
+                                     rung.scale, shape_text(p.target), seed, first_loss, last_loss,
+                                     end, now_s() - start));
     }
   }
   data.series = table.take();

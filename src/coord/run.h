@@ -23,7 +23,7 @@ struct CoordOptions {
   CoordLadder ladder;
   int64_t steps = 20;
   int64_t seeds = 3;
-  std::vector<int64_t> record_steps;  // ascending, distinct, each in [0, steps]
+  std::vector<int64_t> record_steps;                 // ascending, distinct, each in [0, steps]
   std::function<void(const std::string&)> progress;  // a line per finished run; may be empty
 };
 

@@ -21,14 +21,14 @@ class CheckedSize {
 
   friend constexpr CheckedSize operator*(CheckedSize a, CheckedSize b) {
     CheckedSize out;
-    out.overflow_ = a.overflow_ || b.overflow_ ||
-                    __builtin_mul_overflow(a.value_, b.value_, &out.value_);
+    out.overflow_ =
+        a.overflow_ || b.overflow_ || __builtin_mul_overflow(a.value_, b.value_, &out.value_);
     return out;
   }
   friend constexpr CheckedSize operator+(CheckedSize a, CheckedSize b) {
     CheckedSize out;
-    out.overflow_ = a.overflow_ || b.overflow_ ||
-                    __builtin_add_overflow(a.value_, b.value_, &out.value_);
+    out.overflow_ =
+        a.overflow_ || b.overflow_ || __builtin_add_overflow(a.value_, b.value_, &out.value_);
     return out;
   }
   CheckedSize& operator*=(CheckedSize other) { return *this = *this * other; }

@@ -1,9 +1,9 @@
 #include "core/config.h"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cmath>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -40,8 +40,8 @@ const char* type_name(KeyType type) {
 
 ConfigValue parse_text(const KeySpec& spec, const std::string& text, const std::string& source) {
   const auto bad = [&]() -> Error {
-    return Error(fmt::format("{}: {}: expected {}, got '{}'", source, spec.key,
-                             type_name(spec.type), text));
+    return Error(
+        fmt::format("{}: {}: expected {}, got '{}'", source, spec.key, type_name(spec.type), text));
   };
   switch (spec.type) {
     case KeyType::Int: {
@@ -73,10 +73,14 @@ std::string value_text(const ConfigValue& value) {
   return std::visit(
       [](const auto& v) -> std::string {
         using V = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<V, bool>) return v ? "true" : "false";
-        else if constexpr (std::is_same_v<V, std::string>) return v;
-        else if constexpr (std::is_same_v<V, double>) return fmt::format("{}", v);
-        else return std::to_string(v);
+        if constexpr (std::is_same_v<V, bool>)
+          return v ? "true" : "false";
+        else if constexpr (std::is_same_v<V, std::string>)
+          return v;
+        else if constexpr (std::is_same_v<V, double>)
+          return fmt::format("{}", v);
+        else
+          return std::to_string(v);
       },
       value);
 }
@@ -85,10 +89,12 @@ std::string value_text(const ConfigValue& value) {
 void flatten(const toml::table& table, const std::string& prefix,
              std::vector<std::pair<std::string, const toml::node*>>& out) {
   for (const auto& [name, node] : table) {
-    const std::string key = prefix.empty() ? std::string(name.str())
-                                           : prefix + "." + std::string(name.str());
-    if (const auto* sub = node.as_table()) flatten(*sub, key, out);
-    else out.emplace_back(key, &node);
+    const std::string key =
+        prefix.empty() ? std::string(name.str()) : prefix + "." + std::string(name.str());
+    if (const auto* sub = node.as_table())
+      flatten(*sub, key, out);
+    else
+      out.emplace_back(key, &node);
   }
 }
 
@@ -148,8 +154,10 @@ Config Config::parse(std::vector<KeySpec> schema, const std::string& toml_text,
         break;
       case KeyType::Float:
         type_ok = node->is_number();
-        if (node->is_integer()) text = std::to_string(node->as_integer()->get());
-        else if (node->is_floating_point()) text = fmt::format("{}", node->as_floating_point()->get());
+        if (node->is_integer())
+          text = std::to_string(node->as_integer()->get());
+        else if (node->is_floating_point())
+          text = fmt::format("{}", node->as_floating_point()->get());
         break;
       case KeyType::Bool:
         type_ok = node->is_boolean();
@@ -168,16 +176,15 @@ Config Config::parse(std::vector<KeySpec> schema, const std::string& toml_text,
 
 Config Config::load(std::vector<KeySpec> schema, const std::string& path,
                     const std::vector<std::string>& sets) {
-  Config config = path.empty() ? Config(std::move(schema))
-                               : parse(std::move(schema), read_file(path), path);
+  Config config =
+      path.empty() ? Config(std::move(schema)) : parse(std::move(schema), read_file(path), path);
   for (const auto& assignment : sets) config.apply_set(assignment);
   return config;
 }
 
 void Config::apply_set(const std::string& assignment) {
   const size_t eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    fail("--set '{}': expected key=value", assignment);
+  if (eq == std::string::npos || eq == 0) fail("--set '{}': expected key=value", assignment);
   set(assignment.substr(0, eq), assignment.substr(eq + 1));
 }
 

@@ -11,11 +11,16 @@ std::string escaped_excerpt(std::string_view bytes, size_t max_chars) {
   for (; used < bytes.size(); ++used) {
     const unsigned char c = static_cast<unsigned char>(bytes[used]);
     std::string piece;
-    if (c == '"' || c == '\\') piece = {'\\', char(c)};
-    else if (c == '\n') piece = "\\n";
-    else if (c == '\t') piece = "\\t";
-    else if (c >= 0x20 && c < 0x7f) piece = std::string(1, char(c));
-    else piece = fmt::format("\\x{:02x}", c);
+    if (c == '"' || c == '\\')
+      piece = {'\\', char(c)};
+    else if (c == '\n')
+      piece = "\\n";
+    else if (c == '\t')
+      piece = "\\t";
+    else if (c >= 0x20 && c < 0x7f)
+      piece = std::string(1, char(c));
+    else
+      piece = fmt::format("\\x{:02x}", c);
     if (body.size() + piece.size() > max_chars) break;
     body += piece;
   }

@@ -32,5 +32,4 @@ std::string escaped_excerpt(std::string_view bytes, size_t max_chars = 60);
 
 }  // namespace moet
 
-#define MOET_CHECK(expr) \
-  ((expr) ? (void)0 : ::moet::check_failed(#expr, __FILE__, __LINE__))
+#define MOET_CHECK(expr) ((expr) ? (void)0 : ::moet::check_failed(#expr, __FILE__, __LINE__))

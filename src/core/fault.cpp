@@ -17,20 +17,20 @@ namespace {
 
 // The order is that of a training run's life, then a sweep's.
 const std::vector<std::string_view> kPoints = {
-    "file.tmp",         // write_file_atomic: the temporary is complete, not yet renamed
-    "file.renamed",     // write_file_atomic: renamed into place
-    "train.step",       // the trainer, before each optimizer step
-    "metrics.torn",     // half of a metrics line written and flushed
-    "ckpt.model",       // checkpoint: model.safetensors in the temporary directory
-    "ckpt.optimizer",   // ... optimizer.safetensors too
-    "ckpt.state",       // ... state.json too, not yet renamed to ckpt-<step>
-    "ckpt.published",   // renamed to ckpt-<step>; `latest` still names the previous one
-    "ckpt.latest",      // `latest` names it; older checkpoints not yet removed
-    "train.final",      // the final checkpoint is written, status.json is not
-    "sweep.registered", // the sweep's trials are in the database, none started
-    "sweep.spawned",    // a trial is marked running and its process started
-    "sweep.reaped",     // a trial's process ended; its result is not recorded yet
-    "sweep.recorded",   // a trial's result is recorded
+    "file.tmp",          // write_file_atomic: the temporary is complete, not yet renamed
+    "file.renamed",      // write_file_atomic: renamed into place
+    "train.step",        // the trainer, before each optimizer step
+    "metrics.torn",      // half of a metrics line written and flushed
+    "ckpt.model",        // checkpoint: model.safetensors in the temporary directory
+    "ckpt.optimizer",    // ... optimizer.safetensors too
+    "ckpt.state",        // ... state.json too, not yet renamed to ckpt-<step>
+    "ckpt.published",    // renamed to ckpt-<step>; `latest` still names the previous one
+    "ckpt.latest",       // `latest` names it; older checkpoints not yet removed
+    "train.final",       // the final checkpoint is written, status.json is not
+    "sweep.registered",  // the sweep's trials are in the database, none started
+    "sweep.spawned",     // a trial is marked running and its process started
+    "sweep.reaped",      // a trial's process ended; its result is not recorded yet
+    "sweep.recorded",    // a trial's result is recorded
 };
 
 struct FaultPlan {
@@ -82,8 +82,8 @@ bool fault_due(std::string_view point) {
 }
 
 void fault_kill(std::string_view point) {
-  const std::string line = fmt::format("moet: MOET_FAULT: killed at {} (hit {})\n", point,
-                                       plan().seen);
+  const std::string line =
+      fmt::format("moet: MOET_FAULT: killed at {} (hit {})\n", point, plan().seen);
   [[maybe_unused]] const ssize_t n = ::write(2, line.data(), line.size());
   ::raise(SIGKILL);
   ::_exit(137);  // not reached

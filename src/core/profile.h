@@ -25,7 +25,7 @@ enum class Phase : int {
   residual,     // residual adds and branch scaling
   readout,      // final projection, softmax and cross-entropy
   optimizer,
-  other,        // the rest of the timed region (data, zeroing gradients, bookkeeping)
+  other,  // the rest of the timed region (data, zeroing gradients, bookkeeping)
   count
 };
 

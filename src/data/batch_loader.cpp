@@ -19,20 +19,26 @@ BatchLoader::BatchLoader(const Dataset& data, Split split, int64_t B, int64_t T,
 
 BatchLoader::BatchLoader(const TokenStream& tokens, Split split, int64_t B, int64_t T,
                          uint64_t seed)
-    : tokens_(tokens), validation_(split == Split::validation), B_(B), T_(T), seed_(seed),
+    : tokens_(tokens),
+      validation_(split == Split::validation),
+      B_(B),
+      T_(T),
+      seed_(seed),
       rng_(seed, kDataStream) {
   if (B < 1 || T < 1) fail("batch size B = {} and context T = {} must both be positive", B, T);
   int64_t windows = 0;
   for (const auto& segment : tokens_.segments()) {
     first_window_.push_back(windows);
-    if (validation_) windows += segment.size > T ? (segment.size - 1) / T : 0;
-    else windows += std::max<int64_t>(0, segment.size - T);
+    if (validation_)
+      windows += segment.size > T ? (segment.size - 1) / T : 0;
+    else
+      windows += std::max<int64_t>(0, segment.size - T);
   }
   first_window_.push_back(windows);
   if (windows == 0)
     fail("{} data has {} tokens in {} segment(s); a window needs T+1 = {} consecutive tokens "
-         "inside one", validation_ ? "validation" : "training", tokens_.size(),
-         tokens_.segments().size(), T + 1);
+         "inside one",
+         validation_ ? "validation" : "training", tokens_.size(), tokens_.segments().size(), T + 1);
   row_.resize(size_t(T + 1));
 }
 
@@ -130,7 +136,8 @@ void from_json(const nlohmann::json& json, BatchLoader::State& s) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (text.empty() || used != text.size()) fail("data loader state: '{}' is not a hex word", text);
+    if (text.empty() || used != text.size())
+      fail("data loader state: '{}' is not a hex word", text);
     return word;
   };
   try {

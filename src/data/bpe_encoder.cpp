@@ -59,8 +59,7 @@ void BpeEncoder::merge_piece(std::string_view piece, std::vector<int32_t>& out) 
     heap.pop();
     const int32_t right = next_[left];
     // Stale when either symbol has merged since: a dead symbol has prev_ set to -2.
-    if (prev_[left] == -2 || right >= n ||
-        tokenizer_.merge_rank(ids_[left], ids_[right]) != rank)
+    if (prev_[left] == -2 || right >= n || tokenizer_.merge_rank(ids_[left], ids_[right]) != rank)
       continue;
     ids_[left] = tokenizer_.merges()[rank].result;
     next_[left] = next_[right];

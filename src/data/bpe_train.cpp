@@ -14,8 +14,10 @@ void PieceCounter::add_text(std::string_view text) {
   PreTokenizer pieces(text);
   std::string_view piece;
   while (pieces.next(piece)) {
-    if (const auto it = counts_.find(piece); it != counts_.end()) ++it->second;
-    else counts_.emplace(std::string(piece), 1);
+    if (const auto it = counts_.find(piece); it != counts_.end())
+      ++it->second;
+    else
+      counts_.emplace(std::string(piece), 1);
   }
 }
 
@@ -104,8 +106,7 @@ class BpeTrainer {
   // made from a different pair.
   int32_t token_of(int32_t left, int32_t right) {
     const std::string merged_text = tokens_[left] + tokens_[right];
-    if (const auto it = id_of_token_.find(merged_text); it != id_of_token_.end())
-      return it->second;
+    if (const auto it = id_of_token_.find(merged_text); it != id_of_token_.end()) return it->second;
     const int32_t result = int32_t(tokens_.size());
     tokens_.push_back(merged_text);
     id_of_token_.emplace(merged_text, result);
@@ -151,7 +152,8 @@ class BpeTrainer {
       int64_t& updated = pair_counts_[changed_key];
       updated += change;
       MOET_CHECK(updated >= 0);
-      if (updated == 0) pair_counts_.erase(changed_key);
+      if (updated == 0)
+        pair_counts_.erase(changed_key);
       else if (change > 0)
         heap_.push({updated, int32_t(changed_key >> 32), int32_t(uint32_t(changed_key))});
     }

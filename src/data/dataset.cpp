@@ -26,8 +26,7 @@ std::vector<std::string> resolve_shards(const std::string& key, const std::strin
   if (fs::is_directory(spec, ec)) {
     for (const auto& entry : fs::directory_iterator(spec, ec)) {
       const std::string name = entry.path().filename().string();
-      if (entry.is_regular_file() && name.ends_with(".bin") &&
-          name.find(role) != std::string::npos)
+      if (entry.is_regular_file() && name.ends_with(".bin") && name.find(role) != std::string::npos)
         paths.push_back(entry.path().string());
     }
     if (ec) fail("{}: cannot list directory '{}' ({})", key, spec, ec.message());
@@ -84,7 +83,8 @@ Dataset Dataset::open(const DataConfig& config) {
     tokenizer_where = config.tokenizer;
   } else if (is_bundled(config.train)) {
     // Static storage: the shared_ptr must not delete it.
-    data.tokenizer_ = std::shared_ptr<const Tokenizer>(&bundled_tokenizer(), [](const Tokenizer*) {});
+    data.tokenizer_ =
+        std::shared_ptr<const Tokenizer>(&bundled_tokenizer(), [](const Tokenizer*) {});
     tokenizer_where = "bundled";
   }  // else: shards, whose tokenizer is found beside them below, or stays unknown
 
@@ -95,12 +95,15 @@ Dataset Dataset::open(const DataConfig& config) {
     const int64_t split = validation_start(encoded, config.val_fraction);
     const auto first_val = std::lower_bound(encoded.starts.begin(), encoded.starts.end(), split);
     const int64_t val_speeches = encoded.starts.end() - first_val;
-    data.train_.add_tokens(std::vector<int32_t>(encoded.tokens.begin(), encoded.tokens.begin() + split),
-                           "bundled SOTU train");
-    train_where = fmt::format("bundled SOTU ({} speeches)", int64_t(speeches.size()) - val_speeches);
+    data.train_.add_tokens(
+        std::vector<int32_t>(encoded.tokens.begin(), encoded.tokens.begin() + split),
+        "bundled SOTU train");
+    train_where =
+        fmt::format("bundled SOTU ({} speeches)", int64_t(speeches.size()) - val_speeches);
     if (is_bundled(config.val)) {
-      data.val_.add_tokens(std::vector<int32_t>(encoded.tokens.begin() + split, encoded.tokens.end()),
-                           "bundled SOTU val");
+      data.val_.add_tokens(
+          std::vector<int32_t>(encoded.tokens.begin() + split, encoded.tokens.end()),
+          "bundled SOTU val");
       val_where = fmt::format("held-out last {} speeches", val_speeches);
       const std::string moby = bundled_text(BundledText::Moby);
       TokenStream moby_tokens;
@@ -120,7 +123,8 @@ Dataset Dataset::open(const DataConfig& config) {
       std::error_code ec;
       if (!fs::is_directory(config.train, ec))
         fail("data.val: 'bundled' goes with bundled training data; with data.train = '{}' name "
-             "the validation shards", config.train);
+             "the validation shards",
+             config.train);
       val_spec = config.train;  // a shard directory holds its own val shards
     }
     const auto val_paths = resolve_shards("data.val", val_spec, "val");
@@ -153,7 +157,8 @@ Dataset Dataset::open(const DataConfig& config) {
   }
 
   std::string extra;
-  for (const auto& e : data.extra_val_) extra += fmt::format(", {} {}", e.name, count_text(e.tokens.size()));
+  for (const auto& e : data.extra_val_)
+    extra += fmt::format(", {} {}", e.name, count_text(e.tokens.size()));
   data.description_ = fmt::format(
       "train {} tokens from {}; val {} tokens from {}{}; vocab {} (tokenizer {})",
       count_text(data.train_tokens()), train_where, count_text(data.val_tokens()), val_where, extra,

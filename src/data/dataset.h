@@ -97,8 +97,8 @@ class BatchLoader {
     int64_t B = 0, T = 0;
     int64_t stream_tokens = 0;  // guards against resuming on different data
     Rng::State rng{};
-    int64_t next_window = 0;    // validation: index into the window list
-    int64_t batches = 0;        // batches served since the start or reset
+    int64_t next_window = 0;  // validation: index into the window list
+    int64_t batches = 0;      // batches served since the start or reset
   };
   State state() const;
   // Throws Error when the state belongs to a different split, B, T or data.

@@ -35,16 +35,17 @@ EncodedDocuments encode_documents(const Tokenizer& tokenizer,
   const int64_t count = int64_t(documents.size());
   std::vector<std::vector<int32_t>> per_document(documents.size());
   std::vector<int32_t> separator;
-  if (tokenizer.eot() >= 0) separator.push_back(tokenizer.eot());
-  else separator = encode_text(tokenizer, "\n\n");
+  if (tokenizer.eot() >= 0)
+    separator.push_back(tokenizer.eot());
+  else
+    separator = encode_text(tokenizer, "\n\n");
 #pragma omp parallel
   {
     BpeEncoder encoder(tokenizer);
     // Dynamic: speeches differ in length by 20x.
 #pragma omp for schedule(dynamic, 1)
     for (int64_t d = 0; d < count; ++d) {
-      if (tokenizer.eot() >= 0 || d > 0)
-        per_document[d] = separator;
+      if (tokenizer.eot() >= 0 || d > 0) per_document[d] = separator;
       encoder.encode(documents[d], per_document[d]);
     }
   }

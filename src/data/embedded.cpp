@@ -8,15 +8,15 @@
 #error "MOET_CORPUS_DIR must name the corpus/ directory"
 #endif
 
-#define MOET_EMBED(symbol, file)                                  \
-  asm(".pushsection .rodata\n"                                    \
-      ".balign 16\n"                                              \
-      ".global " #symbol "_begin\n" #symbol "_begin:\n"           \
-      ".incbin \"" MOET_CORPUS_DIR "/" file "\"\n"                \
-      ".global " #symbol "_end\n" #symbol "_end:\n"               \
-      ".byte 0\n"                                                 \
-      ".popsection\n");                                           \
-  extern "C" const char symbol##_begin[];                         \
+#define MOET_EMBED(symbol, file)                        \
+  asm(".pushsection .rodata\n"                          \
+      ".balign 16\n"                                    \
+      ".global " #symbol "_begin\n" #symbol "_begin:\n" \
+      ".incbin \"" MOET_CORPUS_DIR "/" file "\"\n"      \
+      ".global " #symbol "_end\n" #symbol "_end:\n"     \
+      ".byte 0\n"                                       \
+      ".popsection\n");                                 \
+  extern "C" const char symbol##_begin[];               \
   extern "C" const char symbol##_end[];
 
 MOET_EMBED(moet_corpus_sotu, "sotu.txt.zst")

@@ -62,7 +62,8 @@ std::shared_ptr<const MappedShard> MappedShard::open(const std::string& path) {
   std::memcpy(header, map, sizeof header);
   if (header[0] != kShardMagic)
     fail("{}: not an llm.c token shard (magic {}, expected {}; nanoGPT's headerless .bin files "
-         "need the llm.c header)", path, header[0], kShardMagic);
+         "need the llm.c header)",
+         path, header[0], kShardMagic);
   if (header[1] != 1 && header[1] != 2)
     fail("{}: unsupported token shard version {} (1 = uint16 tokens, 2 = uint32)", path, header[1]);
   shard->bytes_per_token_ = header[1] == 1 ? 2 : 4;

@@ -16,9 +16,9 @@ class TokenStream {
   struct Segment {
     std::shared_ptr<const void> owner;  // keeps data alive: a MappedShard or a token vector
     const void* data = nullptr;
-    int64_t size = 0;                   // tokens
-    int bytes_per_token = 2;            // 2 (uint16) or 4 (uint32)
-    std::string source;                 // file path, or a name for in-memory tokens
+    int64_t size = 0;         // tokens
+    int bytes_per_token = 2;  // 2 (uint16) or 4 (uint32)
+    std::string source;       // file path, or a name for in-memory tokens
   };
 
   void add_shard(const std::string& path);

@@ -12,8 +12,8 @@
 namespace moet {
 
 Tokenizer Tokenizer::from_parts(std::vector<std::string> token_bytes,
-                                const std::array<int32_t, 256>& byte_ids,
-                                std::vector<Merge> merges, int32_t eot) {
+                                const std::array<int32_t, 256>& byte_ids, std::vector<Merge> merges,
+                                int32_t eot) {
   Tokenizer t;
   t.tokens_ = std::move(token_bytes);
   t.byte_ids_ = byte_ids;
@@ -22,7 +22,8 @@ Tokenizer Tokenizer::from_parts(std::vector<std::string> token_bytes,
   const int32_t size = int32_t(t.tokens_.size());
   const auto valid = [size](int32_t id) { return id >= 0 && id < size; };
   t.is_special_.assign(size, false);
-  for (int b = 0; b < 256; ++b) MOET_CHECK(valid(byte_ids[b]) && t.tokens_[byte_ids[b]].size() == 1);
+  for (int b = 0; b < 256; ++b)
+    MOET_CHECK(valid(byte_ids[b]) && t.tokens_[byte_ids[b]].size() == 1);
   for (size_t rank = 0; rank < t.merges_.size(); ++rank) {
     const Merge& m = t.merges_[rank];
     MOET_CHECK(valid(m.left) && valid(m.right) && valid(m.result));
@@ -127,8 +128,8 @@ std::vector<Tokenizer::Merge> read_gpt2_merges(std::string_view vocab_bpe, const
     const auto id_of = [&](const std::string& text) {
       const auto it = e.id_of_text.find(text);
       if (it == e.id_of_text.end())
-        fail("{}:{}: token {} is not in {}", vocab_source, line_number,
-             escaped_excerpt(text, 40), encoder_source);
+        fail("{}:{}: token {} is not in {}", vocab_source, line_number, escaped_excerpt(text, 40),
+             encoder_source);
       return it->second;
     };
     merges.push_back({id_of(left), id_of(right), id_of(left + right)});
@@ -139,8 +140,7 @@ std::vector<Tokenizer::Merge> read_gpt2_merges(std::string_view vocab_bpe, const
 }  // namespace
 
 Tokenizer Tokenizer::from_gpt2(std::string_view encoder_json, std::string_view vocab_bpe,
-                               const std::string& encoder_source,
-                               const std::string& vocab_source) {
+                               const std::string& encoder_source, const std::string& vocab_source) {
   Gpt2Encoder encoder = read_gpt2_encoder(encoder_json, encoder_source);
   const std::array<int32_t, 256> byte_ids = gpt2_byte_token_ids(encoder, encoder_source);
   std::vector<Merge> merges = read_gpt2_merges(vocab_bpe, encoder, vocab_source, encoder_source);
@@ -175,7 +175,8 @@ Tokenizer Tokenizer::load(const std::string& dir) {
 }
 
 std::string Tokenizer::encoder_json() const {
-  // One token per line in id order, UTF-8 unescaped: readable, and diffs of retrained files stay small.
+  // One token per line in id order, UTF-8 unescaped: readable, and diffs of retrained files stay
+  // small.
   std::string out = "{";
   bool first = true;
   for (size_t id = 0; id < tokens_.size(); ++id) {

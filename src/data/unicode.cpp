@@ -44,10 +44,14 @@ CodePoint decode_utf8(std::string_view text, size_t at) {
   const uint8_t lead = byte(at);
   if (lead < 0x80) return {lead, 1};
   uint32_t length = 0, value = 0, min_value = 0;
-  if ((lead & 0xE0) == 0xC0) length = 2, value = lead & 0x1F, min_value = 0x80;
-  else if ((lead & 0xF0) == 0xE0) length = 3, value = lead & 0x0F, min_value = 0x800;
-  else if ((lead & 0xF8) == 0xF0) length = 4, value = lead & 0x07, min_value = 0x10000;
-  else return {kInvalidCodePoint, 1};
+  if ((lead & 0xE0) == 0xC0)
+    length = 2, value = lead & 0x1F, min_value = 0x80;
+  else if ((lead & 0xF0) == 0xE0)
+    length = 3, value = lead & 0x0F, min_value = 0x800;
+  else if ((lead & 0xF8) == 0xF0)
+    length = 4, value = lead & 0x07, min_value = 0x10000;
+  else
+    return {kInvalidCodePoint, 1};
   if (at + length > text.size()) return {kInvalidCodePoint, 1};
   for (uint32_t i = 1; i < length; ++i) {
     const uint8_t next = byte(at + i);

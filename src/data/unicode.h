@@ -23,8 +23,8 @@ struct CodeRange {
 enum class CharClass : uint8_t { Letter, Number, Space, Other };
 
 struct CodePoint {
-  uint32_t value;  // kInvalidCodePoint for a byte that is not valid UTF-8
-  uint32_t length; // bytes consumed, 1..4
+  uint32_t value;   // kInvalidCodePoint for a byte that is not valid UTF-8
+  uint32_t length;  // bytes consumed, 1..4
 };
 
 constexpr uint32_t kInvalidCodePoint = 0xFFFFFFFF;

@@ -2,6 +2,7 @@
 // Sorted, disjoint, inclusive code-point ranges of the general categories L* and N*.
 #include "data/unicode.h"
 
+// clang-format off
 namespace moet::unicode_tables {
 
 const CodeRange kLetters[] = {

@@ -85,30 +85,29 @@ void MpiWorld::do_allreduce_sum(std::span<double> data) {
 
 void MpiWorld::do_reduce_scatter_sum(std::span<const float> in, std::span<float> out) {
   const int block = mpi_count(int64_t(out.size()), "MPI_Reduce_scatter_block");
-  check_mpi(MPI_Reduce_scatter_block(in.data(), out.data(), block, MPI_FLOAT, MPI_SUM,
-                                     MPI_COMM_WORLD),
-            "MPI_Reduce_scatter_block");
+  check_mpi(
+      MPI_Reduce_scatter_block(in.data(), out.data(), block, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+      "MPI_Reduce_scatter_block");
 }
 
 void MpiWorld::do_all_gather(std::span<const std::byte> mine, std::span<std::byte> all,
                              bool in_place) {
   const int block = mpi_count(int64_t(mine.size()), "MPI_Allgather");
-  check_mpi(MPI_Allgather(in_place ? MPI_IN_PLACE : mine.data(), block, MPI_BYTE, all.data(),
-                          block, MPI_BYTE, MPI_COMM_WORLD),
+  check_mpi(MPI_Allgather(in_place ? MPI_IN_PLACE : mine.data(), block, MPI_BYTE, all.data(), block,
+                          MPI_BYTE, MPI_COMM_WORLD),
             "MPI_Allgather");
 }
 
-void MpiWorld::do_all_to_all_v(std::span<const std::byte> send,
-                               std::span<const int64_t> send_bytes, std::span<std::byte> recv,
-                               std::span<const int64_t> recv_bytes) {
+void MpiWorld::do_all_to_all_v(std::span<const std::byte> send, std::span<const int64_t> send_bytes,
+                               std::span<std::byte> recv, std::span<const int64_t> recv_bytes) {
   const std::vector<int> send_counts = int_counts(send_bytes, "MPI_Alltoallv");
   const std::vector<int> recv_counts = int_counts(recv_bytes, "MPI_Alltoallv");
   const std::vector<int> send_offsets = prefix_offsets(send_counts, "MPI_Alltoallv");
   const std::vector<int> recv_offsets = prefix_offsets(recv_counts, "MPI_Alltoallv");
-  check_mpi(MPI_Alltoallv(send.data(), send_counts.data(), send_offsets.data(), MPI_BYTE,
-                          recv.data(), recv_counts.data(), recv_offsets.data(), MPI_BYTE,
-                          MPI_COMM_WORLD),
-            "MPI_Alltoallv");
+  check_mpi(
+      MPI_Alltoallv(send.data(), send_counts.data(), send_offsets.data(), MPI_BYTE, recv.data(),
+                    recv_counts.data(), recv_offsets.data(), MPI_BYTE, MPI_COMM_WORLD),
+      "MPI_Alltoallv");
 }
 
 void MpiWorld::do_broadcast(std::span<std::byte> data, int root) {

@@ -26,7 +26,7 @@ int64_t sum(std::span<const int64_t> counts) {
 }  // namespace
 
 const char* call_kind_name(CallKind kind) {
-  static const char* const names[kCallKinds] = {"allreduce", "reduce_scatter", "all_gather",
+  static const char* const names[kCallKinds] = {"allreduce",  "reduce_scatter", "all_gather",
                                                 "all_to_all", "broadcast",      "barrier"};
   return names[size_t(kind)];
 }

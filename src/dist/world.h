@@ -73,8 +73,8 @@ class World {
   void all_to_all_v(std::span<const T> send, std::span<const int64_t> send_counts,
                     std::span<T> recv, std::span<const int64_t> recv_counts) {
     static_assert(std::is_trivially_copyable_v<T>);
-    all_to_all_v_bytes(std::as_bytes(send), send_counts, std::as_writable_bytes(recv),
-                       recv_counts, sizeof(T));
+    all_to_all_v_bytes(std::as_bytes(send), send_counts, std::as_writable_bytes(recv), recv_counts,
+                       sizeof(T));
   }
   // data := root's data, on every rank.
   template <typename T>

@@ -47,9 +47,9 @@ struct GeluParts {
 
 inline GeluParts gelu_parts(__m512 x) {
   const __m512 x2 = _mm512_mul_ps(x, x);
-  const __m512 u = _mm512_mul_ps(
-      _mm512_mul_ps(x, _mm512_set1_ps(float(kSqrt2OverPi))),
-      _mm512_fmadd_ps(x2, _mm512_set1_ps(float(kGeluCubic)), _mm512_set1_ps(1.0f)));
+  const __m512 u =
+      _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(float(kSqrt2OverPi))),
+                    _mm512_fmadd_ps(x2, _mm512_set1_ps(float(kGeluCubic)), _mm512_set1_ps(1.0f)));
   const __m512 e = fast::exp(_mm512_mul_ps(u, _mm512_set1_ps(-2.0f)));
   const __m512 s = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
   return {x, s, _mm512_mul_ps(e, s)};

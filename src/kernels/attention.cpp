@@ -27,8 +27,8 @@ void for_each_strip(int64_t T_len, Fn&& fn) {
 // Runs fn(b, h, thread's dS tile, thread's d x T tile) for every (sequence, head) pair, one pair
 // per task: each pair's products run on one thread, so results do not depend on the schedule.
 template <typename T, typename Fn>
-void for_each_head(int64_t B, int64_t H, int64_t T_len, int64_t d, T* scratch,
-                   int scratch_threads, Fn&& fn) {
+void for_each_head(int64_t B, int64_t H, int64_t T_len, int64_t d, T* scratch, int scratch_threads,
+                   Fn&& fn) {
   const int threads = std::max(1, std::min(scratch_threads, omp_get_max_threads()));
   const int64_t per_thread = attention_scratch_numel(T_len, d, 1);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -77,8 +77,7 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T*
                         const T* probs, int64_t B, int64_t T_len, int64_t H, int64_t d,
                         double scale, T* scratch, int scratch_threads) {
   const int64_t N = H * d;
-  for_each_head(B, H, T_len, d, scratch, scratch_threads,
-                [&](int64_t b, int64_t h, T* dS, T* vt) {
+  for_each_head(B, H, T_len, d, scratch, scratch_threads, [&](int64_t b, int64_t h, T* dS, T* vt) {
     const int64_t base = b * T_len * N + h * d;
     const T* P = probs + (b * H + h) * T_len * T_len;
     pack_transposed(vt, T_len, v + base, N, T_len, d);
@@ -128,15 +127,15 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T*
                         threads);
 }
 
-#define MOET_INSTANTIATE(T)                                                                  \
-  template void attention_forward<T>(T*, T*, const T*, const T*, const T*, int64_t, int64_t, \
-                                     int64_t, int64_t, double, T*, int);                     \
-  template void attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,    \
-                                      const T*, int64_t, int64_t, int64_t, int64_t, double,  \
-                                      T*, int);                                              \
-  template void attention_forward<T>(T*, T*, const T*, const T*, const T*, int64_t, int64_t, \
-                                     int64_t, int64_t, double);                              \
-  template void attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,    \
+#define MOET_INSTANTIATE(T)                                                                     \
+  template void attention_forward<T>(T*, T*, const T*, const T*, const T*, int64_t, int64_t,    \
+                                     int64_t, int64_t, double, T*, int);                        \
+  template void attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,       \
+                                      const T*, int64_t, int64_t, int64_t, int64_t, double, T*, \
+                                      int);                                                     \
+  template void attention_forward<T>(T*, T*, const T*, const T*, const T*, int64_t, int64_t,    \
+                                     int64_t, int64_t, double);                                 \
+  template void attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,       \
                                       const T*, int64_t, int64_t, int64_t, int64_t, double);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

@@ -35,8 +35,7 @@ void accumulate_columns(T* acc, T scale, int64_t rows, int64_t cols, Value&& val
 // acc[c] += scale * sum_r x[r * cols + c]
 template <typename T>
 void add_column_sums(T* acc, T scale, const T* x, int64_t rows, int64_t cols) {
-  accumulate_columns(acc, scale, rows, cols,
-                     [=](int64_t r, int64_t c) { return x[r * cols + c]; });
+  accumulate_columns(acc, scale, rows, cols, [=](int64_t r, int64_t c) { return x[r * cols + c]; });
 }
 
 }  // namespace moet

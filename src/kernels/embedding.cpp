@@ -55,10 +55,10 @@ void positions_backward(T* dpos, const T* dout, int64_t B, int64_t seq, int64_t 
   }
 }
 
-#define MOET_INSTANTIATE(T)                                                                    \
-  template void embedding_forward<T>(T*, const int32_t*, const T*, int64_t, int64_t, T);      \
-  template void embedding_backward<T>(T*, const int32_t*, const T*, int64_t, int64_t, T);     \
-  template void add_positions<T>(T*, const T*, int64_t, int64_t, int64_t, T);                 \
+#define MOET_INSTANTIATE(T)                                                               \
+  template void embedding_forward<T>(T*, const int32_t*, const T*, int64_t, int64_t, T);  \
+  template void embedding_backward<T>(T*, const int32_t*, const T*, int64_t, int64_t, T); \
+  template void add_positions<T>(T*, const T*, int64_t, int64_t, int64_t, T);             \
   template void positions_backward<T>(T*, const T*, int64_t, int64_t, int64_t, T);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

@@ -28,7 +28,10 @@ template <typename T>
 struct HeadScratch {
   T *kt, *vt, *tile, *dtile, *rows;
   HeadScratch(T* base, int64_t T_len, int64_t d)
-      : kt(base), vt(kt + d * T_len), tile(vt + d * T_len), dtile(tile + kBr * kBc),
+      : kt(base),
+        vt(kt + d * T_len),
+        tile(vt + d * T_len),
+        dtile(tile + kBr * kBc),
         rows(dtile + kBr * kBc) {}
 };
 
@@ -40,8 +43,8 @@ int64_t per_thread_numel(int64_t T_len, int64_t d) {
 // scratch) for every (sequence, head) pair, one pair per task, so results do not depend on the
 // schedule.
 template <typename T, typename Fn>
-void for_each_head(int64_t B, int64_t H, int64_t T_len, int64_t d, T* scratch,
-                   int scratch_threads, Fn&& fn) {
+void for_each_head(int64_t B, int64_t H, int64_t T_len, int64_t d, T* scratch, int scratch_threads,
+                   Fn&& fn) {
   const int threads = std::max(1, std::min(scratch_threads, omp_get_max_threads()));
   const int64_t per_thread = per_thread_numel(T_len, d);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -152,12 +155,13 @@ void forward_head(T* out, T* lse, const T* q, const T* k, const T* v, int64_t T_
       for_each_band(i0, rows, j0, std::min(kBc, i1 - j0), [&](int64_t r0, int64_t n, int64_t cols) {
         if (cols <= 0) return;  // no key of this block is visible to these rows
         T* tile = s.tile + r0 * kBc;
-        tile_gemm<T>(n, cols, d, scale, q + (i0 + r0) * N, N, 1, s.kt + j0, T_len, false, tile,
-                     kBc);
+        tile_gemm<T>(n, cols, d, scale, q + (i0 + r0) * N, N, 1, s.kt + j0, T_len, Accumulate::no,
+                     tile, kBc);
         for (int64_t r = r0; r < r0 + n; ++r)
           online_softmax_row(s.tile + r * kBc, i0 + r + 1 - j0, cols, j0 == 0, max[r], sum[r],
                              o + r * N, d);
-        tile_gemm<T>(n, d, cols, T(1), tile, kBc, 1, v + j0 * N, N, j0 > 0, o + r0 * N, N);
+        tile_gemm<T>(n, d, cols, T(1), tile, kBc, 1, v + j0 * N, N, Accumulate{j0 > 0}, o + r0 * N,
+                     N);
       });
     }
     for (int64_t r = 0; r < rows; ++r) {
@@ -191,9 +195,9 @@ void backward_head(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* ls
       for_each_band(i0, rows, j0, cols, [&](int64_t r0, int64_t n, int64_t seen) {
         T* tile = s.tile + r0 * kBc;
         T* dtile = s.dtile + r0 * kBc;
-        tile_gemm<T>(n, seen, d, scale, q + (i0 + r0) * N, N, 1, s.kt + j0, T_len, false, tile,
-                     kBc);
-        tile_gemm<T>(n, seen, d, T(1), dout + (i0 + r0) * N, N, 1, s.vt + j0, T_len, false,
+        tile_gemm<T>(n, seen, d, scale, q + (i0 + r0) * N, N, 1, s.kt + j0, T_len, Accumulate::no,
+                     tile, kBc);
+        tile_gemm<T>(n, seen, d, T(1), dout + (i0 + r0) * N, N, 1, s.vt + j0, T_len, Accumulate::no,
                      dtile, kBc);
         for (int64_t r = 0; r < n; ++r) {
           const int64_t t = i0 + r0 + r, visible = std::min(seen, t + 1 - j0);
@@ -204,11 +208,13 @@ void backward_head(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* ls
           std::fill(p + visible, p + cols, T(0));
           std::fill(ds + visible, ds + cols, T(0));
         }
-        tile_gemm<T>(n, d, seen, scale, dtile, kBc, 1, k + j0 * N, N, j0 > 0,
+        tile_gemm<T>(n, d, seen, scale, dtile, kBc, 1, k + j0 * N, N, Accumulate{j0 > 0},
                      dq + (i0 + r0) * N, N);
       });
-      tile_gemm<T>(cols, d, rows, T(1), s.tile, 1, kBc, dout + i0 * N, N, true, dv + j0 * N, N);
-      tile_gemm<T>(cols, d, rows, scale, s.dtile, 1, kBc, q + i0 * N, N, true, dk + j0 * N, N);
+      tile_gemm<T>(cols, d, rows, T(1), s.tile, 1, kBc, dout + i0 * N, N, Accumulate::yes,
+                   dv + j0 * N, N);
+      tile_gemm<T>(cols, d, rows, scale, s.dtile, 1, kBc, q + i0 * N, N, Accumulate::yes,
+                   dk + j0 * N, N);
     }
   }
 }
@@ -226,22 +232,22 @@ void flash_attention_forward(T* out, T* lse, const T* q, const T* k, const T* v,
   const int64_t N = H * d;
   for_each_head(B, H, T_len, d, scratch, scratch_threads,
                 [&](int64_t base, int64_t bh, const HeadScratch<T>& s) {
-    forward_head(out + base, lse + bh * T_len, q + base, k + base, v + base, T_len, N, d,
-                 T(scale), s);
-  });
+                  forward_head(out + base, lse + bh * T_len, q + base, k + base, v + base, T_len, N,
+                               d, T(scale), s);
+                });
 }
 
 template <typename T>
 void flash_attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* lse,
                               const T* q, const T* k, const T* v, int64_t B, int64_t T_len,
-                              int64_t H, int64_t d, double scale, T* scratch,
-                              int scratch_threads) {
+                              int64_t H, int64_t d, double scale, T* scratch, int scratch_threads) {
   const int64_t N = H * d;
   for_each_head(B, H, T_len, d, scratch, scratch_threads,
                 [&](int64_t base, int64_t bh, const HeadScratch<T>& s) {
-    backward_head(dq + base, dk + base, dv + base, dout + base, out + base, lse + bh * T_len,
-                  q + base, k + base, v + base, T_len, N, d, T(scale), s);
-  });
+                  backward_head(dq + base, dk + base, dv + base, dout + base, out + base,
+                                lse + bh * T_len, q + base, k + base, v + base, T_len, N, d,
+                                T(scale), s);
+                });
 }
 
 template <typename T>
@@ -262,16 +268,16 @@ void flash_attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, 
                               scratch.data(), threads);
 }
 
-#define MOET_INSTANTIATE(T)                                                                     \
-  template void flash_attention_forward<T>(T*, T*, const T*, const T*, const T*, int64_t,       \
-                                           int64_t, int64_t, int64_t, double, T*, int);         \
-  template void flash_attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, \
-                                            const T*, const T*, int64_t, int64_t, int64_t,      \
-                                            int64_t, double, T*, int);                          \
-  template void flash_attention_forward<T>(T*, T*, const T*, const T*, const T*, int64_t,       \
-                                           int64_t, int64_t, int64_t, double);                  \
-  template void flash_attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, \
-                                            const T*, const T*, int64_t, int64_t, int64_t,      \
+#define MOET_INSTANTIATE(T)                                                                        \
+  template void flash_attention_forward<T>(T*, T*, const T*, const T*, const T*, int64_t, int64_t, \
+                                           int64_t, int64_t, double, T*, int);                     \
+  template void flash_attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,    \
+                                            const T*, const T*, int64_t, int64_t, int64_t,         \
+                                            int64_t, double, T*, int);                             \
+  template void flash_attention_forward<T>(T*, T*, const T*, const T*, const T*, int64_t, int64_t, \
+                                           int64_t, int64_t, double);                              \
+  template void flash_attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,    \
+                                            const T*, const T*, int64_t, int64_t, int64_t,         \
                                             int64_t, double);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

@@ -41,8 +41,7 @@ void flash_attention_forward(T* out, T* lse, const T* q, const T* k, const T* v,
 template <typename T>
 void flash_attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* lse,
                               const T* q, const T* k, const T* v, int64_t B, int64_t T_len,
-                              int64_t H, int64_t d, double scale, T* scratch,
-                              int scratch_threads);
+                              int64_t H, int64_t d, double scale, T* scratch, int scratch_threads);
 
 // The same with scratch allocated per call (tests).
 template <typename T>

@@ -91,8 +91,7 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_rows(m, n, beta, c, ldc);
   if constexpr (std::is_same_v<T, float>)
-    onednn_matmul(MatmulInput::f32, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                  ldc);
+    onednn_matmul(MatmulInput::f32, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   else
     gemm_loop(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

@@ -41,9 +41,9 @@ void gemm_reference(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, 
 // The primitive cache behind the float and bf16 paths, observable for tests and benchmarks.
 struct GemmCacheStats {
   int64_t hits = 0;
-  int64_t misses = 0;     // each one built a primitive
+  int64_t misses = 0;  // each one built a primitive
   int64_t entries = 0;
-  int64_t capacity = 0;   // least recently used entries go beyond this
+  int64_t capacity = 0;  // least recently used entries go beyond this
 };
 GemmCacheStats gemm_cache_stats();
 void gemm_cache_clear();  // a cold start: drops every entry (oneDNN's too), zeroes the counters

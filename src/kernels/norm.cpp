@@ -68,8 +68,8 @@ void layernorm_backward(T* dx, ScaledVector<T> gain, ScaledVector<T> bias, const
 }
 
 template <typename T>
-void rmsnorm_forward(T* out, T* rstd, const T* x, ScaledVector<T> gain, int64_t rows,
-                     int64_t cols, double eps) {
+void rmsnorm_forward(T* out, T* rstd, const T* x, ScaledVector<T> gain, int64_t rows, int64_t cols,
+                     double eps) {
   const T* g = gain.value;
   const T gm = gain.mult;
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))

@@ -21,8 +21,8 @@ void layernorm_backward(T* dx, ScaledVector<T> gain, ScaledVector<T> bias, const
                         const T* x, const T* mean, const T* rstd, int64_t rows, int64_t cols);
 
 template <typename T>
-void rmsnorm_forward(T* out, T* rstd, const T* x, ScaledVector<T> gain, int64_t rows,
-                     int64_t cols, double eps);
+void rmsnorm_forward(T* out, T* rstd, const T* x, ScaledVector<T> gain, int64_t rows, int64_t cols,
+                     double eps);
 template <typename T>
 void rmsnorm_backward(T* dx, ScaledVector<T> gain, const T* dout, const T* x, const T* rstd,
                       int64_t rows, int64_t cols);

@@ -109,9 +109,8 @@ dnnl::matmul::primitive_desc primitive_desc(const MatmulKey& key) {
 
 std::shared_ptr<const Prepared> build(const MatmulKey& key) {
   const dnnl::matmul::primitive_desc pd = primitive_desc(key);
-  return std::make_shared<const Prepared>(Prepared{dnnl::matmul(pd), pd.src_desc(),
-                                                   pd.weights_desc(), pd.dst_desc(),
-                                                   pd.scratchpad_desc()});
+  return std::make_shared<const Prepared>(Prepared{
+      dnnl::matmul(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.scratchpad_desc()});
 }
 
 class PrimitiveCache {
@@ -248,8 +247,8 @@ void onednn_matmul(MatmulInput input, Transpose trans_a, Transpose trans_b, int6
   // Inside a parallel region oneDNN runs on the calling thread anyway; planning for one thread
   // keeps it from laying out work (or scratchpad) for threads that never come.
   const SingleThreadScope single_thread(m * n * k < kSingleThreadBelow || omp_in_parallel());
-  const std::shared_ptr<const Prepared> prepared = cache().find_or_build(
-      make_key(input, trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc));
+  const std::shared_ptr<const Prepared> prepared =
+      cache().find_or_build(make_key(input, trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc));
   const dnnl::engine& engine = cpu_engine();
   // oneDNN reads A and B only; its memory objects just take a non-const handle.
   const memory a_mem(prepared->a_desc, engine, const_cast<void*>(a));
@@ -262,8 +261,8 @@ void onednn_matmul(MatmulInput input, Transpose trans_a, Transpose trans_b, int6
                                   {DNNL_ARG_WEIGHTS, b_mem.get()},
                                   {DNNL_ARG_DST, c_mem.get()},
                                   {DNNL_ARG_SCRATCHPAD, scratchpad.get()}};
-  const dnnl_status_t status = dnnl_primitive_execute(prepared->primitive.get(),
-                                                      thread_stream().get(), 4, args);
+  const dnnl_status_t status =
+      dnnl_primitive_execute(prepared->primitive.get(), thread_stream().get(), 4, args);
   MOET_CHECK(status == dnnl_success);
 }
 

@@ -19,11 +19,13 @@ namespace {
   X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
 // The empty asm makes every accumulator live in a register each iteration, so the compiler can
 // neither drop nor merge the chains. Two statements: asm takes at most 30 operands.
-#define MOET_KEEP_IN_REGISTERS                                                              \
-  asm volatile("" : "+v"(acc0), "+v"(acc1), "+v"(acc2), "+v"(acc3), "+v"(acc4), "+v"(acc5), \
-               "+v"(acc6), "+v"(acc7));                                                     \
-  asm volatile("" : "+v"(acc8), "+v"(acc9), "+v"(acc10), "+v"(acc11), "+v"(acc12),          \
-               "+v"(acc13), "+v"(acc14), "+v"(acc15))
+#define MOET_KEEP_IN_REGISTERS                                                               \
+  asm volatile(""                                                                            \
+               : "+v"(acc0), "+v"(acc1), "+v"(acc2), "+v"(acc3), "+v"(acc4), "+v"(acc5),     \
+                 "+v"(acc6), "+v"(acc7));                                                    \
+  asm volatile(""                                                                            \
+               : "+v"(acc8), "+v"(acc9), "+v"(acc10), "+v"(acc11), "+v"(acc12), "+v"(acc13), \
+                 "+v"(acc14), "+v"(acc15))
 #define MOET_DECLARE(i) __m512 acc##i = _mm512_set1_ps(0.001f * i);
 #define MOET_SUM(i) total = _mm512_add_ps(total, acc##i);
 
@@ -101,8 +103,8 @@ double measure_gflops(Kernel kernel, double flop_per_iteration, double seconds) 
   double best_gflops = 0;
   for (int window = 0; window < kWindows; ++window) {
     elapsed = time_on_all_threads(kernel, iterations, threads);
-    best_gflops = std::max(best_gflops, double(threads) * double(iterations) *
-                                            flop_per_iteration / elapsed / 1e9);
+    best_gflops = std::max(
+        best_gflops, double(threads) * double(iterations) * flop_per_iteration / elapsed / 1e9);
   }
   return best_gflops;
 }

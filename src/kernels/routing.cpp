@@ -8,8 +8,8 @@
 namespace moet {
 
 template <typename T>
-void topk_select(int32_t* selected, const T* scores, ScaledVector<T> bias, int64_t rows,
-                 int64_t M, int64_t K) {
+void topk_select(int32_t* selected, const T* scores, ScaledVector<T> bias, int64_t rows, int64_t M,
+                 int64_t K) {
   MOET_CHECK(K >= 1 && K <= M);
   const T* b = bias.value;
   const T bm = bias.mult;

@@ -18,8 +18,8 @@ namespace moet {
 // ties go to the lower expert index. The bias (empty: none) only steers the choice: no gradient
 // flows through it, and bias.grad is not used.
 template <typename T>
-void topk_select(int32_t* selected, const T* scores, ScaledVector<T> bias, int64_t rows,
-                 int64_t M, int64_t K);
+void topk_select(int32_t* selected, const T* scores, ScaledVector<T> bias, int64_t rows, int64_t M,
+                 int64_t K);
 
 // offsets[M + 1]: expert e owns positions [offsets[e], offsets[e+1]).
 // order[p] = assignment at position p; position[a] = p for assignment a.

@@ -1,5 +1,6 @@
 // Softmax pieces over one contiguous row, vectorised for float: the inner loops of attention,
-// the cross-entropy and the router (whose sigmoid scores, the two-class softmax, live here too). Double keeps std::exp and plain loops (gradient checks).
+// the cross-entropy and the router (whose sigmoid scores, the two-class softmax, live here too).
+// Double keeps std::exp and plain loops (gradient checks).
 //
 // Float rows are summed in 16 lanes and then across lanes, a fixed order, so a row gives the
 // same bits on every call (determinism does not depend on alignment or thread).
@@ -16,8 +17,8 @@ namespace moet {
 
 template <typename T>
 struct RowExp {
-  T max;    // the largest entry of the row before the call
-  T sum;    // sum of exp(row - max)
+  T max;  // the largest entry of the row before the call
+  T sum;  // sum of exp(row - max)
 };
 
 // row[j] = exp(row[j] - max) for j < n (n >= 1); returns the max and the sum.
@@ -103,7 +104,8 @@ inline void softmax_backward_row<float>(float* dp, const float* p, int64_t n) {
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 m = fast::tail_mask(n - j);
     const __m512 pj = _mm512_maskz_loadu_ps(m, p + j);
-    _mm512_mask_storeu_ps(dp + j, m, _mm512_mul_ps(pj, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, dp + j), dot)));
+    _mm512_mask_storeu_ps(dp + j, m,
+                          _mm512_mul_ps(pj, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, dp + j), dot)));
   }
 }
 #endif

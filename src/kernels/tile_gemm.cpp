@@ -13,7 +13,8 @@ void tile_gemm(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_r
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       T sum = 0;
-      for (int64_t p = 0; p < k; ++p) sum += a[i * a_row_stride + p * a_col_stride] * b[p * ldb + j];
+      for (int64_t p = 0; p < k; ++p)
+        sum += a[i * a_row_stride + p * a_col_stride] * b[p * ldb + j];
       c[i * ldc + j] = alpha * sum + (accumulate == Accumulate::yes ? c[i * ldc + j] : T(0));
     }
 }
@@ -64,7 +65,8 @@ template <int R, int NV>
 void rows_kernel(int rows, int64_t k, float alpha, const float* a, int64_t ars, int64_t acs,
                  const float* b, int64_t ldb, Accumulate accumulate, float* c, int64_t ldc,
                  __mmask16 last) {
-  if (rows == R) return micro_kernel<R, NV>(k, alpha, a, ars, acs, b, ldb, accumulate, c, ldc, last);
+  if (rows == R)
+    return micro_kernel<R, NV>(k, alpha, a, ars, acs, b, ldb, accumulate, c, ldc, last);
   if constexpr (R > 1)
     rows_kernel<R - 1, NV>(rows, k, alpha, a, ars, acs, b, ldb, accumulate, c, ldc, last);
 }
@@ -94,10 +96,22 @@ void tile_gemm<float>(int64_t m, int64_t n, int64_t k, float alpha, const float*
     const float* bj = b + j0;
     float* cj = c + j0;
     switch (vectors) {
-      case 1: column_chunk<1>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc, last); break;
-      case 2: column_chunk<2>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc, last); break;
-      case 3: column_chunk<3>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc, last); break;
-      default: column_chunk<4>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc, last); break;
+      case 1:
+        column_chunk<1>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc,
+                        last);
+        break;
+      case 2:
+        column_chunk<2>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc,
+                        last);
+        break;
+      case 3:
+        column_chunk<3>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc,
+                        last);
+        break;
+      default:
+        column_chunk<4>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc,
+                        last);
+        break;
     }
   }
 }
@@ -157,7 +171,8 @@ void pack_transposed<float>(float* out, int64_t ld_out, const float* in, int64_t
       for (int i = 0; i < 16; ++i) _mm512_storeu_ps(out + (c0 + i) * ld_out + r0, block[i]);
     }
   for (int64_t c = 0; c < cols; ++c)
-    for (int64_t r = (c < cols16 ? rows16 : 0); r < rows; ++r) out[c * ld_out + r] = in[r * ld_in + c];
+    for (int64_t r = (c < cols16 ? rows16 : 0); r < rows; ++r)
+      out[c * ld_out + r] = in[r * ld_in + c];
 }
 #endif
 

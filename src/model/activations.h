@@ -18,9 +18,9 @@ struct AttentionActs {
   std::vector<T> q, k;             // after qk-norm and RoPE; empty when neither applies
   std::vector<T> q_rstd, k_rstd;   // qk-norm statistics, one per (row, head)
   AttentionKernel kernel = AttentionKernel::strips;  // which of probs and lse is kept
-  std::vector<T> probs;            // [B, H, T, T] softmax (strips)
-  std::vector<T> lse;              // [B, H, T] logsumexp per query row (flash)
-  std::vector<T> att;              // attention output, before W_O
+  std::vector<T> probs;                              // [B, H, T, T] softmax (strips)
+  std::vector<T> lse;                                // [B, H, T] logsumexp per query row (flash)
+  std::vector<T> att;                                // attention output, before W_O
   const T* q_final() const { return q.empty() ? q_lin.data() : q.data(); }
   const T* k_final() const { return k.empty() ? k_lin.data() : k.data(); }
 };
@@ -28,14 +28,14 @@ struct AttentionActs {
 // Routing of one MoE layer for one forward pass.
 template <typename T>
 struct RoutingActs {
-  std::vector<T> logits, scores;  // [R, M]
-  std::vector<int32_t> selected;  // [R, K], best first
-  std::vector<T> gates;           // [R*K]: the selected scores, renormalised if asked
-  std::vector<T> combine_weight;  // [R*K]: aggregation_mult * gates
-  std::vector<int64_t> offsets;   // [M + 1]
+  std::vector<T> logits, scores;         // [R, M]
+  std::vector<int32_t> selected;         // [R, K], best first
+  std::vector<T> gates;                  // [R*K]: the selected scores, renormalised if asked
+  std::vector<T> combine_weight;         // [R*K]: aggregation_mult * gates
+  std::vector<int64_t> offsets;          // [M + 1]
   std::vector<int32_t> order, position;  // [R*K], see kernels/routing.h
-  std::vector<T> aux_probs;       // [R, M] softmax of the logits, when aux or z loss is on
-  std::vector<T> logsumexp;       // [R], when the z-loss is on
+  std::vector<T> aux_probs;              // [R, M] softmax of the logits, when aux or z loss is on
+  std::vector<T> logsumexp;              // [R], when the z-loss is on
 };
 
 template <typename T>
@@ -43,7 +43,7 @@ struct FfnActs {
   NormActs<T> ln;
   std::vector<T> pre, act;  // dense FFN, or shared experts stacked [S][R, ...]
   RoutingActs<T> routing;
-  std::vector<T> x_perm;    // [R*K, N]: normalised inputs grouped by expert
+  std::vector<T> x_perm;                     // [R*K, N]: normalised inputs grouped by expert
   std::vector<T> exp_pre, exp_act, exp_out;  // [R*K, up_cols], [R*K, Ne], [R*K, N]
 };
 
@@ -57,13 +57,13 @@ struct BlockActs {
 template <typename T>
 struct BackwardScratch {
   std::vector<T> dbranch, dln, datt, dq, dk, dv, dq_lin, dk_lin;  // [R, N]
-  std::vector<T> dpre, dact;   // the largest MLP pre/act of any block
-  std::vector<T> dexp_out, dx_perm;  // [R*K, N]
+  std::vector<T> dpre, dact;          // the largest MLP pre/act of any block
+  std::vector<T> dexp_out, dx_perm;   // [R*K, N]
   std::vector<T> dexp_pre, dexp_act;  // [R*K, up_cols], [R*K, Ne]: by position, one expert each
-  std::vector<T> dgates;       // [R*K]
-  std::vector<T> dscores, drouter;  // [R, M]
-  std::vector<T> attn;         // attention tiles per thread (kernels/attention.h)
-  int attn_threads = 1;        // threads attn has room for
+  std::vector<T> dgates;              // [R*K]
+  std::vector<T> dscores, drouter;    // [R, M]
+  std::vector<T> attn;                // attention tiles per thread (kernels/attention.h)
+  int attn_threads = 1;               // threads attn has room for
 };
 
 }  // namespace moet

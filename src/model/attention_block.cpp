@@ -104,9 +104,9 @@ void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& 
                                ctx.B, c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale,
                                s.attn.data(), s.attn_threads);
   else
-    attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(),
-                         ctx.B, c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale,
-                         s.attn.data(), s.attn_threads);
+    attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B,
+                         c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
+                         s.attn_threads);
   scope.emplace(Phase::attn_proj);
   linear_forward<T>(branch, a.att.data(), w.wo.value, w.bo.scaled(), R, N, N, w.wo.mult,
                     Accumulate::no, w.wo.bf16);
@@ -130,10 +130,10 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
                      N, N, w.wo.mult, Accumulate::no, w.wo.bf16);
   scope.emplace(Phase::attn_core);
   if (a.kernel == AttentionKernel::flash)
-    flash_attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(),
-                                a.att.data(), a.lse.data(), a.q_final(), a.k_final(), a.v.data(),
-                                ctx.B, c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale,
-                                s.attn.data(), s.attn_threads);
+    flash_attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.att.data(),
+                                a.lse.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B, c.seq,
+                                c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
+                                s.attn_threads);
   else
     attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.q_final(),
                           a.k_final(), a.v.data(), a.probs.data(), ctx.B, c.seq, c.heads(),
@@ -159,14 +159,14 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
   norm_backward(c, w.ln1, a.ln, dh, dx, h_in, R);
 }
 
-#define MOET_INSTANTIATE(T)                                                                    \
-  template void allocate_attention<T>(AttentionActs<T>&, const ModelConfig&, int64_t,         \
-                                      AttentionKernel);                                        \
-  template void attention_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,     \
-                                           AttentionActs<T>&, const T*, T*, T*,               \
-                                           BackwardScratch<T>&);                              \
-  template void attention_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,    \
-                                            const AttentionActs<T>&, const T*, T*,            \
+#define MOET_INSTANTIATE(T)                                                                 \
+  template void allocate_attention<T>(AttentionActs<T>&, const ModelConfig&, int64_t,       \
+                                      AttentionKernel);                                     \
+  template void attention_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,  \
+                                           AttentionActs<T>&, const T*, T*, T*,             \
+                                           BackwardScratch<T>&);                            \
+  template void attention_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&, \
+                                            const AttentionActs<T>&, const T*, T*,          \
                                             BackwardScratch<T>&);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

@@ -53,7 +53,8 @@ std::vector<KeySpec> model_config_keys() {
       {"model.moe_every", KeyType::Int, i(d.moe_every),
        "MoE FFN in every k-th block (1 all, 2 alternate with dense, 0 none)"},
       {"model.dense_Nf", KeyType::Int, i(d.dense_Nf), "dense FFN hidden width (0 = 4 N)"},
-      {"model.shared_experts", KeyType::Int, i(d.shared_experts), "always-on experts per MoE layer"},
+      {"model.shared_experts", KeyType::Int, i(d.shared_experts),
+       "always-on experts per MoE layer"},
       {"model.shared_Ne", KeyType::Int, i(d.shared_Ne), "shared expert hidden width (0 = Ne)"},
       {"model.router_score", KeyType::String, name_of(d.router_score), "sigmoid | softmax"},
       {"model.gate_renorm", KeyType::Bool, b(d.gate_renorm), "renormalise the selected gates"},
@@ -112,9 +113,14 @@ void validate(const ModelConfig& m) {
   // Sizes beyond int32 are absurd for any model here; bounding them keeps the helpers above
   // (4 N, 2 Ne) and every two-factor product far from int64's limit.
   for (const auto& [key, value] : {std::pair<const char*, int64_t>{"model.vocab", m.vocab},
-                                   {"model.seq", m.seq}, {"model.N", m.N}, {"model.L", m.L},
-                                   {"model.d_head", m.d_head}, {"model.M", m.M}, {"model.K", m.K},
-                                   {"model.Ne", m.Ne}, {"model.dense_Nf", m.dense_Nf},
+                                   {"model.seq", m.seq},
+                                   {"model.N", m.N},
+                                   {"model.L", m.L},
+                                   {"model.d_head", m.d_head},
+                                   {"model.M", m.M},
+                                   {"model.K", m.K},
+                                   {"model.Ne", m.Ne},
+                                   {"model.dense_Nf", m.dense_Nf},
                                    {"model.shared_experts", m.shared_experts},
                                    {"model.shared_Ne", m.shared_Ne}})
     if (value > kMaxDimension) fail("{}: at most {} (got {})", key, kMaxDimension, value);

@@ -26,7 +26,7 @@ const char* name_of(RouterScore score);
 
 struct ModelConfig {
   int64_t vocab = 2048;  // the bundled tokenizer's vocabulary
-  int64_t seq = 128;  // T, the context length
+  int64_t seq = 128;     // T, the context length
   int64_t N = 128;
   int64_t L = 2;
   int64_t d_head = 32;

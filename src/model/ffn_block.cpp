@@ -31,8 +31,8 @@ void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, Ffn
     moe_forward(ctx, w, a, a.ln.out.data(), branch, *stats);
   } else {
     PhaseScope scope(Phase::dense_ffn);
-    mlp_forward<T>(branch, MlpBuffers<T>{a.pre.data(), a.act.data()}, a.ln.out.data(), R, N,
-                   w.ffn, c.act == Activation::swiglu, Accumulate::no);
+    mlp_forward<T>(branch, MlpBuffers<T>{a.pre.data(), a.act.data()}, a.ln.out.data(), R, N, w.ffn,
+                   c.act == Activation::swiglu, Accumulate::no);
   }
   PhaseScope scope(Phase::residual);
   const T rm = T(ctx.plan.residual_mult);
@@ -58,17 +58,17 @@ void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, co
   } else {
     PhaseScope scope(Phase::dense_ffn);
     mlp_backward<T>(dx, Accumulate::no, dbranch, a.ln.out.data(),
-                    MlpBuffers<const T>{a.pre.data(), a.act.data()},
-                    s.dact.data(), s.dpre.data(), R, N, w.ffn, c.act == Activation::swiglu);
+                    MlpBuffers<const T>{a.pre.data(), a.act.data()}, s.dact.data(), s.dpre.data(),
+                    R, N, w.ffn, c.act == Activation::swiglu);
   }
   norm_backward(c, w.ln2, a.ln, dh, dx, h_in, R);
 }
 
-#define MOET_INSTANTIATE(T)                                                                     \
-  template void allocate_ffn<T>(FfnActs<T>&, const ModelConfig&, int64_t, bool);               \
-  template void ffn_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,             \
-                                     FfnActs<T>&, const T*, T*, T*, RoutingStats*);            \
-  template void ffn_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,           \
+#define MOET_INSTANTIATE(T)                                                                       \
+  template void allocate_ffn<T>(FfnActs<T>&, const ModelConfig&, int64_t, bool);                  \
+  template void ffn_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&, \
+                                     const T*, T*, T*, RoutingStats*);                            \
+  template void ffn_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,             \
                                       const FfnActs<T>&, const T*, T*, T, BackwardScratch<T>&);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

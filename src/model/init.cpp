@@ -31,12 +31,8 @@ void init_parameters(const std::vector<TensorInfo>& tensors, const ModelPlan& pl
     const TensorPlan& p = plan.tensors[i];
     T* w = params + t.offset;
     switch (p.init) {
-      case InitKind::zero:
-        std::fill(w, w + t.numel, T(0));
-        break;
-      case InitKind::one:
-        std::fill(w, w + t.numel, T(1));
-        break;
+      case InitKind::zero: std::fill(w, w + t.numel, T(0)); break;
+      case InitKind::one: std::fill(w, w + t.numel, T(1)); break;
       case InitKind::normal: {
         Rng rng(seed, i);
         // Tied: draw one expert's slice, then copy it to the others.

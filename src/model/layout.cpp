@@ -94,8 +94,7 @@ void add_moe(Builder& b, const ModelConfig& c, const std::string& p, int64_t l, 
   }
 }
 
-void add_dense_ffn(Builder& b, const ModelConfig& c, const std::string& p, int64_t l,
-                   MlpIndex& f) {
+void add_dense_ffn(Builder& b, const ModelConfig& c, const std::string& p, int64_t l, MlpIndex& f) {
   const int64_t Nf = c.dense_width();
   f.up = b.add(p + ".ffn.up", Role::dense_up, {c.N, c.up_cols(Nf)}, l);
   f.down = b.add(p + ".ffn.down", Role::dense_down, {Nf, c.N}, l);
@@ -111,15 +110,18 @@ ModelLayout model_layout(const ModelConfig& c) {
   Builder b;
   ModelLayout layout;
   layout.embed = b.add("embed", Role::embed, {c.vocab, c.N}, -1);
-  if (c.pos == PosEncoding::learned) layout.pos_embed = b.add("pos_embed", Role::pos_embed, {c.seq, c.N}, -1);
+  if (c.pos == PosEncoding::learned)
+    layout.pos_embed = b.add("pos_embed", Role::pos_embed, {c.seq, c.N}, -1);
   for (int64_t l = 0; l < c.L; ++l) {
     const std::string p = "blocks." + std::to_string(l);
     BlockIndex& i = layout.blocks.emplace_back();
     i.ln1 = add_norm(b, c, p + ".ln1", l);
     add_attention(b, c, p, l, i);
     i.ln2 = add_norm(b, c, p + ".ln2", l);
-    if (c.is_moe_block(l)) add_moe(b, c, p, l, i);
-    else add_dense_ffn(b, c, p, l, i.ffn);
+    if (c.is_moe_block(l))
+      add_moe(b, c, p, l, i);
+    else
+      add_dense_ffn(b, c, p, l, i.ffn);
   }
   layout.final_norm = add_norm(b, c, "final_norm", -1);
   if (!c.tied_embed) layout.unembed = b.add("unembed", Role::unembed, {c.N, c.vocab}, -1);

@@ -20,11 +20,11 @@ struct TensorInfo {
   std::string name;  // e.g. "blocks.0.moe.expert_up"
   Role role;
   std::vector<int64_t> shape;
-  int64_t layer = -1;    // block index, -1 for embeddings and the final norm
-  int64_t experts = 0;   // size of the leading expert axis (M, or shared count), else 0
-  int64_t fan_in = 0;    // inputs summed per output (matrices: rows of one [in, out] slice)
+  int64_t layer = -1;   // block index, -1 for embeddings and the final norm
+  int64_t experts = 0;  // size of the leading expert axis (M, or shared count), else 0
+  int64_t fan_in = 0;   // inputs summed per output (matrices: rows of one [in, out] slice)
   int64_t fan_out = 0;
-  int64_t offset = 0;    // into the flat parameter buffer
+  int64_t offset = 0;  // into the flat parameter buffer
   int64_t numel = 0;
   bool trainable = true;  // false for route_bias: moved by the balancing rule only
 };
@@ -46,8 +46,8 @@ struct MlpIndex {
 struct BlockIndex {
   NormIndex ln1, ln2;
   int wq = -1, wk = -1, wv = -1, wo = -1, bq = -1, bk = -1, bv = -1, bo = -1;
-  MlpIndex ffn;                         // dense blocks
-  int router = -1, route_bias = -1;     // MoE blocks
+  MlpIndex ffn;                      // dense blocks
+  int router = -1, route_bias = -1;  // MoE blocks
   MlpIndex experts, shared;
 };
 

@@ -56,7 +56,7 @@ CheckedSize model_activation_words(const ModelConfig& c, int64_t B, AttentionKer
   CheckedSize words = block_words(c, B, FfnKind::moe, attention) * moe_blocks;
   words += block_words(c, B, FfnKind::dense, attention) * (c.L - moe_blocks);
   words += RN * (c.L + 1) + RN * 4 + R * 4;  // residual streams, final norm, branch/dh/dfinal
-  words += R * c.vocab;  // logits
+  words += R * c.vocab;                      // logits
   int64_t widest_hidden = moe_blocks < c.L ? c.dense_width() : 0;
   if (moe_blocks > 0)
     widest_hidden = std::max({widest_hidden, c.Ne, c.shared_experts > 0 ? c.shared_width() : 0});
@@ -156,9 +156,9 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
 std::string MemoryEstimate::breakdown() const {
   std::string out;
   for (size_t i = 0; i < parts.size() && i < 3; ++i)
-    out += fmt::format("{}{} {}", i ? ", " : "", parts[i].name,
-                       parts[i].overflow ? std::string("past int64")
-                                         : format_bytes(parts[i].bytes));
+    out +=
+        fmt::format("{}{} {}", i ? ", " : "", parts[i].name,
+                    parts[i].overflow ? std::string("past int64") : format_bytes(parts[i].bytes));
   return out;
 }
 

@@ -24,25 +24,25 @@ namespace moet {
 
 // What a run adds to the model's own buffers.
 struct MemoryPlan {
-  int64_t batch = 1;  // sequences per micro-batch (B)
+  int64_t batch = 1;    // sequences per micro-batch (B)
   int64_t threads = 1;  // OpenMP threads: attention tiles and bf16 scratch are per thread
   Precision precision = Precision::fp32;
   AttentionKernel attention = AttentionKernel::automatic;  // strips keep [B, H, T, T] per block
   int64_t optimizer_buffers = 2;  // fp32 values per parameter the optimizer keeps (Adam: m, v)
-  int64_t parameter_copies = 0;  // further fp32 copies of the parameters held at the peak
+  int64_t parameter_copies = 0;   // further fp32 copies of the parameters held at the peak
   int64_t activation_copies = 0;  // further copies of the forward activations (probes)
-  int64_t data_bytes = 0;  // the data the loader holds in memory
+  int64_t data_bytes = 0;         // the data the loader holds in memory
 };
 
 struct MemoryPart {
-  std::string name;  // "parameters", "activations", ...
+  std::string name;   // "parameters", "activations", ...
   int64_t bytes = 0;  // meaningless when overflow
   bool overflow = false;
 };
 
 struct MemoryEstimate {
   std::vector<MemoryPart> parts;  // nonzero parts, largest first
-  int64_t total = 0;  // meaningless when overflows()
+  int64_t total = 0;              // meaningless when overflows()
   // The first part whose size overflows int64 bytes, or empty.
   std::string overflow;
   bool overflows() const { return !overflow.empty(); }

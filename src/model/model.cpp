@@ -8,9 +8,9 @@
 
 #include "core/error.h"
 #include "core/profile.h"
+#include "kernels/bf16.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
-#include "kernels/bf16.h"
 #include "kernels/linear.h"
 #include "kernels/mixed_gemm.h"
 #include "kernels/parallel.h"
@@ -43,7 +43,10 @@ MlpWeights<T> Model<T>::mlp_weights(const MlpIndex& index, int64_t hidden) {
 template <typename T>
 Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
                 AttentionKernel attention)
-    : config_(config), plan_(plan), layout_(model_layout(config)), B_(batch),
+    : config_(config),
+      plan_(plan),
+      layout_(model_layout(config)),
+      B_(batch),
       attention_(resolve_attention_kernel(attention, config.seq)) {
   validate(config_);
   validate_plan(layout_.tensors, plan_);
@@ -93,8 +96,8 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
     allocate_attention(acts_[l].attn, c, B_, attention_);
     acts_[l].resid_mid.assign(size_t(R * N), T(0));
     allocate_ffn(acts_[l].ffn, c, B_, blocks_[l].moe);
-    const int64_t hidden = blocks_[l].moe ? std::max(c.Ne, c.shared_experts ? c.shared_width() : 0)
-                                          : c.dense_width();
+    const int64_t hidden =
+        blocks_[l].moe ? std::max(c.Ne, c.shared_experts ? c.shared_width() : 0) : c.dense_width();
     widest_hidden = std::max(widest_hidden, hidden);
     widest_up = std::max(widest_up, c.up_cols(hidden));
   }
@@ -144,8 +147,8 @@ void Model<T>::set_precision(Precision precision) {
 template <typename T>
 void Model<T>::attach_bf16_weights() {
   const auto attach = [&](Weight<T>& w) {
-    w.bf16 = (w && !params_bf16_.empty()) ? params_bf16_.data() + (w.value - params_.data())
-                                          : nullptr;
+    w.bf16 =
+        (w && !params_bf16_.empty()) ? params_bf16_.data() + (w.value - params_.data()) : nullptr;
   };
   const auto attach_mlp = [&](MlpWeights<T>& m) {
     attach(m.up);
@@ -168,8 +171,8 @@ void Model<T>::zero_grad() {
 }
 
 template <typename T>
-void Model<T>::readout_gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
-                            const T* a, const uint16_t* a_bf16, int64_t lda, const T* b,
+void Model<T>::readout_gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
+                            T alpha, const T* a, const uint16_t* a_bf16, int64_t lda, const T* b,
                             const uint16_t* b_bf16, int64_t ldb, T beta, T* c, int64_t ldc) const {
   if constexpr (std::is_same_v<T, float>)
     gemm_mixed(precision_ == Precision::bf16, trans_a, trans_b, m, n, k, alpha, {a, a_bf16}, lda,
@@ -234,11 +237,11 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   PhaseScope scope(Phase::readout);
   const T* x = final_norm_.out.data();
   if (unembed_)
-    linear_forward<T>(logits_.data(), x, unembed_.value, {}, R, N, V, readout_mult(), Accumulate::no,
-                      unembed_.bf16);
+    linear_forward<T>(logits_.data(), x, unembed_.value, {}, R, N, V, readout_mult(),
+                      Accumulate::no, unembed_.bf16);
   else  // logits = mult * x embed^T
-    readout_gemm(Transpose::no, Transpose::yes, R, V, N, readout_mult(), x, nullptr, N, embed_.value, embed_.bf16, N,
-                 T(0), logits_.data(), V);
+    readout_gemm(Transpose::no, Transpose::yes, R, V, N, readout_mult(), x, nullptr, N,
+                 embed_.value, embed_.bf16, N, T(0), logits_.data(), V);
   softmax_xent_forward<T>(token_loss_.data(), logits_.data(), targets, R, V);
   double sum = 0;
   for (const T v : token_loss_) sum += v;
@@ -266,10 +269,10 @@ void Model<T>::backward(T loss_scale) {
     const uint16_t* dlogits_bf16 = nullptr;
     if constexpr (std::is_same_v<T, float>)
       if (embed_.bf16) dlogits_bf16 = round_to_bf16_scratch(dlogits, R * V, Bf16Slot::caller);
-    readout_gemm(Transpose::yes, Transpose::no, V, N, R, readout_mult(), dlogits, dlogits_bf16, V, x, nullptr, N,
-                 T(1), embed_.grad, N);
-    readout_gemm(Transpose::no, Transpose::no, R, N, V, readout_mult(), dlogits, dlogits_bf16, V, embed_.value,
-                 embed_.bf16, N, T(0), dfinal_.data(), N);
+    readout_gemm(Transpose::yes, Transpose::no, V, N, R, readout_mult(), dlogits, dlogits_bf16, V,
+                 x, nullptr, N, T(1), embed_.grad, N);
+    readout_gemm(Transpose::no, Transpose::no, R, N, V, readout_mult(), dlogits, dlogits_bf16, V,
+                 embed_.value, embed_.bf16, N, T(0), dfinal_.data(), N);
   }
   T* dh = dh_.data();
   std::fill(dh, dh + R * N, T(0));

@@ -95,8 +95,7 @@ void route(const BlockContext<T>& ctx, const BlockWeights<T>& w, RoutingActs<T>&
     if (c.gate_renorm)
       for (int64_t k = 0; k < K; ++k) r.gates[i * K + k] /= sum;
   }
-  group_by_expert(r.offsets.data(), r.order.data(), r.position.data(), r.selected.data(), R, M,
-                  K);
+  group_by_expert(r.offsets.data(), r.order.data(), r.position.data(), r.selected.data(), R, M, K);
 }
 
 // The backward of route(): gates -> scores -> router logits, plus the auxiliary- and z-loss
@@ -150,8 +149,8 @@ void route_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const 
       }
     }
   }
-  linear_backward<T>(dx, w.router.grad, {}, drouter, x, w.router.value, R, N, M,
-                     w.router.mult, Accumulate::yes);
+  linear_backward<T>(dx, w.router.grad, {}, drouter, x, w.router.value, R, N, M, w.router.mult,
+                     Accumulate::yes);
 }
 
 // Runs fn(e, first_position, rows) for every expert with tokens. With several threads the
@@ -221,8 +220,8 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
     // y = aggregation_mult * sum_k gate_k expert_k(x); the weights are formed on the fly.
     const T agg = T(ctx.plan.aggregation_mult);
     for (size_t i = 0; i < r.gates.size(); ++i) r.combine_weight[i] = agg * r.gates[i];
-    combine_assignments<T>(y, a.exp_out.data(), r.combine_weight.data(), r.position.data(), R, K,
-                           N, Accumulate::no);
+    combine_assignments<T>(y, a.exp_out.data(), r.combine_weight.data(), r.position.data(), R, K, N,
+                           Accumulate::no);
   }
   if (c.shared_experts > 0) {
     PhaseScope scope(Phase::experts);
@@ -271,8 +270,8 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
     PhaseScope scope(Phase::experts);
     std::fill(dx, dx + R * N, T(0));
     for (int64_t sh = 0; sh < c.shared_experts; ++sh)
-      mlp_backward<T>(dx, Accumulate::yes, dy, x, shared_buffers(c, a, sh, R), s.dact.data(), s.dpre.data(),
-                      R, N, shared_slice(c, w.shared, sh), swiglu);
+      mlp_backward<T>(dx, Accumulate::yes, dy, x, shared_buffers(c, a, sh, R), s.dact.data(),
+                      s.dpre.data(), R, N, shared_slice(c, w.shared, sh), swiglu);
   }
 
   std::optional<PhaseScope> scope(std::in_place, Phase::permutation);
@@ -299,9 +298,9 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
   for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
     const MlpBuffers<const T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
     // Scratch by position, so experts running side by side never share it.
-    mlp_backward<T>(s.dx_perm.data() + p0 * N, Accumulate::no, dexp_out + p0 * N, a.x_perm.data() + p0 * N,
-                    buf, s.dexp_act.data() + p0 * c.Ne, s.dexp_pre.data() + p0 * up, rows, N,
-                    expert_slice(c, w.experts, e), swiglu);
+    mlp_backward<T>(s.dx_perm.data() + p0 * N, Accumulate::no, dexp_out + p0 * N,
+                    a.x_perm.data() + p0 * N, buf, s.dexp_act.data() + p0 * c.Ne,
+                    s.dexp_pre.data() + p0 * up, rows, N, expert_slice(c, w.experts, e), swiglu);
   });
   scope.emplace(Phase::permutation);
   // Without shared experts this is the first write of dx.
@@ -313,13 +312,12 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
   route_backward(ctx, w, r, x, dgates, dx, loss_scale, s);
 }
 
-#define MOET_INSTANTIATE(T)                                                                   \
-  template void allocate_moe<T>(FfnActs<T>&, const ModelConfig&, int64_t);                   \
-  template void moe_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&,  \
-                               const T*, T*, RoutingStats&);                                 \
-  template void moe_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,               \
-                                const FfnActs<T>&, const T*, const T*, T*, T,                 \
-                                BackwardScratch<T>&);
+#define MOET_INSTANTIATE(T)                                                                        \
+  template void allocate_moe<T>(FfnActs<T>&, const ModelConfig&, int64_t);                         \
+  template void moe_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&,        \
+                               const T*, T*, RoutingStats&);                                       \
+  template void moe_backward<T>(const BlockContext<T>&, const BlockWeights<T>&, const FfnActs<T>&, \
+                                const T*, const T*, T*, T, BackwardScratch<T>&);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)
 #undef MOET_INSTANTIATE

@@ -35,7 +35,7 @@ template void norm_backward<float>(const ModelConfig&, const NormWeights<float>&
                                    const NormActs<float>&, float*, const float*, const float*,
                                    int64_t);
 template void norm_backward<double>(const ModelConfig&, const NormWeights<double>&,
-                                    const NormActs<double>&, double*, const double*,
-                                    const double*, int64_t);
+                                    const NormActs<double>&, double*, const double*, const double*,
+                                    int64_t);
 
 }  // namespace moet

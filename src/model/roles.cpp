@@ -8,14 +8,22 @@ struct RoleName {
   const char* name;
 };
 constexpr RoleName kRoles[] = {
-    {Role::embed, "embed"},           {Role::pos_embed, "pos_embed"},
-    {Role::attn_qk, "attn_qk"},       {Role::attn_v, "attn_v"},
-    {Role::attn_o, "attn_o"},         {Role::router, "router"},
-    {Role::expert_up, "expert_up"},   {Role::expert_down, "expert_down"},
-    {Role::shared_up, "shared_up"},   {Role::shared_down, "shared_down"},
-    {Role::dense_up, "dense_up"},     {Role::dense_down, "dense_down"},
-    {Role::norm, "norm"},             {Role::bias, "bias"},
-    {Role::route_bias, "route_bias"}, {Role::unembed, "unembed"},
+    {Role::embed, "embed"},
+    {Role::pos_embed, "pos_embed"},
+    {Role::attn_qk, "attn_qk"},
+    {Role::attn_v, "attn_v"},
+    {Role::attn_o, "attn_o"},
+    {Role::router, "router"},
+    {Role::expert_up, "expert_up"},
+    {Role::expert_down, "expert_down"},
+    {Role::shared_up, "shared_up"},
+    {Role::shared_down, "shared_down"},
+    {Role::dense_up, "dense_up"},
+    {Role::dense_down, "dense_down"},
+    {Role::norm, "norm"},
+    {Role::bias, "bias"},
+    {Role::route_bias, "route_bias"},
+    {Role::unembed, "unembed"},
 };
 }  // namespace
 

@@ -49,10 +49,10 @@ struct BlockWeights {
   NormWeights<T> ln1, ln2;
   Weight<T> wq, wk, wv, wo, bq, bk, bv, bo;
   bool moe = false;
-  MlpWeights<T> ffn;                  // dense blocks
-  Weight<T> router, route_bias;       // MoE blocks
-  MlpWeights<T> experts;              // all M experts; slice with expert()
-  MlpWeights<T> shared;               // all shared experts
+  MlpWeights<T> ffn;             // dense blocks
+  Weight<T> router, route_bias;  // MoE blocks
+  MlpWeights<T> experts;         // all M experts; slice with expert()
+  MlpWeights<T> shared;          // all shared experts
 };
 
 }  // namespace moet

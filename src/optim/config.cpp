@@ -26,7 +26,8 @@ std::vector<KeySpec> optim_config_keys() {
       {"optim.clip", KeyType::Float, f(d.clip), "clip the global gradient norm (0 = off)"},
       {"optim.schedule", KeyType::String, name_of(d.schedule),
        "constant | cosine | wsd, each after a linear warmup"},
-      {"optim.warmup", KeyType::Float, f(d.warmup), "warmup: fraction of the run if < 1, else steps"},
+      {"optim.warmup", KeyType::Float, f(d.warmup),
+       "warmup: fraction of the run if < 1, else steps"},
       {"optim.lr_floor", KeyType::Float, f(d.lr_floor), "cosine/wsd end at lr_floor x peak"},
       {"optim.decay", KeyType::Float, f(d.decay), "wsd: fraction of the run spent decaying"},
   };

@@ -21,18 +21,18 @@ const char* name_of(Schedule schedule);
 
 struct OptimConfig {
   OptimizerKind kind = OptimizerKind::adam;
-  double lr = 1e-2;           // base (peak) learning rate, eta
+  double lr = 1e-2;  // base (peak) learning rate, eta
   double beta1 = 0.9;
   double beta2 = 0.95;
-  double eps = 1e-12;         // base Adam epsilon, eps0
-  double wd = 0.0;            // base weight decay, wd0 (adamw: decoupled; sgd/adam: L2)
-  double momentum = 0.0;      // sgd only
-  double clip = 0.0;          // global gradient-norm clip; 0 = off
+  double eps = 1e-12;     // base Adam epsilon, eps0
+  double wd = 0.0;        // base weight decay, wd0 (adamw: decoupled; sgd/adam: L2)
+  double momentum = 0.0;  // sgd only
+  double clip = 0.0;      // global gradient-norm clip; 0 = off
 
   Schedule schedule = Schedule::constant;
-  double warmup = 0.5;      // warmup length: a fraction of the run if < 1, else steps
-  double lr_floor = 0.1;    // cosine/wsd end at lr_floor * peak
-  double decay = 0.2;       // wsd: final fraction of the run spent decaying
+  double warmup = 0.5;    // warmup length: a fraction of the run if < 1, else steps
+  double lr_floor = 0.1;  // cosine/wsd end at lr_floor * peak
+  double decay = 0.2;     // wsd: final fraction of the run spent decaying
 
   bool is_adam() const { return kind != OptimizerKind::sgd; }
 };

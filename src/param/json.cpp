@@ -37,7 +37,8 @@ T field(const nlohmann::json& j, const std::string& key, const std::string& wher
 
 param::AxisValues axes_from(const nlohmann::json& j, const std::string& where) {
   param::AxisValues a;
-  for (const auto axis : param::kAllAxes) a[axis] = field<int64_t>(j, param::axis_name(axis), where);
+  for (const auto axis : param::kAllAxes)
+    a[axis] = field<int64_t>(j, param::axis_name(axis), where);
   return a;
 }
 
@@ -92,8 +93,8 @@ Parameterization from_json(const nlohmann::json& j, const ModelConfig& config) {
   p.source = field<std::string>(j, "source", "");
   p.regime = field<std::string>(j, "regime", "");
   p.depth = field<std::string>(j, "depth", "");
-  p.optimizer = optimizer_kind_from("parameterization: optimizer",
-                                    field<std::string>(j, "optimizer", ""));
+  p.optimizer =
+      optimizer_kind_from("parameterization: optimizer", field<std::string>(j, "optimizer", ""));
   p.base = axes_from(field<nlohmann::json>(j, "base", ""), "base.");
   p.target = axes_from(field<nlohmann::json>(j, "target", ""), "target.");
   if (p.target != param::axis_values(config))

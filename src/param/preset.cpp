@@ -39,13 +39,16 @@ struct RuleField {
   const char* name;
   std::optional<Rule> Rules::*cell;
 };
-constexpr RuleField<RoleRules> kRoleRuleFields[] = {
-    {"mult", &RoleRules::mult}, {"adam_lr", &RoleRules::adam_lr},
-    {"sgd_lr", &RoleRules::sgd_lr}, {"eps", &RoleRules::eps}, {"wd", &RoleRules::wd}};
+constexpr RuleField<RoleRules> kRoleRuleFields[] = {{"mult", &RoleRules::mult},
+                                                    {"adam_lr", &RoleRules::adam_lr},
+                                                    {"sgd_lr", &RoleRules::sgd_lr},
+                                                    {"eps", &RoleRules::eps},
+                                                    {"wd", &RoleRules::wd}};
 
-constexpr RuleField<BlockRules> kBlockRuleFields[] = {
-    {"residual", &BlockRules::residual}, {"attn_scale", &BlockRules::attn_scale},
-    {"aggregation", &BlockRules::aggregation}, {"readout", &BlockRules::readout}};
+constexpr RuleField<BlockRules> kBlockRuleFields[] = {{"residual", &BlockRules::residual},
+                                                      {"attn_scale", &BlockRules::attn_scale},
+                                                      {"aggregation", &BlockRules::aggregation},
+                                                      {"readout", &BlockRules::readout}};
 
 // The optimizer cells a role without optimizer updates (route_bias) cannot honour: its LR cells
 // scale eta_bias, but the balancing rule has no epsilon and no decay.
@@ -107,13 +110,12 @@ Rule parse_cell(const toml::node& node, const std::string& where, CellKind kind)
   if (rule.uses(Symbol::lr) && kind != CellKind::weight_decay)
     fail("{}: '{}' uses lr, which only weight-decay cells (wd) may use", where, rule.text());
   if (rule.uses_tensor_symbols() && kind == CellKind::block)
-    fail("{}: '{}' uses fan_in/fan_out, which block rules cannot (they belong to no tensor)",
-         where, rule.text());
+    fail("{}: '{}' uses fan_in/fan_out, which block rules cannot (they belong to no tensor)", where,
+         rule.text());
   return rule;
 }
 
-RoleRules parse_row(const toml::table& row, Role role, const std::string& where,
-                    TableKind kind) {
+RoleRules parse_row(const toml::table& row, Role role, const std::string& where, TableKind kind) {
   RoleRules out;
   for (const auto& [key, node] : row) {
     const std::string field = key_text(key);
@@ -170,8 +172,7 @@ bool parse_rule_key(RuleSet& rules, const std::string& key, const toml::node& no
   if (key != "roles") return false;
   for (const auto& [name, row] : as_table(node, where + "roles")) {
     const auto role = role_from_name(key_text(name));
-    if (!role)
-      fail("{}roles: unknown role '{}' (roles: {})", where, key_text(name), role_list());
+    if (!role) fail("{}roles: unknown role '{}' (roles: {})", where, key_text(name), role_list());
     const std::string at = fmt::format("{}role {}", where, key_text(name));
     rules.roles[*role] = parse_row(as_table(row, at), *role, at, kind);
   }
@@ -249,8 +250,7 @@ Preset parse_preset_at(const std::string& text, const std::string& origin, int d
 }
 
 Preset load_preset_at(const std::string& name_or_path, int depth) {
-  if (is_path(name_or_path))
-    return parse_preset_at(read_file(name_or_path), name_or_path, depth);
+  if (is_path(name_or_path)) return parse_preset_at(read_file(name_or_path), name_or_path, depth);
   const auto& embedded = embedded_presets();
   const auto it = embedded.find(name_or_path);
   if (it == embedded.end() || name_or_path == kDepthTables)
@@ -297,8 +297,7 @@ void overlay(RuleSet& base, const RuleSet& over) {
     overlay_cell(into.tied, row.tied);
     for (const auto& f : kRoleRuleFields) overlay_cell(into.*(f.cell), row.*(f.cell));
   }
-  for (const auto& f : kBlockRuleFields)
-    overlay_cell(base.block.*(f.cell), over.block.*(f.cell));
+  for (const auto& f : kBlockRuleFields) overlay_cell(base.block.*(f.cell), over.block.*(f.cell));
 }
 
 const std::vector<std::string>& role_field_names() {

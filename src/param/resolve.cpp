@@ -39,8 +39,8 @@ Cells cells_for(const RuleSet& rules, const RuleSet& depth, const TensorInfo& t,
   if (!lr)
     fail("{}: role {}: no {} cell (needed for optim.name = {})", origin, role_name(t.role),
          sgd ? "sgd_lr" : "adam_lr", sgd ? "sgd" : "adam|adamw");
-  Cells c{*row.init,        row.tied.value_or(false), row.mult.value_or(Rule(1)), *lr,
-          row.eps.value_or(Rule(1)), row.wd.value_or(Rule(1))};
+  Cells c{*row.init, row.tied.value_or(false),  row.mult.value_or(Rule(1)),
+          *lr,       row.eps.value_or(Rule(1)), row.wd.value_or(Rule(1))};
   const auto factor_it = depth.roles.find(t.role);
   if (t.layer < 0 || factor_it == depth.roles.end()) return c;
   const param::RoleRules& f = factor_it->second;
@@ -93,8 +93,7 @@ std::string cell_text(const TensorInfo& t, const char* field, const Rule& rule) 
 }
 
 // The tensor's init (a normal whose std evaluates to 0 becomes zero) and forward multiplier.
-TensorPlan tensor_plan(const TensorInfo& t, const Cells& c, const RuleScope& at,
-                       double init_std) {
+TensorPlan tensor_plan(const TensorInfo& t, const Cells& c, const RuleScope& at, double init_std) {
   TensorPlan plan;
   plan.init = c.init.kind;
   plan.init_std = 0;
@@ -138,8 +137,7 @@ BlockPlan block_plan(const param::BlockRules& block, const param::BlockRules& bl
                                      block_scope, "attn_scale");
   out.aggregation_mult = block_value(block.aggregation, block_factor.aggregation, "abs(K)^-1",
                                      block_scope, "aggregation");
-  out.readout_mult =
-      block_value(block.readout, block_factor.readout, "1", block_scope, "readout");
+  out.readout_mult = block_value(block.readout, block_factor.readout, "1", block_scope, "readout");
   return out;
 }
 
@@ -187,13 +185,14 @@ Parameterization resolve_parameterization(const Config& config) {
     p.plan.tensors[i] = tensor_plan(t, c, at, p.globals.init_std);
     p.hyper[i] = tensor_hyper(t, c, at, at_base, p.globals, sgd, preset.origin);
   }
-  p.plan.block = block_plan(rules.block, depth.factors.block,
-                            RuleScope{p.target, p.base, target.d_head});
+  p.plan.block =
+      block_plan(rules.block, depth.factors.block, RuleScope{p.target, p.base, target.d_head});
 
   param::add_ladder_warnings(target, p.base, p.warnings);
   param::reject_routing_collapse(target, p);
   validate_plan(p.tensors, p.plan);
-  for (const auto& warning : p.warnings) std::fprintf(stderr, "moet: warning: %s\n", warning.c_str());
+  for (const auto& warning : p.warnings)
+    std::fprintf(stderr, "moet: warning: %s\n", warning.c_str());
   return p;
 }
 

@@ -34,10 +34,10 @@ struct Parameterization {
   // Per tensor, absolute values at the schedule's peak. route_bias is not an optimizer tensor:
   // its lr is eta_bias for the balancing rule and its eps and wd are 0. Under SGD every eps is 0.
   std::vector<TensorHyper> hyper;
-  std::string preset;     // param.preset as given (built-in name or path)
-  std::string source;     // the preset's source line
-  std::string regime;     // I | II | III, or "" for presets without regime rules
-  std::string depth;      // the depth rule applied
+  std::string preset;  // param.preset as given (built-in name or path)
+  std::string source;  // the preset's source line
+  std::string regime;  // I | II | III, or "" for presets without regime rules
+  std::string depth;   // the depth rule applied
   OptimizerKind optimizer = OptimizerKind::adam;  // which LR column was used
   param::AxisValues base, target;
   ParamGlobals globals;

@@ -10,9 +10,9 @@ namespace moet::param {
 
 namespace {
 
-constexpr const char* kSymbolNames[kSymbols] = {
-    "N", "Ne", "M", "K", "L", "abs(N)", "abs(Ne)", "abs(M)", "abs(K)", "abs(L)",
-    "fan_in", "fan_out", "d_head", "lr"};
+constexpr const char* kSymbolNames[kSymbols] = {"N",      "Ne",      "M",      "K",      "L",
+                                                "abs(N)", "abs(Ne)", "abs(M)", "abs(K)", "abs(L)",
+                                                "fan_in", "fan_out", "d_head", "lr"};
 
 bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
@@ -185,10 +185,10 @@ class RuleParser {
     skip_space();
     const char* begin = text_.c_str() + pos_;
     char* end = nullptr;
-    const double value = (!at_end() && (std::isdigit(static_cast<unsigned char>(peek())) ||
-                                        peek() == '.'))
-                             ? std::strtod(begin, &end)
-                             : 0;
+    const double value =
+        (!at_end() && (std::isdigit(static_cast<unsigned char>(peek())) || peek() == '.'))
+            ? std::strtod(begin, &end)
+            : 0;
     if (end == nullptr || end == begin)
       fail("expected {} at column {} of '{}'", what, pos_ + 1, text_);
     pos_ += size_t(end - begin);

@@ -25,9 +25,20 @@
 namespace moet::param {
 
 enum class Symbol {
-  N, Ne, M, K, L,                      // ratios target / base
-  abs_N, abs_Ne, abs_M, abs_K, abs_L,  // absolute target values
-  fan_in, fan_out, d_head, lr,
+  N,
+  Ne,
+  M,
+  K,
+  L,  // ratios target / base
+  abs_N,
+  abs_Ne,
+  abs_M,
+  abs_K,
+  abs_L,  // absolute target values
+  fan_in,
+  fan_out,
+  d_head,
+  lr,
 };
 constexpr int kSymbols = 14;
 

@@ -34,8 +34,7 @@ ParamSettings param_settings_from(const Config& c, const ModelConfig& target) {
   if (depth != "preset") s.depth = depth;
   s.init_std = c.get_float("param.init_std");
   if (!(s.init_std >= 0))
-    fail("param.init_std: must not be negative (got {}; 0 means the preset's default)",
-         s.init_std);
+    fail("param.init_std: must not be negative (got {}; 0 means the preset's default)", s.init_std);
   const AxisValues model = axis_values(target);
   for (const Axis a : kAllAxes) {
     const std::string key = fmt::format("param.base.{}", axis_name(a));

@@ -41,14 +41,14 @@ std::string format_table(const Parameterization& p) {
   std::string out;
   out += fmt::format("preset     {}\n", p.preset);
   if (!p.source.empty()) out += fmt::format("source     {}\n", p.source);
-  out += fmt::format("regime     {}   depth {}   optimizer {}\n",
-                     p.regime.empty() ? "-" : p.regime, p.depth, name_of(p.optimizer));
+  out += fmt::format("regime     {}   depth {}   optimizer {}\n", p.regime.empty() ? "-" : p.regime,
+                     p.depth, name_of(p.optimizer));
   out += fmt::format("base       {}\n", axes_text(p.base));
   out += fmt::format("target     {}\n", axes_text(p.target));
-  out += fmt::format("globals    sigma0 {:.4g}   eta {:.4g}   eps0 {:.4g}   wd0 {:.4g}   "
-                     "eta_bias {:.4g}\n",
-                     p.globals.init_std, p.globals.lr, p.globals.eps, p.globals.wd,
-                     p.globals.bias_lr);
+  out +=
+      fmt::format("globals    sigma0 {:.4g}   eta {:.4g}   eps0 {:.4g}   wd0 {:.4g}   "
+                  "eta_bias {:.4g}\n",
+                  p.globals.init_std, p.globals.lr, p.globals.eps, p.globals.wd, p.globals.bias_lr);
   const BlockPlan& b = p.plan.block;
   out += fmt::format("block      residual {:.4g}   attn_logit_scale {:.4g}   aggregation {:.4g}   "
                      "readout {:.4g}\n\n",

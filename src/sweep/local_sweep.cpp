@@ -21,7 +21,8 @@ std::string describe_sweep(const SweepSpec& spec, const Expansion& expansion) {
   size_t scales_lo = SIZE_MAX, scales_hi = 0, lrs_lo = SIZE_MAX, lrs_hi = 0;
   size_t seeds_lo = SIZE_MAX, seeds_hi = 0, stds_lo = SIZE_MAX, stds_hi = 0;
   for (const auto& l : spec.ladders) {
-    scales_lo = std::min(scales_lo, l.scales.size()), scales_hi = std::max(scales_hi, l.scales.size());
+    scales_lo = std::min(scales_lo, l.scales.size()),
+    scales_hi = std::max(scales_hi, l.scales.size());
     const size_t seeds = (l.seeds.empty() ? spec.seeds : l.seeds).size();
     seeds_lo = std::min(seeds_lo, seeds), seeds_hi = std::max(seeds_hi, seeds);
   }
@@ -39,8 +40,7 @@ std::string describe_sweep(const SweepSpec& spec, const Expansion& expansion) {
                      count_text(spec.ladders.size(), spec.ladders.size(), "ladder"),
                      count_text(scales_lo, scales_hi, "scale"),
                      stds_hi > 1 ? count_text(stds_lo, stds_hi, "init std") + " x " : "",
-                     count_text(lrs_lo, lrs_hi, "LR"),
-                     count_text(seeds_lo, seeds_hi, "seed"),
+                     count_text(lrs_lo, lrs_hi, "LR"), count_text(seeds_lo, seeds_hi, "seed"),
                      count_text(expansion.trials.size(), expansion.trials.size(), "trial"),
                      points > expansion.trials.size()
                          ? fmt::format(" ({} ladder points; ladders share base trials)", points)
@@ -53,8 +53,8 @@ LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansi
   result.rank = rank_from_env();
   result.trials = int64_t(expansion.trials.size());
   // Several ranks may sit on several hosts: WAL would need them all on one.
-  ResultsStore store = ResultsStore::open(
-      db_path, result.rank.size > 1 ? JournalMode::rollback : JournalMode::wal);
+  ResultsStore store =
+      ResultsStore::open(db_path, result.rank.size > 1 ? JournalMode::rollback : JournalMode::wal);
   store.register_sweep(spec, expansion);
   fault_point("sweep.registered");
 
@@ -88,9 +88,8 @@ LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansi
     fmt::print("sweep {}: {}; {} finished earlier; running {}{} on {} worker{} x {} thread{} "
                "({})\nresults: {}\n",
                spec.source, describe_sweep(spec, expansion), result.finished_before, result.ran,
-               rank, result.plan.workers, result.plan.workers == 1 ? "" : "s",
-               result.plan.threads, result.plan.threads == 1 ? "" : "s", result.plan.why,
-               store.path());
+               rank, result.plan.workers, result.plan.workers == 1 ? "" : "s", result.plan.threads,
+               result.plan.threads == 1 ? "" : "s", result.plan.why, store.path());
     std::fflush(stdout);
   }
   RunnerOptions runner;

@@ -19,9 +19,9 @@ struct LocalSweepOptions {
 };
 
 struct LocalSweepResult {
-  int64_t trials = 0;            // in the spec
-  int64_t finished_before = 0;   // skipped: already recorded as done or diverged
-  int64_t ran = 0;               // given to the runner by this process
+  int64_t trials = 0;           // in the spec
+  int64_t finished_before = 0;  // skipped: already recorded as done or diverged
+  int64_t ran = 0;              // given to the runner by this process
   WorkerPlan plan;
   RankInfo rank;
   RunSummary summary;

@@ -18,7 +18,8 @@ int env_int(const char* name, int fallback) {
   if (!text || !*text) return fallback;
   char* end = nullptr;
   const long value = std::strtol(text, &end, 10);
-  if (*end != '\0' || value < 0) fail("environment {}='{}': expected a non-negative integer", name, text);
+  if (*end != '\0' || value < 0)
+    fail("environment {}='{}': expected a non-negative integer", name, text);
   return int(value);
 }
 
@@ -46,7 +47,8 @@ int slurm_step_local_tasks() {
     at = *end == ',' ? end + 1 : end;
   }
   fail("environment SLURM_STEP_TASKS_PER_NODE='{}' with SLURM_NODEID={}: expected task counts "
-       "like 2(x3),1 covering this node", text, node);
+       "like 2(x3),1 covering this node",
+       text, node);
 }
 
 }  // namespace
@@ -68,7 +70,8 @@ RankInfo rank_from_env() {
         std::max(1, s.local_size ? env_int(s.local_size, 1) : slurm_step_local_tasks());
     info.source = std::string(s.rank) + "/" + s.size;
     if (info.size < 1 || info.rank >= info.size)
-      fail("environment {}: rank {} of {} is not a valid MPI rank", info.source, info.rank, info.size);
+      fail("environment {}: rank {} of {} is not a valid MPI rank", info.source, info.rank,
+           info.size);
     break;
   }
   return info;

@@ -148,7 +148,8 @@ param::AxisValues ResultsStore::base_shape() const {
   param::AxisValues base;
   try {
     const auto json = nlohmann::json::parse(text);
-    for (const param::Axis a : param::kAllAxes) base[a] = json.at(param::axis_name(a)).get<int64_t>();
+    for (const param::Axis a : param::kAllAxes)
+      base[a] = json.at(param::axis_name(a)).get<int64_t>();
   } catch (const nlohmann::json::exception& e) {
     fail("{}: meta base_shape is corrupt ({})", path(), e.what());
   }
@@ -223,10 +224,10 @@ void ResultsStore::set_status(const std::string& key, RunStatus status) {
 
 void ResultsStore::record(const std::string& key, const TrialOutcome& outcome) {
   sql::Transaction tx(*db_);
-  db_->prepare(
-         "UPDATE trials SET status = ?2, steps = ?3, tokens = ?4, train_loss = ?5, "
-         "val_loss = ?6, val_extra = ?7, tokens_per_s = ?8, seconds = COALESCE(?9, seconds), error = ?10, "
-         "finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE key = ?1")
+  db_->prepare("UPDATE trials SET status = ?2, steps = ?3, tokens = ?4, train_loss = ?5, "
+               "val_loss = ?6, val_extra = ?7, tokens_per_s = ?8, seconds = COALESCE(?9, seconds), "
+               "error = ?10, "
+               "finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE key = ?1")
       .bind(1, key)
       .bind(2, std::string(name_of(outcome.status)))
       .bind(3, outcome.steps)
@@ -243,8 +244,13 @@ void ResultsStore::record(const std::string& key, const TrialOutcome& outcome) {
   auto insert = db_->prepare(
       "INSERT INTO curves(key, step, tokens, loss, val_loss, lr) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
   for (const CurvePoint& p : outcome.curve)
-    insert.bind(1, key).bind(2, p.step).bind(3, p.tokens).bind(4, p.loss).bind(5, p.val_loss)
-        .bind(6, p.lr).run();
+    insert.bind(1, key)
+        .bind(2, p.step)
+        .bind(3, p.tokens)
+        .bind(4, p.loss)
+        .bind(5, p.val_loss)
+        .bind(6, p.lr)
+        .run();
   tx.commit();
 }
 
@@ -282,8 +288,8 @@ std::vector<TrialRecord> ResultsStore::current_trials() const {
     position[r.key] = out.size();
     out.push_back(std::move(r));
   }
-  auto points = db_->prepare(
-      "SELECT ladder, axes, scale, key FROM ladder_points ORDER BY ladder_pos, scale");
+  auto points =
+      db_->prepare("SELECT ladder, axes, scale, key FROM ladder_points ORDER BY ladder_pos, scale");
   while (points.step()) {
     const auto it = position.find(points.column_text(3));
     if (it == position.end()) continue;

@@ -243,9 +243,12 @@ class TrialPool {
   void report(const Trial& trial, const TrialOutcome& outcome, Origin origin) {
     fault_point("sweep.recorded");
     ++finished_;
-    if (outcome.status == RunStatus::done) ++summary_.done;
-    else if (outcome.status == RunStatus::diverged) ++summary_.diverged;
-    else ++summary_.failed;
+    if (outcome.status == RunStatus::done)
+      ++summary_.done;
+    else if (outcome.status == RunStatus::diverged)
+      ++summary_.diverged;
+    else
+      ++summary_.failed;
     if (origin == Origin::imported) {
       ++summary_.imported;
       flops_total_ -= trial.flops;  // no time was spent on it: keep it out of the ETA
@@ -253,9 +256,8 @@ class TrialPool {
       flops_finished_ += trial.flops;
     }
     const double elapsed = now_s() - start_;
-    const double eta = flops_finished_ > 0
-                           ? elapsed * (flops_total_ - flops_finished_) / flops_finished_
-                           : NAN;
+    const double eta =
+        flops_finished_ > 0 ? elapsed * (flops_total_ - flops_finished_) / flops_finished_ : NAN;
     if (options_.on_finished)
       options_.on_finished(TrialEvent{trial, outcome, origin == Origin::imported, finished_,
                                       int(trials_.size()), elapsed, eta});
@@ -292,10 +294,10 @@ std::string format_progress(const TrialEvent& e) {
     result = fmt::format("diverged at step {}", e.outcome.steps);
   else
     result = e.outcome.error;
-  return fmt::format("[{:>{}}/{} {:>6} eta {:>6}] {:<8} {} {}  lr 2^{:g}  seed {}  {}{}", e.finished,
-                     std::to_string(e.total).size(), e.total, duration_text(e.elapsed_s),
-                     duration_text(e.eta_s), name_of(e.outcome.status), t.preset, where,
-                     std::round(std::log2(t.lr) * 100) / 100, t.seed, result,
+  return fmt::format("[{:>{}}/{} {:>6} eta {:>6}] {:<8} {} {}  lr 2^{:g}  seed {}  {}{}",
+                     e.finished, std::to_string(e.total).size(), e.total,
+                     duration_text(e.elapsed_s), duration_text(e.eta_s), name_of(e.outcome.status),
+                     t.preset, where, std::round(std::log2(t.lr) * 100) / 100, t.seed, result,
                      e.imported ? "  (recorded from its run directory)"
                                 : fmt::format("  ({:.1f} s)", e.outcome.seconds));
 }

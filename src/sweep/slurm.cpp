@@ -61,11 +61,11 @@ std::string slurm_array_script(const SlurmJob& job) {
   // then fails to start (seen with slurmd 22.05).
   if (log_dir.find('\\') != std::string::npos)
     fail("--emit-slurm: the database's directory {:?} holds a backslash, with which Slurm cannot "
-         "name the task logs; put the database elsewhere", log_dir);
+         "name the task logs; put the database elsewhere",
+         log_dir);
   const std::string name = slurm_job_name(job.name);
-  const std::string command = shell_quote(
-      {job.moet_binary, "sweep", job.spec_path, "--db", job.db_path, "--threads",
-       std::to_string(job.threads)});
+  const std::string command = shell_quote({job.moet_binary, "sweep", job.spec_path, "--db",
+                                           job.db_path, "--threads", std::to_string(job.threads)});
   return fmt::format(
       R"(#!/bin/bash
 # {name}: a moet sweep as a Slurm job array, one trial per array task.

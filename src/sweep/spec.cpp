@@ -72,7 +72,8 @@ std::vector<double> read_grid(const toml::table& table, const std::string& name,
         where.fail("{}: a range needs from and to, e.g. {{ from = -10, to = -4, step = 1 }}", what);
       const double from = number(*range->get("from"), where, what + ".from");
       const double to = number(*range->get("to"), where, what + ".to");
-      const double step = range->get("step") ? number(*range->get("step"), where, what + ".step") : 1;
+      const double step =
+          range->get("step") ? number(*range->get("step"), where, what + ".step") : 1;
       if (!(step > 0)) where.fail("{}.step: must be positive (got {})", what, step);
       if (to < from) where.fail("{}: to ({}) is below from ({})", what, to, from);
       // Counted in double: a range like { from = 0, to = 1e300 } must not reach an int cast.
@@ -119,8 +120,8 @@ std::vector<std::string> read_config_table(const toml::node* node, const Where& 
   if (!table) where.fail("expected a table of `moet train` keys");
   std::ostringstream text;
   text << *table;
-  const Config config = Config::parse(full_config_schema(), text.str(),
-                                      where.source + ": " + where.place);
+  const Config config =
+      Config::parse(full_config_schema(), text.str(), where.source + ": " + where.place);
   std::vector<std::string> sets;
   for (const KeySpec& spec : config.schema())
     if (config.is_given(spec.key)) sets.push_back(spec.key + "=" + config.get_text(spec.key));
@@ -162,8 +163,10 @@ toml::table parse_toml(const std::string& toml_text, const std::string& source) 
 // [config]: the base shape and fixed settings; train.threads goes to the runner, not the trials.
 void read_base_config(const toml::table& root, SweepSpec& spec) {
   for (std::string& set : read_config_table(root.get("config"), {spec.source, "[config]"})) {
-    if (is_key(set, "train.threads")) spec.threads = std::stoll(set.substr(14));
-    else spec.base_sets.push_back(std::move(set));
+    if (is_key(set, "train.threads"))
+      spec.threads = std::stoll(set.substr(14));
+    else
+      spec.base_sets.push_back(std::move(set));
   }
 }
 
@@ -236,8 +239,7 @@ std::vector<Axis> read_axes(const toml::table& t, const Where& where) {
   for (const auto& a : *axes) {
     const auto name = a.value<std::string>();
     const std::optional<Axis> found = name ? param::axis_named(*name) : std::nullopt;
-    if (!found)
-      where.fail("axes: '{}' is not one of N|Ne|M|K|L", name.value_or("?"));
+    if (!found) where.fail("axes: '{}' is not one of N|Ne|M|K|L", name.value_or("?"));
     if (std::find(out.begin(), out.end(), *found) != out.end())
       where.fail("axes: {} appears twice", *name);
     out.push_back(*found);
@@ -356,8 +358,7 @@ struct ScaleConfig {
 // `fixed` plus the scaled shape, train.save off unless given and train.steps from the token
 // budget; checked by resolving its parameterization, so a bad scale fails before any trial runs.
 ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string>& fixed,
-                         const param::AxisValues& shape, int64_t tokens,
-                         const std::string& place) {
+                         const param::AxisValues& shape, int64_t tokens, const std::string& place) {
   ScaleConfig at{shape, fixed};
   for (const Axis a : param::kAllAxes)
     at.sets.push_back(fmt::format("model.{}={}", param::axis_name(a), shape[a]));
@@ -366,8 +367,8 @@ ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string
     config = load(at.sets);
     if (!config.is_given("train.save")) at.sets.push_back("train.save=false");
     if (tokens > 0) {
-      const int64_t per_step = train_config_from(config).tokens_per_step(
-          config.get_int("model.seq"));
+      const int64_t per_step =
+          train_config_from(config).tokens_per_step(config.get_int("model.seq"));
       const int64_t steps = (tokens + per_step / 2) / per_step;
       if (steps < 1)
         fail("[budget] tokens = {} is less than one step ({} tokens)", tokens, per_step);
@@ -410,8 +411,8 @@ std::string trial_key(const Trial& trial, bool init_swept) {
   return fmt::format("{}-N{}-Ne{}-M{}-K{}-L{}-lr{}{}-s{}-{}", preset_stem(trial.preset),
                      shape[Axis::N], shape[Axis::Ne], shape[Axis::M], shape[Axis::K],
                      shape[Axis::L], number_text(std::log2(trial.lr)),
-                     init_swept ? "-std" + number_text(trial.init_std) : std::string(),
-                     trial.seed, fnv1a_hex(trial.config_toml).substr(0, 8));
+                     init_swept ? "-std" + number_text(trial.init_std) : std::string(), trial.seed,
+                     fnv1a_hex(trial.config_toml).substr(0, 8));
 }
 
 // One trial per init std x LR x seed at one ladder point. A config expanded before (the base

@@ -23,23 +23,23 @@
 namespace moet::sweep {
 
 struct PresetSpec {
-  std::string name;                  // param.preset: a built-in name or a path
-  std::vector<double> lrs;           // empty: the [grid] LRs
-  std::vector<double> init_stds;     // empty: the [grid] init stds
-  std::vector<std::string> sets;     // [preset.config] as key=value
+  std::string name;               // param.preset: a built-in name or a path
+  std::vector<double> lrs;        // empty: the [grid] LRs
+  std::vector<double> init_stds;  // empty: the [grid] init stds
+  std::vector<std::string> sets;  // [preset.config] as key=value
 };
 
 struct LadderSpec {
   std::string name;
-  std::vector<param::Axis> axes;     // multiplied together by each scale
-  std::vector<double> scales;        // multipliers of the base's values along the axes
-  std::vector<int64_t> seeds;        // replaces [grid] seeds on this ladder when not empty
-  std::vector<std::string> sets;     // [ladder.config] as key=value
+  std::vector<param::Axis> axes;  // multiplied together by each scale
+  std::vector<double> scales;     // multipliers of the base's values along the axes
+  std::vector<int64_t> seeds;     // replaces [grid] seeds on this ladder when not empty
+  std::vector<std::string> sets;  // [ladder.config] as key=value
 };
 
 struct SweepSpec {
-  std::string source;                // the file (for messages)
-  std::string text;                  // the spec as written (stored in the results database)
+  std::string source;  // the file (for messages)
+  std::string text;    // the spec as written (stored in the results database)
   std::string name;
   std::vector<std::string> base_sets;  // [config] as key=value (train.threads removed)
   int64_t threads = 0;                 // [config] train.threads, the runner's default if given
@@ -61,8 +61,8 @@ struct LadderPoint {
 };
 
 struct Trial {
-  int64_t index = 0;   // position in the expansion: `moet sweep SPEC --trial index`
-  std::string key;     // readable and unique: preset, shape, LR, seed and a hash of the config
+  int64_t index = 0;  // position in the expansion: `moet sweep SPEC --trial index`
+  std::string key;    // readable and unique: preset, shape, LR, seed and a hash of the config
   std::string preset;
   double lr = 0;
   double init_std = 0;  // param.init_std of the trial (0: the preset's default)

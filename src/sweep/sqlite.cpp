@@ -87,8 +87,7 @@ bool Statement::step() {
 }
 
 void Statement::run() {
-  while (step()) {
-  }
+  while (step()) {}
   sqlite3_clear_bindings(stmt_);
 }
 

@@ -40,7 +40,8 @@ void require_trials_fit(const SweepSpec& spec, const std::vector<const Trial*>& 
   for (size_t i = 0; i < side_by_side; ++i) together += totals[i];
   if (together.overflow() || together.value() > largest.limit)
     fail("{}: memory: {} workers running the largest trials at once need {} estimated, more than "
-         "the {} {}; run fewer with --workers", spec.source, side_by_side,
+         "the {} {}; run fewer with --workers",
+         spec.source, side_by_side,
          together.overflow() ? std::string("past int64 bytes") : format_bytes(together.value()),
          format_bytes(largest.limit), largest.limit_source);
 }

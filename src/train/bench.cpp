@@ -22,16 +22,16 @@ std::vector<std::string> bench_preset_names() { return {"tiny", "small"}; }
 
 std::vector<std::string> bench_preset(const std::string& name) {
   const std::vector<std::string> common = {
-      "model.norm=layernorm", "model.pos=learned",     "model.tied_embed=true",
+      "model.norm=layernorm", "model.pos=learned",          "model.tied_embed=true",
       "model.act=gelu",       "model.router_score=sigmoid", "param.preset=completep-moe",
       "optim.name=adam"};
   std::vector<std::string> shape;
   if (name == "tiny")
-    shape = {"model.N=128", "model.L=4", "model.d_head=32", "model.M=8", "model.K=2",
-             "model.Ne=128", "model.vocab=256", "model.seq=256", "train.batch=16"};
+    shape = {"model.N=128",  "model.L=4",       "model.d_head=32", "model.M=8",     "model.K=2",
+             "model.Ne=128", "model.vocab=256", "model.seq=256",   "train.batch=16"};
   else if (name == "small")
-    shape = {"model.N=512", "model.L=4", "model.d_head=64", "model.M=16", "model.K=4",
-             "model.Ne=512", "model.vocab=8192", "model.seq=512", "train.batch=8"};
+    shape = {"model.N=512",  "model.L=4",        "model.d_head=64", "model.M=16",   "model.K=4",
+             "model.Ne=512", "model.vocab=8192", "model.seq=512",   "train.batch=8"};
   else
     fail("bench config '{}' is not one of tiny|small", name);
   shape.insert(shape.end(), common.begin(), common.end());

@@ -32,8 +32,8 @@ struct BenchResult {
   double gflops_per_s = 0;
   double peak_gflops_per_s = 0;  // measured fp32 FMA peak, same threads
   double peak_fraction = 0;
-  std::string precision;               // train.precision of the run
-  double bf16_peak_gflops_per_s = 0;   // measured vdpbf16ps peak, bf16 runs only (0 without)
+  std::string precision;              // train.precision of the run
+  double bf16_peak_gflops_per_s = 0;  // measured vdpbf16ps peak, bf16 runs only (0 without)
   double bf16_peak_fraction = 0;
   double peak_rss_mb = 0;
   double memory_estimate_mb = 0;  // train/run_memory.h's estimate, checked before allocating

@@ -26,9 +26,9 @@ Safetensors pack(const std::vector<TensorInfo>& tensors, const std::vector<float
                  const std::string& suffix) {
   Safetensors file;
   for (const TensorInfo& t : tensors)
-    file.tensors.push_back({t.name + suffix, t.shape,
-                            std::vector<float>(flat.begin() + t.offset,
-                                               flat.begin() + t.offset + t.numel)});
+    file.tensors.push_back(
+        {t.name + suffix, t.shape,
+         std::vector<float>(flat.begin() + t.offset, flat.begin() + t.offset + t.numel)});
   return file;
 }
 
@@ -89,7 +89,8 @@ void save_checkpoint(const std::string& run_dir, const std::vector<TensorInfo>& 
     Safetensors v = pack(tensors, c.second_moment, ".v");
     for (auto& t : v.tensors) optimizer.tensors.push_back(std::move(t));
   }
-  optimizer.metadata = {{"format", kFormat}, {"optimizer_steps", std::to_string(c.optimizer_steps)}};
+  optimizer.metadata = {{"format", kFormat},
+                        {"optimizer_steps", std::to_string(c.optimizer_steps)}};
   write_safetensors(tmp + "/optimizer.safetensors", optimizer);
   fault_point("ckpt.optimizer");
   write_file_atomic(tmp + "/state.json", c.state.dump(1));

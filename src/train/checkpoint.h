@@ -20,13 +20,13 @@
 namespace moet {
 
 struct Checkpoint {
-  int64_t step = 0;                  // optimizer steps done
-  std::string config_toml;           // the full config of the run
-  nlohmann::json parameterization;   // param::to_json of the resolved table
-  std::vector<float> params;         // flat, model_tensors() order
+  int64_t step = 0;                                // optimizer steps done
+  std::string config_toml;                         // the full config of the run
+  nlohmann::json parameterization;                 // param::to_json of the resolved table
+  std::vector<float> params;                       // flat, model_tensors() order
   std::vector<float> first_moment, second_moment;  // optimizer state (second empty for SGD)
   int64_t optimizer_steps = 0;
-  nlohmann::json state;              // loader position, divergence tracker, ...
+  nlohmann::json state;  // loader position, divergence tracker, ...
 };
 
 void save_checkpoint(const std::string& run_dir, const std::vector<TensorInfo>& tensors,

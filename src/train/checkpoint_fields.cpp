@@ -4,8 +4,8 @@
 
 #include "core/error.h"
 #include "core/json_text.h"
-#include "param/json.h"
 #include "core/number_text.h"
+#include "param/json.h"
 
 namespace moet {
 
@@ -44,8 +44,7 @@ bool is_hex_word(const nlohmann::json& value) {
 // "" when the value is of the kind, else what was expected.
 std::string mismatch(const nlohmann::json& value, Kind kind) {
   switch (kind) {
-    case Kind::number:
-      return value.is_number() ? "" : "a number";
+    case Kind::number: return value.is_number() ? "" : "a number";
     case Kind::positive_integer: {
       const auto n = json_int64(value);
       return n && *n >= 1 ? "" : "an integer >= 1";
@@ -54,10 +53,8 @@ std::string mismatch(const nlohmann::json& value, Kind kind) {
       const auto n = json_int64(value);
       return n && *n >= 0 ? "" : "an integer >= 0";
     }
-    case Kind::boolean:
-      return value.is_boolean() ? "" : "true or false";
-    case Kind::hex_word:
-      return is_hex_word(value) ? "" : "a 64-bit hex word";
+    case Kind::boolean: return value.is_boolean() ? "" : "true or false";
+    case Kind::hex_word: return is_hex_word(value) ? "" : "a 64-bit hex word";
     case Kind::hex_words: {
       bool ok = value.is_array() && value.size() == 4;
       for (size_t i = 0; ok && i < 4; ++i) ok = is_hex_word(value[i]);
@@ -69,8 +66,8 @@ std::string mismatch(const nlohmann::json& value, Kind kind) {
 
 }  // namespace
 
-int64_t metadata_integer(const std::map<std::string, std::string>& metadata,
-                         const std::string& key, const std::string& path) {
+int64_t metadata_integer(const std::map<std::string, std::string>& metadata, const std::string& key,
+                         const std::string& path) {
   const auto it = metadata.find(key);
   if (it == metadata.end()) fail("{}: field {}: missing from the metadata", path, key);
   const std::string& text = it->second;
@@ -95,8 +92,7 @@ void validate_checkpoint_state(const nlohmann::json& state, const std::string& p
     }
     const std::string expected = mismatch(*value, field.kind);
     if (!expected.empty())
-      fail("{}: field {}: expected {}, got {}", path, name, expected,
-           json_excerpt(*value));
+      fail("{}: field {}: expected {}, got {}", path, name, expected, json_excerpt(*value));
   }
 }
 

@@ -16,8 +16,8 @@
 namespace moet {
 
 // A decimal integer stored as a metadata string ("step": "1200"), within [0, INT64_MAX].
-int64_t metadata_integer(const std::map<std::string, std::string>& metadata,
-                         const std::string& key, const std::string& path);
+int64_t metadata_integer(const std::map<std::string, std::string>& metadata, const std::string& key,
+                         const std::string& path);
 
 // The fields of state.json that a resumed run reads back: first_loss, smoothed_loss and the
 // training loader's position (data/dataset.h, BatchLoader::State). Throws Error naming the file

@@ -19,7 +19,10 @@ std::string format_duration(double s) {
 }
 
 Progress::Progress(int64_t total_steps, int64_t first_step, bool quiet)
-    : total_(total_steps), first_(first_step), tty_(::isatty(2) != 0), quiet_(quiet),
+    : total_(total_steps),
+      first_(first_step),
+      tty_(::isatty(2) != 0),
+      quiet_(quiet),
       start_s_(now_s()) {}
 
 void Progress::update(int64_t done, double loss, double val_loss, double tokens_per_s,
@@ -28,8 +31,8 @@ void Progress::update(int64_t done, double loss, double val_loss, double tokens_
   const double elapsed = now_s() - start_s_;
   const double eta = done > first_ ? elapsed / double(done - first_) * double(total_ - done) : NAN;
   const std::string val = std::isfinite(val_loss) ? fmt::format(" val {:.4f}", val_loss) : "";
-  const std::string text = fmt::format("step {}/{} loss {:.4f}{} {:.0f} tok/s ETA {}", done,
-                                       total_, loss, val, tokens_per_s, format_duration(eta));
+  const std::string text = fmt::format("step {}/{} loss {:.4f}{} {:.0f} tok/s ETA {}", done, total_,
+                                       loss, val, tokens_per_s, format_duration(eta));
   if (tty_) {
     constexpr int kWidth = 24;
     const int filled = int(kWidth * double(done) / double(total_));

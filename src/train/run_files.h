@@ -30,8 +30,7 @@ class MetricsLog {
 };
 
 // status: running | stopped | done | diverged
-void write_status(const std::string& run_dir, RunStatus status,
-                  const nlohmann::json& details);
+void write_status(const std::string& run_dir, RunStatus status, const nlohmann::json& details);
 // The status file's JSON, or null when there is none.
 nlohmann::json read_status(const std::string& run_dir);
 

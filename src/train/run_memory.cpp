@@ -61,11 +61,13 @@ std::string RunMemory::line() const {
 void RunMemory::require_fits(const std::string& context) const {
   if (estimate.overflows())
     fail("{}memory: the estimate overflows int64 bytes ({} alone does): the shape or batch is far "
-         "too large", context, estimate.overflow);
+         "too large",
+         context, estimate.overflow);
   if (estimate.total > limit)
     fail("{}memory: {} estimated ({}), more than the {} {}; shrink the model or train.batch, or "
-         "set train.max_memory", context, format_bytes(estimate.total), estimate.breakdown(),
-         format_bytes(limit), limit_source);
+         "set train.max_memory",
+         context, format_bytes(estimate.total), estimate.breakdown(), format_bytes(limit),
+         limit_source);
 }
 
 }  // namespace moet

@@ -11,17 +11,17 @@
 namespace moet {
 
 enum class RunStatus {
-  pending,   // a sweep trial not started, or stopped by its sweep (not a result)
+  pending,  // a sweep trial not started, or stopped by its sweep (not a result)
   running,
-  stopped,   // --stop-after: checkpointed, continues with --resume
+  stopped,  // --stop-after: checkpointed, continues with --resume
   done,
   diverged,
-  failed,    // a sweep trial whose process failed; a run never writes it itself
+  failed,  // a sweep trial whose process failed; a run never writes it itself
 };
 
 inline constexpr EnumName<RunStatus> kRunStatuses[] = {
-    {RunStatus::pending, "pending"}, {RunStatus::running, "running"},
-    {RunStatus::stopped, "stopped"}, {RunStatus::done, "done"},
+    {RunStatus::pending, "pending"},   {RunStatus::running, "running"},
+    {RunStatus::stopped, "stopped"},   {RunStatus::done, "done"},
     {RunStatus::diverged, "diverged"}, {RunStatus::failed, "failed"}};
 
 inline const char* name_of(RunStatus status) { return enum_name(status, kRunStatuses); }

@@ -24,7 +24,8 @@ std::string encode_safetensors(const Safetensors& file) {
   uint64_t offset = 0;
   for (const auto& t : file.tensors) {
     const uint64_t bytes = t.data.size() * sizeof(float);
-    header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    header[t.name] = {
+        {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string text = header.dump();
@@ -48,8 +49,7 @@ std::vector<int64_t> integer_list(const nlohmann::json& value, const std::string
     for (const auto& item : value)
       if (const auto n = json_int64(item); n && *n >= 0) out.push_back(*n);
   if (!value.is_array() || out.size() != value.size())
-    fail("{}: expected an array of non-negative integers, got {}", where,
-         json_excerpt(value, 40));
+    fail("{}: expected an array of non-negative integers, got {}", where, json_excerpt(value, 40));
   return out;
 }
 
@@ -85,8 +85,8 @@ Entry read_entry(const std::string& name, const nlohmann::json& entry, int64_t d
     fail("{}: field data_offsets: expected [begin, end] with begin <= end, got {}", where,
          nlohmann::json(offsets).dump());
   if (offsets[1] > data_size)
-    fail("{}: field data_offsets: [{}, {}] runs past the {} bytes of data (truncated file?)",
-         where, offsets[0], offsets[1], data_size);
+    fail("{}: field data_offsets: [{}, {}] runs past the {} bytes of data (truncated file?)", where,
+         offsets[0], offsets[1], data_size);
   if (offsets[1] - offsets[0] != bytes.value())
     fail("{}: field data_offsets: [{}, {}] holds {} bytes, shape {} needs {}", where, offsets[0],
          offsets[1], offsets[1] - offsets[0], nlohmann::json(e.tensor.shape).dump(), bytes.value());

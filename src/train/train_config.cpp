@@ -17,7 +17,8 @@ std::vector<KeySpec> train_config_keys() {
       {"train.eval_every", KeyType::Int, i(d.eval_every), "validate every n steps (0: at the end)"},
       {"train.eval_batches", KeyType::Int, i(d.eval_batches), "batches per validation pass"},
       {"train.log_every", KeyType::Int, i(d.log_every), "write a metrics line every n steps"},
-      {"train.ckpt_every", KeyType::Int, i(d.ckpt_every), "checkpoint every n steps (0: at the end)"},
+      {"train.ckpt_every", KeyType::Int, i(d.ckpt_every),
+       "checkpoint every n steps (0: at the end)"},
       {"train.threads", KeyType::Int, i(d.threads),
        fmt::format("OpenMP threads (0: all; at most {})", kMaxThreads)},
       {"train.diverge_factor", KeyType::Float, fmt::format("{}", d.diverge_factor),
@@ -38,8 +39,8 @@ std::vector<KeySpec> train_config_keys() {
 
 const std::vector<std::string>& resumable_train_keys() {
   static const std::vector<std::string> keys = {
-      "train.steps",    "train.eval_every", "train.eval_batches",    "train.log_every",
-      "train.ckpt_every", "train.threads",  "train.diverge_factor", "train.save"};
+      "train.steps",      "train.eval_every", "train.eval_batches",   "train.log_every",
+      "train.ckpt_every", "train.threads",    "train.diverge_factor", "train.save"};
   return keys;
 }
 
@@ -57,8 +58,8 @@ TrainConfig train_config_from(const Config& c) {
   t.diverge_factor = c.get_float("train.diverge_factor");
   t.save = c.get_bool("train.save");
   t.precision = precision_from_name(c.get_string("train.precision"));
-  t.attention = attention_kernel_from_name(require_choice(
-      "train.attention", c.get_string("train.attention"), attention_kernel_names()));
+  t.attention = attention_kernel_from_name(
+      require_choice("train.attention", c.get_string("train.attention"), attention_kernel_names()));
   require_positive("train.steps", t.steps);
   require_positive("train.batch", t.batch);
   require_positive("train.accum", t.accum);

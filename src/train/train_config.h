@@ -13,17 +13,17 @@ namespace moet {
 
 struct TrainConfig {
   int64_t steps = 200;
-  int64_t batch = 16;        // sequences per micro-batch (B)
-  int64_t accum = 1;         // micro-batches per optimizer step
-  int64_t seed = 1;          // parameters and data order
-  int64_t eval_every = 50;   // 0: only at the end
+  int64_t batch = 16;       // sequences per micro-batch (B)
+  int64_t accum = 1;        // micro-batches per optimizer step
+  int64_t seed = 1;         // parameters and data order
+  int64_t eval_every = 50;  // 0: only at the end
   int64_t eval_batches = 8;
   int64_t log_every = 10;
-  int64_t ckpt_every = 0;    // 0: only at the end
-  int64_t threads = 0;       // OpenMP threads; 0: all available; at most kMaxThreads
+  int64_t ckpt_every = 0;       // 0: only at the end
+  int64_t threads = 0;          // OpenMP threads; 0: all available; at most kMaxThreads
   double diverge_factor = 1.5;  // stop when the smoothed loss exceeds this times the first loss
   bool save = true;             // write checkpoints (sweeps of many small trials turn it off)
-  Precision precision = Precision::fp32;  // of the model's GEMMs
+  Precision precision = Precision::fp32;                   // of the model's GEMMs
   AttentionKernel attention = AttentionKernel::automatic;  // model/attention_kernel.h
   int64_t max_memory = 0;  // bytes a run may use (train/run_memory.h); 0: what the machine has
 

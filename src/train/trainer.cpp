@@ -130,7 +130,8 @@ std::optional<Checkpoint> starting_point(const std::string& dir, const TrainOpti
   if (!has_checkpoint(dir)) {
     if (is_final(status))
       fail("{}: finished at step {} without a checkpoint (train.save = false); it cannot go on "
-           "to train.steps = {}", dir, status_steps(status), steps);
+           "to train.steps = {}",
+           dir, status_steps(status), steps);
     return std::nullopt;
   }
   Checkpoint checkpoint = load_checkpoint(dir, tensors);
@@ -138,8 +139,8 @@ std::optional<Checkpoint> starting_point(const std::string& dir, const TrainOpti
   if (final == checkpoint.state.end() || !final->is_boolean())
     fail("{}: the checkpoint's state.json has no 'final' (written by an older moet?)", dir);
   if (checkpoint.step > steps || (checkpoint.step == steps && !final->get<bool>()))
-    fail("train.steps: {} does not go past the checkpoint at step {} in {}", steps,
-         checkpoint.step, dir);
+    fail("train.steps: {} does not go past the checkpoint at step {} in {}", steps, checkpoint.step,
+         dir);
   return checkpoint;
 }
 
@@ -155,8 +156,7 @@ double state_number(const nlohmann::json& state, const char* key, const std::str
 int64_t state_count(const nlohmann::json& state, const char* key, const std::string& dir) {
   const auto it = state.find(key);
   if (it == state.end() || !it->is_number_integer() || it->get<int64_t>() < 0)
-    fail("{}: the checkpoint's state.json has no count '{}' (written by an older moet?)", dir,
-         key);
+    fail("{}: the checkpoint's state.json has no count '{}' (written by an older moet?)", dir, key);
   return it->get<int64_t>();
 }
 
@@ -168,8 +168,8 @@ std::optional<TrainResult> finished_before(const std::string& dir, const TrainOp
   if (!options.resume || !(stored == RunStatus::diverged ||
                            (stored == RunStatus::done && status_steps(stored_status) == steps)))
     return std::nullopt;
-  fmt::print(stderr, "{}: already finished ({} at step {}); nothing to do\n", dir,
-             name_of(*stored), status_steps(stored_status));
+  fmt::print(stderr, "{}: already finished ({} at step {}); nothing to do\n", dir, name_of(*stored),
+             status_steps(stored_status));
   return stored_result(stored_status);
 }
 
@@ -207,9 +207,16 @@ class TrainRun {
   TrainRun(const Config& config, const TrainOptions& options, const RunSettings& settings,
            const std::vector<TensorInfo>& tensors, const param::Parameterization& p,
            const Checkpoint* checkpoint)
-      : config_(config), options_(options), dir_(options.out_dir), mc_(settings.model),
-        tc_(settings.train), oc_(settings.optim), tensors_(tensors), p_(p),
-        p_json_(to_json(p)), data_(open_dataset(settings.data, mc_)),
+      : config_(config),
+        options_(options),
+        dir_(options.out_dir),
+        mc_(settings.model),
+        tc_(settings.train),
+        oc_(settings.optim),
+        tensors_(tensors),
+        p_(p),
+        p_json_(to_json(p)),
+        data_(open_dataset(settings.data, mc_)),
         model_(mc_, p.plan, tc_.batch, tc_.attention),
         optimizer_(oc_, tensors_, p.hyper),
         train_loader_(data_, Split::train, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
@@ -220,8 +227,10 @@ class TrainRun {
       extra_loaders_.emplace_back(extra.tokens, Split::validation, tc_.batch, mc_.seq,
                                   uint64_t(tc_.seed));
     result_.train_loss = result_.val_loss = result_.tokens_per_s = NAN;
-    if (checkpoint) restore(*checkpoint);
-    else model_.init(uint64_t(tc_.seed));
+    if (checkpoint)
+      restore(*checkpoint);
+    else
+      model_.init(uint64_t(tc_.seed));
   }
 
   // Prints what is about to run, then writes the run directory's files but the checkpoints.
@@ -233,10 +242,10 @@ class TrainRun {
       progress_->message(fmt::format("data: {}", data_.describe()));
       progress_->message(memory.line());
       progress_->message(format_table(p_));
-      progress_->message(fmt::format(
-          "model: {:.2f}M parameters, {:.2f}M active per token; {} tokens per step",
-          double(total_numel(tensors_)) / 1e6, double(active_numel(mc_, tensors_)) / 1e6,
-          tc_.tokens_per_step(mc_.seq)));
+      progress_->message(
+          fmt::format("model: {:.2f}M parameters, {:.2f}M active per token; {} tokens per step",
+                      double(total_numel(tensors_)) / 1e6,
+                      double(active_numel(mc_, tensors_)) / 1e6, tc_.tokens_per_step(mc_.seq)));
     }
     make_dirs(dir_);
     remove_stale_temporaries(dir_);  // of a killed run; its unneeded checkpoints too
@@ -325,8 +334,8 @@ class TrainRun {
   // and on divergence; the progress bar after every step.
   void log(const StepStats& stats, bool diverged) {
     const bool log_now = step_ % tc_.log_every == 0 || step_ == tc_.steps || diverged;
-    const bool eval_now = !diverged && ((tc_.eval_every > 0 && step_ % tc_.eval_every == 0) ||
-                                        step_ == tc_.steps);
+    const bool eval_now =
+        !diverged && ((tc_.eval_every > 0 && step_ % tc_.eval_every == 0) || step_ == tc_.steps);
     if (!log_now && !eval_now) {
       progress_->update(step_, stats.loss, result_.val_loss, tokens_per_s(), LogLine::skip);
       return;
@@ -406,7 +415,7 @@ class TrainRun {
   int64_t step_ = 0;
   int64_t saved_step_ = -1;  // of the last checkpoint written or resumed from
   double run_start_ = 0;
-  int64_t first_step_ = 0;   // of this process: throughput counts from here
+  int64_t first_step_ = 0;  // of this process: throughput counts from here
 };
 
 }  // namespace
@@ -429,8 +438,8 @@ TrainResult train(const Config& config, const TrainOptions& options) {
       starting_point(dir, options, stored_status, tc.steps, tensors);
   // A resumed run reloads its stored parameterization.
   const param::Parameterization p = checkpoint
-                                 ? stored_parameterization(*checkpoint, settings.model, dir)
-                                 : param::resolve_parameterization(config);
+                                        ? stored_parameterization(*checkpoint, settings.model, dir)
+                                        : param::resolve_parameterization(config);
   TrainRun run(config, options, settings, tensors, p, checkpoint ? &*checkpoint : nullptr);
   run.open(memory);
   return run.finish(run.loop());

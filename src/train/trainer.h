@@ -25,7 +25,7 @@ struct TrainOptions {
   // left untouched and its stored result returned. Without resume, out_dir must not hold a
   // checkpoint or a finished run (what a killed run left before its first checkpoint is reused).
   bool resume = false;
-  bool quiet = false;   // no progress bar, no parameterization table
+  bool quiet = false;  // no progress bar, no parameterization table
   // Stop (with a checkpoint, status "stopped") once this many steps are done; 0 = run to
   // train.steps. For time-limited jobs: the run continues later with --resume.
   int64_t stop_after = 0;

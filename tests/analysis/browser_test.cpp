@@ -52,9 +52,14 @@ std::string file_url(const std::string& path) {
 int run_chromium(const std::string& profile, const std::vector<std::string>& flags,
                  const std::string& file, const std::string& out_path,
                  const std::string& err_path) {
-  std::vector<std::string> argv = {chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-                                   "--disable-background-networking", "--disable-component-update",
-                                   "--no-first-run", "--user-data-dir=" + profile};
+  std::vector<std::string> argv = {chromium(),
+                                   "--headless",
+                                   "--no-sandbox",
+                                   "--disable-gpu",
+                                   "--disable-background-networking",
+                                   "--disable-component-update",
+                                   "--no-first-run",
+                                   "--user-data-dir=" + profile};
   argv.insert(argv.end(), flags.begin(), flags.end());
   argv.push_back(file_url(std::filesystem::absolute(file).string()));
   const std::string line = sweep::shell_quote(argv) + " >" + sweep::shell_quote({out_path}) +

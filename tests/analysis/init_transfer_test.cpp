@@ -29,7 +29,8 @@ Panel panel(const std::string& preset, double init_std, const std::vector<double
       const double s = std::log2(init_std) - log2_std_opt(scale);
       LrPoint q;
       q.log2_lr = x;
-      q.mean = q.min = q.max = 3.0 - 0.1 * std::log2(scale) + 0.03 * (x + 6) * (x + 6) + 0.05 * s * s;
+      q.mean = q.min = q.max =
+          3.0 - 0.1 * std::log2(scale) + 0.03 * (x + 6) * (x + 6) + 0.05 * s * s;
       q.seeds = 1;
       c.points.push_back(q);
     }
@@ -47,7 +48,8 @@ std::vector<InitTransfer> analyze(const std::vector<Panel>& panels, double toler
 TEST(InitTransfer, AFixedOptimumTransfersAndIsFoundBetweenGridPoints) {
   const auto fixed = [](double) { return std::log2(0.03); };  // between 0.02 and 0.04
   std::vector<Panel> panels;
-  for (const double std : {0.01, 0.02, 0.04, 0.08}) panels.push_back(panel("mup", std, {1, 4}, fixed));
+  for (const double std : {0.01, 0.02, 0.04, 0.08})
+    panels.push_back(panel("mup", std, {1, 4}, fixed));
   const auto inits = analyze(panels, kDefaultInitDriftTolerance);
   ASSERT_EQ(inits.size(), 1u);
   const InitTransfer& t = inits[0];

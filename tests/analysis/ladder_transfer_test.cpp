@@ -10,8 +10,7 @@ namespace moet::analysis {
 namespace {
 
 // A parabola in log2 LR per scale: optimum at `optimum`, minimum loss `floor`.
-ScaleCurve parabola(double scale, double optimum, double floor, double from = -12,
-                    double to = -3) {
+ScaleCurve parabola(double scale, double optimum, double floor, double from = -12, double to = -3) {
   ScaleCurve c;
   c.scale = scale;
   c.shape = "N=" + std::to_string(int(32 * scale));
@@ -26,8 +25,8 @@ ScaleCurve parabola(double scale, double optimum, double floor, double from = -1
 }
 
 TEST(LadderTransfer, AStableOptimumWithFallingLossTransfers) {
-  const auto a = analyze_ladder(
-      {parabola(1, -7.0, 3.0), parabola(2, -7.1, 2.9), parabola(4, -7.3, 2.8)}, 0.5);
+  const auto a =
+      analyze_ladder({parabola(1, -7.0, 3.0), parabola(2, -7.1, 2.9), parabola(4, -7.3, 2.8)}, 0.5);
   ASSERT_EQ(a.optima.size(), 3u);
   EXPECT_NEAR(a.optima[2].log2_x, -7.3, 1e-9);
   EXPECT_NEAR(a.drift.octaves, -0.3, 1e-9);
@@ -147,7 +146,7 @@ TEST(LadderTransfer, ScalesBelowTheBaseCountFromTheBase) {
 TEST(LadderTransfer, DivergedAndMissingPoints) {
   ScaleCurve wide = parabola(2, -7.0, 2.9);
   wide.points.back().diverged = 1;  // 2^-3 diverged (its mean is ignored)
-  wide.points[2].seeds = 0;          // 2^-10 never finished: not a point at all
+  wide.points[2].seeds = 0;         // 2^-10 never finished: not a point at all
   ScaleCurve dead = parabola(4, -7.0, 2.8);
   for (auto& p : dead.points) p.diverged = 1;
   const auto a = analyze_ladder({parabola(1, -7.0, 3.0), wide, dead}, 0.5);

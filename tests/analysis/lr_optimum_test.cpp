@@ -18,7 +18,8 @@ std::vector<LossPoint> curve(double from, double to, double step, double (*loss)
 }
 
 TEST(LrOptimum, RecoversAParabolasVertexBetweenGridPoints) {
-  const auto points = curve(-12, -4, 1, [](double x) { return 3.0 + 0.04 * (x + 7.3) * (x + 7.3); });
+  const auto points =
+      curve(-12, -4, 1, [](double x) { return 3.0 + 0.04 * (x + 7.3) * (x + 7.3); });
   const Optimum o = find_optimum(points);
   EXPECT_EQ(o.kind, OptimumKind::fit);
   EXPECT_NEAR(o.log2_x, -7.3, 1e-9);
@@ -76,7 +77,7 @@ TEST(LrOptimum, AMinimumAtTheGridEdgeIsReportedAsSuch) {
 
 TEST(LrOptimum, AMinimumBesideADivergedPointIsAnEdge) {
   auto points = curve(-10, -4, 1, [](double x) { return 3 + 0.05 * (x + 3) * (x + 3); });
-  points.back().loss = INFINITY;     // -4 diverged
+  points.back().loss = INFINITY;         // -4 diverged
   points[points.size() - 2].loss = NAN;  // -5 too (NaN and inf both mean diverged)
   const Optimum o = find_optimum(points);
   EXPECT_EQ(o.kind, OptimumKind::edge);

@@ -72,8 +72,8 @@ scales = [1, 2, 4]
         o.train_loss = o.val_loss - 0.05;
         o.val_extra = {{"moby", o.val_loss + 0.3}};
         for (int step = 4; step <= 12; step += 4)
-          o.curve.push_back({step, step * 64, o.val_loss + 1.0 / step, step == 12 ? o.val_loss : NAN,
-                             t.lr});
+          o.curve.push_back(
+              {step, step * 64, o.val_loss + 1.0 / step, step == 12 ? o.val_loss : NAN, t.lr});
       }
       store.record(t.key, o);
     }

@@ -158,8 +158,9 @@ scales = [1, 4]
   EXPECT_EQ(occurrences(html, "<svg class=\"plot init-plot\""), 1u);
   EXPECT_NE(html.find("href=\"#init-0\""), std::string::npos);
   EXPECT_EQ(files.svg_paths.back(), path("init-report") + "/plots/mup-width.init.svg");
-  EXPECT_NE(read_file(files.svg_paths.back()).find(">mup / width: init std: best loss against "
-                                                   "init std<"),
+  EXPECT_NE(read_file(files.svg_paths.back())
+                .find(">mup / width: init std: best loss against "
+                      "init std<"),
             std::string::npos);
   const auto json = nlohmann::json::parse(read_file(files.json_path));
   ASSERT_EQ(json["init_transfer"].size(), 1u);

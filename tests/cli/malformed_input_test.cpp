@@ -43,8 +43,8 @@ struct Row {
   // The arguments after the binary; "$G" stands for the good files' directory, "$C" for the
   // row's own.
   std::vector<std::string> args;
-  std::string message;     // the error line must contain it
-  bool copy_run = false;   // start from a copy of the good checkpointed run at $C/run
+  std::string message;                // the error line must contain it
+  bool copy_run = false;              // start from a copy of the good checkpointed run at $C/run
   std::vector<std::string> env = {};  // "K=V" added to the environment
 };
 
@@ -132,11 +132,10 @@ class MalformedInputTest : public ReportFixture {
     make_database();  // synthetic.sqlite, synthetic.toml
     // Stopped after its first step, so a resume must read the checkpoint (a finished run is left
     // as it is without reading one).
-    const ProcessResult trained = run_process(
-        binary(),
-        {"train", "--quiet", "--config", path("config.toml"), "--out", path("run"), "--stop-after",
-         "1"},
-        dir_.string());
+    const ProcessResult trained = run_process(binary(),
+                                              {"train", "--quiet", "--config", path("config.toml"),
+                                               "--out", path("run"), "--stop-after", "1"},
+                                              dir_.string());
     ASSERT_EQ(trained.exit_code, 0) << trained.err;
     checkpoint_dir_ = read_file(path("run/latest"));
     checkpoint_dir_.pop_back();
@@ -170,8 +169,11 @@ Row config_row(const std::string& name, const std::string& text, const std::stri
 
 // The good config with one override.
 Row set_row(const std::string& name, const std::string& assignment, const std::string& message) {
-  return {name, {}, {"train", "--quiet", "--config", "$G/config.toml", "--set", assignment, "--out",
-          "$C/run"}, message};
+  return {
+      name,
+      {},
+      {"train", "--quiet", "--config", "$G/config.toml", "--set", assignment, "--out", "$C/run"},
+      message};
 }
 
 // The default model (bundled data) with one override.
@@ -210,10 +212,12 @@ std::vector<Row> MalformedInputTest::config_rows() const {
       set_row("config: unknown regime", "param.regime=IV",
               "param.regime: 'IV' is not one of auto|I|II|III"),
       config_row("config: invalid UTF-8", "\xff\xfe\x01garbage", "invalid TOML"),
-      {"config: a directory", {dir("conf.d")},
+      {"config: a directory",
+       {dir("conf.d")},
        {"train", "--quiet", "--config", "$C/conf.d", "--out", "$C/run"},
        "conf.d: is a directory, not a file"},
-      {"config: missing file", {},
+      {"config: missing file",
+       {},
        {"train", "--quiet", "--config", "$C/none.toml", "--out", "$C/run"},
        "none.toml: cannot open"},
       // The sizes of the issue on the default model (Ne x10, for terabytes on any machine).
@@ -250,61 +254,94 @@ std::vector<Row> MalformedInputTest::cli_rows() const {
       {"cli: unknown flag", {}, {"train", "--bogus"}, "--bogus"},
       {"cli: flag without its value", {}, {"train", "--config"}, "--config"},
       {"cli: missing required argument", {}, {"report", "--out", "$C/r"}, "db is required"},
-      {"cli: --set without =", {}, params({"--set", "model.N"}),
+      {"cli: --set without =",
+       {},
+       params({"--set", "model.N"}),
        "--set 'model.N': expected key=value"},
       {"cli: --set without key", {}, params({"--set", "=3"}), "--set '=3': expected key=value"},
-      {"cli: --set unknown key", {}, params({"--set", "model.Q=3"}),
+      {"cli: --set unknown key",
+       {},
+       params({"--set", "model.Q=3"}),
        "unknown config key 'model.Q'"},
-      {"cli: --set bad integer", {}, params({"--set", "model.N=abc"}),
+      {"cli: --set bad integer",
+       {},
+       params({"--set", "model.N=abc"}),
        "model.N: expected an integer"},
       set_row("cli: 100000 threads", "train.threads=100000", "train.threads: at most 1024"),
       set_row("cli: negative threads", "train.threads=-2", "train.threads: must not be negative"),
-      {"cli: 100000 threads from OMP_NUM_THREADS", {}, {"data", "info"},
-       "moet data: OMP_NUM_THREADS: 100000 threads, more than 1024", false,
+      {"cli: 100000 threads from OMP_NUM_THREADS",
+       {},
+       {"data", "info"},
+       "moet data: OMP_NUM_THREADS: 100000 threads, more than 1024",
+       false,
        {"OMP_NUM_THREADS=100000"}},
-      {"cli: --out and --resume", {}, {"train", "--out", "$C/a", "--resume", "$C/b"},
+      {"cli: --out and --resume",
+       {},
+       {"train", "--out", "$C/a", "--resume", "$C/b"},
        "give exactly one of --out DIR or --resume DIR"},
-      {"cli: negative --stop-after", {},
+      {"cli: negative --stop-after",
+       {},
        {"train", "--config", "$G/config.toml", "--out", "$C/run", "--stop-after", "-1"},
        "--stop-after: must not be negative"},
-      {"cli: unknown bench config", {}, {"bench", "--config", "huge"},
+      {"cli: unknown bench config",
+       {},
+       {"bench", "--config", "huge"},
        "'huge' is not one of tiny|small"},
       {"cli: absurd bench model", {}, {"bench", "--set", "model.N=1000000"}, "memory: "},
       {"cli: unknown coord axis", {}, {"coord", "--axis", "Q"}, "--axis: 'Q' is not one of"},
-      {"cli: coord ladder too large", {},
+      {"cli: coord ladder too large",
+       {},
        {"coord", "--quiet", "--config", "$G/config.toml", "--axis", "N", "--scales", "1,100000"},
        "scale 100000: memory: "},
-      {"cli: coord scale past int32", {},
+      {"cli: coord scale past int32",
+       {},
        {"coord", "--quiet", "--config", "$G/config.toml", "--axis", "N", "--scales", "1,1e30"},
        "--scales: scale 1e+30 gives N"},
-      {"cli: negative --trial", {}, {"sweep", "$G/spec.toml", "--db", "$C/s.db", "--trial", "-1"},
+      {"cli: negative --trial",
+       {},
+       {"sweep", "$G/spec.toml", "--db", "$C/s.db", "--trial", "-1"},
        "--trial: must not be negative"},
   };
 }
 
 std::vector<Row> MalformedInputTest::shard_rows() const {
   const auto info = [](const std::string& train) {
-    return std::vector<std::string>{"data", "info", "--set", "data.train=" + train, "--set",
-                                    "data.val=$G/val.bin"};
+    return std::vector<std::string>{
+        "data", "info", "--set", "data.train=" + train, "--set", "data.val=$G/val.bin"};
   };
   const std::string payload = uint16_tokens(100, 1);
   return {
-      {"shard: bad magic", {{"bad.bin", shard_bytes({1234, 1, 100}, payload)}}, info("$C/bad.bin"),
+      {"shard: bad magic",
+       {{"bad.bin", shard_bytes({1234, 1, 100}, payload)}},
+       info("$C/bad.bin"),
        "not an llm.c token shard (magic 1234"},
-      {"shard: truncated", {{"bad.bin", shard_bytes({kShardMagic, 1, 1000}, payload)}},
-       info("$C/bad.bin"), "truncated token shard: header says 1000 tokens"},
-      {"shard: shorter than the header", {{"bad.bin", "abc"}}, info("$C/bad.bin"),
+      {"shard: truncated",
+       {{"bad.bin", shard_bytes({kShardMagic, 1, 1000}, payload)}},
+       info("$C/bad.bin"),
+       "truncated token shard: header says 1000 tokens"},
+      {"shard: shorter than the header",
+       {{"bad.bin", "abc"}},
+       info("$C/bad.bin"),
        "shorter than the 1024-byte llm.c header"},
-      {"shard: trailing bytes", {{"bad.bin", shard_bytes({kShardMagic, 1, 10}, payload)}},
-       info("$C/bad.bin"), "corrupt token shard: header says 10 tokens"},
-      {"shard: unknown version", {{"bad.bin", shard_bytes({kShardMagic, 7, 100}, payload)}},
-       info("$C/bad.bin"), "unsupported token shard version 7"},
-      {"shard: negative count", {{"bad.bin", shard_bytes({kShardMagic, 1, -5}, payload)}},
-       info("$C/bad.bin"), "negative token count -5"},
+      {"shard: trailing bytes",
+       {{"bad.bin", shard_bytes({kShardMagic, 1, 10}, payload)}},
+       info("$C/bad.bin"),
+       "corrupt token shard: header says 10 tokens"},
+      {"shard: unknown version",
+       {{"bad.bin", shard_bytes({kShardMagic, 7, 100}, payload)}},
+       info("$C/bad.bin"),
+       "unsupported token shard version 7"},
+      {"shard: negative count",
+       {{"bad.bin", shard_bytes({kShardMagic, 1, -5}, payload)}},
+       info("$C/bad.bin"),
+       "negative token count -5"},
       {"shard: uint32 id past int32",
        {{"bad.bin", shard_bytes({kShardMagic, 2, 1}, std::string("\xff\xff\xff\xff", 4))}},
-       info("$C/bad.bin"), "token id 4294967295 does not fit int32"},
-      {"shard: directory without shards", {dir("shards")}, info("$C/shards"),
+       info("$C/bad.bin"),
+       "token id 4294967295 does not fit int32"},
+      {"shard: directory without shards",
+       {dir("shards")},
+       info("$C/shards"),
        "no train shards (*train*.bin) in directory"},
       {"shard: missing file", {}, info("$C/none.bin"), "data.train: '$C/none.bin' does not exist"},
       {"shard: ids at or past model.vocab",
@@ -319,7 +356,8 @@ std::vector<Row> MalformedInputTest::shard_rows() const {
        "the tokens reach id 60000, outside the vocabulary of tokenizer"},
       set_row("shard: data.vocab_size below the ids", "data.vocab_size=32",
               "data.vocab_size: 32 is too small"),
-      {"shard: bundled val with shard training", {},
+      {"shard: bundled val with shard training",
+       {},
        {"data", "info", "--set", "data.train=$G/train.bin"},
        "data.val: 'bundled' goes with bundled training data"},
   };
@@ -330,10 +368,11 @@ std::vector<Row> MalformedInputTest::tokenizer_rows() const {
   const std::string merges = read_file(path("tok/vocab.bpe"));
   const auto tokenizer = [&](const std::string& name, const std::string& enc,
                              const std::string& bpe, const std::string& message) {
-    return Row{name, {{"tok/encoder.json", enc}, {"tok/vocab.bpe", bpe}},
-               {"data", "prepare", "--tokenizer", "$C/tok", "--input", "$G/text.txt", "--out",
-                "$C/out"},
-               message};
+    return Row{
+        name,
+        {{"tok/encoder.json", enc}, {"tok/vocab.bpe", bpe}},
+        {"data", "prepare", "--tokenizer", "$C/tok", "--input", "$G/text.txt", "--out", "$C/out"},
+        message};
   };
   const auto with = [&](const std::function<void(nlohmann::json&)>& edit) {
     return edit_json(encoder, edit);
@@ -358,8 +397,7 @@ std::vector<Row> MalformedInputTest::tokenizer_rows() const {
                 "vocab.bpe:1793: expected two tokens separated by one space"),
       tokenizer("tokenizer: merge of invalid UTF-8", encoder, "#version: 0.2\n\xff \xfe\n",
                 "vocab.bpe:2: token \"\\xff\" is not in"),
-      tokenizer("tokenizer: a byte token missing",
-                with([](nlohmann::json& e) {
+      tokenizer("tokenizer: a byte token missing", with([](nlohmann::json& e) {
                   e["zzz"] = e["!"];
                   e.erase("!");
                 }),
@@ -368,11 +406,14 @@ std::vector<Row> MalformedInputTest::tokenizer_rows() const {
        {dir("tok/encoder.json"), {"tok/vocab.bpe", merges}},
        {"data", "prepare", "--tokenizer", "$C/tok", "--input", "$G/text.txt", "--out", "$C/out"},
        "encoder.json: is a directory, not a file"},
-      {"tokenizer: no such directory", {},
+      {"tokenizer: no such directory",
+       {},
        {"data", "prepare", "--tokenizer", "$C/none", "--input", "$G/text.txt", "--out", "$C/out"},
        "not a tokenizer directory"},
-      {"tokenizer: input text is a directory", {dir("text")},
-       {"data", "prepare", "--input", "$C/text", "--out", "$C/out"}, "text: is a directory"},
+      {"tokenizer: input text is a directory",
+       {dir("text")},
+       {"data", "prepare", "--input", "$C/text", "--out", "$C/out"},
+       "text: is a directory"},
   };
 }
 
@@ -398,8 +439,8 @@ std::vector<Row> MalformedInputTest::checkpoint_state_rows() const {
   return {
       row("checkpoint: state.json without its keys", "state.json", "{}",
           "state.json: field first_loss: missing"),
-      row("checkpoint: state.json not JSON", "state.json", "{\"first_loss\": ",
-          "state.json: invalid JSON at byte"),
+      row("checkpoint: state.json not JSON", "state.json",
+          "{\"first_loss\": ", "state.json: invalid JSON at byte"),
       row("checkpoint: loader batch as text", "state.json",
           state_with([](nlohmann::json& s) { s["train_loader"]["B"] = "2"; }),
           "state.json: field train_loader.B: expected an integer >= 1, got \"2\""),
@@ -412,8 +453,11 @@ std::vector<Row> MalformedInputTest::checkpoint_state_rows() const {
       row("checkpoint: loader without its window", "state.json",
           state_with([](nlohmann::json& s) { s["train_loader"].erase("next_window"); }),
           "state.json: field train_loader.next_window: missing"),
-      {"checkpoint: state.json is a directory", {dir(ckpt + "state.json")}, resume,
-       "state.json: is a directory, not a file", true},
+      {"checkpoint: state.json is a directory",
+       {dir(ckpt + "state.json")},
+       resume,
+       "state.json: is a directory, not a file",
+       true},
       row("checkpoint: non-numeric optimizer_steps", "optimizer.safetensors",
           edit_header(optimizer,
                       [](nlohmann::json& h) { h["__metadata__"]["optimizer_steps"] = "abc"; }),
@@ -431,24 +475,29 @@ std::vector<Row> MalformedInputTest::checkpoint_state_rows() const {
       {"checkpoint: parameterization not JSON",
        {{ckpt + "model.safetensors",
          model_with([](nlohmann::json& h) { h["__metadata__"]["parameterization"] = "{"; })}},
-       {"params", "--run", "$C/run"}, "field parameterization: invalid JSON at byte 1", true},
+       {"params", "--run", "$C/run"},
+       "field parameterization: invalid JSON at byte 1",
+       true},
       {"checkpoint: parameterization field of the wrong type",
        {{ckpt + "model.safetensors", lr_as_text}},
        {"params", "--run", "$C/run"},
-       "run (checkpoint metadata): parameterization: tensors[0].lr: wrong type", true},
+       "run (checkpoint metadata): parameterization: tensors[0].lr: wrong type",
+       true},
       {"checkpoint: parameterization with an unknown optimizer",
        {{ckpt + "model.safetensors", model_with([](nlohmann::json& h) {
-           auto p =
-               nlohmann::json::parse(h["__metadata__"]["parameterization"].get<std::string>());
+           auto p = nlohmann::json::parse(h["__metadata__"]["parameterization"].get<std::string>());
            p["optimizer"] = "lion";
            h["__metadata__"]["parameterization"] = p.dump();
          })}},
        {"params", "--run", "$C/run"},
-       "parameterization: optimizer: 'lion' is not one of adam|adamw|sgd", true},
+       "parameterization: optimizer: 'lion' is not one of adam|adamw|sgd",
+       true},
       row("checkpoint: parameterization field of the wrong type, resuming", "model.safetensors",
           lr_as_text, "run (checkpoint metadata): parameterization: tensors[0].lr: wrong type"),
-      {"checkpoint: resume from a directory without a run", {dir("empty")},
-       {"train", "--resume", "$C/empty"}, "not a run directory (no config.toml)"},
+      {"checkpoint: resume from a directory without a run",
+       {dir("empty")},
+       {"train", "--resume", "$C/empty"},
+       "not a run directory (no config.toml)"},
   };
 }
 
@@ -474,19 +523,22 @@ std::vector<Row> MalformedInputTest::checkpoint_tensor_rows() const {
       row("checkpoint: shape past int64",
           with([](nlohmann::json& h) { h["embed"]["shape"] = {uint64_t(1) << 63}; }),
           bad_shape + "expected an array of non-negative integers"),
-      row("checkpoint: fractional shape",
-          with([](nlohmann::json& h) { h["embed"]["shape"] = {64.5, 16}; }),
+      row("checkpoint: fractional shape", with([](nlohmann::json& h) {
+            h["embed"]["shape"] = {64.5, 16};
+          }),
           bad_shape + "expected an array of non-negative integers"),
-      row("checkpoint: shape that is not the model's",
-          with([](nlohmann::json& h) { h["embed"]["shape"] = {16, 64}; }),
+      row("checkpoint: shape that is not the model's", with([](nlohmann::json& h) {
+            h["embed"]["shape"] = {16, 64};
+          }),
           "tensor embed has the wrong shape"),
       row("checkpoint: F16 tensor", with([](nlohmann::json& h) { h["embed"]["dtype"] = "F16"; }),
           "tensor \"embed\": field dtype: \"F16\" (moet reads F32)"),
       row("checkpoint: unknown tensor field",
           with([](nlohmann::json& h) { h["embed"]["stride"] = 1; }),
           "tensor \"embed\": unknown field \"stride\""),
-      row("checkpoint: byte range past the data",
-          with([](nlohmann::json& h) { h["embed"]["data_offsets"] = {0, 1u << 30}; }),
+      row("checkpoint: byte range past the data", with([](nlohmann::json& h) {
+            h["embed"]["data_offsets"] = {0, 1u << 30};
+          }),
           "tensor \"embed\": field data_offsets: [0, 1073741824] runs past"),
       row("checkpoint: overlapping tensors", with([](nlohmann::json& h) {
             const nlohmann::json& at = h["pos_embed"]["data_offsets"];
@@ -529,9 +581,9 @@ std::vector<Row> MalformedInputTest::sweep_rows() const {
             tiny_config() + "[grid]\nlr_log2 = [-6]\n[[preset]]\nname = \"sp\"\n[[ladder]]\n"
                             "name = \"w\"\naxes = [\"width\"]\nscales = [1, 2]\n",
             "axes: 'width' is not one of N|Ne|M|K|L"),
-      sweep("sweep: no preset", tiny_config() + "[grid]\nlr_log2 = [-6]\n",
-            "no [[preset]]"),
-      {"sweep: spec is a directory", {dir("spec.toml")},
+      sweep("sweep: no preset", tiny_config() + "[grid]\nlr_log2 = [-6]\n", "no [[preset]]"),
+      {"sweep: spec is a directory",
+       {dir("spec.toml")},
        {"sweep", "$C/spec.toml", "--db", "$C/s.db"},
        "spec.toml: is a directory, not a file"},
   };
@@ -542,27 +594,43 @@ std::vector<Row> MalformedInputTest::database_rows() const {
     return std::vector<std::string>{"report", db, "--out", "$C/report"};
   };
   const auto transfer = [](const std::string& db, const std::string& target) {
-    return std::vector<std::string>{"transfer", "--db", db, "--target", target, "--preset", "sp",
-                                    "--out", "$C/t.toml"};
+    return std::vector<std::string>{"transfer", "--db", db,      "--target", target,
+                                    "--preset", "sp",   "--out", "$C/t.toml"};
   };
   return {
-      {"report: not a database", {{"x.db", "just some text, long enough to not be empty\n"}},
-       report("$C/x.db"), "x.db: cannot prepare"},
-      {"report: empty file", {{"x.db", ""}}, report("$C/x.db"),
+      {"report: not a database",
+       {{"x.db", "just some text, long enough to not be empty\n"}},
+       report("$C/x.db"),
+       "x.db: cannot prepare"},
+      {"report: empty file",
+       {{"x.db", ""}},
+       report("$C/x.db"),
        "x.db: not a moet sweep database (empty)"},
       {"report: missing database", {}, report("$C/none.db"), "none.db: no such database"},
-      {"report: database is a directory", {dir("x.db")}, report("$C/x.db"),
+      {"report: database is a directory",
+       {dir("x.db")},
+       report("$C/x.db"),
        "x.db: is a directory, not a file"},
-      {"transfer: missing database", {}, transfer("$C/none.db", "$G/config.toml"),
+      {"transfer: missing database",
+       {},
+       transfer("$C/none.db", "$G/config.toml"),
        "none.db: no such database"},
-      {"transfer: target is a directory", {dir("target")},
-       transfer("$G/synthetic.sqlite", "$C/target"), "target: is a directory, not a file"},
-      {"transfer: missing target", {}, transfer("$G/synthetic.sqlite", "$C/none.toml"),
+      {"transfer: target is a directory",
+       {dir("target")},
+       transfer("$G/synthetic.sqlite", "$C/target"),
+       "target: is a directory, not a file"},
+      {"transfer: missing target",
+       {},
+       transfer("$G/synthetic.sqlite", "$C/none.toml"),
        "none.toml: cannot open"},
-      {"transfer: target with an unknown key", {{"target.toml", "[model]\nwidth = 3\n"}},
-       transfer("$G/synthetic.sqlite", "$C/target.toml"), "unknown config key 'model.width'"},
-      {"transfer: target too large to lay out", {{"target.toml", "[model]\nL = 100000000\n"}},
-       transfer("$G/synthetic.sqlite", "$C/target.toml"), "model.L: 100000000 blocks make"},
+      {"transfer: target with an unknown key",
+       {{"target.toml", "[model]\nwidth = 3\n"}},
+       transfer("$G/synthetic.sqlite", "$C/target.toml"),
+       "unknown config key 'model.width'"},
+      {"transfer: target too large to lay out",
+       {{"target.toml", "[model]\nL = 100000000\n"}},
+       transfer("$G/synthetic.sqlite", "$C/target.toml"),
+       "model.L: 100000000 blocks make"},
   };
 }
 
@@ -595,9 +663,8 @@ TEST_F(MalformedInputTest, EveryRowFailsWithOneLineAndLeavesGoodFilesAlone) {
   make_dirs(cases.string());
   std::vector<Row> rows;
   for (auto part : {config_rows(), cli_rows(), shard_rows(), tokenizer_rows(),
-                    checkpoint_state_rows(), checkpoint_tensor_rows(),
-                    sweep_rows(), database_rows(),
-                    schema_rows(path("synthetic.sqlite"), path("cases"))})
+                    checkpoint_state_rows(), checkpoint_tensor_rows(), sweep_rows(),
+                    database_rows(), schema_rows(path("synthetic.sqlite"), path("cases"))})
     rows.insert(rows.end(), part.begin(), part.end());
   EXPECT_GE(rows.size(), 60u);
   const auto goods = snapshot(dir_, cases);
@@ -612,12 +679,14 @@ TEST_F(MalformedInputTest, EveryRowFailsWithOneLineAndLeavesGoodFilesAlone) {
       const fs::path target = fs::path(here) / f.path;
       fs::create_directories(target.parent_path());
       fs::remove_all(target);  // a file of the copied run the row replaces
-      if (f.directory) fs::create_directories(target);
-      else write_file_atomic(target.string(), f.bytes);
+      if (f.directory)
+        fs::create_directories(target);
+      else
+        write_file_atomic(target.string(), f.bytes);
     }
     const auto expand = [&](std::string text) {
-      for (const auto& [from, to] : {std::pair<std::string, std::string>{"$G", dir_.string()},
-                                     {"$C", here}})
+      for (const auto& [from, to] :
+           {std::pair<std::string, std::string>{"$G", dir_.string()}, {"$C", here}})
         for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at))
           text.replace(at, from.size(), to), at += to.size();
       return text;

@@ -52,9 +52,9 @@ TEST(CoordLadder, AxesScalesAndRecordedSteps) {
 }
 
 TEST(CoordLadder, RungsShareTheBaseAndOneRegime) {
-  const Config config = Config::load(
-      full_config_schema(), "",
-      {"model.N=32", "model.Ne=32", "model.d_head=16", "param.preset=mssp"});
+  const Config config =
+      Config::load(full_config_schema(), "",
+                   {"model.N=32", "model.Ne=32", "model.d_head=16", "param.preset=mssp"});
   const CoordLadder ladder{parse_coord_axes({"regimeI"}), {1, 2, 4}};
   const std::vector<CoordRung> rungs = ladder_rungs(config, ladder);
   ASSERT_EQ(rungs.size(), 3u);
@@ -80,7 +80,8 @@ TEST(CoordLadder, AnAxisNameMeansWhatItMeansInASweep) {
     const std::string name = param::axis_name(axis);
     const sweep::SweepSpec spec = sweep::parse_sweep_spec(
         "[config]\nmodel.N = 32\n[grid]\nlr_log2 = [-7]\n[[preset]]\nname = \"sp\"\n"
-        "[[ladder]]\nname = \"x\"\naxes = [\"" + name + "\"]\nscales = [1, 2]\n",
+        "[[ladder]]\nname = \"x\"\naxes = [\"" +
+            name + "\"]\nscales = [1, 2]\n",
         "spec.toml");
     ASSERT_EQ(spec.ladders.size(), 1u);
     EXPECT_EQ(parse_coord_axes({name}), spec.ladders[0].axes) << "axis " << name;

@@ -195,10 +195,10 @@ TEST(CoordProbe, UpdatesAreTheProductsOfTheirDefinitions) {
   std::vector<float> dx(size_t(R * N));
   for (size_t i = 0; i < dx.size(); ++i) dx[i] = xt[i] - attn_x0[i];
   const double m = mult("blocks.1.attn.wv");
-  EXPECT_NEAR(value_of(values, "eff.attn_v", 1),
-              rms_of_product(xt, model.params().data() + wv.offset, params0.data() + wv.offset, R,
-                             N, N, m),
-              1e-5);
+  EXPECT_NEAR(
+      value_of(values, "eff.attn_v", 1),
+      rms_of_product(xt, model.params().data() + wv.offset, params0.data() + wv.offset, R, N, N, m),
+      1e-5);
   EXPECT_NEAR(value_of(values, "prop.attn_v", 1),
               rms_of_product(dx.data(), params0.data() + wv.offset, nullptr, R, N, N, m), 1e-5);
   // The readout: logits = readout_mult * unembed_mult * x W.

@@ -79,7 +79,8 @@ CoordData synthetic_data() {
   d.optimizer = "adam";
   d.axes = {Axis::N};
   d.scales = {1, 2, 4};
-  for (const double s : d.scales) d.shapes.push_back(param::AxisValues{{int64_t(32 * s), 32, 8, 2, 1}});
+  for (const double s : d.scales)
+    d.shapes.push_back(param::AxisValues{{int64_t(32 * s), 32, 8, 2, 1}});
   d.steps = {0, 3};
   d.train_steps = 3;
   d.seeds = 2;
@@ -145,7 +146,8 @@ TEST(CoordReport, UncertainWhenThePointsAreFarFromALine) {
   CoordData data = synthetic_data();
   // A zig-zag 1, 3, 1: slope 0 but standard error 0.92, so "flat" is not a finding.
   data.series = {data.series[1]};
-  for (size_t i = 0; i < 3; ++i) data.series[0].values[1][i] = {i == 1 ? 3.0 : 1.0, i == 1 ? 3.0 : 1.0};
+  for (size_t i = 0; i < 3; ++i)
+    data.series[0].values[1][i] = {i == 1 ? 3.0 : 1.0, i == 1 ? 3.0 : 1.0};
   const CoordAnalysis a = analyse_coord(data, 0.15);
   ASSERT_EQ(a.rows.size(), 1u);
   EXPECT_NEAR(a.rows[0].fits.back().slope, 0.0, 1e-12);
@@ -170,7 +172,7 @@ TEST(CoordReport, JsonKeepsEveryValueWithNullForNaN) {
   const nlohmann::json& eff = j.at("metrics")[2];
   EXPECT_EQ(eff.at("metric"), "eff.readout");
   EXPECT_EQ(eff.at("values")[1][1], nlohmann::json::array({1.8, 2.2}));  // [step][scale][seed]
-  EXPECT_TRUE(eff.at("slope")[0].is_null());  // all zero: no fit
+  EXPECT_TRUE(eff.at("slope")[0].is_null());                             // all zero: no fit
   EXPECT_NEAR(eff.at("slope")[1].get<double>(), 1.0, 1e-12);
   EXPECT_EQ(eff.at("verdicts"), nlohmann::json::array({"zero", "grows"}));
   const nlohmann::json& loss = j.at("metrics")[4];
@@ -200,9 +202,9 @@ TEST(CoordPlot, OnePanelPerRowAndOneLinePerStep) {
 }
 
 TEST(CoordCli, BadInputIsOneLineAndExitTwo) {
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("moet_coord_cli_" + std::to_string(::getpid())))
-                              .string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("moet_coord_cli_" + std::to_string(::getpid())))
+          .string();
   std::filesystem::create_directories(dir);
   for (const std::string& args :
        {std::string("coord --axis width"), std::string("coord --axis N --scales 1"),

@@ -46,9 +46,9 @@ TEST(ConfigParse, DefaultsHoldUntilGiven) {
 }
 
 TEST(ConfigParse, NestedTablesBecomeDottedKeys) {
-  const Config c = parse(
-      "seed = 5\n[model]\nN = 128\n[model.attn]\nwindow = 4\n[optim]\nlr = 3\nname = 'sgd'\n"
-      "[train]\nsave = false\n");
+  const Config c =
+      parse("seed = 5\n[model]\nN = 128\n[model.attn]\nwindow = 4\n[optim]\nlr = 3\nname = 'sgd'\n"
+            "[train]\nsave = false\n");
   EXPECT_EQ(c.get_int("seed"), 5);
   EXPECT_EQ(c.get_int("model.N"), 128);
   EXPECT_EQ(c.get_int("model.attn.window"), 4);
@@ -100,10 +100,10 @@ TEST(ConfigSet, OverridesTheFileInOrder) {
   const std::string path = std::filesystem::temp_directory_path() /
                            ("moet_config_test_" + std::to_string(::getpid()) + ".toml");
   write_file_atomic(path, "[model]\nN = 128\n[optim]\nlr = 0.5\n");
-  const Config c = Config::load(typed_schema(), path,
-                                {"model.N=256", "optim.name=sgd", "model.N=512"});
+  const Config c =
+      Config::load(typed_schema(), path, {"model.N=256", "optim.name=sgd", "model.N=512"});
   std::filesystem::remove(path);
-  EXPECT_EQ(c.get_int("model.N"), 512);  // the last --set wins
+  EXPECT_EQ(c.get_int("model.N"), 512);     // the last --set wins
   EXPECT_EQ(c.get_float("optim.lr"), 0.5);  // from the file
   EXPECT_EQ(c.get_string("optim.name"), "sgd");
   EXPECT_TRUE(c.is_given("optim.name"));
@@ -157,9 +157,8 @@ TEST(ConfigSet, TextIsWhatSetWouldTake) {
 
 TEST(ConfigToml, ReadsBackToTheSameValues) {
   Config c(typed_schema());
-  for (const char* assignment :
-       {"model.N=96", "model.attn.window=3", "optim.lr=2", "optim.name=it's \"q\"",
-        "train.save=false", "seed=-4"})
+  for (const char* assignment : {"model.N=96", "model.attn.window=3", "optim.lr=2",
+                                 "optim.name=it's \"q\"", "train.save=false", "seed=-4"})
     c.apply_set(assignment);
   const std::string toml = c.to_toml();
   EXPECT_NE(toml.find("[model.attn]\nwindow = 3\n"), std::string::npos) << toml;
@@ -177,7 +176,9 @@ TEST(ConfigHelpers, RefusalsNameTheKey) {
   expect_one_line(error_of([] { require_non_negative("optim.wd", -0.5); }),
                   "optim.wd: must not be negative (got -0.5)");
   EXPECT_EQ(error_of([] { require_non_negative("optim.wd", 0.0); }), "");
-  expect_one_line(error_of([] { require_choice("model.norm", "batch", {"layernorm", "rmsnorm"}); }),
+  expect_one_line(error_of([] {
+                    require_choice("model.norm", "batch", {"layernorm", "rmsnorm"});
+                  }),
                   "model.norm: 'batch' is not one of layernorm|rmsnorm");
   EXPECT_EQ(require_choice("model.norm", "rmsnorm", {"layernorm", "rmsnorm"}), "rmsnorm");
 }

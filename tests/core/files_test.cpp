@@ -35,8 +35,7 @@ TEST_F(FilesTest, ReadingADirectoryIsAnError) {
 
 TEST_F(FilesTest, AMissingFileNamesThePathAndTheReason) {
   const std::string none = (dir_ / "none.toml").string();
-  EXPECT_EQ(error_of([&] { read_file(none); }),
-            none + ": cannot open (No such file or directory)");
+  EXPECT_EQ(error_of([&] { read_file(none); }), none + ": cannot open (No such file or directory)");
   EXPECT_EQ(error_of([&] { require_file(none); }),
             none + ": cannot open (No such file or directory)");
 }

@@ -13,8 +13,8 @@ TEST(NumberText, Int64TakesTheWholeTextOrNothing) {
   EXPECT_EQ(parse_int64("0"), 0);
   EXPECT_EQ(parse_int64("-17"), -17);
   EXPECT_EQ(parse_int64("9223372036854775807"), INT64_MAX);
-  for (const char* text : {"", " 1", "1 ", "+1", "12x", "1.0", "1e3", "0x10", "-",
-                           "9223372036854775808"})
+  for (const char* text :
+       {"", " 1", "1 ", "+1", "12x", "1.0", "1e3", "0x10", "-", "9223372036854775808"})
     EXPECT_EQ(parse_int64(text), std::nullopt) << "'" << text << "'";
 }
 

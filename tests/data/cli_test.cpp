@@ -25,9 +25,8 @@ const std::string kSpeeches =
 TEST(DataPrepare, WritesShardsThatOpenAsADataset) {
   testing::ScratchDir dir;
   write_file_atomic(dir / "speeches.txt", kSpeeches);
-  const auto result = testing::run_moet(
-      "data prepare --input '" + dir / "speeches.txt" + "' --out '" + dir / "out" +
-      "' --val-fraction 0.3");
+  const auto result = testing::run_moet("data prepare --input '" + dir / "speeches.txt" +
+                                        "' --out '" + dir / "out" + "' --val-fraction 0.3");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("3 documents"), std::string::npos) << result.output;
   for (const char* name : {"train_000000.bin", "val_000000.bin", "encoder.json", "vocab.bpe"})
@@ -40,7 +39,8 @@ TEST(DataPrepare, WritesShardsThatOpenAsADataset) {
   EXPECT_EQ(data.vocab_size(), 2048);
   // Each document is <|endoftext|> + its own encoding; the last one is the val split.
   const Tokenizer& tokenizer = bundled_tokenizer();
-  const std::string last = "Mr. Speaker, Madam Vice President — our union is sound, naïve as that may seem.";
+  const std::string last =
+      "Mr. Speaker, Madam Vice President — our union is sound, naïve as that may seem.";
   std::vector<int32_t> expected_val = {tokenizer.eot()};
   BpeEncoder(tokenizer).encode(last, expected_val);
   ASSERT_EQ(data.val_tokens(), int64_t(expected_val.size()));
@@ -55,8 +55,9 @@ TEST(DataPrepare, WritesShardsThatOpenAsADataset) {
             "Union is strong.\nA second paragraph of the same speech.");
 
   // A smaller second run into the same directory leaves no stale shards behind.
-  const auto again = testing::run_moet("data prepare --input '" + dir / "speeches.txt" +
-                                       "' --out '" + dir / "out" + "' --val-fraction 0.3 --shard-tokens 8");
+  const auto again =
+      testing::run_moet("data prepare --input '" + dir / "speeches.txt" + "' --out '" +
+                        dir / "out" + "' --val-fraction 0.3 --shard-tokens 8");
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_TRUE(file_exists(dir / "out/train_000001.bin"));
   const auto small = testing::run_moet("data prepare --input '" + dir / "speeches.txt" +
@@ -70,9 +71,11 @@ TEST(DataPrepare, BadInputIsOneLineAndExitStatus2) {
   const auto missing = testing::run_moet("data prepare --input '" + dir / "nope.txt" + "' --out '" +
                                          dir / "out" + "'");
   EXPECT_EQ(missing.exit_code, 2);
-  EXPECT_NE(missing.output.find(dir / "nope.txt" + ": cannot open"), std::string::npos) << missing.output;
+  EXPECT_NE(missing.output.find(dir / "nope.txt" + ": cannot open"), std::string::npos)
+      << missing.output;
   EXPECT_EQ(std::count(missing.output.begin(), missing.output.end(), '\n'), 1) << missing.output;
-  const auto bad_fraction = testing::run_moet("data prepare --out '" + dir / "out" + "' --val-fraction 0.9");
+  const auto bad_fraction =
+      testing::run_moet("data prepare --out '" + dir / "out" + "' --val-fraction 0.9");
   EXPECT_EQ(bad_fraction.exit_code, 2);
   EXPECT_NE(bad_fraction.output.find("--val-fraction"), std::string::npos) << bad_fraction.output;
   write_file_atomic(dir / "bad.bin", "not a shard");
@@ -86,12 +89,12 @@ TEST(DataPrepare, BadInputIsOneLineAndExitStatus2) {
 TEST(DataTokenizerCommand, TrainThenEncodeRoundTrips) {
   testing::ScratchDir dir;
   write_file_atomic(dir / "text.txt", kSpeeches + kSpeeches);
-  const auto trained = testing::run_moet("tokenizer train --vocab 300 --input '" + dir / "text.txt" +
-                                         "' --out '" + dir / "tok" + "'");
+  const auto trained = testing::run_moet("tokenizer train --vocab 300 --input '" +
+                                         dir / "text.txt" + "' --out '" + dir / "tok" + "'");
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   EXPECT_NE(trained.output.find("trained vocabulary 300"), std::string::npos) << trained.output;
-  const auto encoded = testing::run_moet("tokenizer encode --tokenizer '" + dir / "tok" + "'",
-                                         dir / "text.txt");
+  const auto encoded =
+      testing::run_moet("tokenizer encode --tokenizer '" + dir / "tok" + "'", dir / "text.txt");
   ASSERT_EQ(encoded.exit_code, 0) << encoded.output;
   std::vector<int32_t> ids;
   std::istringstream in(encoded.output);

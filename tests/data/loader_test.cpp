@@ -10,13 +10,14 @@
 #include "core/error.h"
 #include "data/dataset.h"
 #include "data/shard.h"
-#include "train/schema.h"
 #include "data_test_support.h"
+#include "train/schema.h"
 
 namespace moet {
 namespace {
 
-// Shards whose token at position i of shard s is s * 1000 + i, so a window shows where it came from.
+// Shards whose token at position i of shard s is s * 1000 + i, so a window shows where it came
+// from.
 void write_counting_shards(const testing::ScratchDir& dir, const std::string& role,
                            const std::vector<int>& sizes) {
   for (size_t s = 0; s < sizes.size(); ++s) {
@@ -93,8 +94,9 @@ TEST(Dataset, BadDataNamesTheKeyOrFile) {
   DataConfig small_vocab;
   small_vocab.train = small_vocab.val = dir / "train_000000.bin";
   small_vocab.vocab_size = 100;
-  EXPECT_NE(error_of(small_vocab).find("data.vocab_size: 100 is too small, the tokens reach id 299"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(small_vocab).find("data.vocab_size: 100 is too small, the tokens reach id 299"),
+      std::string::npos);
   DataConfig bad_tokenizer;
   bad_tokenizer.tokenizer = dir.str();
   EXPECT_NE(error_of(bad_tokenizer).find("data.tokenizer: " + dir.str() + ": not a tokenizer"),
@@ -160,7 +162,8 @@ TEST(DataBatchLoader, ResumeThroughJsonIsExact) {
   BatchLoader resumed(data, Split::train, B, T, 999);  // the seed is in the state
   resumed.restore(nlohmann::json::parse(saved).get<BatchLoader::State>());
   EXPECT_EQ(resumed.state().batches, 5);
-  for (int step = 0; step < 10; ++step) EXPECT_EQ(next_batch(original, B, T), next_batch(resumed, B, T));
+  for (int step = 0; step < 10; ++step)
+    EXPECT_EQ(next_batch(original, B, T), next_batch(resumed, B, T));
 
   BatchLoader wrong_shape(data, Split::train, B, T + 1, 7);
   EXPECT_THROW(wrong_shape.restore(original.state()), Error);
@@ -208,7 +211,8 @@ TEST(Dataset, BundledDataHasTrainValAndMoby) {
   EXPECT_EQ(data.vocab_size(), 2048);
   ASSERT_NE(data.tokenizer(), nullptr);
   EXPECT_EQ(data.train_tokens() + data.val_tokens(), 2930867);  // `moet data prepare` agrees
-  const double val_share = double(data.val_tokens()) / double(data.train_tokens() + data.val_tokens());
+  const double val_share =
+      double(data.val_tokens()) / double(data.train_tokens() + data.val_tokens());
   EXPECT_GT(val_share, 0.03);
   EXPECT_LT(val_share, 0.07);
   ASSERT_EQ(data.extra_val().size(), 1u);

@@ -21,9 +21,10 @@ std::vector<std::string> pieces(std::string_view text) {
 
 TEST(DataPreTokenizer, MatchesGpt2RegexOnAscii) {
   EXPECT_EQ(pieces("Hello world! It's 'quoted' -- isn't it? We'll  see:\n\n  indented 42x 3.14"),
-            (std::vector<std::string>{"Hello", " world", "!", " It", "'s", " '", "quoted", "'",
-                                      " --", " isn", "'t", " it", "?", " We", "'ll", " ", " see",
-                                      ":", "\n\n ", " indented", " 42", "x", " 3", ".", "14"}));
+            (std::vector<std::string>{
+                "Hello", " world",    "!",   " It", "'s",  " '",  "quoted", "'",    " --",
+                " isn",  "'t",        " it", "?",   " We", "'ll", " ",      " see", ":",
+                "\n\n ", " indented", " 42", "x",   " 3",  ".",   "14"}));
   EXPECT_EQ(pieces("they'RE 'll'd   \t\n"),
             (std::vector<std::string>{"they", "'", "RE", " '", "ll", "'d", "   \t\n"}));
 }
@@ -33,8 +34,8 @@ TEST(DataPreTokenizer, MatchesGpt2RegexOnNonAscii) {
   // (a mark: neither letter nor number), no-break and ideographic spaces, emoji as "other".
   EXPECT_EQ(pieces("naïve café Москва 北京市 ١٢٣ ½² x\u0301y \u00a0nbsp\u3000end 😀👍 "),
             (std::vector<std::string>{"naïve", " café", " Москва", " 北京市", " ١٢٣", " ½²", " x",
-                                      "\u0301", "y", " ", "\u00a0", "nbsp", "\u3000", "end",
-                                      " 😀👍", " "}));
+                                      "\u0301", "y", " ", "\u00a0", "nbsp", "\u3000", "end", " 😀👍",
+                                      " "}));
 }
 
 TEST(DataPreTokenizer, PiecesTileArbitraryBytes) {
@@ -53,13 +54,13 @@ TEST(DataUnicode, ClassesAndDecoding) {
   EXPECT_EQ(char_class('7'), CharClass::Number);
   EXPECT_EQ(char_class(' '), CharClass::Space);
   EXPECT_EQ(char_class('-'), CharClass::Other);
-  EXPECT_EQ(char_class(0x00E9), CharClass::Letter);   // é
-  EXPECT_EQ(char_class(0x4E2D), CharClass::Letter);   // 中
-  EXPECT_EQ(char_class(0x0663), CharClass::Number);   // ٣
-  EXPECT_EQ(char_class(0x2167), CharClass::Number);   // Ⅷ (Nl)
-  EXPECT_EQ(char_class(0x2003), CharClass::Space);    // em space
-  EXPECT_EQ(char_class(0x0301), CharClass::Other);    // combining acute (Mn)
-  EXPECT_EQ(char_class(0x1F600), CharClass::Other);   // 😀
+  EXPECT_EQ(char_class(0x00E9), CharClass::Letter);  // é
+  EXPECT_EQ(char_class(0x4E2D), CharClass::Letter);  // 中
+  EXPECT_EQ(char_class(0x0663), CharClass::Number);  // ٣
+  EXPECT_EQ(char_class(0x2167), CharClass::Number);  // Ⅷ (Nl)
+  EXPECT_EQ(char_class(0x2003), CharClass::Space);   // em space
+  EXPECT_EQ(char_class(0x0301), CharClass::Other);   // combining acute (Mn)
+  EXPECT_EQ(char_class(0x1F600), CharClass::Other);  // 😀
   EXPECT_EQ(char_class(kInvalidCodePoint), CharClass::Other);
   EXPECT_EQ(decode_utf8("\xe2\x80\x94", 0).value, 0x2014u);
   EXPECT_EQ(decode_utf8("\xe2\x80\x94", 0).length, 3u);

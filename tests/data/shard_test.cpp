@@ -70,9 +70,11 @@ TEST(DataShard, BrokenShardsGiveOneLineNamingTheFile) {
     std::string name, bytes, expected;
   };
   const std::vector<Case> cases = {
-      {"short.bin", "abc", "truncated token shard: 3 bytes, shorter than the 1024-byte llm.c header"},
+      {"short.bin", "abc",
+       "truncated token shard: 3 bytes, shorter than the 1024-byte llm.c header"},
       {"magic.bin", header_bytes(12345, 1, 10) + tokens, "not an llm.c token shard (magic 12345"},
-      {"version.bin", header_bytes(kShardMagic, 7, 10) + tokens, "unsupported token shard version 7"},
+      {"version.bin", header_bytes(kShardMagic, 7, 10) + tokens,
+       "unsupported token shard version 7"},
       {"truncated.bin", header_bytes(kShardMagic, 1, 10) + tokens.substr(0, 15),
        "truncated token shard: header says 10 tokens (1044 bytes) but the file has 1039 bytes"},
       {"truncated32.bin", header_bytes(kShardMagic, 2, 10) + tokens,

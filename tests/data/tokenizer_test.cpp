@@ -108,7 +108,8 @@ TEST(DataGpt2Format, SaveLoadRoundTrip) {
 }
 
 TEST(DataGpt2Format, LoadsAGpt2StylePairAndEncodesLikeGpt2) {
-  const Tokenizer tokenizer = Tokenizer::load(std::string(MOET_SOURCE_DIR) + "/tests/data/gpt2_mini");
+  const Tokenizer tokenizer =
+      Tokenizer::load(std::string(MOET_SOURCE_DIR) + "/tests/data/gpt2_mini");
   EXPECT_EQ(tokenizer.vocab_size(), 277);
   EXPECT_EQ(tokenizer.eot(), 276);
   EXPECT_EQ(tokenizer.merge_count(), 20);
@@ -141,10 +142,12 @@ TEST(DataGpt2Format, BadFilesNameTheFileAndLine) {
   EXPECT_NE(error_of("{not json", merges).find("enc.json: invalid JSON at byte"),
             std::string::npos);
   EXPECT_NE(error_of("[1, 2]", merges).find("enc.json: expected a JSON object"), std::string::npos);
-  EXPECT_NE(error_of(encoder, merges + "zz qq\n").find("merges.bpe:45: token \"zz\" is not in enc.json"),
-            std::string::npos);
-  EXPECT_NE(error_of(encoder, merges + "three tokens here\n").find("merges.bpe:45: expected two tokens"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(encoder, merges + "zz qq\n").find("merges.bpe:45: token \"zz\" is not in enc.json"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(encoder, merges + "three tokens here\n").find("merges.bpe:45: expected two tokens"),
+      std::string::npos);
   EXPECT_NE(error_of(R"({"a": 0})", "").find("enc.json: byte token"), std::string::npos);
   EXPECT_THROW(Tokenizer::load("/nonexistent/tokenizer"), Error);
   EXPECT_THROW(good.decode(std::vector<int32_t>{300}), Error);
@@ -168,10 +171,12 @@ TEST(DataGpt2Format, IdsNumberTheEntriesOnceEach) {
   const int64_t entries = good.vocab_size() + 1;  // with the token added
   EXPECT_EQ(error_with("<|huge|>", (1 << 30) - 1),
             fmt::format("enc.json: token \"<|huge|>\" has id \"1073741823\", expected an integer "
-                        "in [0, {}) (one id per entry)", entries));
+                        "in [0, {}) (one id per entry)",
+                        entries));
   EXPECT_EQ(error_with("zz", -1),
             fmt::format("enc.json: token \"zz\" has id \"-1\", expected an integer in [0, {}) (one "
-                        "id per entry)", entries));
+                        "id per entry)",
+                        entries));
   EXPECT_EQ(error_with("zz", 12.5).find("enc.json: token \"zz\" has id \"12.5\""), 0u);
   EXPECT_EQ(error_with("zz", "7").find("enc.json: token \"zz\" has id \"7\""), 0u);
   const std::string twice = error_with("zz", 7);

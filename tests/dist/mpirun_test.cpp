@@ -96,7 +96,8 @@ void expect_collectives_pass(const testing::ProcessResult& r, int R) {
        it != std::sregex_iterator(); ++it, ++lines) {
     const int rank = std::stoi((*it)[1]);
     EXPECT_EQ(std::stoll((*it)[4]), expected_bytes(rank, R).at((*it)[2]))
-        << "rank " << rank << " " << (*it)[2] << "\n" << r.out;
+        << "rank " << rank << " " << (*it)[2] << "\n"
+        << r.out;
   }
   EXPECT_EQ(lines, 6 * R) << r.out;
   for (int rank = 0; rank < R; ++rank)
@@ -138,8 +139,8 @@ TEST_F(DistMpirun, DifferentBinariesStopEveryRankWithOneLine) {
   EXPECT_EQ(same.exit_code, 0) << same.err;
   EXPECT_NE(same.out.find("rank 1: binary passed"), std::string::npos) << same.out;
   double seconds = 0;
-  const auto r = mpirun({"-np", "1", a.string(), "binary", ":", "-np", "1", b.string(), "binary"},
-                        &seconds);
+  const auto r =
+      mpirun({"-np", "1", a.string(), "binary", ":", "-np", "1", b.string(), "binary"}, &seconds);
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_LT(seconds, 10);
   const auto lines = program_lines(r.err);

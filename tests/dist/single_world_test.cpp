@@ -99,16 +99,18 @@ TEST(DetectLaunch, ReadsEachLauncherAndRefusesSrunWithoutPmi) {
   EXPECT_FALSE(detect({}).mpi);
   EXPECT_EQ(detect({{"OMPI_COMM_WORLD_SIZE", "2"}, {"PMIX_RANK", "0"}}).source,
             "OMPI_COMM_WORLD_SIZE");
-  EXPECT_EQ(detect({{"PMIX_RANK", "3"}, {"SLURM_STEP_ID", "0"}, {"SLURM_STEP_NUM_TASKS", "4"}})
-                .source,
-            "PMIX_RANK");
+  EXPECT_EQ(
+      detect({{"PMIX_RANK", "3"}, {"SLURM_STEP_ID", "0"}, {"SLURM_STEP_NUM_TASKS", "4"}}).source,
+      "PMIX_RANK");
   EXPECT_EQ(detect({{"PMI_RANK", "1"}, {"PMI_SIZE", "2"}}).source, "PMI_RANK/PMI_SIZE");
   EXPECT_FALSE(detect({{"PMI_RANK", "1"}}).mpi) << "PMI_RANK alone is not a launcher";
   EXPECT_FALSE(detect({{"OMPI_COMM_WORLD_SIZE", ""}}).mpi);
   // A batch script (no step) and a one-task step are one process.
   EXPECT_FALSE(detect({{"SLURM_JOB_ID", "7"}, {"SLURM_STEP_NUM_TASKS", "4"}}).mpi);
   EXPECT_FALSE(detect({{"SLURM_STEP_ID", "0"}, {"SLURM_STEP_NUM_TASKS", "1"}}).mpi);
-  EXPECT_EQ(error_of([&] { detect({{"SLURM_STEP_ID", "0"}, {"SLURM_STEP_NUM_TASKS", "4"}}); }),
+  EXPECT_EQ(error_of([&] {
+              detect({{"SLURM_STEP_ID", "0"}, {"SLURM_STEP_NUM_TASKS", "4"}});
+            }),
             "environment: an srun step of \"4\" tasks (SLURM_STEP_NUM_TASKS) but no PMI variables "
             "(PMIX_RANK, PMI_RANK): run srun --mpi=pmix so the tasks form one MPI world");
 }

@@ -86,7 +86,7 @@ TEST(Gelu, BiasGeluEqualsBiasThenGelu) {
   auto pre32 = as<float>(x), bias32 = as<float>(bias);
   std::vector<float> out32(x.size());
   bias_gelu_forward<float>(out32.data(), pre32.data(), {bias32.data(), nullptr, float(bias_mult)},
-                          rows, F);
+                           rows, F);
   std::vector<float> want32 = as<float>(x), gelu32(x.size());
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < F; ++c)

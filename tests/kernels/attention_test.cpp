@@ -28,9 +28,9 @@ struct AttentionShape {
 // the last three span many query strips (kAttentionStrip = 12), with and without a partial last
 // strip, and heads wide enough for several vector registers.
 const AttentionShape kAttentionShapes[] = {
-    {1, 1, 1, 4, 0.25},     {2, 1, 3, 2, 0.5},    {2, 5, 3, 4, 1 / std::sqrt(4.0)},
-    {1, 7, 2, 3, 1.0 / 3},  {3, 4, 1, 5, 0.7},    {2, 6, 4, 1, 1.3},
-    {1, 48, 2, 3, 0.4},     {2, 65, 1, 17, 0.5},  {1, 150, 2, 40, 0.6},
+    {1, 1, 1, 4, 0.25},    {2, 1, 3, 2, 0.5},   {2, 5, 3, 4, 1 / std::sqrt(4.0)},
+    {1, 7, 2, 3, 1.0 / 3}, {3, 4, 1, 5, 0.7},   {2, 6, 4, 1, 1.3},
+    {1, 48, 2, 3, 0.4},    {2, 65, 1, 17, 0.5}, {1, 150, 2, 40, 0.6},
 };
 
 struct AttentionRun {
@@ -38,7 +38,8 @@ struct AttentionRun {
 };
 
 // The textbook definition, one (sequence, head, query) at a time.
-AttentionRun attention_reference(const Vec& q, const Vec& k, const Vec& v, const AttentionShape& s) {
+AttentionRun attention_reference(const Vec& q, const Vec& k, const Vec& v,
+                                 const AttentionShape& s) {
   const int64_t N = s.H * s.d;
   AttentionRun r{Vec(q.size(), 0), Vec(size_t(s.B * s.H * s.T * s.T), 0)};
   for (int64_t b = 0; b < s.B; ++b)
@@ -127,9 +128,8 @@ TEST(Attention, BackwardWritesFiniteDifferenceGradient) {
               gf = float_rounded(in.g);
     const AttentionRun wf = attention_run<double>(qf, kf, vf, s);
     Vec want_dq(qf.size()), want_dk(qf.size()), want_dv(qf.size());
-    attention_backward<double>(want_dq.data(), want_dk.data(), want_dv.data(), gf.data(),
-                               qf.data(), kf.data(), vf.data(), wf.probs.data(), s.B, s.T, s.H,
-                               s.d, s.scale);
+    attention_backward<double>(want_dq.data(), want_dk.data(), want_dv.data(), gf.data(), qf.data(),
+                               kf.data(), vf.data(), wf.probs.data(), s.B, s.T, s.H, s.d, s.scale);
     const AttentionRun ff = attention_run<float>(qf, kf, vf, s);
     auto q32 = as<float>(qf), k32 = as<float>(kf), v32 = as<float>(vf), g32 = as<float>(gf),
          p32 = as<float>(ff.probs);

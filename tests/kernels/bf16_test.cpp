@@ -50,7 +50,8 @@ TEST(Bf16, RoundTripIsExactForBf16Values) {
 
 TEST(Bf16, ArrayFormsMatchScalar) {
   std::vector<float> values;
-  for (int i = 0; i < 1000; ++i) values.push_back(std::sin(float(i)) * std::pow(2.0f, float(i % 40 - 20)));
+  for (int i = 0; i < 1000; ++i)
+    values.push_back(std::sin(float(i)) * std::pow(2.0f, float(i % 40 - 20)));
   values.push_back(NAN);
   std::vector<uint16_t> rounded(values.size());
   float_to_bf16(values.data(), rounded.data(), int64_t(values.size()));

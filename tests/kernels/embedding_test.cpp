@@ -57,14 +57,12 @@ TEST(Embedding, LookupMatchesReferenceAndBackwardAdds) {
     Vec dtable = dtable0;
     embedding_backward<double>(dtable.data(), tokens.data(), g.data(), s.rows, s.N, mult);
     check_vjp([&] { return embedding_run<double>(tokens, table, s.N, mult); }, g, table,
-              minus(dtable, dtable0), "embedding " + name,
-              fd_checks(size_t(s.rows * s.N)));
+              minus(dtable, dtable0), "embedding " + name, fd_checks(size_t(s.rows * s.N)));
 
     auto g32 = as<float>(g);
     std::vector<float> dtable32(table.size(), 0);
     Vec want_dtable(table.size(), 0);
-    embedding_backward<float>(dtable32.data(), tokens.data(), g32.data(), s.rows, s.N,
-                              float(mult));
+    embedding_backward<float>(dtable32.data(), tokens.data(), g32.data(), s.rows, s.N, float(mult));
     embedding_backward<double>(want_dtable.data(), tokens.data(), float_rounded(g).data(), s.rows,
                                s.N, mult);
     expect_all_near(widen(dtable32), want_dtable, kFloatTol, "float backward " + name);
@@ -93,7 +91,8 @@ TEST(Embedding, PositionsAddAndBackwardSumsOverSequences) {
     Vec want(out0);
     for (int64_t b = 0; b < s.B; ++b)
       for (int64_t t = 0; t < s.seq; ++t)
-        for (int64_t c = 0; c < s.N; ++c) want[(b * s.seq + t) * s.N + c] += mult * pos[t * s.N + c];
+        for (int64_t c = 0; c < s.N; ++c)
+          want[(b * s.seq + t) * s.N + c] += mult * pos[t * s.N + c];
     expect_all_near(positions_run<double>(out0, pos, s, mult), want, kDoubleTol, "double " + name);
     const Vec out0f = float_rounded(out0), posf = float_rounded(pos);
     Vec wantf(out0f);
@@ -107,9 +106,8 @@ TEST(Embedding, PositionsAddAndBackwardSumsOverSequences) {
     const Vec dpos0 = prefilled(pos.size(), true, 94);
     Vec dpos = dpos0;
     positions_backward<double>(dpos.data(), g.data(), s.B, s.seq, s.N, mult);
-    check_vjp([&] { return positions_run<double>(out0, pos, s, mult); }, g, pos,
-              minus(dpos, dpos0), "positions " + name,
-              fd_checks(size_t(s.B * s.seq * s.N)));
+    check_vjp([&] { return positions_run<double>(out0, pos, s, mult); }, g, pos, minus(dpos, dpos0),
+              "positions " + name, fd_checks(size_t(s.B * s.seq * s.N)));
   }
 }
 

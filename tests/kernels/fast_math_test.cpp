@@ -59,8 +59,10 @@ TEST(FastExp, EdgeCases) {
 #ifdef __AVX512F__
   const std::vector<float> vec = vector_exp(x);
   for (size_t i = 0; i < x.size(); ++i) {
-    if (std::isnan(got[i])) EXPECT_TRUE(std::isnan(vec[i]));
-    else EXPECT_EQ(vec[i], got[i]) << x[i];
+    if (std::isnan(got[i]))
+      EXPECT_TRUE(std::isnan(vec[i]));
+    else
+      EXPECT_EQ(vec[i], got[i]) << x[i];
   }
 #endif
   EXPECT_EQ(got[0], 0.0f);
@@ -100,8 +102,8 @@ TEST(FastGelu, FloatForwardAndBackwardTrackDouble) {
     // rounding, which exp turns into a relative error of |2u| ulp in the far negative tail
     // (any float evaluation has it; the tanh form loses the tail entirely).
     const double u = std::sqrt(2 / M_PI) * (x[i] + 0.044715 * double(x[i]) * x[i] * x[i]);
-    worst_out = std::max(worst_out, std::abs(out[i] - want) /
-                                        ((std::abs(want) + 1e-30) * (1 + std::abs(2 * u))));
+    worst_out = std::max(
+        worst_out, std::abs(out[i] - want) / ((std::abs(want) + 1e-30) * (1 + std::abs(2 * u))));
     // The derivative is a sum of terms of order one that cancel near x = -0.75: relative to
     // the value, with an absolute floor of ~1e-7 (a few float ulps of those terms).
     worst_grad = std::max(worst_grad, std::abs(din[i] - want_grad) / (std::abs(want_grad) + 0.1));
@@ -114,7 +116,8 @@ TEST(SoftmaxRow, FloatRowsMatchDouble) {
   for (const int64_t n : {1, 15, 16, 17, 100, 4096}) {
     std::vector<float> row(static_cast<size_t>(n));
     std::vector<double> rowd(static_cast<size_t>(n));
-    for (int64_t j = 0; j < n; ++j) rowd[size_t(j)] = row[size_t(j)] = float(std::sin(0.37 * j) * 6);
+    for (int64_t j = 0; j < n; ++j)
+      rowd[size_t(j)] = row[size_t(j)] = float(std::sin(0.37 * j) * 6);
     const RowExp<float> e = exp_shift_row(row.data(), n);
     const RowExp<double> ed = exp_shift_row(rowd.data(), n);
     EXPECT_EQ(double(e.max), ed.max);
@@ -131,7 +134,8 @@ TEST(SoftmaxRow, FloatRowsMatchDouble) {
     }
     softmax_backward_row(dp.data(), p.data(), n);
     softmax_backward_row(dpd.data(), pd.data(), n);
-    for (int64_t j = 0; j < n; ++j) ASSERT_NEAR(dp[size_t(j)], dpd[size_t(j)], 1e-6) << n << " " << j;
+    for (int64_t j = 0; j < n; ++j)
+      ASSERT_NEAR(dp[size_t(j)], dpd[size_t(j)], 1e-6) << n << " " << j;
 
     std::vector<float> sig(static_cast<size_t>(n));
     std::vector<double> sigd(static_cast<size_t>(n));

@@ -38,15 +38,15 @@ struct Shape {
   double scale;
 };
 const Shape kShapes[] = {
-    {1, 1, 1, 8, 0.125},      {2, 1, 3, 16, 0.25},   {2, 5, 3, 8, 1 / std::sqrt(8.0)},
-    {1, 47, 2, 16, 0.3},      {2, 49, 1, 5, 0.5},    {2, 130, 2, 16, 0.25},
-    {1, 300, 1, 64, 0.125},   {1, 256, 2, 64, 1.0 / 64},
+    {1, 1, 1, 8, 0.125},    {2, 1, 3, 16, 0.25},       {2, 5, 3, 8, 1 / std::sqrt(8.0)},
+    {1, 47, 2, 16, 0.3},    {2, 49, 1, 5, 0.5},        {2, 130, 2, 16, 0.25},
+    {1, 300, 1, 64, 0.125}, {1, 256, 2, 64, 1.0 / 64},
 };
 static_assert(kFlashKeyBlock < 300 / 2, "the largest shape must span three key blocks");
 
 std::string name(const Shape& s) {
-  return "B,T,H,d=" + std::to_string(s.B) + "x" + std::to_string(s.T) + "x" +
-         std::to_string(s.H) + "x" + std::to_string(s.d);
+  return "B,T,H,d=" + std::to_string(s.B) + "x" + std::to_string(s.T) + "x" + std::to_string(s.H) +
+         "x" + std::to_string(s.d);
 }
 
 template <typename T>
@@ -81,8 +81,8 @@ Inputs inputs(const Shape& s, uint64_t seed) {
   // q larger than k so the softmax is far from uniform; k growing along the sequence so a later
   // key block often holds a row's new maximum (the rescaling path).
   Vec k = random_vector(n, seed + 1);
-  for (size_t i = 0; i < n; ++i) k[i] *= 1 + 2 * double((i / size_t(s.H * s.d)) % size_t(s.T)) /
-                                                double(s.T);
+  for (size_t i = 0; i < n; ++i)
+    k[i] *= 1 + 2 * double((i / size_t(s.H * s.d)) % size_t(s.T)) / double(s.T);
   return {random_vector(n, seed, 2.0), k, random_vector(n, seed + 2), random_vector(n, seed + 3)};
 }
 
@@ -95,8 +95,7 @@ Strips strips(const Inputs& in, const Shape& s) {
   attention_forward<double>(r.out.data(), r.probs.data(), in.q.data(), in.k.data(), in.v.data(),
                             s.B, s.T, s.H, s.d, s.scale);
   attention_backward<double>(r.dq.data(), r.dk.data(), r.dv.data(), in.g.data(), in.q.data(),
-                             in.k.data(), in.v.data(), r.probs.data(), s.B, s.T, s.H, s.d,
-                             s.scale);
+                             in.k.data(), in.v.data(), r.probs.data(), s.B, s.T, s.H, s.d, s.scale);
   return r;
 }
 

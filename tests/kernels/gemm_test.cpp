@@ -99,9 +99,9 @@ void expect_matches_reference(const GemmCase& g, const Operands& ops, const std:
       const bool ok = j < g.n ? std::abs(value - expected[at]) <= rel_tol * scale[at] + 1e-30
                               : value == kSentinel;
       if (!ok && reported++ < 5)
-        ADD_FAILURE() << what << " " << describe(g) << " at (" << i << "," << j
-                      << "): got " << value << ", expected "
-                      << (j < g.n ? expected[at] : kSentinel) << " (scale " << scale[at] << ")";
+        ADD_FAILURE() << what << " " << describe(g) << " at (" << i << "," << j << "): got "
+                      << value << ", expected " << (j < g.n ? expected[at] : kSentinel)
+                      << " (scale " << scale[at] << ")";
     }
 }
 
@@ -128,7 +128,7 @@ void check_case(const GemmCase& g, uint32_t seed = 1) {
 }
 
 std::vector<GemmCase> transpose_and_size_cases() {
-  const int64_t sizes[][3] = {{1, 1, 1},    {3, 1, 17},   {1, 17, 3},   {17, 3, 129},
+  const int64_t sizes[][3] = {{1, 1, 1},    {3, 1, 17},    {1, 17, 3},    {17, 3, 129},
                               {129, 17, 3}, {65, 129, 33}, {64, 128, 256}};
   std::vector<GemmCase> out;
   for (const Transpose ta : {Transpose::no, Transpose::yes})
@@ -184,7 +184,8 @@ void check_beta_zero_ignores_nan() {
   Operands ops = make_operands(g, 3);
   std::vector<T> c = convert<T>(ops.c);
   for (int64_t i = 0; i < g.m; ++i)
-    for (int64_t j = 0; j < g.n; ++j) c[size_t(i * ops.ldc + j)] = std::numeric_limits<T>::quiet_NaN();
+    for (int64_t j = 0; j < g.n; ++j)
+      c[size_t(i * ops.ldc + j)] = std::numeric_limits<T>::quiet_NaN();
   const std::vector<T> a = convert<T>(ops.a), b = convert<T>(ops.b);
   gemm<T>(g.trans_a, g.trans_b, g.m, g.n, g.k, T(g.alpha), a.data(), ops.lda, b.data(), ops.ldb,
           T(0), c.data(), ops.ldc);
@@ -303,8 +304,8 @@ TEST(GemmFloat, ConcurrentCallsInsideParallelRegion) {
   for (int t = 0; t < threads; ++t) {
     expect_matches_reference(shared, shared_ops[t], shared_out[t], fp32_tolerance(shared.k),
                              "shared shape, thread " + std::to_string(t));
-    expect_matches_reference(own_cases[t], own_ops[t], own_out[t],
-                             fp32_tolerance(own_cases[t].k), "own shape, thread " + std::to_string(t));
+    expect_matches_reference(own_cases[t], own_ops[t], own_out[t], fp32_tolerance(own_cases[t].k),
+                             "own shape, thread " + std::to_string(t));
   }
 }
 

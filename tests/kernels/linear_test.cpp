@@ -25,8 +25,8 @@ struct LinearShape {
 };
 // Rows below 32 run as one zero-padded tail; 45 as 32 rows plus a padded tail of 13; 301 as
 // 256 + 32 rows plus a tail of 13.
-const LinearShape kLinearShapes[] = {{3, 4, 5},  {1, 1, 1},  {7, 13, 3},
-                                     {2, 9, 1},  {45, 6, 7}, {301, 5, 3}};
+const LinearShape kLinearShapes[] = {{3, 4, 5}, {1, 1, 1},  {7, 13, 3},
+                                     {2, 9, 1}, {45, 6, 7}, {301, 5, 3}};
 // Big enough for oneDNN's blocked float kernels and OpenMP threads.
 const LinearShape kLargeLinear = {64, 96, 80};
 
@@ -49,8 +49,8 @@ template <typename T>
 Vec linear_run(const Vec& out0, const Vec& x, const Vec& W, const Vec& bias, const LinearShape& s,
                double mult, Accumulate accumulate) {
   auto out = as<T>(out0), xt = as<T>(x), Wt = as<T>(W), bt = as<T>(bias);
-  const ScaledVector<T> b = bias.empty() ? ScaledVector<T>{} : ScaledVector<T>{bt.data(), nullptr,
-                                                                               T(kBiasMult)};
+  const ScaledVector<T> b =
+      bias.empty() ? ScaledVector<T>{} : ScaledVector<T>{bt.data(), nullptr, T(kBiasMult)};
   linear_forward<T>(out.data(), xt.data(), Wt.data(), b, s.rows, s.in, s.out, T(mult), accumulate);
   return widen(out);
 }
@@ -127,8 +127,9 @@ TEST(Linear, BackwardMatchesFiniteDifferencesAndConventions) {
   for (const Accumulate accumulate_dx : {Accumulate::no, Accumulate::yes}) {
     for (const LinearShape& s : kLinearShapes)
       check_linear_backward(s, accumulate_dx, fd_checks(size_t(s.rows * s.in * s.out)));
-    check_linear_backward(kLargeLinear, accumulate_dx,
-                          fd_checks(size_t(kLargeLinear.rows * kLargeLinear.in * kLargeLinear.out)));
+    check_linear_backward(
+        kLargeLinear, accumulate_dx,
+        fd_checks(size_t(kLargeLinear.rows * kLargeLinear.in * kLargeLinear.out)));
   }
 }
 
@@ -139,13 +140,12 @@ TEST(Linear, NullOutputsAreSkippedAndZeroRowsIsANoOp) {
   // Without dx and dbias (the router, the model's first projection) dW is unchanged.
   linear_backward<double>(nullptr, dW.data(), {}, in.g.data(), in.x.data(), in.W.data(), s.rows,
                           s.in, s.out, 0.5, Accumulate::no);
-  linear_backward<double>(dx.data(), dW_ref.data(), {nullptr, db.data()}, in.g.data(),
-                          in.x.data(), in.W.data(), s.rows, s.in, s.out, 0.5, Accumulate::no);
+  linear_backward<double>(dx.data(), dW_ref.data(), {nullptr, db.data()}, in.g.data(), in.x.data(),
+                          in.W.data(), s.rows, s.in, s.out, 0.5, Accumulate::no);
   EXPECT_EQ(dW, dW_ref);
   // An expert that received no tokens: nothing is read or written.
   Vec out(5, 3.0), dW0(in.W.size(), 2.0);
-  linear_forward<double>(out.data(), nullptr, in.W.data(), {in.bias.data()}, 0, s.in, s.out,
-                         0.5);
+  linear_forward<double>(out.data(), nullptr, in.W.data(), {in.bias.data()}, 0, s.in, s.out, 0.5);
   linear_backward<double>(nullptr, dW0.data(), {}, nullptr, nullptr, in.W.data(), 0, s.in, s.out,
                           0.5, Accumulate::no);
   EXPECT_EQ(out, Vec(5, 3.0));

@@ -57,8 +57,7 @@ void layernorm_reference(Vec& out, Vec& mean, Vec& rstd, const Vec& x, const Vec
     mean[r] = m;
     rstd[r] = s;
     for (int64_t c = 0; c < cols; ++c)
-      out[r * cols + c] =
-          (x[r * cols + c] - m) * s * mults.gain * gain[c] + mults.bias * bias[c];
+      out[r * cols + c] = (x[r * cols + c] - m) * s * mults.gain * gain[c] + mults.bias * bias[c];
   }
 }
 
@@ -119,8 +118,8 @@ TEST(LayerNorm, ForwardMatchesReference) {
       const std::string name = shape_name({s.rows, s.cols}) + mults_name(m);
       const NormInputs in = norm_inputs(s, 1);
       NormRun want;
-      layernorm_reference(want.out, want.mean, want.rstd, in.x, in.gain, in.bias, m, s.rows,
-                          s.cols, s.eps);
+      layernorm_reference(want.out, want.mean, want.rstd, in.x, in.gain, in.bias, m, s.rows, s.cols,
+                          s.eps);
       const NormRun d = layernorm_run<double>(in.x, in.gain, in.bias, m, s);
       expect_all_near(d.out, want.out, kDoubleTol, "double out " + name);
       expect_all_near(d.mean, want.mean, kDoubleTol, "double mean " + name);
@@ -221,8 +220,8 @@ void check_rmsnorm_backward(const NormShape& s, bool with_gain, double gain_mult
   const auto gain_of = [&](auto* value, auto* grad, double mult) {
     return optional_gain(with_gain, value, grad, mult);
   };
-  rmsnorm_backward<double>(dx.data(), gain_of(in.gain.data(), dgain.data(), gain_mult),
-                           in.g.data(), in.x.data(), fwd.rstd.data(), s.rows, s.cols);
+  rmsnorm_backward<double>(dx.data(), gain_of(in.gain.data(), dgain.data(), gain_mult), in.g.data(),
+                           in.x.data(), fwd.rstd.data(), s.rows, s.cols);
   const auto f = [&] { return rmsnorm_run<double>(in.x, in.gain, gain_mult, s).out; };
   check_vjp(f, in.g, in.x, minus(dx, dx0), name + " dx", max_checks);
   if (with_gain) check_vjp(f, in.g, in.gain, minus(dgain, dgain0), name + " dgain", max_checks);
@@ -241,7 +240,8 @@ void check_rmsnorm_backward(const NormShape& s, bool with_gain, double gain_mult
   const double dx_terms =
       max_abs(want_fwd.rstd) * max_abs(gf) * (with_gain ? max_abs(gainf) * gain_mult : 1.0);
   expect_all_near(widen(dx32), want_dx, kFloatBackwardTol, name + " float dx", dx_terms);
-  if (with_gain) expect_all_near(widen(dgain32), want_dgain, kFloatBackwardTol, name + " float dgain");
+  if (with_gain)
+    expect_all_near(widen(dgain32), want_dgain, kFloatBackwardTol, name + " float dgain");
 }
 
 TEST(RmsNorm, BackwardAddsFiniteDifferenceGradient) {

@@ -25,8 +25,8 @@ struct RopeShape {
   double base;
 };
 const RopeShape kRopeShapes[] = {
-    {1, 1, 1, 2, 10000}, {2, 5, 3, 4, 10000}, {1, 6, 2, 6, 100}, {3, 4, 1, 8, 10},
-    {4, 64, 4, 16, 10000},  // OpenMP path
+    {1, 1, 1, 2, 10000}, {2, 5, 3, 4, 10000},   {1, 6, 2, 6, 100},
+    {3, 4, 1, 8, 10},    {4, 64, 4, 16, 10000},  // OpenMP path
 };
 
 // GPT-NeoX: coordinate i of a head pairs with i + d/2 and turns by t * base^(-2i/d).

@@ -32,7 +32,8 @@ std::vector<int32_t> topk_reference(const std::vector<T>& scores, const std::vec
       value[e] = scores[r * M + e] + (bias.empty() ? T(0) : bias_mult * bias[e]);
     std::vector<int32_t> idx(static_cast<size_t>(M));
     std::iota(idx.begin(), idx.end(), 0);
-    std::stable_sort(idx.begin(), idx.end(), [&](int32_t a, int32_t b) { return value[a] > value[b]; });
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](int32_t a, int32_t b) { return value[a] > value[b]; });
     out.insert(out.end(), idx.begin(), idx.begin() + K);
   }
   return out;
@@ -58,8 +59,8 @@ Vec quantized(size_t n, uint64_t seed, double range) {
 struct TopkShape {
   int64_t rows, M, K;
 };
-const TopkShape kTopkShapes[] = {{50, 8, 3}, {20, 6, 1}, {20, 6, 6}, {30, 5, 2}, {1, 1, 1},
-                                 {2100, 8, 2}};  // last: OpenMP path
+const TopkShape kTopkShapes[] = {{50, 8, 3}, {20, 6, 1}, {20, 6, 6},
+                                 {30, 5, 2}, {1, 1, 1},  {2100, 8, 2}};  // last: OpenMP path
 
 TEST(Routing, TopkMatchesStableSortWithTiesAndBias) {
   // The bias's multiplier is a power of two: score + 2 b is exact, in float too.
@@ -67,8 +68,8 @@ TEST(Routing, TopkMatchesStableSortWithTiesAndBias) {
   for (const TopkShape& s : kTopkShapes)
     for (const bool ties : {false, true})
       for (const bool with_bias : {false, true}) {
-        const std::string name = shape_name({s.rows, s.M, s.K}) + (ties ? " ties" : "") +
-                                 (with_bias ? " bias x2" : "");
+        const std::string name =
+            shape_name({s.rows, s.M, s.K}) + (ties ? " ties" : "") + (with_bias ? " bias x2" : "");
         const size_t n = size_t(s.rows * s.M);
         // Negative values too (softmax scores plus a negative bias can be).
         const Vec scores = ties ? quantized(n, 151, 1.0) : random_vector(n, 151);
@@ -125,8 +126,8 @@ std::vector<int32_t> selection_with_idle_expert(int64_t rows, int64_t M, int64_t
 }
 
 TEST(Routing, GroupByExpertIsAStableCountingSort) {
-  for (const TopkShape& s : {TopkShape{13, 5, 2}, TopkShape{1, 3, 1}, TopkShape{40, 8, 3},
-                             TopkShape{9, 4, 4}}) {
+  for (const TopkShape& s :
+       {TopkShape{13, 5, 2}, TopkShape{1, 3, 1}, TopkShape{40, 8, 3}, TopkShape{9, 4, 4}}) {
     const std::string name = shape_name({s.rows, s.M, s.K});
     const int64_t A = s.rows * s.K;
     const std::vector<int32_t> selected =
@@ -163,8 +164,8 @@ Vec gather_run(const Vec& src, const Grouping& g, int64_t rows, int64_t K, int64
 }
 
 template <typename T>
-Vec combine_run(const Vec& dst0, const Vec& src, const Vec& weight, const Grouping& g,
-                int64_t rows, int64_t K, int64_t N, Accumulate accumulate) {
+Vec combine_run(const Vec& dst0, const Vec& src, const Vec& weight, const Grouping& g, int64_t rows,
+                int64_t K, int64_t N, Accumulate accumulate) {
   auto dst = as<T>(dst0), st = as<T>(src), wt = as<T>(weight);
   combine_assignments<T>(dst.data(), st.data(), weight.empty() ? nullptr : wt.data(),
                          g.position.data(), rows, K, N, accumulate);
@@ -174,8 +175,8 @@ Vec combine_run(const Vec& dst0, const Vec& src, const Vec& weight, const Groupi
 struct PermuteShape {
   int64_t rows, M, K, N;
 };
-const PermuteShape kPermuteShapes[] = {{13, 5, 2, 3}, {1, 1, 1, 1}, {7, 4, 4, 5},
-                                       {300, 8, 2, 32}};  // last: OpenMP path
+const PermuteShape kPermuteShapes[] = {
+    {13, 5, 2, 3}, {1, 1, 1, 1}, {7, 4, 4, 5}, {300, 8, 2, 32}};  // last: OpenMP path
 
 TEST(Routing, GatherAndCombineMatchReference) {
   for (const PermuteShape& s : kPermuteShapes) {
@@ -218,8 +219,8 @@ TEST(Routing, GatherAndCombineMatchReference) {
             for (int64_t c = 0; c < s.N; ++c)
               expectf[r * s.N + c] += (weighted ? wf[a] : 1.0) * yf[g.position[a] * s.N + c];
           }
-        expect_all_near(combine_run<float>(dst0f, yf, wf, g, s.rows, s.K, s.N, accumulate),
-                        expectf, kFloatTol, "float combine " + what);
+        expect_all_near(combine_run<float>(dst0f, yf, wf, g, s.rows, s.K, s.N, accumulate), expectf,
+                        kFloatTol, "float combine " + what);
       }
   }
 }

@@ -101,8 +101,7 @@ TEST(Xent, BackwardWritesFiniteDifferenceGradientAndMayAliasProbs) {
 
     auto p32 = as<float>(fwd.probs);
     std::vector<float> d32(logits.size(), 0);
-    softmax_xent_backward<float>(d32.data(), p32.data(), targets.data(), s.rows, s.V,
-                                 float(scale));
+    softmax_xent_backward<float>(d32.data(), p32.data(), targets.data(), s.rows, s.V, float(scale));
     Vec want(logits.size());
     softmax_xent_backward<double>(want.data(), float_rounded(fwd.probs).data(), targets.data(),
                                   s.rows, s.V, scale);

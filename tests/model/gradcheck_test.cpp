@@ -12,10 +12,10 @@
 
 #include "../support/fd.h"
 #include "../support/model_fixtures.h"
-#include "model_cases.h"
 #include "core/error.h"
 #include "kernels/flash_attention.h"
 #include "model/model.h"
+#include "model_cases.h"
 
 namespace moet {
 namespace {
@@ -65,7 +65,8 @@ TEST_P(GradCheck, EveryTensorMatchesFiniteDifferences) {
     for (int64_t j = 0; j < t.numel; j += stride) {
       double& x = model.params()[t.offset + j];
       const double numeric = testing::central_difference(loss, x, 1e-6);
-      expect_close(analytic[t.offset + j], numeric, 1e-5, 1e-8, t.name + "[" + std::to_string(j) + "]");
+      expect_close(analytic[t.offset + j], numeric, 1e-5, 1e-8,
+                   t.name + "[" + std::to_string(j) + "]");
     }
     roles_checked.insert(t.role);
   }

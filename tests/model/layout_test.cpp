@@ -46,11 +46,11 @@ void expect_names(const ModelLayout& layout, std::map<std::string, int>& seen) {
     const std::string p = "blocks." + std::to_string(l);
     norm(b.ln1, p + ".ln1");
     norm(b.ln2, p + ".ln2");
-    for (const auto& [index, name] : {std::pair{b.wq, "wq"}, {b.wk, "wk"}, {b.wv, "wv"},
-                                      {b.wo, "wo"}})
+    for (const auto& [index, name] :
+         {std::pair{b.wq, "wq"}, {b.wk, "wk"}, {b.wv, "wv"}, {b.wo, "wo"}})
       check(index, p + ".attn." + name, true);
-    for (const auto& [index, name] : {std::pair{b.bq, "bq"}, {b.bk, "bk"}, {b.bv, "bv"},
-                                      {b.bo, "bo"}})
+    for (const auto& [index, name] :
+         {std::pair{b.bq, "bq"}, {b.bk, "bk"}, {b.bv, "bv"}, {b.bo, "bo"}})
       check(index, p + ".attn." + name, has(p + ".attn." + name));
     check(b.router, p + ".moe.router", has(p + ".moe.router"));
     check(b.route_bias, p + ".moe.route_bias", has(p + ".moe.route_bias"));
@@ -66,9 +66,9 @@ TEST(ModelLayout, EveryIndexNamesItsTensorAndEveryTensorHasOne) {
   // experts, biases, an untied readout, no learned positions, no norm biases.
   const ModelConfig mixed = model_config_from(Config::load(
       model_config_keys(), "",
-      {"model.N=16", "model.d_head=8", "model.L=4", "model.M=4", "model.Ne=12",
-       "model.moe_every=2", "model.shared_experts=2", "model.linear_bias=true",
-       "model.tied_embed=false", "model.pos=rope", "model.norm=rmsnorm", "model.act=swiglu"}));
+      {"model.N=16", "model.d_head=8", "model.L=4", "model.M=4", "model.Ne=12", "model.moe_every=2",
+       "model.shared_experts=2", "model.linear_bias=true", "model.tied_embed=false",
+       "model.pos=rope", "model.norm=rmsnorm", "model.act=swiglu"}));
   for (const ModelConfig& c : {plain, mixed}) {
     const ModelLayout layout = model_layout(c);
     EXPECT_EQ(layout.blocks.size(), size_t(c.L));

@@ -89,8 +89,8 @@ TEST(MemoryEstimate, TracksWhatAModelMakesResident) {
       const int64_t before = resident_bytes();
       Model<float> model(c, testing::random_plan(c, 1), plan.batch, attention);
       const int64_t made = resident_bytes() - before;
-      const std::string what = fmt::format("moe_every {} {}", c.moe_every,
-                                           attention_kernel_name(attention));
+      const std::string what =
+          fmt::format("moe_every {} {}", c.moe_every, attention_kernel_name(attention));
       EXPECT_GT(made, 20 << 20) << "too small a model to measure";
       // Measured 0.991-0.998: the difference is each buffer's last page and the small vectors.
       EXPECT_GE(double(model_parts), 0.97 * double(made)) << what;

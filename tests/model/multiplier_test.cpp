@@ -97,8 +97,8 @@ template <typename T>
 void check_folding(const Case& tc, Precision precision, const Tolerance& tol) {
   const testing::OneThread one_thread;  // some twenty tiny models
   const ModelConfig& c = tc.config;
-  const std::string what = tc.name + " " + precision_name(precision) +
-                           (sizeof(T) == 8 ? " double" : " float");
+  const std::string what =
+      tc.name + " " + precision_name(precision) + (sizeof(T) == 8 ? " double" : " float");
   const ModelPlan plan = test_plan(c);
   Model<T> source(c, plan, 2);
   source.init(13);

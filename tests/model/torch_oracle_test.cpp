@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "../support/model_fixtures.h"
-#include "model_cases.h"
 #include "model/model.h"
+#include "model_cases.h"
 
 namespace moet {
 namespace {
@@ -195,8 +195,8 @@ void compare_with_torch(const testing::ModelCase& tc, const Tolerance& tol) {
   // Far from a tie, so rounding differences cannot flip a choice between the implementations.
   ASSERT_GT(testing::min_routing_margin(model), 1e-5) << "pick another seed";
 
-  const fs::path dir = fs::temp_directory_path() /
-                       ("moet_torch_oracle_" + tc.name + "_" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("moet_torch_oracle_" + tc.name + "_" + std::to_string(getpid()));
   fs::create_directories(dir);
   const Oracle torch = ask_torch(model, inputs, targets, dir);
   if (::testing::Test::HasFailure()) return;  // the message says why

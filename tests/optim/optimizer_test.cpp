@@ -61,7 +61,8 @@ void run_case(const std::string& name, double momentum) {
         ref.w[i] -= lr * mhat / (std::sqrt(vhat) + h.eps);
       }
     }
-    for (int i = 0; i < 10; ++i) EXPECT_NEAR(w[i], ref.w[i], 1e-6) << name << " step " << step << " i " << i;
+    for (int i = 0; i < 10; ++i)
+      EXPECT_NEAR(w[i], ref.w[i], 1e-6) << name << " step " << step << " i " << i;
   }
   // The balancing bias never moves with the optimizer.
   EXPECT_EQ(w[8], 0.25f);
@@ -116,7 +117,7 @@ TEST(Balance, BiasMovesAgainstLoad) {
   update_route_bias(b.data(), {80, 50, 40, 30}, 100, 2, 0.1);
   EXPECT_NEAR(b[0], -0.1 * 0.3, 1e-7);  // overloaded: pushed down
   EXPECT_NEAR(b[1], 0.0, 1e-7);
-  EXPECT_NEAR(b[2], 0.1 * 0.1, 1e-7);   // underloaded: pulled up
+  EXPECT_NEAR(b[2], 0.1 * 0.1, 1e-7);  // underloaded: pulled up
   EXPECT_NEAR(b[3], 0.1 * 0.2, 1e-7);
   update_route_bias(b.data(), {100, 100, 0, 0}, 100, 2, 0.0);  // eta 0: off
   EXPECT_NEAR(b[0], -0.03, 1e-7);

@@ -55,19 +55,31 @@ struct Architecture {
 // bias + GELU, the SwiGLU bias, LayerNorm and RMSNorm gains, tied and untied readouts). Two
 // shared experts, so that tying them across experts can show.
 std::vector<Architecture> architectures() {
-  const std::map<std::string, std::string> common = {
-      {"model.vocab", "32"},        {"model.seq", "8"},          {"model.N", "16"},
-      {"model.d_head", "8"},        {"model.L", "2"},            {"model.M", "4"},
-      {"model.K", "2"},             {"model.Ne", "8"},           {"model.linear_bias", "true"},
-      {"model.shared_experts", "2"}, {"optim.lr", "0.01"},        {"optim.eps", "1e-3"},
-      {"optim.wd", "0.1"},          {"optim.warmup", "0"},       {"balance.bias_lr", "0.1"}};
+  const std::map<std::string, std::string> common = {{"model.vocab", "32"},
+                                                     {"model.seq", "8"},
+                                                     {"model.N", "16"},
+                                                     {"model.d_head", "8"},
+                                                     {"model.L", "2"},
+                                                     {"model.M", "4"},
+                                                     {"model.K", "2"},
+                                                     {"model.Ne", "8"},
+                                                     {"model.linear_bias", "true"},
+                                                     {"model.shared_experts", "2"},
+                                                     {"optim.lr", "0.01"},
+                                                     {"optim.eps", "1e-3"},
+                                                     {"optim.wd", "0.1"},
+                                                     {"optim.warmup", "0"},
+                                                     {"balance.bias_lr", "0.1"}};
   std::map<std::string, std::string> untied = common, tied = common;
   for (const auto& [key, value] : std::map<std::string, std::string>{
            {"model.tied_embed", "false"}, {"model.moe_every", "2"}, {"model.dense_Nf", "24"}})
     untied[key] = value;
-  for (const auto& [key, value] : std::map<std::string, std::string>{
-           {"model.norm", "rmsnorm"}, {"model.pos", "rope"}, {"model.act", "swiglu"},
-           {"model.router_score", "softmax"}, {"model.gate_renorm", "true"}})
+  for (const auto& [key, value] :
+       std::map<std::string, std::string>{{"model.norm", "rmsnorm"},
+                                          {"model.pos", "rope"},
+                                          {"model.act", "swiglu"},
+                                          {"model.router_score", "softmax"},
+                                          {"model.gate_renorm", "true"}})
     tied[key] = value;
   return {{"layernorm_gelu_untied_dense", untied}, {"rmsnorm_swiglu_rope_tied", tied}};
 }
@@ -122,8 +134,8 @@ std::vector<double> resolved(const Parameterization& p, std::optional<Role> role
   for (size_t i = 0; i < p.tensors.size(); ++i) {
     if (p.tensors[i].role != *role) continue;
     const TensorPlan& t = p.plan.tensors[i];
-    out.insert(out.end(), {double(t.init), t.init_std, double(t.tied_across_experts),
-                           t.multiplier, p.hyper[i].lr, p.hyper[i].eps, p.hyper[i].wd});
+    out.insert(out.end(), {double(t.init), t.init_std, double(t.tied_across_experts), t.multiplier,
+                           p.hyper[i].lr, p.hyper[i].eps, p.hyper[i].wd});
   }
   return out;
 }
@@ -143,14 +155,14 @@ class CellEffect : public ::testing::TestWithParam<Architecture> {
   // field and value, or resolved to different numbers and trained to different losses.
   void check_cell(const std::string& section, std::optional<Role> role, const std::string& field,
                   bool expect_rejection) {
-    const std::string what = (role ? std::string(role_name(*role)) : section) + "." + field +
-                             " in " + GetParam().name;
+    const std::string what =
+        (role ? std::string(role_name(*role)) : section) + "." + field + " in " + GetParam().name;
     const std::string value = non_default_value(field);
     const std::string line =
         role ? std::string(role_name(*role)) + " = { " + field + " = " + value + " }"
              : field + " = " + value;
-    const std::string table = dir_.write(
-        "cell.toml", "extends = \"base.toml\"\n[" + section + "]\n" + line + "\n");
+    const std::string table =
+        dir_.write("cell.toml", "extends = \"base.toml\"\n[" + section + "]\n" + line + "\n");
     const std::string optimizer = optimizer_for(field);
     const Config edited = config(table, optimizer), base = config(base_, optimizer);
 
@@ -207,8 +219,8 @@ TEST_P(CellEffect, EveryRoleCellChangesTrainingOrIsRejected) {
   // Both kinds of outcome occur (the test cannot pass by rejecting, or accepting, everything).
   EXPECT_GT(honoured_, 0);
   EXPECT_GT(rejected_, 0);
-  std::printf("%s: %zu roles, %d cells change training, %d are rejected\n",
-              GetParam().name.c_str(), present.size(), honoured_, rejected_);
+  std::printf("%s: %zu roles, %d cells change training, %d are rejected\n", GetParam().name.c_str(),
+              present.size(), honoured_, rejected_);
 }
 
 TEST_P(CellEffect, EveryBlockCellChangesTraining) {
@@ -222,16 +234,16 @@ INSTANTIATE_TEST_SUITE_P(Param, CellEffect, ::testing::ValuesIn(architectures())
 // A rejected cell stops both commands that resolve a table, with exit status 2 and one line.
 TEST(CellEffectCommands, ARejectedCellStopsParamsAndTrain) {
   TempDir dir;
-  const std::string table = dir.write("route_bias_eps.toml",
-                                      "extends = \"mup\"\n[roles]\nroute_bias = { eps = \"2.5\" }\n");
+  const std::string table = dir.write(
+      "route_bias_eps.toml", "extends = \"mup\"\n[roles]\nroute_bias = { eps = \"2.5\" }\n");
   const std::string want = "role route_bias, field eps: route_bias is moved by the balancing rule "
                            "(balance.bias_lr), not by the optimizer, so it has no Adam epsilon "
                            "(eps = \"2.5\"); remove the cell\n";
   const std::string scratch = std::filesystem::path(table).parent_path().string();
   // One step, so that a table wrongly accepted fails fast instead of training for minutes.
   const std::string train = "train --set train.steps=1 --out " + scratch + "/run";
-  for (const std::string& args : {"params --set param.preset=" + table,
-                                  train + " --set param.preset=" + table}) {
+  for (const std::string& args :
+       {"params --set param.preset=" + table, train + " --set param.preset=" + table}) {
     const CommandResult r = run_moet(args, scratch);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
     EXPECT_EQ(count_lines(r.err), 1) << args << ": " << r.err;

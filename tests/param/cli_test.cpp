@@ -2,9 +2,9 @@
 // with one line on bad input.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
-#include <sys/wait.h>
 
 #include "param_fixtures.h"
 
@@ -22,17 +22,19 @@ Outcome run(const std::string& args) {
   if (!pipe) return r;
   std::array<char, 4096> buffer;
   size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    r.out.append(buffer.data(), n);
   const int raw = ::pclose(pipe);
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return r;
 }
 
 TEST(Cli, JsonMatchesTheInProcessResolution) {
-  const Outcome r = run("--set model.N=128 --set param.base.N=64 --set param.preset=mup-moe --json");
+  const Outcome r =
+      run("--set model.N=128 --set param.base.N=64 --set param.preset=mup-moe --json");
   ASSERT_EQ(r.status, 0) << r.out;
-  const auto expected = to_json(resolve_parameterization(make_config(
-      {{"model.N", "128"}, {"param.base.N", "64"}, {"param.preset", "mup-moe"}})));
+  const auto expected = to_json(resolve_parameterization(
+      make_config({{"model.N", "128"}, {"param.base.N", "64"}, {"param.preset", "mup-moe"}})));
   EXPECT_EQ(nlohmann::json::parse(r.out), expected);
 }
 

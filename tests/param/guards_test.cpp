@@ -26,8 +26,8 @@ TEST(Guards, ZeroRouterWithZeroBiasUnderTopKIsRejected) {
                          "8): every token would pick the same experts and routing collapses; give "
                          "route_bias a random init (a std cell) or the router a non-zero std");
   // Soft routing (K = M) selects nothing, so a zero router is fine there.
-  EXPECT_NO_THROW(resolve_for(table, "adam", kBase, scaled(kBase, {Axis::K}, 4),
-                              {{"param.base.K", "8"}}));
+  EXPECT_NO_THROW(
+      resolve_for(table, "adam", kBase, scaled(kBase, {Axis::K}, 4), {{"param.base.K", "8"}}));
   // MSSP regime I zeroes the router and starts the bias random instead.
   EXPECT_NO_THROW(resolve_for("mssp", "adam", kBase, kBase, {{"param.regime", "I"}}));
   std::filesystem::remove(table);
@@ -48,8 +48,8 @@ TEST(Guards, KappaChangeIsWarnedAndRecorded) {
 }
 
 TEST(Guards, FixedDenseWidthWhileNMovesIsWarned) {
-  const auto p = resolve_for("mup", "adam", kBase, scaled(kBase, {Axis::N}, 2),
-                             {{"model.dense_Nf", "256"}});
+  const auto p =
+      resolve_for("mup", "adam", kBase, scaled(kBase, {Axis::N}, 2), {{"model.dense_Nf", "256"}});
   ASSERT_EQ(p.warnings.size(), 1u);
   EXPECT_NE(p.warnings[0].find("model.dense_Nf is fixed at 256 while N differs"),
             std::string::npos);

@@ -24,8 +24,7 @@ TEST(Json, RoundTripIsExactForEveryPreset) {
       const auto p = resolve_for(preset, optimizer, ladder.base, ladder.target,
                                  {{"optim.wd", "0.1"}, {"model.K", "6"}});
       const std::string stored = to_json(p).dump();
-      const Parameterization back =
-          from_json(nlohmann::json::parse(stored), model_for(p.target));
+      const Parameterization back = from_json(nlohmann::json::parse(stored), model_for(p.target));
       EXPECT_EQ(to_json(back).dump(), stored);
       ASSERT_EQ(back.plan.tensors.size(), p.plan.tensors.size());
       for (size_t i = 0; i < p.tensors.size(); ++i) {
@@ -50,8 +49,8 @@ TEST(Json, HasTheDocumentedFields) {
   EXPECT_EQ(j["preset"], "mssp");
   EXPECT_EQ(j["regime"], "II");
   EXPECT_EQ(j["base"]["N"], 64);
-  for (const char* key : {"name", "role", "shape", "init", "init_std", "tied", "multiplier", "lr",
-                          "eps", "wd"})
+  for (const char* key :
+       {"name", "role", "shape", "init", "init_std", "tied", "multiplier", "lr", "eps", "wd"})
     EXPECT_TRUE(j["tensors"][0].contains(key)) << key;
   EXPECT_EQ(j["tensors"][0]["name"], "embed");
 }
@@ -72,8 +71,9 @@ TEST(Json, AStoredParameterizationThatDoesNotFitIsRejected) {
 
   nlohmann::json renamed = stored;
   renamed["tensors"][1]["name"] = "pos";
-  EXPECT_NE(error_of([&] { from_json(renamed, model_for(p.target)); })
-                .find("tensors[1].name: stored pos"),
+  EXPECT_NE(error_of([&] {
+              from_json(renamed, model_for(p.target));
+            }).find("tensors[1].name: stored pos"),
             std::string::npos);
 
   nlohmann::json bad_init = stored;

@@ -1,7 +1,8 @@
 // mup-moe and mssp against paper 2's own per-regime tables ([P2-MUP] and
-// [P2-MSSP] in docs/sources.md), transcribed here as exponents of the common ratio r that every co-scaled axis grows
-// by. mup-moe writes one set of exponents for all regimes; this checks that it reduces to each
-// regime's table. Values read from the resolved hyper vector and plan are exact (1e-12).
+// [P2-MSSP] in docs/sources.md), transcribed here as exponents of the common ratio r that every
+// co-scaled axis grows by. mup-moe writes one set of exponents for all regimes; this checks that it
+// reduces to each regime's table. Values read from the resolved hyper vector and plan are exact
+// (1e-12).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,9 +25,12 @@ struct Row {
 std::vector<Row> paper2_table(const std::string& regime) {
   // embedding, hidden (attention, dense MLP) and norms are the same in every regime.
   std::vector<Row> rows = {
-      {Role::embed, 0, 1, 0, -1},      {Role::attn_qk, -0.5, 0, -1, -1},
-      {Role::attn_v, -0.5, 0, -1, -1}, {Role::attn_o, -0.5, 0, -1, -1},
-      {Role::dense_up, -0.5, 0, -1, -1}, {Role::dense_down, -0.5, 0, -1, -1},
+      {Role::embed, 0, 1, 0, -1},
+      {Role::attn_qk, -0.5, 0, -1, -1},
+      {Role::attn_v, -0.5, 0, -1, -1},
+      {Role::attn_o, -0.5, 0, -1, -1},
+      {Role::dense_up, -0.5, 0, -1, -1},
+      {Role::dense_down, -0.5, 0, -1, -1},
       {Role::norm, kUnstated, kUnstated, 0, -1},
   };
   if (regime == "I") {
@@ -59,8 +63,8 @@ void check_against_paper2(const std::string& preset, const std::string& regime) 
   for (const std::string optimizer : {"adam", "sgd"}) {
     SCOPED_TRACE(preset + " regime " + regime + " with " + optimizer);
     const bool sgd = optimizer == "sgd";
-    const auto base = resolve_for(preset, optimizer, ladder.base, ladder.base,
-                                  {{"param.regime", regime}});
+    const auto base =
+        resolve_for(preset, optimizer, ladder.base, ladder.base, {{"param.regime", regime}});
     const auto target = resolve_for(preset, optimizer, ladder.base, ladder.target);
     if (preset == "mssp") {
       EXPECT_EQ(target.regime, regime) << "inferred from the ladder";

@@ -32,9 +32,9 @@ using param::resolve_parameterization;
 // Every role appears: learned positions, untied readout, linear biases, one dense and one MoE
 // block per pair of blocks, one shared expert.
 inline std::map<std::string, std::string> all_roles_model() {
-  return {{"model.vocab", "128"},       {"model.seq", "64"},          {"model.d_head", "16"},
+  return {{"model.vocab", "128"},        {"model.seq", "64"},           {"model.d_head", "16"},
           {"model.tied_embed", "false"}, {"model.linear_bias", "true"}, {"model.moe_every", "2"},
-          {"model.shared_experts", "1"}, {"optim.eps", "1e-8"},        {"optim.wd", "0.1"},
+          {"model.shared_experts", "1"}, {"optim.eps", "1e-8"},         {"optim.wd", "0.1"},
           {"optim.lr", "0.01"}};
 }
 
@@ -111,6 +111,5 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
-
 
 }  // namespace moet::testing

@@ -177,8 +177,7 @@ TEST(Presets, BadTablesFailWithOneLineNamingFileRoleAndField) {
        "role route_bias, field wd: route_bias is moved by the balancing rule (balance.bias_lr), "
        "not by the optimizer, so it has no weight decay (wd = \"0\")"},
       {"[roles]\nexpert_up = { std = -0.5 }", "role expert_up, field std: -0.5 is negative"},
-      {"[roles]\nexpert_up = { adam_lr = true }",
-       "role expert_up, field adam_lr: expected a rule"},
+      {"[roles]\nexpert_up = { adam_lr = true }", "role expert_up, field adam_lr: expected a rule"},
       {"[block]\nresidual = \"fan_in^-1\"", "block, field residual: 'fan_in^-1' uses fan_in"},
       {"[block]\nresid = \"1\"", "block, field resid: unknown field"},
       {"[regime.IV.roles]\nrouter = { std = \"zero\" }", "regime: 'IV' is not one of I|II|III"},
@@ -233,7 +232,8 @@ TEST(Presets, UnknownNamesListTheValidOnes) {
     resolve_for("sp", "adam", kBase, kBase, {{"param.depth", "complete"}});
   });
   EXPECT_EQ(depth, "param.depth: 'complete' is not one of preset|completep|depth-mup|none");
-  const std::string missing = error_of([] { resolve_for("/no/such/file.toml", "adam", kBase, kBase); });
+  const std::string missing =
+      error_of([] { resolve_for("/no/such/file.toml", "adam", kBase, kBase); });
   EXPECT_NE(missing.find("/no/such/file.toml: cannot open"), std::string::npos) << missing;
 }
 
@@ -245,8 +245,8 @@ TEST(Presets, ParamKeysAreInTheSchemaAndBaseZeroMeansTheTarget) {
   const std::string bad = error_of([] {
     resolve_parameterization(make_config({{"param.base.N", "40"}, {"model.d_head", "16"}}));
   });
-  EXPECT_EQ(bad,
-            "param.base.N: must be divisible by model.d_head (N 40 is not a multiple of d_head 16)");
+  EXPECT_EQ(
+      bad, "param.base.N: must be divisible by model.d_head (N 40 is not a multiple of d_head 16)");
   const std::string bad_k = error_of([] {
     resolve_parameterization(make_config({{"param.base.K", "9"}, {"model.M", "8"}}));
   });

@@ -14,8 +14,8 @@ TEST(Regime, InferredFromTheAxesThatDiffer) {
     EXPECT_TRUE(p.warnings.empty());
   }
   // Depth is not part of a regime: it is ignored when inferring.
-  const auto deeper = resolve_for("mssp", "adam", kBase,
-                                  scaled(kBase, {Axis::N, Axis::Ne, Axis::L}, 2));
+  const auto deeper =
+      resolve_for("mssp", "adam", kBase, scaled(kBase, {Axis::N, Axis::Ne, Axis::L}, 2));
   EXPECT_EQ(deeper.regime, "I");
 }
 
@@ -49,15 +49,16 @@ TEST(Regime, OnlyPresetsWithRegimeRulesNeedOne) {
 }
 
 TEST(Regime, AnExplicitRegimeTheLadderContradictsIsAWarning) {
-  const auto p = resolve_for("mssp", "adam", kBase, scaled(kBase, {Axis::N}, 2),
-                             {{"param.regime", "II"}});
+  const auto p =
+      resolve_for("mssp", "adam", kBase, scaled(kBase, {Axis::N}, 2), {{"param.regime", "II"}});
   EXPECT_EQ(p.regime, "II");
   ASSERT_EQ(p.warnings.size(), 1u);
   EXPECT_EQ(p.warnings[0],
             "param.regime = II but the axes that differ between base and target are N, not those "
             "of regime II (N, M, K co-scale; Ne fixed)");
   // The base run of a ladder (nothing differs) takes the regime without complaint.
-  EXPECT_TRUE(resolve_for("mssp", "adam", kBase, kBase, {{"param.regime", "III"}}).warnings.empty());
+  EXPECT_TRUE(
+      resolve_for("mssp", "adam", kBase, kBase, {{"param.regime", "III"}}).warnings.empty());
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ TEST(Rule, AbsoluteQuantitiesAreTheTargetsOwn) {
   EXPECT_DOUBLE_EQ(eval("fan_out"), 256);
   EXPECT_DOUBLE_EQ(eval("(abs(M)/fan_in)^1/2"), std::sqrt(32.0 / 128));  // MSSP regime II
   EXPECT_DOUBLE_EQ(eval("sqrt(abs(M)/fan_in)"), std::sqrt(32.0 / 128));
-  EXPECT_DOUBLE_EQ(eval("(2 * abs(L))^-1/2"), 1 / std::sqrt(12.0));     // GPT-2 projections
+  EXPECT_DOUBLE_EQ(eval("(2 * abs(L))^-1/2"), 1 / std::sqrt(12.0));  // GPT-2 projections
   EXPECT_DOUBLE_EQ(eval("abs(K)^-1"), 1 / 8.0);
   EXPECT_DOUBLE_EQ(eval("d_head^-1"), 1 / 16.0);
   EXPECT_DOUBLE_EQ(eval("lr^-1"), 4);
@@ -72,9 +72,7 @@ TEST(Rule, ProductsKeepBothTexts) {
 }
 
 TEST(Rule, BadCellsFailWithOneLine) {
-  const auto message = [](const std::string& text) {
-    return error_of([&] { Rule::parse(text); });
-  };
+  const auto message = [](const std::string& text) { return error_of([&] { Rule::parse(text); }); };
   EXPECT_NE(message("").find("empty rule"), std::string::npos);
   EXPECT_NE(message("Nn^-1").find("unknown symbol 'Nn'"), std::string::npos);
   EXPECT_NE(message("N^").find("expected an exponent"), std::string::npos);

@@ -27,9 +27,8 @@ Law operator+(const Law& a, const Law& b) {
 }
 double predicted(const Law& law, const Ladder& ladder) {
   const auto r = [&](Axis a) { return double(ladder.target[a]) / double(ladder.base[a]); };
-  return std::pow(r(Axis::N), law.N) * std::pow(r(Axis::Ne), law.Ne) *
-         std::pow(r(Axis::M), law.M) * std::pow(r(Axis::K), law.K) *
-         std::pow(r(Axis::L), law.L);
+  return std::pow(r(Axis::N), law.N) * std::pow(r(Axis::Ne), law.Ne) * std::pow(r(Axis::M), law.M) *
+         std::pow(r(Axis::K), law.K) * std::pow(r(Axis::L), law.L);
 }
 
 enum class Init { normal, zero, one };
@@ -54,9 +53,9 @@ struct DepthLaw {
   Law adam_lr, sgd_lr, eps, residual;
 };
 
-const std::vector<Role> kHiddenRoles = {Role::attn_qk,   Role::attn_v,      Role::attn_o,
-                                        Role::router,    Role::expert_up,   Role::expert_down,
-                                        Role::shared_up, Role::shared_down, Role::dense_up,
+const std::vector<Role> kHiddenRoles = {Role::attn_qk,    Role::attn_v,      Role::attn_o,
+                                        Role::router,     Role::expert_up,   Role::expert_down,
+                                        Role::shared_up,  Role::shared_down, Role::dense_up,
                                         Role::dense_down, Role::bias};
 
 DepthLaw depth_law(const std::string& name) {
@@ -137,31 +136,38 @@ PresetLaws completep_moe_laws() {
 
 PresetLaws mup_moe_laws() {
   const Law width{.N = 1}, inv_width{.N = -1}, hidden_std{.N = -0.5};
-  return {"mup-moe",
-          {{Role::embed, Init::normal, kNone, kNone, width, inv_width},
-           {Role::pos_embed, Init::normal, kNone, kNone, width, inv_width},
-           {Role::unembed, Init::zero, kNone, kNone, width, inv_width},
-           {Role::norm, Init::one, kNone, kNone, width, inv_width},
-           {Role::bias, Init::zero, kNone, kNone, width, inv_width},
-           {Role::attn_qk, Init::normal, hidden_std, inv_width, kNone, inv_width},
-           {Role::attn_v, Init::normal, hidden_std, inv_width, kNone, inv_width},
-           {Role::attn_o, Init::normal, hidden_std, inv_width, kNone, inv_width},
-           {Role::dense_up, Init::normal, hidden_std, inv_width, kNone, inv_width},
-           {Role::dense_down, Init::normal, hidden_std, inv_width, kNone, inv_width},
-           {Role::router, Init::normal, {.N = -1, .M = 0.5}, inv_width, {.N = -1, .M = 1},
-            {.M = -1}},
-           {Role::expert_up, Init::normal, hidden_std, inv_width, {.N = -1, .Ne = 1, .M = 1},
-            {.Ne = -1, .M = -1}},
-           {Role::expert_down, Init::normal, {.Ne = -0.5}, {.Ne = -1}, {.N = 1, .Ne = -1, .M = 1},
-            {.N = -1, .M = -1}},
-           {Role::shared_up, Init::normal, hidden_std, inv_width, {.N = -1, .Ne = 1}, {.Ne = -1}},
-           {Role::shared_down, Init::normal, {.Ne = -0.5}, {.Ne = -1}, {.N = 1, .Ne = -1},
-            inv_width}},
-          kNone,
-          {.K = -1},
-          {.N = -1},
-          true,
-          "none"};
+  return {
+      "mup-moe",
+      {{Role::embed, Init::normal, kNone, kNone, width, inv_width},
+       {Role::pos_embed, Init::normal, kNone, kNone, width, inv_width},
+       {Role::unembed, Init::zero, kNone, kNone, width, inv_width},
+       {Role::norm, Init::one, kNone, kNone, width, inv_width},
+       {Role::bias, Init::zero, kNone, kNone, width, inv_width},
+       {Role::attn_qk, Init::normal, hidden_std, inv_width, kNone, inv_width},
+       {Role::attn_v, Init::normal, hidden_std, inv_width, kNone, inv_width},
+       {Role::attn_o, Init::normal, hidden_std, inv_width, kNone, inv_width},
+       {Role::dense_up, Init::normal, hidden_std, inv_width, kNone, inv_width},
+       {Role::dense_down, Init::normal, hidden_std, inv_width, kNone, inv_width},
+       {Role::router, Init::normal, {.N = -1, .M = 0.5}, inv_width, {.N = -1, .M = 1}, {.M = -1}},
+       {Role::expert_up,
+        Init::normal,
+        hidden_std,
+        inv_width,
+        {.N = -1, .Ne = 1, .M = 1},
+        {.Ne = -1, .M = -1}},
+       {Role::expert_down,
+        Init::normal,
+        {.Ne = -0.5},
+        {.Ne = -1},
+        {.N = 1, .Ne = -1, .M = 1},
+        {.N = -1, .M = -1}},
+       {Role::shared_up, Init::normal, hidden_std, inv_width, {.N = -1, .Ne = 1}, {.Ne = -1}},
+       {Role::shared_down, Init::normal, {.Ne = -0.5}, {.Ne = -1}, {.N = 1, .Ne = -1}, inv_width}},
+      kNone,
+      {.K = -1},
+      {.N = -1},
+      true,
+      "none"};
 }
 
 // MSSP = mup-moe with one regime-specific change ([P2-MSSP]).
@@ -254,11 +260,10 @@ void check_hyper(const PresetLaws& laws, const DepthLaw& depth, const Ladder& la
       ASSERT_EQ(b < 0, t < 0);
       if (b < 0) continue;
       SCOPED_TRACE(target.tensors[t].name);
-      const bool deepened =
-          in_block && std::find(depth.roles.begin(), depth.roles.end(), r.role) !=
-                          depth.roles.end();
-      const Law lr = (sgd ? r.sgd_lr : r.adam_lr) +
-                     (deepened ? (sgd ? depth.sgd_lr : depth.adam_lr) : kNone);
+      const bool deepened = in_block && std::find(depth.roles.begin(), depth.roles.end(), r.role) !=
+                                            depth.roles.end();
+      const Law lr =
+          (sgd ? r.sgd_lr : r.adam_lr) + (deepened ? (sgd ? depth.sgd_lr : depth.adam_lr) : kNone);
       const Law eps = r.eps + (deepened ? depth.eps : kNone);
       const param::TensorHyper& hb = base.hyper[b];
       const param::TensorHyper& ht = target.hyper[t];
@@ -301,13 +306,13 @@ void check_preset(const PresetLaws& laws, const std::string& depth_name,
   for (const Ladder& ladder : ladders) {
     for (const std::string optimizer : {"adam", "sgd"}) {
       SCOPED_TRACE(laws.preset + " along " + ladder.name + " with " + optimizer);
-      const Parameterization target = resolve_for(laws.preset, optimizer, ladder.base,
-                                                  ladder.target, extra);
+      const Parameterization target =
+          resolve_for(laws.preset, optimizer, ladder.base, ladder.target, extra);
       // The base run of a ladder cannot infer a regime (nothing differs): it takes the target's.
       std::map<std::string, std::string> base_extra = extra;
       if (!target.regime.empty()) base_extra["param.regime"] = target.regime;
-      const Parameterization base = resolve_for(laws.preset, optimizer, ladder.base,
-                                                ladder.base, base_extra);
+      const Parameterization base =
+          resolve_for(laws.preset, optimizer, ladder.base, ladder.base, base_extra);
       EXPECT_EQ(target.depth, depth_name);
       check_hyper(laws, depth, ladder, optimizer == "sgd", base, target);
       if (optimizer == "adam") check_init(laws, ladder, base, target);
@@ -315,9 +320,7 @@ void check_preset(const PresetLaws& laws, const std::string& depth_name,
   }
 }
 
-TEST(ScalingLaws, SpAlongEveryAxis) {
-  check_preset(sp_laws(), "none", {}, single_axis_ladders());
-}
+TEST(ScalingLaws, SpAlongEveryAxis) { check_preset(sp_laws(), "none", {}, single_axis_ladders()); }
 
 TEST(ScalingLaws, MupAlongEveryAxis) {
   check_preset(mup_laws(), "none", {}, single_axis_ladders());

@@ -101,8 +101,8 @@ TEST(RepoLayers, CMakeDeclaresEveryLayerAndTheyFormAnOrder) {
   std::string error;
   const Layers layers = cmake_layers(&error);
   ASSERT_TRUE(error.empty()) << error;
-  for (const char* expected : {"core", "kernels", "data", "model", "param", "optim", "train",
-                               "sweep", "analysis", "cli"})
+  for (const char* expected :
+       {"core", "kernels", "data", "model", "param", "optim", "train", "sweep", "analysis", "cli"})
     EXPECT_TRUE(layers.count(expected)) << "CMakeLists.txt declares no layer " << expected;
   for (const auto& [layer, deps] : layers) {
     for (const std::string& dep : deps) {

@@ -30,8 +30,8 @@ inline bool looks_binary(const std::string& text) {
 // Tracked files plus untracked ones git does not ignore (so a new file is checked before it is
 // committed), relative to the root; empty when git cannot list them.
 inline std::vector<std::string> git_files() {
-  const std::string command = "git -C '" + repo_root() +
-                              "' ls-files -z --cached --others --exclude-standard 2>/dev/null";
+  const std::string command =
+      "git -C '" + repo_root() + "' ls-files -z --cached --others --exclude-standard 2>/dev/null";
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return {};
   std::string out;

@@ -31,21 +31,29 @@ struct Pattern {
 const std::vector<Pattern>& outside_references() {
   using std::regex;
   static const std::vector<Pattern> patterns = {
-      {{"shared", "research/"}, regex(R"(\.\./shared|shared/research|research/)"),
+      {{"shared", "research/"},
+       regex(R"(\.\./shared|shared/research|research/)"),
        "a path outside the repository"},
       {{"DESIGN.md"}, regex(R"(\bDESIGN\.md)"), "the old design note (now docs/design.md)"},
-      {{"anchors", "deps"}, regex(R"(\b(anchors|deps)(-[0-9-]+)?(\.md\b|\s+§))"),
+      {{"anchors", "deps"},
+       regex(R"(\b(anchors|deps)(-[0-9-]+)?(\.md\b|\s+§))"),
        "a research note"},
       {{"paper1-", "paper2-", "mssp-official", "other-moe", "probe-transfer"},
        regex(R"(paper1-moe-hp-transfer|paper2-mssp|mssp-official-code|)"
              R"(other-moe-parameterizations|probe-transfer-at-cpu-scale)"),
        "a research note"},
       {{"note"}, regex(R"(\bresearch notes?\b|\bnotes?\s+§)"), "a research note", true},
-      {{"issue"}, regex(R"(\bissues?\s*#?\s*[0-9]+)"),
-       "an issue of a tracker outside the repository", true},
-      {{"[AT]", "[PN]", "[NF]"}, regex(R"(\[(AT|PN|NF)\])"),
+      {{"issue"},
+       regex(R"(\bissues?\s*#?\s*[0-9]+)"),
+       "an issue of a tracker outside the repository",
+       true},
+      {{"[AT]", "[PN]", "[NF]"},
+       regex(R"(\[(AT|PN|NF)\])"),
        "a provenance tag of the research notes"},
-      {{"["}, regex(R"(\[[ABCIPS]\](?![\[(]))"), "a provenance tag of the research notes", false,
+      {{"["},
+       regex(R"(\[[ABCIPS]\](?![\[(]))"),
+       "a provenance tag of the research notes",
+       false,
        true},
   };
   return patterns;
@@ -124,8 +132,8 @@ TEST(RepoSources, EveryReferenceResolvesToAnEntryOfDocsSources) {
       const std::string id = (*it)[1].str();
       used.insert(id);
       if (!entries.count(id))
-        dangling.push_back(file + ":" + std::to_string(line_at(text, it->position())) + ": [" +
-                           id + "]");
+        dangling.push_back(file + ":" + std::to_string(line_at(text, it->position())) + ": [" + id +
+                           "]");
     }
   }
   std::string listing;

@@ -63,7 +63,8 @@ inline void check_vjp(const std::function<std::vector<double>()>& f, const std::
     ASSERT_EQ(plus.size(), g.size()) << what;
     double numeric = 0;
     for (size_t j = 0; j < g.size(); ++j) numeric += g[j] * (plus[j] - minus[j]);
-    expect_close(analytic[i], numeric / (2 * eps), rtol, atol, what + "[" + std::to_string(i) + "]");
+    expect_close(analytic[i], numeric / (2 * eps), rtol, atol,
+                 what + "[" + std::to_string(i) + "]");
   }
 }
 

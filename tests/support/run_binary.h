@@ -55,8 +55,8 @@ inline CommandResult run_moet(const std::string& args, const std::string& scratc
 // How a process ended, seen directly (no shell in between, which would turn a signal into an
 // exit status of 128 + signal).
 struct ProcessResult {
-  int exit_code = -1;  // -1 unless it exited
-  int signal = 0;      // the signal that killed it, 0 if none
+  int exit_code = -1;      // -1 unless it exited
+  int signal = 0;          // the signal that killed it, 0 if none
   bool timed_out = false;  // killed by us after the timeout
   std::string out, err;
 };

@@ -52,8 +52,7 @@ TEST_F(MpirunTest, RanksOfARealMpirunFillTheDatabaseLikeALocalSweep) {
     auto q = conn.prepare("PRAGMA journal_mode");
     ASSERT_TRUE(q.step());
     EXPECT_EQ(q.column_text(0), "delete") << "ranks may sit on several hosts: no WAL";
-    while (q.step()) {
-    }
+    while (q.step()) {}
   }
   testing::expect_same_as_local_sweep(spec, db, dir_.string());
 }

@@ -34,8 +34,10 @@ class LauncherEnv {
 
 TEST(RankFromEnv, ATaskOfAnSrunStepHasItsRankAndItsNodesTaskCount) {
   {
-    LauncherEnv env({{"SLURM_PROCID", "3"}, {"SLURM_STEP_NUM_TASKS", "5"},
-                     {"SLURM_STEP_TASKS_PER_NODE", "2(x2),1"}, {"SLURM_NODEID", "1"}});
+    LauncherEnv env({{"SLURM_PROCID", "3"},
+                     {"SLURM_STEP_NUM_TASKS", "5"},
+                     {"SLURM_STEP_TASKS_PER_NODE", "2(x2),1"},
+                     {"SLURM_NODEID", "1"}});
     const RankInfo info = rank_from_env();
     EXPECT_EQ(info.rank, 3);
     EXPECT_EQ(info.size, 5);
@@ -43,8 +45,10 @@ TEST(RankFromEnv, ATaskOfAnSrunStepHasItsRankAndItsNodesTaskCount) {
     EXPECT_EQ(info.source, "SLURM_PROCID/SLURM_STEP_NUM_TASKS");
   }
   {
-    LauncherEnv env({{"SLURM_PROCID", "4"}, {"SLURM_STEP_NUM_TASKS", "5"},
-                     {"SLURM_STEP_TASKS_PER_NODE", "2(x2),1"}, {"SLURM_NODEID", "2"}});
+    LauncherEnv env({{"SLURM_PROCID", "4"},
+                     {"SLURM_STEP_NUM_TASKS", "5"},
+                     {"SLURM_STEP_TASKS_PER_NODE", "2(x2),1"},
+                     {"SLURM_NODEID", "2"}});
     EXPECT_EQ(rank_from_env().local_size, 1);
   }
 }
@@ -57,8 +61,10 @@ TEST(RankFromEnv, ABatchScriptIsOneProcessAndMpirunComesFirst) {
     EXPECT_EQ(info.source, "");
   }
   {
-    LauncherEnv env({{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2"},
-                     {"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "1"}});
+    LauncherEnv env({{"OMPI_COMM_WORLD_RANK", "1"},
+                     {"OMPI_COMM_WORLD_SIZE", "2"},
+                     {"SLURM_PROCID", "0"},
+                     {"SLURM_STEP_NUM_TASKS", "1"}});
     EXPECT_EQ(rank_from_env().rank, 1);
     EXPECT_EQ(rank_from_env().size, 2);
   }
@@ -66,8 +72,10 @@ TEST(RankFromEnv, ABatchScriptIsOneProcessAndMpirunComesFirst) {
 
 TEST(RankFromEnv, AMalformedTaskListIsOneClearError) {
   for (const char* list : {"2(x", "2,x", "0", "2(x2)"}) {
-    LauncherEnv env({{"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "2"},
-                     {"SLURM_STEP_TASKS_PER_NODE", list}, {"SLURM_NODEID", "2"}});
+    LauncherEnv env({{"SLURM_PROCID", "0"},
+                     {"SLURM_STEP_NUM_TASKS", "2"},
+                     {"SLURM_STEP_TASKS_PER_NODE", list},
+                     {"SLURM_NODEID", "2"}});
     try {
       rank_from_env();
       ADD_FAILURE() << list << " was accepted";

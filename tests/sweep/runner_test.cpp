@@ -72,7 +72,8 @@ TEST_F(RunnerTest, RecordsResultsAndDivergenceThenSkipsFinishedTrials) {
   }
   EXPECT_EQ(diverged, 2) << "the sweep went on past the diverged trials";
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM curves c JOIN trials t USING(key) "
-                      "WHERE t.status = 'done' AND c.step = 12"), 4)
+                      "WHERE t.status = 'done' AND c.step = 12"),
+            4)
       << "each finished curve reaches the last step";
 
   // The same command again: nothing left to run.
@@ -116,8 +117,8 @@ TEST_F(RunnerTest, AFailedTrialIsRecordedWithItsErrorAndTheExitStatusSaysSo) {
 }
 
 pid_t spawn_sweep(const std::string& args, const std::string& log) {
-  std::vector<std::string> text = {"/bin/sh", "-c", "exec " + std::string(MOET_BINARY) + " " +
-                                                        args + " >" + log + " 2>&1"};
+  std::vector<std::string> text = {
+      "/bin/sh", "-c", "exec " + std::string(MOET_BINARY) + " " + args + " >" + log + " 2>&1"};
   std::vector<char*> argv;
   for (auto& a : text) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -144,7 +145,8 @@ TEST_F(RunnerTest, ASweepKilledMidwayLosesNothingAndDuplicatesNothing) {
   const std::string spec = write_spec(
       "spec.toml", ladder_spec(tiny_config("", 40, 5), "{ from = -9, to = -6 }", "[1, 2]"));
   const std::string db = path("sweep.sqlite");
-  const pid_t sweep = spawn_sweep("sweep " + spec + " --db " + db + " --workers 1", path("first.log"));
+  const pid_t sweep =
+      spawn_sweep("sweep " + spec + " --db " + db + " --workers 1", path("first.log"));
 
   // Kill it with SIGKILL once some, but not all, trials are in.
   int64_t done_at_kill = 0;
@@ -186,7 +188,8 @@ TEST_F(RunnerTest, ASweepKilledMidwayLosesNothingAndDuplicatesNothing) {
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM trials WHERE status = 'done'"), 8);
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM curves"), 8 * 8) << "40 steps, a line every 5";
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM (SELECT key, step FROM curves GROUP BY key, step "
-                      "HAVING COUNT(*) > 1)"), 0);
+                      "HAVING COUNT(*) > 1)"),
+            0);
   sql::Db conn(db, sql::Access::read_only, 10000);
   auto q = conn.prepare("SELECT key, finished_at FROM trials");
   while (q.step()) {
@@ -209,9 +212,9 @@ TEST_F(RunnerTest, MpiRanksShareTheTrialsAndTrialRunsOne) {
       << idle.out;
   EXPECT_EQ(count(db, "SELECT COUNT(*) FROM trials WHERE status != 'pending'"), 0);
   // Rank 0 of 2, as mpirun describes it in the environment.
-  const std::string rank0 = fmt::format(
-      "env OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2 {} sweep {} --db {}", MOET_BINARY, spec,
-      db);
+  const std::string rank0 =
+      fmt::format("env OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2 {} sweep {} --db {}",
+                  MOET_BINARY, spec, db);
   ASSERT_EQ(std::system((rank0 + " >" + path("r0.log") + " 2>&1").c_str()), 0);
   auto after_rank0 = statuses_of(db);
   int finished = 0;
@@ -224,8 +227,7 @@ TEST_F(RunnerTest, MpiRanksShareTheTrialsAndTrialRunsOne) {
     auto q = conn.prepare("PRAGMA journal_mode");
     ASSERT_TRUE(q.step());
     EXPECT_EQ(q.column_text(0), "delete") << "ranks may sit on several hosts: no WAL";
-    while (q.step()) {
-    }
+    while (q.step()) {}
   }
 
   // --trial runs exactly one, the way a Slurm array task does.
@@ -255,8 +257,8 @@ TEST_F(RunnerTest, EmitSlurmWritesAJobArrayScriptThatBashParses) {
   EXPECT_EQ(trials, 6) << dry.out;
   EXPECT_FALSE(file_exists(db)) << "a dry run writes nothing";
 
-  const auto r = run_moet("sweep " + spec + " --db " + db + " --emit-slurm " + script + " --threads 2",
-                          dir_.string());
+  const auto r = run_moet(
+      "sweep " + spec + " --db " + db + " --emit-slurm " + script + " --threads 2", dir_.string());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::string text = testing::slurp(script);
   EXPECT_EQ(text.rfind("#!/bin/bash\n", 0), 0u);
@@ -268,8 +270,8 @@ TEST_F(RunnerTest, EmitSlurmWritesAJobArrayScriptThatBashParses) {
   const size_t first_command = text.find("\nset -euo");
   EXPECT_EQ(text.find("#SBATCH", first_command), std::string::npos);
   EXPECT_EQ(std::system(("bash -n " + script).c_str()), 0);
-  EXPECT_TRUE((std::filesystem::status(script).permissions() & std::filesystem::perms::owner_exec) !=
-              std::filesystem::perms::none);
+  EXPECT_TRUE((std::filesystem::status(script).permissions() &
+               std::filesystem::perms::owner_exec) != std::filesystem::perms::none);
   EXPECT_EQ(statuses_of(db).size(), 6u) << "the trials are registered for the array tasks";
 
   // One array task, as Slurm would run it (SLURM_ARRAY_TASK_ID set, the script's last line).

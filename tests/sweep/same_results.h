@@ -44,8 +44,8 @@ inline void expect_same_results(const std::string& db, const std::string& local_
 inline void expect_same_as_local_sweep(const std::string& spec, const std::string& db,
                                        const std::string& dir) {
   const std::string local_db = dir + "/local/sweep.sqlite";
-  const auto local = run_moet(
-      "sweep " + sweep::shell_quote({spec}) + " --db " + local_db + " --threads 1", dir);
+  const auto local =
+      run_moet("sweep " + sweep::shell_quote({spec}) + " --db " + local_db + " --threads 1", dir);
   ASSERT_EQ(local.exit_code, 0) << local.out << local.err;
   expect_same_results(db, local_db);
 }

@@ -11,8 +11,8 @@
 #pragma once
 
 #include <arpa/inet.h>
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -41,11 +41,10 @@ class SingleNodeSlurm {
  public:
   // The Debian packages of the programs this needs that are not installed ("" when all are).
   static std::string missing_packages() {
-    const std::pair<const char*, const char*> programs[] = {
-        {"/usr/sbin/munged", "munge"},
-        {"/usr/sbin/slurmctld", "slurmctld"},
-        {"/usr/sbin/slurmd", "slurmd"},
-        {"/usr/bin/sbatch", "slurm-client"}};
+    const std::pair<const char*, const char*> programs[] = {{"/usr/sbin/munged", "munge"},
+                                                            {"/usr/sbin/slurmctld", "slurmctld"},
+                                                            {"/usr/sbin/slurmd", "slurmd"},
+                                                            {"/usr/bin/sbatch", "slurm-client"}};
     std::string missing;
     for (const auto& [program, package] : programs)
       if (!std::filesystem::exists(program))
@@ -67,14 +66,12 @@ class SingleNodeSlurm {
     std::filesystem::create_directories(dir_ + "/spool");
     write_munge_key();
     write_config();
-    daemons_.push_back(spawn({"/usr/sbin/munged", "--foreground", "--force",
-                              "--key-file=" + dir_ + "/munge.key", "--socket=" + socket(),
-                              "--pid-file=" + dir_ + "/munged.pid",
-                              "--seed-file=" + dir_ + "/munged.seed",
-                              "--log-file=" + dir_ + "/munged.log"},
-                             dir_ + "/munged.err"));
-    if (!wait_until_up([&] { return std::filesystem::exists(socket()); }, timeout_s))
-      return false;
+    daemons_.push_back(
+        spawn({"/usr/sbin/munged", "--foreground", "--force", "--key-file=" + dir_ + "/munge.key",
+               "--socket=" + socket(), "--pid-file=" + dir_ + "/munged.pid",
+               "--seed-file=" + dir_ + "/munged.seed", "--log-file=" + dir_ + "/munged.log"},
+              dir_ + "/munged.err"));
+    if (!wait_until_up([&] { return std::filesystem::exists(socket()); }, timeout_s)) return false;
     daemons_.push_back(spawn({"/usr/sbin/slurmctld", "-D", "-f", conf()}, dir_ + "/slurmctld.log"));
     daemons_.push_back(
         spawn({"/usr/sbin/slurmd", "-D", "-N", host_, "-f", conf()}, dir_ + "/slurmd.log"));
@@ -246,7 +243,8 @@ class SingleNodeSlurm {
     host_ = std::string(name).substr(0, std::string(name).find('.'));  // slurmctld's own check
     const auto [controller_port, node_port] = free_ports();
     const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    write_file_atomic(conf(), fmt::format(R"(ClusterName=moettest
+    write_file_atomic(conf(),
+                      fmt::format(R"(ClusterName=moettest
 SlurmctldHost={host}(127.0.0.1)
 SlurmctldPort={controller_port}
 SlurmdPort={node_port}
@@ -274,10 +272,9 @@ SlurmdParameters=config_overrides
 NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
 PartitionName=moet Nodes={host} Default=YES MaxTime=INFINITE State=UP
 )",
-                                          fmt::arg("host", host_), fmt::arg("dir", dir_),
-                                          fmt::arg("controller_port", controller_port),
-                                          fmt::arg("node_port", node_port),
-                                          fmt::arg("cpus", cpus)));
+                                  fmt::arg("host", host_), fmt::arg("dir", dir_),
+                                  fmt::arg("controller_port", controller_port),
+                                  fmt::arg("node_port", node_port), fmt::arg("cpus", cpus)));
   }
 
   std::string dir_, host_;

@@ -69,9 +69,9 @@ TEST_F(SlurmTest, TasksOfARealSrunStepShareTheTrialsLikeMpiRanks) {
   SingleNodeSlurm slurm(path("slurm"));
   ASSERT_TRUE(slurm.start(60)) << "the one-node Slurm did not come up\n" << slurm.logs();
   // --overcommit: two tasks even on a one-CPU machine.
-  const auto r = slurm.client(fmt::format(
-      "srun --ntasks=2 --cpus-per-task=1 --overcommit {} sweep {} --db {} --threads 1",
-      MOET_BINARY, quoted(spec), quoted(db)));
+  const auto r = slurm.client(
+      fmt::format("srun --ntasks=2 --cpus-per-task=1 --overcommit {} sweep {} --db {} --threads 1",
+                  MOET_BINARY, quoted(spec), quoted(db)));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err << slurm.logs();
   for (int rank = 0; rank < 2; ++rank)
     EXPECT_NE(r.out.find(fmt::format(

@@ -143,7 +143,9 @@ name = "width"
 axes = ["N"]
 scales = [1, 2]
 seeds = [1, 1]
-)").find("ladder 'width': seeds: 1 appears twice"), std::string::npos);
+)")
+                .find("ladder 'width': seeds: 1 appears twice"),
+            std::string::npos);
 }
 
 TEST_F(SpecTest, RegimePresetsGetTheLadderRegimeAndInitStdCanBeSwept) {
@@ -161,7 +163,8 @@ scales = [1, 2]
 name = "r2"
 axes = ["N", "M", "K"]
 scales = [1, 2]
-)", "spec.toml"));
+)",
+                                                    "spec.toml"));
   ASSERT_EQ(e.trials.size(), size_t(2 * 2 * 2)) << "regime I and II bases differ: no sharing";
   for (const Trial& t : e.trials) {
     EXPECT_TRUE(has_set(t, t.points[0].ladder == "w" ? "param.regime=I" : "param.regime=II"));
@@ -219,7 +222,8 @@ name = "sp"
 name = "w"
 axes = ["N"]
 scales = [2, 1]
-)", "spec.toml");
+)",
+                                          "spec.toml");
   ASSERT_EQ(spec.lrs.size(), 5u);
   EXPECT_DOUBLE_EQ(spec.lrs.front(), std::exp2(-8));
   EXPECT_DOUBLE_EQ(spec.lrs[1], std::exp2(-7.5));
@@ -231,9 +235,9 @@ TEST(TrialCommand, IsOneSelfContainedTrainCommandQuotedForTheShell) {
   Trial t;
   t.sets = {"model.N=32", "data.train=/a b/it's.bin"};
   const auto argv = trial_command(t, "runs/x", 2);
-  EXPECT_EQ(argv, (std::vector<std::string>{"train", "--quiet", "--out", "runs/x", "--set",
-                                            "model.N=32", "data.train=/a b/it's.bin",
-                                            "train.threads=2"}));
+  EXPECT_EQ(argv,
+            (std::vector<std::string>{"train", "--quiet", "--out", "runs/x", "--set", "model.N=32",
+                                      "data.train=/a b/it's.bin", "train.threads=2"}));
   EXPECT_EQ(shell_quote(argv),
             "train --quiet --out runs/x --set model.N=32 'data.train=/a b/it'\\''s.bin' "
             "train.threads=2");

@@ -53,11 +53,15 @@ std::map<std::string, std::string> results(const std::string& db) {
     nlohmann::json curve = nlohmann::json::array();
     for (const CurvePoint& p : store.curve(t.key))
       curve.push_back({p.step, p.tokens, p.loss, p.val_loss, p.lr});
-    out[t.key] = nlohmann::json{{"status", name_of(t.status)},         {"steps", t.steps},
-                                {"train_loss", t.train_loss}, {"val_loss", t.val_loss},
-                                {"val_extra", t.val_extra},   {"error", t.error},
-                                {"curve", curve}}
-                     .dump();
+    out[t.key] = nlohmann::json{
+        {"status", name_of(t.status)},
+        {"steps", t.steps},
+        {"train_loss", t.train_loss},
+        {"val_loss", t.val_loss},
+        {"val_extra", t.val_extra},
+        {"error", t.error},
+        {"curve",
+         curve}}.dump();
   }
   return out;
 }
@@ -147,8 +151,7 @@ TEST_F(SweepFaultTest, ADatabaseLeftEmptyByAKillIsSetUpAsANewOne) {
   auto q = conn.prepare("PRAGMA journal_mode");
   ASSERT_TRUE(q.step());
   EXPECT_EQ(q.column_text(0), "wal") << "a database for one host, as if it had been created now";
-  while (q.step()) {
-  }
+  while (q.step()) {}
 }
 
 TEST_F(SweepFaultTest, KilledFromOutsideAtRandomMomentsThenRerunEndsTheSame) {

@@ -45,10 +45,9 @@ class SweepFixture : public ::testing::Test {
   // [config] of a tiny MoE on the random corpus; extra lines are appended inside [config];
   // steps = 0 leaves train.steps out (for specs with a token budget).
   std::string tiny_config(const std::string& extra = "", int steps = 12, int log_every = 4) const {
-    std::string text =
-        "[config]\nmodel.vocab = 64\nmodel.seq = 16\nmodel.N = 16\nmodel.Ne = 16\n"
-        "model.M = 4\nmodel.K = 2\nmodel.L = 1\nmodel.d_head = 8\ntrain.batch = 4\n"
-        "train.eval_every = 0\ntrain.eval_batches = 2\n";
+    std::string text = "[config]\nmodel.vocab = 64\nmodel.seq = 16\nmodel.N = 16\nmodel.Ne = 16\n"
+                       "model.M = 4\nmodel.K = 2\nmodel.L = 1\nmodel.d_head = 8\ntrain.batch = 4\n"
+                       "train.eval_every = 0\ntrain.eval_batches = 2\n";
     if (steps > 0) text += "train.steps = " + std::to_string(steps) + "\n";
     text += "train.log_every = " + std::to_string(log_every) + "\n";
     text += "data.train = \"" + path("train.bin") + "\"\ndata.val = \"" + path("val.bin") + "\"\n";

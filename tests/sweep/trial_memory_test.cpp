@@ -15,8 +15,10 @@ namespace {
 using TrialMemoryTest = testing::SweepFixture;
 
 std::string spec_text(const std::string& config, const std::string& scales) {
-  return config + "[grid]\nlr_log2 = [-6, -5]\n[[preset]]\nname = \"sp\"\n[[ladder]]\n"
-                  "name = \"width\"\naxes = [\"N\", \"Ne\"]\nscales = " + scales + "\n";
+  return config +
+         "[grid]\nlr_log2 = [-6, -5]\n[[preset]]\nname = \"sp\"\n[[ladder]]\n"
+         "name = \"width\"\naxes = [\"N\", \"Ne\"]\nscales = " +
+         scales + "\n";
 }
 
 std::vector<const Trial*> all(const Expansion& e) {
@@ -39,9 +41,9 @@ TEST_F(TrialMemoryTest, AnAbsurdScaleStopsTheSweepBeforeAnyTrialRuns) {
     FAIL() << "the sweep ran";
   } catch (const Error& e) {
     const std::string what = e.what();
-    EXPECT_EQ(what.rfind(path("spec.toml") + ": ladder 'width', scale 100000 (preset sp): memory: ",
-                         0),
-              0u)
+    EXPECT_EQ(
+        what.rfind(path("spec.toml") + ": ladder 'width', scale 100000 (preset sp): memory: ", 0),
+        0u)
         << what;
     EXPECT_NE(what.find("more than the"), std::string::npos) << what;
   }
@@ -62,9 +64,9 @@ TEST_F(TrialMemoryTest, WorkersMustFitSideBySide) {
     require_trials_fit(spec, all(expansion), plan);
     FAIL() << "two workers fit";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(
-                  ": memory: 2 workers running the largest trials at once need "),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find(": memory: 2 workers running the largest trials at once need "),
+        std::string::npos)
         << e.what();
     EXPECT_NE(std::string(e.what()).find("allowed by train.max_memory; run fewer with --workers"),
               std::string::npos)

@@ -27,11 +27,11 @@ constexpr int kSteps = 40;
 constexpr double kRelativeTolerance = 0.03;
 
 std::vector<double> losses(const std::string& precision) {
-  const Config config = Config::load(
-      full_config_schema(), "",
-      {"model.vocab=64", "model.seq=32", "model.N=64", "model.d_head=16", "model.L=2",
-       "model.M=4", "model.K=2", "model.Ne=64", "train.batch=8", "optim.name=adam",
-       "optim.lr=0.01", "param.preset=completep-moe", "train.precision=" + precision});
+  const Config config =
+      Config::load(full_config_schema(), "",
+                   {"model.vocab=64", "model.seq=32", "model.N=64", "model.d_head=16", "model.L=2",
+                    "model.M=4", "model.K=2", "model.Ne=64", "train.batch=8", "optim.name=adam",
+                    "optim.lr=0.01", "param.preset=completep-moe", "train.precision=" + precision});
   const ModelConfig mc = model_config_from(config);
   const TrainConfig tc = train_config_from(config);
   const param::Parameterization p = param::resolve_parameterization(config);
@@ -66,8 +66,8 @@ TEST(Bf16Training, TracksFp32LossWithinThreePercent) {
     EXPECT_NEAR(bf16[i], fp32[i], kRelativeTolerance * fp32[i]) << "step " << i;
     worst = std::max(worst, std::abs(bf16[i] - fp32[i]) / fp32[i]);
   }
-  std::cout << "bf16 vs fp32 loss over " << kSteps << " steps: worst relative difference "
-            << worst << ", final " << bf16.back() << " vs " << fp32.back() << "\n";
+  std::cout << "bf16 vs fp32 loss over " << kSteps << " steps: worst relative difference " << worst
+            << ", final " << bf16.back() << " vs " << fp32.back() << "\n";
   // Both learn the mapping (log 64 = 4.16 at the start).
   EXPECT_LT(fp32.back(), 0.6 * fp32.front());
   EXPECT_LT(bf16.back(), 0.6 * bf16.front());

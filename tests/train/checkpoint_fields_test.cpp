@@ -51,7 +51,8 @@ TEST(CheckpointState, EveryFieldIsCheckedAndNamed) {
             "ck/state.json: field train_loader.validation: expected true or false, got \"0\"");
   const std::string rng = state_error([](nlohmann::json& s) { s["train_loader"]["rng"].erase(3); });
   EXPECT_EQ(rng.rfind("ck/state.json: field train_loader.rng: expected an array of 4 hex words", 0),
-            0u) << rng;
+            0u)
+      << rng;
   EXPECT_EQ(
       state_error([](nlohmann::json& s) { s["train_loader"]["rng_cached_normal_bits"] = "1g"; }),
       "ck/state.json: field train_loader.rng_cached_normal_bits: expected a 64-bit hex word, got "
@@ -118,8 +119,7 @@ TEST(SafetensorsHeader, ACorruptHeaderIsQuotedShortAndEscaped) {
   const std::string garbage = "{\"" + std::string(5000, 'x') + "\xff\x1b[2J";
   std::string file;
   for (int i = 0; i < 8; ++i) file += char((uint64_t(garbage.size()) >> (8 * i)) & 0xff);
-  const std::string error =
-      error_of([&] { decode_safetensors(file + garbage, "m.st"); });
+  const std::string error = error_of([&] { decode_safetensors(file + garbage, "m.st"); });
   EXPECT_EQ(error.rfind("m.st: safetensors header: invalid JSON at byte 5002: \"xxx", 0), 0u)
       << error;
   EXPECT_LT(error.size(), 140u) << error;

@@ -3,9 +3,9 @@
 // each rename, half-way through a metrics line, between the last checkpoint and status.json),
 // then resumed; and killed at random moments from outside. Every resumed run must end with the
 // bits of an uninterrupted one: checkpoint tensors, metrics.jsonl, status.json, every file.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

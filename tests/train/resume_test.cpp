@@ -47,9 +47,9 @@ std::map<std::string, std::pair<std::string, int64_t>> snapshot(const std::strin
     if (!entry.is_regular_file()) continue;
     struct stat info {};
     ::stat(entry.path().c_str(), &info);
-    files[entry.path().string()] = {read_file(entry.path().string()),
-                                    int64_t(info.st_mtim.tv_sec) * 1000000000 +
-                                        info.st_mtim.tv_nsec};
+    files[entry.path().string()] = {
+        read_file(entry.path().string()),
+        int64_t(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
   }
   return files;
 }

@@ -20,10 +20,19 @@ class RunMemoryTest : public testing::TrainFixture {
  protected:
   // A model small enough that a refused run is refused for the key under test alone.
   std::vector<std::string> tiny_sets() const override {
-    return {"model.vocab=64",  "model.seq=16",  "model.N=16",           "model.d_head=8",
-            "model.L=1",       "model.M=4",     "model.K=2",            "model.Ne=16",
-            "train.batch=2",   "train.steps=2", "train.eval_batches=1",
-            "data.train=" + path("train.bin"), "data.val=" + path("val.bin")};
+    return {"model.vocab=64",
+            "model.seq=16",
+            "model.N=16",
+            "model.d_head=8",
+            "model.L=1",
+            "model.M=4",
+            "model.K=2",
+            "model.Ne=16",
+            "train.batch=2",
+            "train.steps=2",
+            "train.eval_batches=1",
+            "data.train=" + path("train.bin"),
+            "data.val=" + path("val.bin")};
   }
   Config config(std::vector<std::string> extra = {}) const { return tiny_config(std::move(extra)); }
 

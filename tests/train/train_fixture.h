@@ -4,8 +4,8 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <sstream>
@@ -39,11 +39,23 @@ class TrainFixture : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   virtual std::vector<std::string> tiny_sets() const {
-    return {"model.vocab=64", "model.seq=16",   "model.N=32",       "model.d_head=16",
-            "model.L=2",      "model.M=4",      "model.K=2",        "model.Ne=16",
-            "train.batch=4",  "train.accum=2",  "train.steps=20",   "train.eval_every=5",
-            "train.eval_batches=2", "train.log_every=1", "optim.lr=0.01",
-            "data.train=" + path("train.bin"), "data.val=" + path("val.bin")};
+    return {"model.vocab=64",
+            "model.seq=16",
+            "model.N=32",
+            "model.d_head=16",
+            "model.L=2",
+            "model.M=4",
+            "model.K=2",
+            "model.Ne=16",
+            "train.batch=4",
+            "train.accum=2",
+            "train.steps=20",
+            "train.eval_every=5",
+            "train.eval_batches=2",
+            "train.log_every=1",
+            "optim.lr=0.01",
+            "data.train=" + path("train.bin"),
+            "data.val=" + path("val.bin")};
   }
   Config tiny_config(std::vector<std::string> extra = {}) const {
     auto sets = tiny_sets();

@@ -12,7 +12,6 @@
 #include <thread>
 
 #include "../support/run_binary.h"
-#include "train_fixture.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/rng.h"
@@ -23,6 +22,7 @@
 #include "train/run_files.h"
 #include "train/schema.h"
 #include "train/trainer.h"
+#include "train_fixture.h"
 
 extern char** environ;
 
@@ -73,7 +73,8 @@ TEST_F(TrainerTest, CheckpointKeepsItsParameterizationInAFreshProcess) {
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   const auto stored = testing::run_moet("params --json --run " + run, path(""));
   ASSERT_EQ(stored.exit_code, 0) << stored.err;
-  const nlohmann::json at_train_time = nlohmann::json::parse(read_file(run + "/parameterization.json"));
+  const nlohmann::json at_train_time =
+      nlohmann::json::parse(read_file(run + "/parameterization.json"));
   EXPECT_EQ(nlohmann::json::parse(stored.out), at_train_time);
   EXPECT_EQ(at_train_time.at("preset"), "mup");
   // The human table too, against one resolved from the same config in this process.
@@ -107,12 +108,11 @@ TEST_F(TrainerTest, NewRunRefusesToOverwriteAnOldOne) {
 TEST_F(TrainerTest, KilledDuringCheckpointWritesLeavesAUsableCheckpoint) {
   // A bigger model checkpointing every step, so a SIGKILL often lands mid-write.
   const std::string run = path("killed");
-  const std::string sets = cli_sets({"model.N=128", "model.d_head=32", "model.Ne=128",
-                                     "train.steps=100000", "train.ckpt_every=1",
-                                     "train.eval_every=0"});
-  const std::vector<TensorInfo> tensors =
-      model_tensors(model_config_from(tiny_config({"model.N=128", "model.d_head=32",
-                                                   "model.Ne=128"})));
+  const std::string sets =
+      cli_sets({"model.N=128", "model.d_head=32", "model.Ne=128", "train.steps=100000",
+                "train.ckpt_every=1", "train.eval_every=0"});
+  const std::vector<TensorInfo> tensors = model_tensors(
+      model_config_from(tiny_config({"model.N=128", "model.d_head=32", "model.Ne=128"})));
   int64_t last_step = -1;
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::vector<std::string> args = {MOET_BINARY, "train", "--quiet"};
@@ -131,8 +131,7 @@ TEST_F(TrainerTest, KilledDuringCheckpointWritesLeavesAUsableCheckpoint) {
     for (int i = 0; i < 600; ++i) {
       try {  // the live run may rotate checkpoints under this read; only the final read counts
         if (has_checkpoint(run) && load_checkpoint_metadata(run).step > seen) break;
-      } catch (const Error&) {
-      }
+      } catch (const Error&) {}
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(37 * (attempt + 1)));

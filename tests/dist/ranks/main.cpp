@@ -10,8 +10,8 @@
 //   dist_ranks die           the last rank kills itself (SIGKILL) while the others wait
 //   dist_ranks mpi-error     every rank makes an invalid MPI call: an Error, not MPI's abort
 //   dist_ranks all-or-none   rank 1's step fails: every rank throws the same AgreedError
-#include <signal.h>
 #include <mpi.h>
+#include <signal.h>
 
 #include <cmath>
 #include <cstdio>
