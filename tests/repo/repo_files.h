@@ -27,18 +27,27 @@ inline bool looks_binary(const std::string& text) {
   return text.substr(0, 8000).find('\0') != std::string::npos;
 }
 
-// Tracked files plus untracked ones git does not ignore (so a new file is checked before it is
-// committed), relative to the root; empty when git cannot list them.
-inline std::vector<std::string> git_files() {
-  const std::string command =
-      "git -C '" + repo_root() + "' ls-files -z --cached --others --exclude-standard 2>/dev/null";
+// What a shell command prints on stdout; *status is pclose's (-1 when it could not start).
+inline std::string command_output(const std::string& command, int* status) {
   FILE* pipe = popen(command.c_str(), "r");
+  *status = -1;
   if (!pipe) return {};
   std::string out;
   char buffer[4096];
   size_t n;
   while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  if (pclose(pipe) != 0) return {};
+  *status = pclose(pipe);
+  return out;
+}
+
+// Tracked files plus untracked ones git does not ignore (so a new file is checked before it is
+// committed), relative to the root; empty when git cannot list them.
+inline std::vector<std::string> git_files() {
+  int status = 0;
+  const std::string out = command_output(
+      "git -C '" + repo_root() + "' ls-files -z --cached --others --exclude-standard 2>/dev/null",
+      &status);
+  if (status != 0) return {};
   std::vector<std::string> files;
   std::istringstream s(out);
   for (std::string f; std::getline(s, f, '\0');)
