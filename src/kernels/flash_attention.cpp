@@ -55,49 +55,6 @@ void for_each_head(int64_t B, int64_t H, int64_t T_len, int64_t d, T* scratch, i
   }
 }
 
-// row[j] = exp(row[j] - shift) for j < n; returns the sum.
-template <typename T>
-T exp_minus_row(T* row, int64_t n, T shift) {
-  T sum = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    row[j] = std::exp(row[j] - shift);
-    sum += row[j];
-  }
-  return sum;
-}
-
-template <typename T>
-T row_max(const T* row, int64_t n) {
-  T m = -std::numeric_limits<T>::infinity();
-  for (int64_t j = 0; j < n; ++j) m = std::max(m, row[j]);
-  return m;
-}
-
-#ifdef __AVX512F__
-template <>
-float exp_minus_row<float>(float* row, int64_t n, float shift) {
-  const __m512 s = _mm512_set1_ps(shift);
-  __m512 vsum = _mm512_setzero_ps();
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = fast::tail_mask(n - j);
-    const __m512 e = fast::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), s));
-    _mm512_mask_storeu_ps(row + j, m, e);
-    vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
-  }
-  return fast::reduce_add(vsum);
-}
-
-template <>
-float row_max<float>(const float* row, int64_t n) {
-  __m512 vmax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = fast::tail_mask(n - j);
-    vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_maskz_loadu_ps(m, row + j));
-  }
-  return fast::reduce_max(vmax);
-}
-#endif
-
 // Splits rows [i0, i0 + rows) of a query block, against keys [j0, j0 + cols), into bands that
 // each stop at their last row's diagonal: fn(first row offset, rows, keys seen) for bands of
 // kBand rows while the diagonal crosses the tile, then once for all rows that see every key.

@@ -21,17 +21,30 @@ struct RowExp {
   T sum;  // sum of exp(row - max)
 };
 
+// row[j] = exp(row[j] - shift) for j < n; returns the sum.
+template <typename T>
+inline T exp_minus_row(T* row, int64_t n, T shift) {
+  T sum = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    row[j] = std::exp(row[j] - shift);
+    sum += row[j];
+  }
+  return sum;
+}
+
+// The largest of row[0, n) (-inf when n = 0).
+template <typename T>
+inline T row_max(const T* row, int64_t n) {
+  T m = -std::numeric_limits<T>::infinity();
+  for (int64_t j = 0; j < n; ++j) m = std::max(m, row[j]);
+  return m;
+}
+
 // row[j] = exp(row[j] - max) for j < n (n >= 1); returns the max and the sum.
 template <typename T>
 inline RowExp<T> exp_shift_row(T* row, int64_t n) {
-  T maxv = -std::numeric_limits<T>::infinity();
-  for (int64_t j = 0; j < n; ++j) maxv = std::max(maxv, row[j]);
-  T sum = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    row[j] = std::exp(row[j] - maxv);
-    sum += row[j];
-  }
-  return {maxv, sum};
+  const T maxv = row_max(row, n);
+  return {maxv, exp_minus_row(row, n, maxv)};
 }
 
 // row[j] *= factor for j < n.
@@ -66,22 +79,26 @@ inline void sigmoid_row<float>(float* out, const float* x, int64_t n) {
 }
 
 template <>
-inline RowExp<float> exp_shift_row<float>(float* row, int64_t n) {
+inline float exp_minus_row<float>(float* row, int64_t n, float shift) {
+  const __m512 s = _mm512_set1_ps(shift);
+  __m512 vsum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = fast::tail_mask(n - j);
+    const __m512 e = fast::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), s));
+    _mm512_mask_storeu_ps(row + j, m, e);
+    vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
+  }
+  return fast::reduce_add(vsum);
+}
+
+template <>
+inline float row_max<float>(const float* row, int64_t n) {
   __m512 vmax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 m = fast::tail_mask(n - j);
     vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_maskz_loadu_ps(m, row + j));
   }
-  const float maxv = fast::reduce_max(vmax);
-  const __m512 shift = _mm512_set1_ps(maxv);
-  __m512 vsum = _mm512_setzero_ps();
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = fast::tail_mask(n - j);
-    const __m512 e = fast::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), shift));
-    _mm512_mask_storeu_ps(row + j, m, e);
-    vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
-  }
-  return {maxv, fast::reduce_add(vsum)};
+  return fast::reduce_max(vmax);
 }
 
 template <>
