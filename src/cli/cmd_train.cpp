@@ -2,8 +2,14 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <memory>
+#include <optional>
+
 #include "cli/command.h"
 #include "core/error.h"
+#include "dist/agree.h"
+#include "dist/guard.h"
+#include "dist/launch.h"
 #include "train/train_config.h"
 #include "train/trainer.h"
 
@@ -39,21 +45,34 @@ MOET_COMMAND(
               "Exit status: 0 done, 2 bad input, 3 diverged (status.json in the run directory says "
               "which).");
           return std::function<int()>([=] {
-            if (out->empty() == resume->empty())
-              fail("give exactly one of --out DIR or --resume DIR");
-            TrainOptions options;
-            options.quiet = *quiet;
-            options.resume = !resume->empty();
-            if (*stop_after < 0) fail("--stop-after: must not be negative (got {})", *stop_after);
-            options.stop_after = *stop_after;
-            options.out_dir = options.resume ? *resume : *out;
-            if (options.resume && !args->path.empty())
-              fail("--resume takes the run's own config.toml; drop --config");
-            const Config config =
-                options.resume ? resume_config(*resume, args->sets) : load_config(*args);
-            const TrainResult result = train(config, options);
-            fmt::print("{}\n", result.to_json().dump());
-            return result.status == RunStatus::diverged ? kExitDiverged : kExitOk;
+            // Under mpirun or srun every rank runs this (data parallel: train/data_parallel.h).
+            const std::unique_ptr<dist::World> world = dist::make_world();
+            return dist::run_guarded(*world, "moet train", kExitBadInput, [&] {
+              if (world->size() > 1) dist::check_same_binary(*world);
+              TrainOptions options;
+              std::optional<Config> config;
+              dist::all_or_none(*world, [&] {
+                if (out->empty() == resume->empty())
+                  fail("give exactly one of --out DIR or --resume DIR");
+                options.quiet = *quiet;
+                options.resume = !resume->empty();
+                if (*stop_after < 0)
+                  fail("--stop-after: must not be negative (got {})", *stop_after);
+                options.stop_after = *stop_after;
+                options.out_dir = options.resume ? *resume : *out;
+                if (options.resume && !args->path.empty())
+                  fail("--resume takes the run's own config.toml; drop --config");
+                config.emplace(options.resume ? resume_config(*resume, args->sets)
+                                              : load_config(*args));
+              });
+              if (world->size() > 1) {
+                dist::check_same(*world, "the config", config->to_toml());
+                dist::check_same(*world, "the run directory", options.out_dir);
+              }
+              const TrainResult result = train(*config, options, *world);
+              if (world->rank() == 0) fmt::print("{}\n", result.to_json().dump());
+              return result.status == RunStatus::diverged ? kExitDiverged : kExitOk;
+            });
           });
         }});
 

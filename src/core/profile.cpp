@@ -21,6 +21,7 @@ std::string_view phase_name(Phase phase) {
     case Phase::residual: return "residual";
     case Phase::readout: return "readout";
     case Phase::optimizer: return "optimizer";
+    case Phase::communication: return "communication";
     case Phase::other: return "other";
     case Phase::count: break;
   }

@@ -25,7 +25,8 @@ enum class Phase : int {
   residual,     // residual adds and branch scaling
   readout,      // final projection, softmax and cross-entropy
   optimizer,
-  other,  // the rest of the timed region (data, zeroing gradients, bookkeeping)
+  communication,  // collectives between data-parallel ranks (gradients, parameters, statistics)
+  other,          // the rest of the timed region (data, zeroing gradients, bookkeeping)
   count
 };
 

@@ -36,6 +36,10 @@ struct RoutingActs {
   std::vector<int32_t> order, position;  // [R*K], see kernels/routing.h
   std::vector<T> aux_probs;              // [R, M] softmax of the logits, when aux or z loss is on
   std::vector<T> logsumexp;              // [R], when the z-loss is on
+  // The batch's routing sums, [M counts | M router-probability sums | logit squares | logsumexp
+  // squares], over every data-parallel rank's rows (moe_forward), and the rows they cover.
+  std::vector<double> batch_sums;
+  int64_t batch_rows = 0;
 };
 
 template <typename T>

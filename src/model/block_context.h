@@ -7,6 +7,10 @@
 #include "model/config.h"
 #include "model/plan.h"
 
+namespace moet::dist {
+class World;
+}
+
 namespace moet {
 
 template <typename T>
@@ -15,6 +19,8 @@ struct BlockContext {
   const BlockPlan& plan;
   const RopeTable<T>* rope;  // null unless model.pos = rope
   int64_t B;                 // sequences per batch
+  // The data-parallel ranks sharing the batch, for batch-wide routing statistics; null: alone.
+  dist::World* world = nullptr;
   int64_t R() const { return B * config.seq; }
 };
 

@@ -217,7 +217,8 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
     if (pos_embed_) add_positions<T>(h0, pos_embed_.value, B_, c.seq, N, pos_embed_.mult);
   }
 
-  const BlockContext<T> ctx{c, plan_.block, c.pos == PosEncoding::rope ? &rope_ : nullptr, B_};
+  const BlockContext<T> ctx{c, plan_.block, c.pos == PosEncoding::rope ? &rope_ : nullptr, B_,
+                            world_};
   ForwardResult result;
   size_t moe_index = 0;
   for (int64_t l = 0; l < c.L; ++l) {
@@ -279,7 +280,8 @@ void Model<T>::backward(T loss_scale) {
   scope.reset();
   norm_backward(c, final_norm_w_, final_norm_, dh, dfinal_.data(), resid_[c.L].data(), R);
 
-  const BlockContext<T> ctx{c, plan_.block, c.pos == PosEncoding::rope ? &rope_ : nullptr, B_};
+  const BlockContext<T> ctx{c, plan_.block, c.pos == PosEncoding::rope ? &rope_ : nullptr, B_,
+                            world_};
   for (int64_t l = c.L - 1; l >= 0; --l) {
     const BlockActs<T>& a = acts_[size_t(l)];
     ffn_block_backward(ctx, blocks_[l], a.ffn, a.resid_mid.data(), dh, loss_scale, scratch_);

@@ -44,6 +44,11 @@ class Model {
         AttentionKernel attention = AttentionKernel::automatic);
 
   void init(uint64_t seed);
+  // Data parallelism: the ranks that share each batch, every one running this model on its own
+  // rows. The MoE layers then sum their routing statistics over the ranks (a collective in every
+  // forward), so loads, the auxiliary loss and the logged statistics are the whole batch's. Null
+  // (the default): this process alone.
+  void set_world(dist::World* world) { world_ = world; }
   // fp32 by default. bf16 (float models only) runs the large GEMMs in mixed precision
   // (model/precision.h); it allocates the bf16 weight copy, so call it before training.
   void set_precision(Precision precision);
@@ -113,6 +118,7 @@ class Model {
   BackwardScratch<T> scratch_;
   std::vector<RoutingStats> routing_;
   bool backward_ready_ = false;  // a forward whose backward has not run yet
+  dist::World* world_ = nullptr;
 };
 
 }  // namespace moet

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/profile.h"
+#include "dist/world.h"
 #include "kernels/linear.h"
 #include "kernels/parallel.h"
 #include "kernels/routing.h"
@@ -43,6 +44,7 @@ void allocate_moe(FfnActs<T>& a, const ModelConfig& c, int64_t B) {
   r.position.assign(size_t(A), 0);
   if (c.aux_weight > 0 || c.z_weight > 0) r.aux_probs.assign(size_t(R * M), T(0));
   if (c.z_weight > 0) r.logsumexp.assign(size_t(R), T(0));
+  r.batch_sums.assign(size_t(2 * M + 2), 0.0);
   a.x_perm.assign(size_t(A * N), T(0));
   a.exp_pre.assign(size_t(A * c.up_cols(c.Ne)), T(0));
   a.exp_act.assign(size_t(A * c.Ne), T(0));
@@ -105,11 +107,14 @@ template <typename T>
 void route_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const RoutingActs<T>& r,
                     const T* x, const T* dgates, T* dx, T loss_scale, BackwardScratch<T>& s) {
   const ModelConfig& c = ctx.config;
-  const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K, A = R * K;
+  const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K;
   const bool softmax = c.router_score == RouterScore::softmax;
-  // d aux / d p[i, e] = weight * M * f_e / R with f_e the fraction of assignments to e.
+  // d aux / d p[i, e] = weight * M * f_e / R with f_e the fraction of assignments to e over the
+  // whole batch (every rank's rows) and R this rank's rows: each rank's gradient is of the mean
+  // over its own rows, which the trainer scales by 1 / ranks.
+  const int64_t batch_assignments = r.batch_rows * K;
   const auto aux_coef = [&](int64_t e) {
-    return T(c.aux_weight * M * (double(r.offsets[e + 1] - r.offsets[e]) / double(A)) / R);
+    return T(c.aux_weight * M * (r.batch_sums[e] / double(batch_assignments)) / R);
   };
   T* drouter = s.drouter.data();
 #pragma omp parallel for schedule(static) if (worth_parallel(R * M))
@@ -151,6 +156,34 @@ void route_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const 
   }
   linear_backward<T>(dx, w.router.grad, {}, drouter, x, w.router.value, R, N, M, w.router.mult,
                      Accumulate::yes);
+}
+
+// The routing sums of r.batch_sums over this rank's rows, then (data parallel) over every
+// rank's, so that the loads, the auxiliary loss's f and P, the z-loss and the logged statistics
+// are those of the whole batch, as in one process. Sums of counts are exact in double.
+template <typename T>
+void batch_routing_sums(const BlockContext<T>& ctx, RoutingActs<T>& r) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), M = c.M;
+  std::vector<double>& sums = r.batch_sums;
+  for (int64_t e = 0; e < M; ++e) sums[e] = double(r.offsets[e + 1] - r.offsets[e]);
+  double sq = 0;
+  for (const T v : r.logits) sq += double(v) * v;
+  sums[2 * M] = sq;
+  for (int64_t e = 0; e < M && c.aux_weight > 0; ++e) {
+    double P = 0;
+    for (int64_t i = 0; i < R; ++i) P += r.aux_probs[i * M + e];
+    sums[M + e] = P;
+  }
+  double z = 0;
+  for (const T v : r.logsumexp) z += double(v) * v;
+  sums[2 * M + 1] = z;
+  r.batch_rows = R;
+  if (ctx.world && ctx.world->size() > 1) {
+    PhaseScope scope(Phase::communication);
+    ctx.world->allreduce_sum(std::span<double>(sums));
+    r.batch_rows = R * ctx.world->size();
+  }
 }
 
 // Runs fn(e, first_position, rows) for every expert with tokens. With several threads the
@@ -231,29 +264,23 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
   }
 
   PhaseScope scope(Phase::router);
-  stats.tokens = R;
+  batch_routing_sums(ctx, r);
+  const int64_t rows = r.batch_rows;
+  const std::vector<double>& sums = r.batch_sums;
+  stats.tokens = rows;
   stats.counts.resize(size_t(M));
-  for (int64_t e = 0; e < M; ++e) stats.counts[e] = r.offsets[e + 1] - r.offsets[e];
-  double sq = 0;
-  for (const T v : r.logits) sq += double(v) * v;
-  stats.logit_rms = std::sqrt(sq / double(R * M));
+  for (int64_t e = 0; e < M; ++e) stats.counts[e] = int64_t(sums[e]);
+  stats.logit_rms = std::sqrt(sums[2 * M] / double(rows * M));
   stats.aux_loss = 0;
   if (c.aux_weight > 0) {
     // Switch: M * sum_i f_i P_i with f_i the fraction of assignments to expert i.
     double sum = 0;
-    for (int64_t e = 0; e < M; ++e) {
-      double P = 0;
-      for (int64_t i = 0; i < R; ++i) P += r.aux_probs[i * M + e];
-      sum += double(stats.counts[e]) / double(R * K) * (P / R);
-    }
+    for (int64_t e = 0; e < M; ++e)
+      sum += sums[e] / double(rows * K) * (sums[M + e] / double(rows));
     stats.aux_loss = c.aux_weight * M * sum;
   }
   stats.z_loss = 0;
-  if (c.z_weight > 0) {
-    double z = 0;
-    for (const T v : r.logsumexp) z += double(v) * v;
-    stats.z_loss = c.z_weight * z / R;
-  }
+  if (c.z_weight > 0) stats.z_loss = c.z_weight * sums[2 * M + 1] / double(rows);
 }
 
 template <typename T>

@@ -13,33 +13,41 @@ constexpr int64_t kChunk = 1 << 15;
 
 Optimizer::Optimizer(const OptimConfig& config, const std::vector<TensorInfo>& tensors,
                      std::vector<param::TensorHyper> hyper)
-    : config_(config), hyper_(std::move(hyper)) {
+    : Optimizer(config, tensors, std::move(hyper), {0, total_numel(tensors)}) {}
+
+Optimizer::Optimizer(const OptimConfig& config, const std::vector<TensorInfo>& tensors,
+                     std::vector<param::TensorHyper> hyper, FlatRange owned)
+    : config_(config), hyper_(std::move(hyper)), owned_(owned) {
   MOET_CHECK(hyper_.size() == tensors.size());
-  int64_t total = 0;
+  MOET_CHECK(owned.begin >= 0 && owned.begin <= owned.end && owned.end <= total_numel(tensors));
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorInfo& t = tensors[i];
-    total = std::max(total, t.offset + t.numel);
+    const int64_t first = std::max(t.offset, owned.begin);
+    const int64_t last = std::min(t.offset + t.numel, owned.end);
     if (!t.trainable) continue;
-    for (int64_t b = t.offset; b < t.offset + t.numel; b += kChunk)
-      chunks_.push_back({b, std::min(t.offset + t.numel, b + kChunk), int(i)});
+    for (int64_t b = first; b < last; b += kChunk)
+      chunks_.push_back({b, std::min(last, b + kChunk), int(i)});
   }
-  m_.assign(size_t(total), 0.0f);
-  if (config_.is_adam()) v_.assign(size_t(total), 0.0f);
+  m_.assign(size_t(owned.size()), 0.0f);
+  if (config_.is_adam()) v_.assign(size_t(owned.size()), 0.0f);
 }
 
-double Optimizer::grad_norm(const float* grads) const {
+double Optimizer::grad_square_sum(const float* grads) const {
   double sum = 0;
 #pragma omp parallel for reduction(+ : sum) schedule(static)
   for (size_t c = 0; c < chunks_.size(); ++c) {
     // Vector lanes per chunk, then chunks in a fixed order per thread: deterministic.
+    const float* g = grads + (chunks_[c].begin - owned_.begin);
+    const int64_t count = chunks_[c].end - chunks_[c].begin;
     double chunk_sum = 0;
 #pragma omp simd reduction(+ : chunk_sum)
-    for (int64_t i = chunks_[c].begin; i < chunks_[c].end; ++i)
-      chunk_sum += double(grads[i]) * grads[i];
+    for (int64_t i = 0; i < count; ++i) chunk_sum += double(g[i]) * g[i];
     sum += chunk_sum;
   }
-  return std::sqrt(sum);
+  return sum;
 }
+
+double Optimizer::grad_norm(const float* grads) const { return std::sqrt(grad_square_sum(grads)); }
 
 void Optimizer::step(float* params, const float* grads, double lr_factor, double grad_scale) {
   ++steps_;
@@ -54,10 +62,13 @@ void Optimizer::step(float* params, const float* grads, double lr_factor, double
     const Chunk& ch = chunks_[ci];
     const param::TensorHyper& h = hyper_[size_t(ch.tensor)];
     const float lr = float(h.lr * lr_factor), wd = float(h.wd);
-    float* w = params;
-    float* m = m_.data();
+    // The chunk's parameters, gradients and moments, indexed from the chunk's first element.
+    const int64_t local = ch.begin - owned_.begin, count = ch.end - ch.begin;
+    float* w = params + ch.begin;
+    const float* grad = grads + local;
+    float* m = m_.data() + local;
     if (adam) {
-      float* v = v_.data();
+      float* v = v_.data() + local;
       // Bias corrections folded into the step size and epsilon (as PyTorch's Adam does).
       const float step_size = float(h.lr * lr_factor / bias1);
       const float sqrt_bias2 = float(std::sqrt(bias2));
@@ -65,16 +76,16 @@ void Optimizer::step(float* params, const float* grads, double lr_factor, double
       const float decay = decoupled ? 1.0f - lr * wd : 1.0f;
       const float l2 = decoupled ? 0.0f : wd;
 #pragma omp simd
-      for (int64_t i = ch.begin; i < ch.end; ++i) {
-        const float g = gs * grads[i] + l2 * w[i];
+      for (int64_t i = 0; i < count; ++i) {
+        const float g = gs * grad[i] + l2 * w[i];
         m[i] = b1 * m[i] + (1 - b1) * g;
         v[i] = b2 * v[i] + (1 - b2) * g * g;
         w[i] = decay * w[i] - step_size * m[i] / (std::sqrt(v[i]) / sqrt_bias2 + eps);
       }
     } else {
 #pragma omp simd
-      for (int64_t i = ch.begin; i < ch.end; ++i) {
-        const float g = gs * grads[i] + wd * w[i];
+      for (int64_t i = 0; i < count; ++i) {
+        const float g = gs * grad[i] + wd * w[i];
         m[i] = momentum * m[i] + g;
         w[i] -= lr * (momentum > 0 ? m[i] : g);
       }

@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "optim/optimizer.h"
 #include "param/resolve.h"
+#include "train/data_parallel.h"
 #include "train/run_memory.h"
 #include "train/train_config.h"
 
@@ -56,56 +57,74 @@ nlohmann::json BenchResult::to_json() const {
           {"params", params},
           {"active_params", active_params},
           {"phase_seconds", nlohmann::json(phase_seconds)},
-          {"gemm_builds", gemm_builds}};
+          {"gemm_builds", gemm_builds},
+          {"ranks", ranks},
+          {"bytes_sent_per_step", bytes_sent_per_step}};
 }
 
 BenchResult run_benchmark(const std::string& name, const Config& config, int64_t steps,
                           int64_t warmup_steps) {
+  dist::SingleWorld alone;
+  return run_benchmark(name, config, steps, warmup_steps, alone);
+}
+
+BenchResult run_benchmark(const std::string& name, const Config& config, int64_t steps,
+                          int64_t warmup_steps, dist::World& world) {
   const ModelConfig mc = model_config_from(config);
   const TrainConfig tc = train_config_from(config);
   if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
   const RunMemory memory = run_memory(config, RunKind::bench);
   memory.require_fits();
   const param::Parameterization p = param::resolve_parameterization(config);
-  Model<float> model(mc, p.plan, tc.batch, tc.attention);
+  DataParallel ranks(world, total_numel(p.tensors), tc.batch);
+  Model<float> model(mc, p.plan, ranks.rows().count, tc.attention);
   model.set_precision(tc.precision);
+  model.set_world(&world);
   model.init(uint64_t(tc.seed));
-  Optimizer optimizer(optim_config_from(config), p.tensors, p.hyper);
+  Optimizer optimizer(optim_config_from(config), p.tensors, p.hyper, ranks.owned());
 
   // Random tokens: throughput does not depend on the data, only on routing balance, which a
   // fresh router with the bias rule keeps near uniform.
   Rng rng(uint64_t(tc.seed), 17);
-  std::vector<int32_t> inputs(size_t(model.rows())), targets(size_t(model.rows()));
+  const int64_t global_rows = tc.batch * mc.seq, first = ranks.rows().begin * mc.seq;
+  std::vector<int32_t> inputs(static_cast<size_t>(global_rows)), targets(inputs.size());
   const auto step = [&] {
     for (auto& t : inputs) t = int32_t(rng.below(uint64_t(mc.vocab)));
     for (auto& t : targets) t = int32_t(rng.below(uint64_t(mc.vocab)));
     model.zero_grad();
-    model.forward(inputs.data(), targets.data());
-    model.backward();
-    PhaseScope scope(Phase::optimizer);
-    optimizer.step(model.params().data(), model.grads().data(), 1.0);
+    model.forward(inputs.data() + first, targets.data() + first);
+    model.backward(1.0f / float(ranks.ranks()));
+    const float* grads = ranks.reduce_scatter(model.grads());
+    {
+      PhaseScope scope(Phase::optimizer);
+      optimizer.step(model.params().data(), grads, 1.0);
+    }
+    ranks.all_gather(model.params());
   };
   for (int64_t i = 0; i < warmup_steps; ++i) step();
   const int64_t builds_before = gemm_cache_stats().misses;
+  world.reset_traffic();
   profile::set_enabled(true);
   const double start = now_s();
   for (int64_t i = 0; i < steps; ++i) step();
   const double seconds = now_s() - start;
+  const int64_t bytes_sent = world.traffic().total_bytes();
   const auto phase_seconds = profile::seconds();
   profile::set_enabled(false);
 
   BenchResult r;
   r.name = name;
   r.steps = steps;
-  r.tokens_per_step = model.rows();
+  r.tokens_per_step = global_rows;
   r.seconds = seconds;
-  r.tokens_per_s = double(steps * model.rows()) / seconds;
-  r.gflops_per_s = training_flops(mc, steps * model.rows()) / seconds / 1e9;
-  r.peak_gflops_per_s = measure_fp32_peak_gflops();
+  r.tokens_per_s = double(steps * global_rows) / seconds;
+  r.gflops_per_s = training_flops(mc, steps * global_rows) / seconds / 1e9;
+  // Every rank measures at the same time: the peak of all the ranks' threads together.
+  r.peak_gflops_per_s = measure_fp32_peak_gflops() * ranks.ranks();
   r.peak_fraction = r.gflops_per_s / r.peak_gflops_per_s;
   r.precision = precision_name(tc.precision);
   if (tc.precision == Precision::bf16) {
-    r.bf16_peak_gflops_per_s = measure_bf16_dot_peak_gflops();
+    r.bf16_peak_gflops_per_s = measure_bf16_dot_peak_gflops() * ranks.ranks();
     r.bf16_peak_fraction =
         r.bf16_peak_gflops_per_s > 0 ? r.gflops_per_s / r.bf16_peak_gflops_per_s : 0.0;
   }
@@ -119,6 +138,8 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   for (size_t i = 0; i < phase_seconds.size(); ++i)
     r.phase_seconds.emplace_back(phase_name(Phase(i)), phase_seconds[i]);
   r.gemm_builds = gemm_cache_stats().misses - builds_before;
+  r.ranks = ranks.ranks();
+  r.bytes_sent_per_step = steps > 0 ? bytes_sent / steps : 0;
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "dist/world.h"
 
 namespace moet {
 
@@ -43,10 +44,17 @@ struct BenchResult {
   // to `seconds`.
   std::vector<std::pair<std::string, double>> phase_seconds;
   int64_t gemm_builds = 0;  // GEMM primitives built during the timed steps (new shapes)
+  // Data parallel (train/data_parallel.h): ranks sharing each batch, and what rank 0 sent per
+  // timed step as the communicator counts it (dist/world.h, Traffic).
+  int ranks = 1;
+  int64_t bytes_sent_per_step = 0;
   nlohmann::json to_json() const;
 };
 
+// tokens_per_step and tokens_per_s are of the global batch; times are rank 0's.
 BenchResult run_benchmark(const std::string& name, const Config& config, int64_t steps,
                           int64_t warmup_steps);
+BenchResult run_benchmark(const std::string& name, const Config& config, int64_t steps,
+                          int64_t warmup_steps, dist::World& world);
 
 }  // namespace moet

@@ -14,6 +14,7 @@
 #include "core/json_text.h"
 #include "core/timer.h"
 #include "data/dataset.h"
+#include "dist/agree.h"
 #include "model/model.h"
 #include "optim/optimizer.h"
 #include "param/json.h"
@@ -21,6 +22,7 @@
 #include "param/table.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_fields.h"
+#include "train/data_parallel.h"
 #include "train/progress.h"
 #include "train/run_files.h"
 #include "train/run_memory.h"
@@ -55,16 +57,19 @@ Config resume_config(const std::string& run_dir, const std::vector<std::string>&
 
 namespace {
 
+// The mean loss over `batches` global batches; inputs and targets hold one. Each rank runs its
+// rows; the ranks' means are averaged (equal shares).
 double evaluate(Model<float>& model, BatchLoader& loader, int64_t batches,
-                std::vector<int32_t>& inputs, std::vector<int32_t>& targets) {
+                std::vector<int32_t>& inputs, std::vector<int32_t>& targets, DataParallel& ranks) {
   loader.reset();
   batches = std::max<int64_t>(1, std::min(batches, loader.batches_per_pass()));
+  const int64_t first = ranks.rows().begin * model.config().seq;
   double sum = 0;
   for (int64_t b = 0; b < batches; ++b) {
     loader.next(inputs.data(), targets.data());
-    sum += model.forward(inputs.data(), targets.data()).loss;
+    sum += model.forward(inputs.data() + first, targets.data() + first).loss;
   }
-  return sum / double(batches);
+  return ranks.mean(sum / double(batches));
 }
 
 nlohmann::json routing_json(const std::vector<RoutingStats>& stats,
@@ -163,13 +168,15 @@ int64_t state_count(const nlohmann::json& state, const char* key, const std::str
 // The stored result of a run that --resume finds finished (diverged, or done at train.steps):
 // such a run is left exactly as it is.
 std::optional<TrainResult> finished_before(const std::string& dir, const TrainOptions& options,
-                                           const nlohmann::json& stored_status, int64_t steps) {
+                                           const nlohmann::json& stored_status, int64_t steps,
+                                           bool leader) {
   const std::optional<RunStatus> stored = status_of(stored_status);
   if (!options.resume || !(stored == RunStatus::diverged ||
                            (stored == RunStatus::done && status_steps(stored_status) == steps)))
     return std::nullopt;
-  fmt::print(stderr, "{}: already finished ({} at step {}); nothing to do\n", dir, name_of(*stored),
-             status_steps(stored_status));
+  if (leader)
+    fmt::print(stderr, "{}: already finished ({} at step {}); nothing to do\n", dir,
+               name_of(*stored), status_steps(stored_status));
   return stored_result(stored_status);
 }
 
@@ -201,12 +208,13 @@ struct RunSettings {
 enum class CheckpointKind { intermediate, final };
 
 // One run, from its model, optimizer and loaders (fresh or restored from a checkpoint) through
-// the training loop to its final checkpoint and status.json.
+// the training loop to its final checkpoint and status.json. Data parallel, every rank runs it;
+// only the leader (rank 0) prints and writes the run directory.
 class TrainRun {
  public:
   TrainRun(const Config& config, const TrainOptions& options, const RunSettings& settings,
            const std::vector<TensorInfo>& tensors, const param::Parameterization& p,
-           const Checkpoint* checkpoint)
+           const Checkpoint* checkpoint, DataParallel& ranks)
       : config_(config),
         options_(options),
         dir_(options.out_dir),
@@ -217,12 +225,14 @@ class TrainRun {
         p_(p),
         p_json_(to_json(p)),
         data_(open_dataset(settings.data, mc_)),
-        model_(mc_, p.plan, tc_.batch, tc_.attention),
-        optimizer_(oc_, tensors_, p.hyper),
+        ranks_(ranks),
+        model_(mc_, p.plan, ranks.rows().count, tc_.attention),
+        optimizer_(oc_, tensors_, p.hyper, ranks.owned()),
         train_loader_(data_, Split::train, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
         val_loader_(data_, Split::validation, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
         from_checkpoint_(checkpoint != nullptr) {
     model_.set_precision(tc_.precision);
+    model_.set_world(&ranks.world());
     for (const auto& extra : data_.extra_val())
       extra_loaders_.emplace_back(extra.tokens, Split::validation, tc_.batch, mc_.seq,
                                   uint64_t(tc_.seed));
@@ -235,7 +245,8 @@ class TrainRun {
 
   // Prints what is about to run, then writes the run directory's files but the checkpoints.
   void open(const RunMemory& memory) {
-    progress_.emplace(tc_.steps, step_, options_.quiet);
+    progress_.emplace(tc_.steps, step_, options_.quiet || !ranks_.leader());
+    if (!ranks_.leader()) return;
     if (options_.resume && !from_checkpoint_)
       progress_->message(fmt::format("{}: no checkpoint yet; the run starts over", dir_));
     if (!options_.quiet) {
@@ -246,6 +257,10 @@ class TrainRun {
           fmt::format("model: {:.2f}M parameters, {:.2f}M active per token; {} tokens per step",
                       double(total_numel(tensors_)) / 1e6,
                       double(active_numel(mc_, tensors_)) / 1e6, tc_.tokens_per_step(mc_.seq)));
+      if (ranks_.ranks() > 1)
+        progress_->message(fmt::format(
+            "data parallel: {} ranks ({}), {} sequences each; optimizer state sharded (ZeRO-1)",
+            ranks_.ranks(), ranks_.world().describe(), ranks_.rows().count));
     }
     make_dirs(dir_);
     remove_stale_temporaries(dir_);  // of a killed run; its unneeded checkpoints too
@@ -258,7 +273,7 @@ class TrainRun {
 
   // Steps to train.steps, or until the loss diverges or --stop-after.
   RunStatus loop() {
-    StepRunner stepper(model_, optimizer_, p_.hyper, tc_.accum, tc_.steps);
+    StepRunner stepper(model_, optimizer_, p_.hyper, tc_.accum, tc_.steps, ranks_);
     run_start_ = now_s();
     first_step_ = step_;
     while (step_ < tc_.steps) {
@@ -290,15 +305,16 @@ class TrainRun {
     fault_point("train.final");
     result_.status = status;
     result_.steps = step_;
-    write_status(dir_, status, result_.to_json());
+    if (ranks_.leader()) write_status(dir_, status, result_.to_json());
     return result_;
   }
 
  private:
   void restore(const Checkpoint& checkpoint) {
     model_.params() = checkpoint.params;
-    optimizer_.first_moment() = checkpoint.first_moment;
-    if (!checkpoint.second_moment.empty()) optimizer_.second_moment() = checkpoint.second_moment;
+    optimizer_.first_moment() = ranks_.owned_part(checkpoint.first_moment);
+    if (!checkpoint.second_moment.empty())
+      optimizer_.second_moment() = ranks_.owned_part(checkpoint.second_moment);
     optimizer_.set_steps_taken(checkpoint.optimizer_steps);
     step_ = saved_step_ = checkpoint.step;
     const nlohmann::json& s = checkpoint.state;
@@ -355,30 +371,39 @@ class TrainRun {
     result_.train_loss = losses_.interval_loss / double(losses_.interval_steps);
     losses_.interval_loss = 0, losses_.interval_steps = 0;
     if (eval_now) result_.val_loss = validate(line);
-    metrics_->write(line);
+    if (ranks_.leader()) metrics_->write(line);
     result_.tokens_per_s = throughput;
     progress_->update(step_, result_.train_loss, result_.val_loss, throughput, LogLine::print);
   }
 
   // Validation loss on val (returned) and on every extra set, written into the metrics line.
   double validate(nlohmann::json& line) {
-    std::vector<int32_t> in(size_t(model_.rows())), tg(size_t(model_.rows()));
-    const double val = evaluate(model_, val_loader_, tc_.eval_batches, in, tg);
+    const size_t rows = size_t(tc_.batch * mc_.seq);
+    std::vector<int32_t> in(rows), tg(rows);
+    const double val = evaluate(model_, val_loader_, tc_.eval_batches, in, tg, ranks_);
     line["val_loss"] = val;
     for (size_t i = 0; i < extra_loaders_.size(); ++i)
       line["val_" + data_.extra_val()[i].name] =
-          evaluate(model_, extra_loaders_[i], tc_.eval_batches, in, tg);
+          evaluate(model_, extra_loaders_[i], tc_.eval_batches, in, tg, ranks_);
     return val;
   }
 
+  // Every rank takes part (the moments are gathered from the shards); the leader writes.
   void save(CheckpointKind kind) {
+    std::vector<float> first_moment = ranks_.gather(optimizer_.first_moment()), second_moment;
+    if (!optimizer_.second_moment().empty())
+      second_moment = ranks_.gather(optimizer_.second_moment());
+    if (!ranks_.leader()) {
+      saved_step_ = step_;
+      return;
+    }
     Checkpoint c;
     c.step = step_;
     c.config_toml = config_.to_toml();
     c.parameterization = p_json_;
     c.params = model_.params();
-    c.first_moment = optimizer_.first_moment();
-    c.second_moment = optimizer_.second_moment();
+    c.first_moment = std::move(first_moment);
+    c.second_moment = std::move(second_moment);
     c.optimizer_steps = optimizer_.steps_taken();
     c.state = {{"train_loader", train_loader_.state()},
                {"first_loss", losses_.first_loss},
@@ -403,6 +428,7 @@ class TrainRun {
   const param::Parameterization& p_;
   const nlohmann::json p_json_;
   const Dataset data_;
+  DataParallel& ranks_;
   Model<float> model_;
   Optimizer optimizer_;
   BatchLoader train_loader_, val_loader_;
@@ -421,28 +447,45 @@ class TrainRun {
 }  // namespace
 
 TrainResult train(const Config& config, const TrainOptions& options) {
-  const RunSettings settings{model_config_from(config), train_config_from(config),
-                             optim_config_from(config), data_config_from(config)};
-  const TrainConfig& tc = settings.train;
-  if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
-  const RunMemory memory = run_memory(config, options.resume ? RunKind::resume : RunKind::train);
-  memory.require_fits();
-  const std::string& dir = options.out_dir;
+  dist::SingleWorld alone;
+  return train(config, options, alone);
+}
 
+TrainResult train(const Config& config, const TrainOptions& options, dist::World& world) {
+  const std::string& dir = options.out_dir;
+  std::optional<RunSettings> settings;
+  std::optional<RunMemory> memory;
+  std::optional<TrainResult> finished;
+  std::vector<TensorInfo> tensors;
+  std::optional<Checkpoint> checkpoint;
+  std::optional<param::Parameterization> p;
+  std::optional<DataParallel> ranks;
+  std::optional<TrainRun> run;
   // Everything is read and checked before the first file is written: a refused run changes
-  // nothing. A finished run is left exactly as it is.
-  const nlohmann::json stored_status = read_status(dir);
-  if (auto finished = finished_before(dir, options, stored_status, tc.steps)) return *finished;
-  const std::vector<TensorInfo> tensors = model_tensors(settings.model);
-  const std::optional<Checkpoint> checkpoint =
-      starting_point(dir, options, stored_status, tc.steps, tensors);
-  // A resumed run reloads its stored parameterization.
-  const param::Parameterization p = checkpoint
-                                        ? stored_parameterization(*checkpoint, settings.model, dir)
-                                        : param::resolve_parameterization(config);
-  TrainRun run(config, options, settings, tensors, p, checkpoint ? &*checkpoint : nullptr);
-  run.open(memory);
-  return run.finish(run.loop());
+  // nothing. A finished run is left exactly as it is. Data parallel, every rank reads; an error
+  // on any rank stops all of them with one line.
+  dist::all_or_none(world, [&] {
+    settings.emplace(RunSettings{model_config_from(config), train_config_from(config),
+                                 optim_config_from(config), data_config_from(config)});
+    const TrainConfig& tc = settings->train;
+    if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
+    memory.emplace(run_memory(config, options.resume ? RunKind::resume : RunKind::train));
+    memory->require_fits();
+    const nlohmann::json stored_status = read_status(dir);
+    finished = finished_before(dir, options, stored_status, tc.steps, world.rank() == 0);
+    if (finished) return;
+    tensors = model_tensors(settings->model);
+    ranks.emplace(world, total_numel(tensors), tc.batch);
+    checkpoint = starting_point(dir, options, stored_status, tc.steps, tensors);
+    // A resumed run reloads its stored parameterization.
+    p.emplace(checkpoint ? stored_parameterization(*checkpoint, settings->model, dir)
+                         : param::resolve_parameterization(config));
+    run.emplace(config, options, *settings, tensors, *p, checkpoint ? &*checkpoint : nullptr,
+                *ranks);
+  });
+  if (finished) return *finished;
+  dist::all_or_none(world, [&] { run->open(*memory); });
+  return run->finish(run->loop());
 }
 
 }  // namespace moet

@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/exit_code.h"
+#include "dist/world.h"
 #include "train/run_status.h"
 
 namespace moet {
@@ -41,6 +42,11 @@ struct TrainResult {
 };
 
 TrainResult train(const Config& config, const TrainOptions& options);
+// Data parallel over the ranks of world (train/data_parallel.h): every rank calls it with the
+// same config and options; rank 0 alone prints and writes the run directory. Errors that every
+// rank meets while reading (a bad config, a missing checkpoint, a batch the ranks do not divide)
+// are thrown on every rank as dist::AgreedError.
+TrainResult train(const Config& config, const TrainOptions& options, dist::World& world);
 
 // The config a resumed run continues with: the run's own config.toml plus overrides, of which
 // only resumable_train_keys() may differ from the stored run (train_config.h says why).
