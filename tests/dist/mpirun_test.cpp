@@ -17,21 +17,13 @@
 #include <fstream>
 #include <regex>
 
+#include "../support/mpirun_env.h"
 #include "../support/run_binary.h"
 
 namespace moet::dist {
 namespace {
 
 namespace fs = std::filesystem;
-
-// One thread per rank; as root in a container: no cross-memory attach (needs ptrace rights
-// containers often lack) and no binding (the cores are shared with other jobs). No leak check
-// in the ranks of a sanitizer build (./moet.sh sanitize; ignored otherwise): Open MPI leaves
-// its components' allocations at MPI_Finalize and unloads them, so LeakSanitizer reports them
-// from an unknown module, which no suppression can name; address and UB checks stay on.
-const std::vector<std::string> kEnv = {
-    "OMP_NUM_THREADS=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none",
-    "OMPI_MCA_hwloc_base_binding_policy=none", "ASAN_OPTIONS=detect_leaks=0"};
 
 class DistMpirun : public ::testing::Test {
  protected:
@@ -54,7 +46,7 @@ class DistMpirun : public ::testing::Test {
     all.insert(all.end(), args.begin(), args.end());
     const auto start = std::chrono::steady_clock::now();
     testing::ProcessResult r =
-        testing::run_process("/usr/bin/mpirun", all, dir_.string(), 60, 0, kEnv);
+        testing::run_process("/usr/bin/mpirun", all, dir_.string(), 60, 0, testing::kMpirunEnv);
     if (seconds)
       *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <regex>
 
+#include "../support/mpirun_env.h"
 #include "../support/run_binary.h"
 #include "train/safetensors.h"
 #include "train_fixture.h"
@@ -27,10 +28,6 @@ namespace moet {
 namespace {
 
 namespace fs = std::filesystem;
-
-const std::vector<std::string> kMpiEnv = {"OMP_NUM_THREADS=1",
-                                          "OMPI_MCA_btl_vader_single_copy_mechanism=none",
-                                          "OMPI_MCA_hwloc_base_binding_policy=none"};
 
 class DataParallelTest : public testing::TrainFixture {
  protected:
@@ -52,7 +49,7 @@ class DataParallelTest : public testing::TrainFixture {
       if (i) args.push_back(":");
       args.insert(args.end(), contexts[i].begin(), contexts[i].end());
     }
-    return testing::run_process("/usr/bin/mpirun", args, path(""), 60, 0, kMpiEnv);
+    return testing::run_process("/usr/bin/mpirun", args, path(""), 60, 0, testing::kMpirunEnv);
   }
   std::vector<std::string> train_args(const std::string& run, std::vector<std::string> extra = {},
                                       const std::string& binary = MOET_BINARY) {
