@@ -1,6 +1,8 @@
 // moet transfer: from a sweep database to a target model's training config. Prints the global
 // hyperparameters tuned at the base (optimal LR, init std when swept), the resolved per-tensor
-// table at the target shape, and writes a ready `moet train` config.
+// table at the target shape, how far the target lies beyond the ladders along each axis (warned
+// past one doubling), and writes a ready `moet train` config. --target-tokens / --target-batch
+// read the LR off the power law of a tokens (batch) ladder instead of the base's optimum.
 //
 // The written config is the sweep's base trial (every setting the LR was tuned under) with the
 // target's own keys laid over it, except the parameterization (param.*) and optim.lr, which come
