@@ -16,26 +16,34 @@ struct AxisFit {
   OptimumTrend trend;
 };
 
-// The power law along the first ladder of `preset` at `init_std` whose axes are `kind` alone.
+// The power law along the first ladder of `preset` whose axes are `kind` alone, at `init_std`
+// when that ladder swept it, else at the init std the ladder ran (said in the fit's line).
 AxisFit fit_along(const std::vector<Panel>& panels, const std::string& preset, double init_std,
                   sweep::LadderAxis::Kind kind, const std::string& option) {
   const sweep::LadderAxis axis{kind};
   const std::string name = sweep::quantity_name(axis);
+  const Panel* chosen = nullptr;
   for (const Panel& p : panels) {
-    if (p.preset != preset || p.init_std != init_std) continue;
-    if (sweep::parse_ladder_axes(p.axes) != std::vector<sweep::LadderAxis>{axis}) continue;
-    const LadderAnalysis a = analyze_ladder(p.curves, kDefaultDriftTolerance);
-    std::vector<double> scales;
-    for (const ScaleCurve& c : p.curves) scales.push_back(c.scale);
-    AxisFit f{p.ladder, optimum_trend(scales, a.optima, name)};
-    if (!f.trend.fitted)
-      fail("{}: ladder {} of preset {}: {}", option, p.ladder, preset, f.trend.text);
-    return f;
+    if (p.preset != preset || sweep::parse_ladder_axes(p.axes) != std::vector{axis}) continue;
+    if (chosen && chosen->ladder != p.ladder) break;
+    if (!chosen || p.init_std == init_std) chosen = &p;
   }
-  fail("{}: no ladder of preset {} scales {} alone (axes = [\"{}\"]); sweep one to predict the "
-       "LR at another {}",
-       option, preset, name, name,
-       kind == sweep::LadderAxis::Kind::tokens ? "token budget" : "batch");
+  if (!chosen)
+    fail("{}: no ladder of preset {} scales {} alone (axes = [\"{}\"]); sweep one to predict the "
+         "LR at another {}",
+         option, preset, name, name,
+         kind == sweep::LadderAxis::Kind::tokens ? "token budget" : "batch");
+  const LadderAnalysis a = analyze_ladder(chosen->curves, kDefaultDriftTolerance);
+  std::vector<double> scales;
+  for (const ScaleCurve& c : chosen->curves) scales.push_back(c.scale);
+  AxisFit f{chosen->ladder, optimum_trend(scales, a.optima, name)};
+  if (!f.trend.fitted)
+    fail("{}: ladder {} of preset {}: {}", option, chosen->ladder, preset, f.trend.text);
+  if (chosen->init_std != init_std)
+    f.trend.text +=
+        fmt::format(" (at init std {:g}, not the tuned {:g}: the ladder did not run it)",
+                    chosen->init_std, init_std);
+  return f;
 }
 
 std::string band_text(double log2_lr, double half_width) {

@@ -115,6 +115,23 @@ std::vector<std::string> print_reach(const std::vector<analysis::AxisReach>& rea
   return warnings;
 }
 
+// A note when the target trains on another token budget than the base while the sweep has a
+// tokens ladder of the preset whose power law --target-tokens would read instead.
+std::optional<std::string> horizon_hint(const std::vector<analysis::Panel>& panels,
+                                        const std::string& preset, const sweep::RunShape& base_run,
+                                        const sweep::RunShape& target_run) {
+  if (target_run.tokens == base_run.tokens) return std::nullopt;
+  const std::vector<sweep::LadderAxis> tokens_alone = {{sweep::LadderAxis::Kind::tokens}};
+  for (const analysis::Panel& p : panels)
+    if (p.preset == preset && sweep::parse_ladder_axes(p.axes) == tokens_alone)
+      return fmt::format("the target trains on {} tokens ({} the base's) at the base's optimal LR; "
+                         "--target-tokens {} reads the LR off the power law of ladder {} instead",
+                         target_run.tokens,
+                         analysis::scale_label(double(target_run.tokens) / double(base_run.tokens)),
+                         target_run.tokens, p.ladder);
+  return std::nullopt;
+}
+
 // What the sweep tuned, where and how sure: the LR, the init std and the ladder's verdict.
 void print_tuned(const analysis::TunedGlobals& tuned, double lr, const param::AxisValues& base,
                  const std::string& db, const std::string& metric) {
@@ -252,10 +269,12 @@ int run_transfer(const TransferArgs& args) {
   print_tuned(tuned, six_digits(std::exp2(tuned.log2_lr)), base, args.db, args.metric);
   if (lr.predicted) print_predicted(*lr.predicted, lr.lr);
   fmt::print("target {}:\n{}\n", param::shape_text(target_shape), param::format_table(p));
-  const std::vector<std::string> warnings =
-      print_reach(target_reach(panels, tuned.preset, p.base, target_shape, base_run,
-                               sweep::run_shape_of(config)),
-                  tuned.preset);
+  const sweep::RunShape target_run = sweep::run_shape_of(config);
+  const std::vector<std::string> warnings = print_reach(
+      target_reach(panels, tuned.preset, p.base, target_shape, base_run, target_run), tuned.preset);
+  if (!lr.predicted)
+    if (const auto hint = horizon_hint(panels, tuned.preset, base_run, target_run))
+      notes.push_back(*hint);
   for (const auto& n : notes) fmt::print("note: {}\n", n);
   for (const auto& w : warnings) fmt::print("warning: {}\n", w);
   write_target_config(config, tuned, lr, base, warnings, args.db, args.target.path, args.out);

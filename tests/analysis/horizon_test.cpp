@@ -157,6 +157,14 @@ TEST_F(HorizonTest, TransferSaysHowFarBeyondTheLaddersATargetLies) {
   EXPECT_TRUE(has(r.out, "L       x2: no ladder scales L")) << r.out;
   EXPECT_TRUE(has(r.out, "warning: the target differs from the base along L (x2), which no ladder"))
       << r.out;
+  // A longer run without --target-tokens keeps the base's LR and is told where a better one is.
+  r = transfer(db, "[train]\nsteps = 48\n", "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "tokens  x4: within ladder horizon (x1 to x8)")) << r.out;
+  EXPECT_TRUE(has(r.out, "note: the target trains on 3072 tokens (x4 the base's) at the base's "
+                         "optimal LR; --target-tokens 3072 reads the LR off the power law of "
+                         "ladder horizon instead"))
+      << r.out;
   // A target inside the ladders says so and warns of nothing.
   r = transfer(db, "[model]\nN = 32\nNe = 32\n[train]\nbatch = 16\nsteps = 3\n", "");
   ASSERT_EQ(r.exit_code, 0) << r.err;
