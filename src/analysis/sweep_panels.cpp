@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "sweep/run_shape.h"
 
 namespace moet::analysis {
 
@@ -54,6 +55,24 @@ PanelOrder panel_order(const std::vector<sweep::TrialRecord>& trials) {
   return order;
 }
 
+// "N=64 Ne=64", "Ne=8 M=16 K=4 tokens=2048000": a trial's values along a ladder's axes, shape
+// axes in N, Ne, M, K, L order, then the run axes.
+std::string ladder_shape_text(const sweep::TrialRecord& trial,
+                              const std::vector<sweep::LadderAxis>& axes) {
+  std::vector<param::Axis> shape_axes;
+  for (const param::Axis a : param::kAllAxes)
+    for (const sweep::LadderAxis& axis : axes)
+      if (axis.kind == sweep::LadderAxis::Kind::shape && axis.shape == a) shape_axes.push_back(a);
+  std::string out = param::shape_text(trial.shape, shape_axes);
+  if (!sweep::has_run_axis(axes)) return out;
+  const sweep::RunShape run = sweep::run_shape_of(trial.config_toml, trial.key);
+  for (const sweep::LadderAxis& axis : axes)
+    if (axis.kind != sweep::LadderAxis::Kind::shape)
+      out += fmt::format("{}{}={}", out.empty() ? "" : " ", sweep::quantity_name(axis),
+                         axis.kind == sweep::LadderAxis::Kind::tokens ? run.tokens : run.batch);
+  return out;
+}
+
 }  // namespace
 
 std::vector<Panel> build_panels(const std::vector<sweep::TrialRecord>& trials,
@@ -94,12 +113,7 @@ std::vector<Panel> build_panels(const std::vector<sweep::TrialRecord>& trials,
         for (const auto& [scale, by_lr] : grid) {
           ScaleCurve curve;
           curve.scale = scale;
-          std::vector<param::Axis> axes;
-          for (const param::Axis a : param::kAllAxes)
-            if (("," + panel.axes + ",").find("," + std::string(param::axis_name(a)) + ",") !=
-                std::string::npos)
-              axes.push_back(a);
-          curve.shape = param::shape_text(example[scale]->shape, axes);
+          curve.shape = ladder_shape_text(*example[scale], sweep::parse_ladder_axes(panel.axes));
           std::vector<std::vector<std::string>> keys;
           for (const auto& [log2_lr, group] : by_lr) {
             LrPoint point;

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <optional>
 
 #include "analysis/svg_plot.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/json_text.h"
+#include "sweep/ladder_axis.h"
 
 namespace moet::analysis {
 
@@ -295,6 +297,18 @@ std::string verdict_class(const LadderAnalysis& a) {
   return "mixed";
 }
 
+// The power law of the optimum in a run axis's scale, for summary.json.
+nlohmann::json trend_json(const OptimumTrend& t) {
+  nlohmann::json out = {{"fitted", t.fitted}, {"left_out", t.left_out}, {"text", t.text}};
+  if (!t.fitted) return out;
+  out["scales"] = t.scales;
+  out["slope"] = t.fit.slope;
+  out["intercept_log2_lr"] = t.fit.intercept;
+  out["slope_se"] = finite_or_null(t.fit.slope_se);
+  out["residuals_octaves"] = t.fit.residuals;
+  return out;
+}
+
 // A summary entry with the drift's fields added.
 nlohmann::json with_drift(const Drift& d, nlohmann::json entry) {
   entry["drift_octaves"] = finite_or_null(d.octaves);
@@ -329,6 +343,15 @@ std::string plot_stem(const Panel& panel) {
 }
 
 }  // namespace
+
+std::optional<OptimumTrend> run_axis_trend(const Panel& panel, const LadderAnalysis& a) {
+  const std::vector<sweep::LadderAxis> axes = sweep::parse_ladder_axes(panel.axes);
+  if (!sweep::has_run_axis(axes)) return std::nullopt;
+  std::vector<double> scales;
+  for (const ScaleCurve& c : panel.curves) scales.push_back(c.scale);
+  return optimum_trend(scales, a.optima,
+                       axes.size() == 1 ? sweep::quantity_name(axes.front()) : "scale");
+}
 
 std::string panel_title(const Panel& panel) {
   std::string title = panel.preset + " / " + panel.ladder;
@@ -378,7 +401,7 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                         {"seed_optima", seed_optima},
                         {"points", points}});
     }
-    out["panels"].push_back(with_drift(
+    nlohmann::json entry = with_drift(
         a.drift, {{"preset", p.preset},
                   {"ladder", p.ladder},
                   {"axes", p.axes},
@@ -391,7 +414,10 @@ nlohmann::json report_summary(const std::vector<Panel>& panels,
                   {"notes", a.notes},
                   {"unfinished_trials", p.unfinished},
                   {"failed_trials", p.failed},
-                  {"scales", scales}}));
+                  {"scales", scales}});
+    if (const std::optional<OptimumTrend> trend = run_axis_trend(p, a))
+      entry["power_law"] = trend_json(*trend);
+    out["panels"].push_back(entry);
   }
   for (const InitTransfer& t : inits) {
     nlohmann::json scales = nlohmann::json::array();
@@ -493,6 +519,8 @@ std::string panel_section(const sweep::ResultsStore& store, const Panel& p, cons
       html += fmt::format("<li>{} trials not finished yet: rerun the sweep</li>", p.unfinished);
     html += "</ul>\n";
   }
+  if (const std::optional<OptimumTrend> trend = run_axis_trend(p, a))
+    html += "<p class=\"meta\">" + escape_xml(trend->text) + "</p>\n";
   html += "<div class=\"figures\">\n" + lr_plot(p, a, options.metric) +
           scale_plot(p, a, options.metric) + "</div>\n" + optima_table(p, a);
   const std::string stem = plot_stem(p), prefix = panel_title(p) + ": ";
@@ -566,6 +594,8 @@ ReportFiles write_transfer_report(const sweep::ResultsStore& store, const std::s
   for (const Panel& p : panels) {
     analyses.push_back(analyze_ladder(p.curves, options.drift_tolerance));
     files.verdicts.push_back(panel_title(p) + ": " + analyses.back().verdict);
+    if (const std::optional<OptimumTrend> trend = run_axis_trend(p, analyses.back()))
+      files.trends.push_back(panel_title(p) + ": " + trend->text);
   }
   const std::vector<InitTransfer> inits =
       analyze_init_transfer(panels, analyses, options.init_drift_tolerance);

@@ -11,11 +11,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "analysis/init_transfer.h"
 #include "analysis/ladder_transfer.h"
+#include "analysis/power_law.h"
 #include "analysis/sweep_panels.h"
 #include "sweep/results_store.h"
 
@@ -32,7 +34,13 @@ struct ReportFiles {
   // plots/<preset>-<ladder>.{lr,scale}.svg, standalone (+ .init.svg per swept init std)
   std::vector<std::string> svg_paths;
   std::vector<std::string> verdicts;  // "preset / ladder: ..." one per panel, then per init sweep
+  std::vector<std::string> trends;    // "preset / ladder: optimum against tokens: ...": ladders
+                                      // with a run axis (tokens, batch)
 };
+
+// The power law of the optimal LR in the scale of a ladder with a run axis (tokens, batch);
+// nullopt for a shape ladder.
+std::optional<OptimumTrend> run_axis_trend(const Panel& panel, const LadderAnalysis& analysis);
 
 // "sp / width" (plus ", init std 0.01" when init std was swept).
 std::string panel_title(const Panel& panel);

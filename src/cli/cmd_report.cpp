@@ -38,6 +38,7 @@ MOET_COMMAND(
                 analysis::write_transfer_report(store, *out, *options);
             fmt::print("report: {}\nsummary: {}\n", files.html_path, files.json_path);
             for (const auto& v : files.verdicts) fmt::print("  {}\n", v);
+            for (const auto& t : files.trends) fmt::print("  {}\n", t);
             return kExitOk;
           });
         }});

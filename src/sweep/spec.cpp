@@ -17,6 +17,7 @@
 #include "param/preset.h"
 #include "param/regime.h"
 #include "param/resolve.h"
+#include "sweep/run_shape.h"
 #include "train/schema.h"
 #include "train/train_config.h"
 
@@ -230,18 +231,19 @@ PresetSpec read_preset(const toml::table& t, size_t i, const SweepSpec& spec) {
   return p;
 }
 
-// A ladder's axes = ["N", "Ne"]: known axis names, each once.
-std::vector<Axis> read_axes(const toml::table& t, const Where& where) {
+// A ladder's axes = ["N", "Ne"]: known axis names (sweep/ladder_axis.h), each quantity once.
+std::vector<LadderAxis> read_axes(const toml::table& t, const Where& where) {
   const auto* axes = t.get("axes") ? t.get("axes")->as_array() : nullptr;
   if (!axes || axes->empty())
-    where.fail("axes: expected a non-empty array of axis names (N, Ne, M, K, L)");
-  std::vector<Axis> out;
+    where.fail("axes: expected a non-empty array of axis names ({})", ladder_axis_choices());
+  std::vector<LadderAxis> out;
   for (const auto& a : *axes) {
     const auto name = a.value<std::string>();
-    const std::optional<Axis> found = name ? param::axis_named(*name) : std::nullopt;
-    if (!found) where.fail("axes: '{}' is not one of N|Ne|M|K|L", name.value_or("?"));
-    if (std::find(out.begin(), out.end(), *found) != out.end())
-      where.fail("axes: {} appears twice", *name);
+    const std::optional<LadderAxis> found = name ? ladder_axis_named(*name) : std::nullopt;
+    if (!found)
+      where.fail("axes: '{}' is not one of {}", name.value_or("?"), ladder_axis_choices());
+    for (const LadderAxis& other : out)
+      if (same_quantity(other, *found)) where.fail("axes: {} appears twice", quantity_name(*found));
     out.push_back(*found);
   }
   return out;
@@ -317,12 +319,6 @@ std::string number_text(double v) {
   return fmt::format("{:g}", std::round(v * 1e6) / 1e6);
 }
 
-std::string axes_text(const std::vector<Axis>& axes) {
-  std::string out;
-  for (const Axis a : axes) out += (out.empty() ? "" : ",") + std::string(param::axis_name(a));
-  return out;
-}
-
 // Loads `moet train` configs from --set assignments, against the full schema built once.
 struct ConfigLoader {
   std::vector<KeySpec> schema = full_config_schema();
@@ -331,47 +327,92 @@ struct ConfigLoader {
   }
 };
 
-// The base shape times `scale` along the ladder's axes; every product must be a whole size.
-param::AxisValues scaled_shape(const param::AxisValues& base, const std::vector<Axis>& axes,
+// The base shape times `scale` along the ladder's shape axes (divided by it along 1/Ne-style
+// axes); every value must be a whole size.
+param::AxisValues scaled_shape(const param::AxisValues& base, const std::vector<LadderAxis>& axes,
                                double scale, const std::string& place) {
   param::AxisValues shape = base;
-  for (const Axis a : axes) {
-    const double v = double(base[a]) * scale;
+  for (const LadderAxis& axis : axes) {
+    if (axis.kind != LadderAxis::Kind::shape) continue;
+    const Axis a = axis.shape;
+    const double v = axis.exponent < 0 ? double(base[a]) / scale : double(base[a]) * scale;
+    const char* op = axis.exponent < 0 ? "/" : "x";
     if (std::abs(v - std::round(v)) > 1e-9 || std::round(v) < 1)
-      fail("{}: scale {}: {} = {} x {} is not a positive integer", place, number_text(scale),
-           param::axis_name(a), base[a], number_text(scale));
+      fail("{}: scale {}: {} = {} {} {} is not a positive integer", place, number_text(scale),
+           param::axis_name(a), base[a], op, number_text(scale));
     if (v > double(kMaxDimension))
-      fail("{}: scale {}: {} = {} x {} is more than {}", place, number_text(scale),
-           param::axis_name(a), base[a], number_text(scale), kMaxDimension);
+      fail("{}: scale {}: {} = {} {} {} is more than {}", place, number_text(scale),
+           param::axis_name(a), base[a], op, number_text(scale), kMaxDimension);
     shape[a] = int64_t(std::round(v));
   }
   return shape;
+}
+
+// What one scale of a ladder trains besides its shape: the token budget (0: train.steps as
+// configured), train.batch (0: as configured), and what the trial key adds to say so.
+struct RunSize {
+  int64_t tokens = 0;
+  int64_t batch = 0;
+  std::string key_suffix;  // "-t2048000", "-b32": scaled run axes only
+};
+
+// Run axes (sweep/ladder_axis.h) scale the token budget, [budget] tokens or else the base's
+// train.steps x tokens per step, and train.batch at that budget; a ladder without them trains
+// the [budget] as every trial does.
+RunSize run_size(const SweepSpec& spec, const LadderSpec& ladder, const Config& fixed, double scale,
+                 const std::string& place) {
+  RunSize run;
+  run.tokens = spec.tokens;
+  if (!has_run_axis(ladder.axes)) return run;
+  try {
+    if (run.tokens == 0) run.tokens = run_shape_of(fixed).tokens;
+  } catch (const Error& e) {
+    fail("{}: {}", place, e.what());
+  }
+  if (has_kind(ladder.axes, LadderAxis::Kind::tokens)) {
+    run.tokens = std::llround(double(run.tokens) * scale);
+    if (scale != 1) run.key_suffix += fmt::format("-t{}", run.tokens);
+  }
+  if (has_kind(ladder.axes, LadderAxis::Kind::batch)) {
+    const int64_t base_batch = fixed.get_int("train.batch");
+    const double batch = double(base_batch) * scale;
+    if (std::abs(batch - std::round(batch)) > 1e-9 || std::round(batch) < 1 || batch > 1e9)
+      fail("{}: train.batch = {} x {} is not a positive integer", place, base_batch,
+           number_text(scale));
+    run.batch = std::llround(batch);
+    if (scale != 1) run.key_suffix += fmt::format("-b{}", run.batch);
+  }
+  return run;
 }
 
 // One scale of a ladder: the trial config minus its grid values, and its training cost.
 struct ScaleConfig {
   param::AxisValues shape;
   std::vector<std::string> sets;
+  std::string key_suffix;
   double flops = 0;
 };
 
-// `fixed` plus the scaled shape, train.save off unless given and train.steps from the token
-// budget; checked by resolving its parameterization, so a bad scale fails before any trial runs.
+// `fixed` plus the scaled shape and batch, train.save off unless given and train.steps from the
+// token budget; checked by resolving its parameterization, so a bad scale fails before any trial
+// runs.
 ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string>& fixed,
-                         const param::AxisValues& shape, int64_t tokens, const std::string& place) {
-  ScaleConfig at{shape, fixed};
+                         const param::AxisValues& shape, const RunSize& run,
+                         const std::string& place) {
+  ScaleConfig at{shape, fixed, run.key_suffix};
   for (const Axis a : param::kAllAxes)
     at.sets.push_back(fmt::format("model.{}={}", param::axis_name(a), shape[a]));
+  if (run.batch > 0) at.sets.push_back(fmt::format("train.batch={}", run.batch));
   Config config = load({});
   try {
     config = load(at.sets);
     if (!config.is_given("train.save")) at.sets.push_back("train.save=false");
-    if (tokens > 0) {
+    if (run.tokens > 0) {
       const int64_t per_step =
           train_config_from(config).tokens_per_step(config.get_int("model.seq"));
-      const int64_t steps = (tokens + per_step / 2) / per_step;
+      const int64_t steps = (run.tokens + per_step / 2) / per_step;
       if (steps < 1)
-        fail("[budget] tokens = {} is less than one step ({} tokens)", tokens, per_step);
+        fail("[budget] tokens = {} is less than one step ({} tokens)", run.tokens, per_step);
       at.sets.push_back(fmt::format("train.steps={}", steps));
     }
     config = load(at.sets);
@@ -405,12 +446,13 @@ TrialGrid trial_grid(const SweepSpec& spec, const PresetSpec& preset, const Ladd
   return grid;
 }
 
-// "sp-N64-Ne64-M8-K2-L2-lr-7-s1-<config hash>": readable, and unique through the hash.
-std::string trial_key(const Trial& trial, bool init_swept) {
+// "sp-N64-Ne64-M8-K2-L2-lr-7-s1-<config hash>": readable, and unique through the hash;
+// run_suffix ("-t2048000") names a scaled token budget or batch.
+std::string trial_key(const Trial& trial, bool init_swept, const std::string& run_suffix) {
   const param::AxisValues& shape = trial.shape;
-  return fmt::format("{}-N{}-Ne{}-M{}-K{}-L{}-lr{}{}-s{}-{}", preset_stem(trial.preset),
+  return fmt::format("{}-N{}-Ne{}-M{}-K{}-L{}{}-lr{}{}-s{}-{}", preset_stem(trial.preset),
                      shape[Axis::N], shape[Axis::Ne], shape[Axis::M], shape[Axis::K],
-                     shape[Axis::L], number_text(std::log2(trial.lr)),
+                     shape[Axis::L], run_suffix, number_text(std::log2(trial.lr)),
                      init_swept ? "-std" + number_text(trial.init_std) : std::string(), trial.seed,
                      fnv1a_hex(trial.config_toml).substr(0, 8));
 }
@@ -441,12 +483,38 @@ void add_trials(const ConfigLoader& load, const std::string& preset, const Scale
           continue;
         }
         trial.points.push_back(point);
-        trial.key = trial_key(trial, grid.init_swept);
+        trial.key = trial_key(trial, grid.init_swept, at.key_suffix);
         by_config.emplace(trial.config_toml, out.trials.size());
         trial.index = int64_t(out.trials.size());
         out.trials.push_back(std::move(trial));
       }
     }
+  }
+}
+
+// The param.regime a preset with regime rules needs at every scale, the base included (where no
+// axis differs, so it cannot be inferred there): taken from the ladder's largest step, its shape
+// axes alone; "" when the preset has none or the spec sets one. A ladder that scales no width
+// (tokens, batch, L) must be given one: its run axes never choose a regime.
+std::string ladder_regime(const PresetSpec& preset, const LadderSpec& ladder,
+                          const Config& fixed_config, const param::AxisValues& base,
+                          const param::AxisValues& largest, const std::string& place) {
+  param::Preset loaded;
+  try {
+    loaded = param::load_preset(preset.name);
+  } catch (const Error& e) {
+    fail("{}: param.preset: {}", place, e.what());
+  }
+  if (loaded.regimes.empty() || fixed_config.get_string("param.regime") != "auto") return "";
+  if (has_run_axis(ladder.axes) && param::differing_axes(base, largest).empty())
+    fail("{}: param.regime = auto: ladder axes {} change no width, so they imply no regime of "
+         "preset {}; set param.regime = I|II|III in [preset.config] or [ladder.config]",
+         place, ladder_axes_text(ladder.axes), loaded.name);
+  try {
+    std::vector<std::string> warnings;
+    return param::choose_regime("auto", loaded.name, base, largest, warnings);
+  } catch (const Error& e) {
+    fail("{}: {}", place, e.what());
   }
 }
 
@@ -500,30 +568,18 @@ Expansion expand_sweep(const SweepSpec& spec) {
         return scaled_shape(base, ladder.axes, scale, place);
       };
 
-      // A preset with regime rules needs a regime at every scale, the base included (where no
-      // axis differs, so it cannot be inferred there): take it from the ladder's largest step.
-      param::Preset loaded;
-      try {
-        loaded = param::load_preset(preset.name);
-      } catch (const Error& e) {
-        fail("{}: param.preset: {}", place, e.what());
-      }
-      const param::AxisValues largest = scaled(ladder.scales.back());
-      try {
-        if (!loaded.regimes.empty() && fixed_config.get_string("param.regime") == "auto") {
-          std::vector<std::string> warnings;
-          fixed.push_back("param.regime=" +
-                          param::choose_regime("auto", loaded.name, base, largest, warnings));
-        }
-      } catch (const Error& e) {
-        fail("{}: {}", place, e.what());
-      }
+      if (const std::string regime = ladder_regime(preset, ladder, fixed_config, base,
+                                                   scaled(ladder.scales.back()), place);
+          !regime.empty())
+        fixed.push_back("param.regime=" + regime);
 
       const TrialGrid grid = trial_grid(spec, preset, ladder, fixed_config);
       for (const double scale : ladder.scales) {
         const std::string at_place = fmt::format("{}, scale {}", place, number_text(scale));
-        const ScaleConfig at = scale_config(load, fixed, scaled(scale), spec.tokens, at_place);
-        const LadderPoint point{ladder.name, axes_text(ladder.axes), scale};
+        const ScaleConfig at =
+            scale_config(load, fixed, scaled(scale),
+                         run_size(spec, ladder, fixed_config, scale, at_place), at_place);
+        const LadderPoint point{ladder.name, ladder_axes_text(ladder.axes), scale};
         add_trials(load, preset.name, at, grid, point, by_config, out);
       }
     }

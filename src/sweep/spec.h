@@ -6,6 +6,8 @@
 //   [grid]   lr_log2 = { from = -10, to = -4, step = 1 }   (or lr = [...]), init_std, seeds
 //   [[preset]] name = "sp"       optional lr_log2 / lr / init_std and [preset.config] per preset
 //   [[ladder]] name = "width", axes = ["N", "Ne"], scales = [1, 2, 4]   optional [ladder.config]
+//              axes may also be "1/Ne" (shrinks as the scale grows), "tokens" or "batch"
+//              (sweep/ladder_axis.h)
 //
 // expand_sweep turns it into trials: every preset x ladder x scale x init_std x LR x seed, each
 // a complete `moet train` config with param.base.* pinned to the base shape so every scale
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "param/axes.h"
+#include "sweep/ladder_axis.h"
 
 namespace moet::sweep {
 
@@ -31,7 +34,7 @@ struct PresetSpec {
 
 struct LadderSpec {
   std::string name;
-  std::vector<param::Axis> axes;  // multiplied together by each scale
+  std::vector<LadderAxis> axes;   // multiplied (1/Ne: divided) together by each scale
   std::vector<double> scales;     // multipliers of the base's values along the axes
   std::vector<int64_t> seeds;     // replaces [grid] seeds on this ladder when not empty
   std::vector<std::string> sets;  // [ladder.config] as key=value
@@ -56,7 +59,7 @@ SweepSpec load_sweep_spec(const std::string& path);
 
 struct LadderPoint {
   std::string ladder;
-  std::string axes;  // "N,Ne"
+  std::string axes;  // "N,Ne" (ladder_axes_text)
   double scale = 1;
 };
 

@@ -84,7 +84,9 @@ TEST(CoordLadder, AnAxisNameMeansWhatItMeansInASweep) {
             name + "\"]\nscales = [1, 2]\n",
         "spec.toml");
     ASSERT_EQ(spec.ladders.size(), 1u);
-    EXPECT_EQ(parse_coord_axes({name}), spec.ladders[0].axes) << "axis " << name;
+    const std::vector<sweep::LadderAxis> grown = {{sweep::LadderAxis::Kind::shape, axis, 1}};
+    EXPECT_EQ(spec.ladders[0].axes, grown) << "axis " << name;
+    EXPECT_EQ(parse_coord_axes({name}), sweep::shape_axes_of(grown)) << "axis " << name;
     EXPECT_EQ(parse_coord_axes({name}), std::vector<Axis>{axis}) << "axis " << name;
   }
   for (const std::string& regime : param::regime_names()) {
