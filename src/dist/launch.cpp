@@ -9,6 +9,11 @@ namespace moet::dist {
 
 namespace {
 
+// Every variable detect_launch reads.
+constexpr std::string_view kLaunchVariables[] = {
+    "OMPI_COMM_WORLD_SIZE", "PMIX_RANK",           "PMI_RANK", "PMI_SIZE",
+    "SLURM_STEP_ID",        "SLURM_STEP_NUM_TASKS"};
+
 bool is_set(const EnvLookup& env, const char* name) {
   const char* value = env(name);
   return value && *value;
@@ -28,6 +33,13 @@ Launch detect_launch(const EnvLookup& env) {
            escaped_excerpt(tasks));
   }
   return {};
+}
+
+bool is_launch_variable(std::string_view env_entry) {
+  const std::string_view name = env_entry.substr(0, env_entry.find('='));
+  for (const std::string_view v : kLaunchVariables)
+    if (name == v) return true;
+  return false;
 }
 
 Launch detect_launch() {

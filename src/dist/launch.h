@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "dist/world.h"
 
@@ -30,6 +31,11 @@ using EnvLookup = std::function<const char*(const char*)>;  // getenv-like: null
 // Throws Error (one line) for srun tasks without a PMI plugin.
 Launch detect_launch(const EnvLookup& env);
 Launch detect_launch();  // from this process's environment
+
+// Whether a "NAME=value" environment entry is one detect_launch reads. A process that starts
+// a one-process child (a sweep's trial) removes these from the child's environment: the child
+// inherits the launcher's variables but is not one of its ranks.
+bool is_launch_variable(std::string_view env_entry);
 
 // The world of this process: MpiWorld (MPI_Init here; at most one per process) under a
 // launcher, SingleWorld otherwise.

@@ -21,6 +21,7 @@
 #include "core/fault.h"
 #include "core/files.h"
 #include "core/timer.h"
+#include "dist/launch.h"
 #include "train/schema.h"
 
 extern char** environ;
@@ -82,10 +83,13 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
   for (auto& a : argv_text) argv.push_back(a.data());
   argv.push_back(nullptr);
   // The trial's OpenMP (and oneDNN's) thread count, also for anything read before the config.
-  // A fault-injection plan (MOET_FAULT) is aimed at the sweep itself, not at its trials.
+  // A fault-injection plan (MOET_FAULT) is aimed at the sweep itself, not at its trials. A
+  // sweep started by mpirun or srun shares trials out over its ranks, but each trial is one
+  // process: without the launcher's variables it does not take itself for an MPI rank.
   std::vector<std::string> env_text;
   for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0 && std::strncmp(*e, "MOET_FAULT=", 11) != 0)
+    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0 && std::strncmp(*e, "MOET_FAULT=", 11) != 0 &&
+        !dist::is_launch_variable(*e))
       env_text.push_back(*e);
   env_text.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
   std::vector<char*> envp;
