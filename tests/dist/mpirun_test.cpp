@@ -113,6 +113,19 @@ TEST_F(DistMpirun, EveryCollectiveGivesTheLocalReferenceAndCountsItsBytesAtFourR
   expect_collectives_pass(ranks(4, "collectives"), 4);
 }
 
+// Groups by rank parity (two of two at R = 4; {0, 2} and {1} at R = 3) and groups of one: each
+// group's collectives reach exactly its members, in world order, and count their own traffic.
+TEST_F(DistMpirun, SplitGroupsRunCollectivesAmongTheirMembersOnly) {
+  for (const int np : {4, 3}) {
+    const auto r = ranks(np, "split");
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    for (int rank = 0; rank < np; ++rank)
+      EXPECT_NE(r.out.find(fmt::format("rank {}: split passed", rank)), std::string::npos)
+          << "np " << np << "\n"
+          << r.out << r.err;
+  }
+}
+
 TEST_F(DistMpirun, DifferentConfigsStopEveryRankWithOneLine) {
   double seconds = 0;
   const auto r = ranks(2, "mismatch", &seconds);
