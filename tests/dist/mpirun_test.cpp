@@ -12,28 +12,21 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 
-#include "../support/run_binary.h"
+#include "../support/mpirun.h"
 
 namespace moet::dist {
 namespace {
 
 namespace fs = std::filesystem;
 
-// One thread per rank; as root in a container: no cross-memory attach (needs ptrace rights
-// containers often lack) and no binding (the cores are shared with other jobs).
-const std::vector<std::string> kEnv = {"OMP_NUM_THREADS=1",
-                                       "OMPI_MCA_btl_vader_single_copy_mechanism=none",
-                                       "OMPI_MCA_hwloc_base_binding_policy=none"};
-
 class DistMpirun : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists("/usr/bin/mpirun"))
+    if (!testing::have_mpirun())
       GTEST_SKIP() << "needs Debian's openmpi-bin (./moet.sh test installs it)";
     dir_ = fs::temp_directory_path() /
            fmt::format("moet_dist_{}_{}", ::getpid(),
@@ -47,14 +40,7 @@ class DistMpirun : public ::testing::Test {
 
   // mpirun with these arguments after the common ones; seconds is how long it took.
   testing::ProcessResult mpirun(const std::vector<std::string>& args, double* seconds = nullptr) {
-    std::vector<std::string> all = {"--allow-run-as-root", "--oversubscribe"};
-    all.insert(all.end(), args.begin(), args.end());
-    const auto start = std::chrono::steady_clock::now();
-    testing::ProcessResult r =
-        testing::run_process("/usr/bin/mpirun", all, dir_.string(), 60, 0, kEnv);
-    if (seconds)
-      *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return r;
+    return testing::mpirun(args, dir_.string(), seconds);
   }
   testing::ProcessResult ranks(int np, const std::string& scenario, double* seconds = nullptr) {
     return mpirun({"-np", std::to_string(np), DIST_RANKS_BINARY, scenario}, seconds);
