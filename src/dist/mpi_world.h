@@ -1,10 +1,14 @@
-// MpiWorld: the World of the ranks an MPI launcher started (MPI_COMM_WORLD).
+// MpiWorld: the World of the ranks an MPI launcher started (MPI_COMM_WORLD), or of a group of
+// them split off it (split(): a communicator of MPI_Comm_split).
 //
 // Construction calls MPI_Init_thread (MPI_THREAD_FUNNELED: OpenMP threads compute, only the
 // thread that made the world calls MPI) and sets MPI_ERRORS_RETURN, so a failed MPI call becomes
 // an Error with one line instead of MPI's default abort; destruction calls MPI_Finalize. At most
-// one per process: MPI cannot be initialised twice.
+// one per process: MPI cannot be initialised twice. A split-off world frees its communicator
+// instead, and its abort still ends every rank of the launch.
 #pragma once
+
+#include <mpi.h>
 
 #include <string>
 #include <string_view>
@@ -35,10 +39,15 @@ class MpiWorld final : public World {
                        std::span<std::byte> recv, std::span<const int64_t> recv_bytes) override;
   void do_broadcast(std::span<std::byte> data, int root) override;
   void do_barrier() override;
+  std::unique_ptr<World> do_split(int color) override;
   void do_abort(int exit_code) override;
 
  private:
+  MpiWorld(MPI_Comm comm, std::string source);  // a split-off group; takes ownership of comm
+
   std::string source_;
+  MPI_Comm comm_ = MPI_COMM_WORLD;
+  bool owns_mpi_ = false;  // the world of the launch: MPI_Finalize on destruction
   int rank_ = 0, size_ = 1;
 };
 

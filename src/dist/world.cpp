@@ -98,6 +98,11 @@ void World::barrier() {
   do_barrier();
 }
 
+std::unique_ptr<World> World::split(int color) {
+  MOET_CHECK(color >= 0);
+  return do_split(color);
+}
+
 void World::abort(int exit_code) {
   std::fflush(nullptr);
   do_abort(exit_code);

@@ -16,6 +16,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -83,6 +84,12 @@ class World {
     broadcast_bytes(std::as_writable_bytes(data), root);
   }
   void barrier();
+  // The ranks that pass the same color (>= 0) form a world of their own, ranked in this world's
+  // order (MPI_Comm_split): expert parallelism exchanges tokens within a group of E ranks and
+  // reduces expert gradients over the D ranks holding the same experts. Every rank must call it.
+  // The new world counts its own traffic (the split itself is not counted) and must be destroyed
+  // before this one.
+  std::unique_ptr<World> split(int color);
 
   const Traffic& traffic() const { return traffic_; }
   void reset_traffic() { traffic_ = {}; }
@@ -99,6 +106,7 @@ class World {
                                std::span<std::byte> recv, std::span<const int64_t> recv_bytes) = 0;
   virtual void do_broadcast(std::span<std::byte> data, int root) = 0;
   virtual void do_barrier() = 0;
+  virtual std::unique_ptr<World> do_split(int color) = 0;
   virtual void do_abort(int exit_code) = 0;  // returns only if it could not end the world
 
  private:
@@ -130,6 +138,7 @@ class SingleWorld final : public World {
                        std::span<std::byte> recv, std::span<const int64_t> recv_bytes) override;
   void do_broadcast(std::span<std::byte>, int) override {}
   void do_barrier() override {}
+  std::unique_ptr<World> do_split(int) override { return std::make_unique<SingleWorld>(); }
   void do_abort(int) override {}
 };
 

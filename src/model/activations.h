@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/attention_kernel.h"
+#include "model/expert_dispatch.h"
 #include "model/norm_layer.h"
 
 namespace moet {
@@ -36,10 +37,10 @@ struct RoutingActs {
   std::vector<int32_t> order, position;  // [R*K], see kernels/routing.h
   std::vector<T> aux_probs;              // [R, M] softmax of the logits, when aux or z loss is on
   std::vector<T> logsumexp;              // [R], when the z-loss is on
-  // The batch's routing sums, [M counts | M router-probability sums | logit squares | logsumexp
-  // squares], over every data-parallel rank's rows (moe_forward), and the rows they cover.
-  std::vector<double> batch_sums;
-  int64_t batch_rows = 0;
+  // Sums over the token group's rows (this process's alone without one), the statistics and
+  // the auxiliary loss's load fractions are formed from: [M] assignments per expert, [M] aux
+  // probabilities per expert, then the sums of logit^2 and logsumexp^2, then the rows.
+  std::vector<double> totals;
 };
 
 template <typename T>
@@ -49,6 +50,10 @@ struct FfnActs {
   RoutingActs<T> routing;
   std::vector<T> x_perm;                     // [R*K, N]: normalised inputs grouped by expert
   std::vector<T> exp_pre, exp_act, exp_out;  // [R*K, up_cols], [R*K, Ne], [R*K, N]
+  // Expert parallelism: the routes of the layer's rows, and the rows the local experts received
+  // (their inputs, expert-major); exp_pre and exp_act then hold the local experts' rows too.
+  ExpertRoutes routes;
+  std::vector<T> expert_in;
 };
 
 template <typename T>

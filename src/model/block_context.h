@@ -5,11 +5,8 @@
 
 #include "kernels/rope.h"
 #include "model/config.h"
+#include "model/expert_dispatch.h"
 #include "model/plan.h"
-
-namespace moet::dist {
-class World;
-}
 
 namespace moet {
 
@@ -19,8 +16,11 @@ struct BlockContext {
   const BlockPlan& plan;
   const RopeTable<T>* rope;  // null unless model.pos = rope
   int64_t B;                 // sequences per batch
-  // The data-parallel ranks sharing the batch, for batch-wide routing statistics; null: alone.
-  dist::World* world = nullptr;
+  // Expert parallelism (parallel_groups.h): the traffic to the ranks holding the other experts,
+  // null when this process holds them all; the ranks whose tokens the routing statistics sum
+  // over, null for this process's alone.
+  ExpertDispatch<T>* experts = nullptr;
+  dist::World* tokens = nullptr;
   int64_t R() const { return B * config.seq; }
 };
 

@@ -37,6 +37,9 @@ void init_parameters(const std::vector<TensorInfo>& tensors, const ModelPlan& pl
         Rng rng(seed, i);
         // Tied: draw one expert's slice, then copy it to the others.
         const int64_t drawn = p.tied_across_experts ? t.numel / t.experts : t.numel;
+        // A slice of the experts (expert parallelism) takes the whole tensor's draws for them.
+        if (!p.tied_across_experts && t.first_expert > 0)
+          for (int64_t j = 0; j < t.first_expert * (t.numel / t.experts); ++j) rng.normal();
         for (int64_t j = 0; j < drawn; ++j) w[j] = T(p.init_std * rng.normal());
         for (int64_t j = drawn; j < t.numel; ++j) w[j] = w[j % drawn];
         break;

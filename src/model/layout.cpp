@@ -13,13 +13,15 @@ class Builder {
  public:
   // Returns the tensor's index.
   int add(const std::string& name, Role role, std::vector<int64_t> shape, int64_t layer,
-          int64_t experts = 0) {
+          int64_t experts = 0, int64_t first_expert = 0, int64_t all_experts = 0) {
     TensorInfo t;
     t.name = name;
     t.role = role;
     t.shape = std::move(shape);
     t.layer = layer;
     t.experts = experts;
+    t.first_expert = first_expert;
+    t.all_experts = all_experts > 0 ? all_experts : experts;
     CheckedSize numel = 1;
     for (const int64_t d : t.shape) numel *= d;
     const CheckedSize end = numel + next_offset_;
@@ -72,15 +74,21 @@ void add_attention(Builder& b, const ModelConfig& c, const std::string& p, int64
   }
 }
 
-void add_moe(Builder& b, const ModelConfig& c, const std::string& p, int64_t l, BlockIndex& i) {
+void add_moe(Builder& b, const ModelConfig& c, const ExpertShard& shard, const std::string& p,
+             int64_t l, BlockIndex& i) {
   i.router = b.add(p + ".moe.router", Role::router, {c.N, c.M}, l);
   i.route_bias = b.add(p + ".moe.route_bias", Role::route_bias, {c.M}, l);
   MlpIndex& e = i.experts;
-  e.up = b.add(p + ".moe.expert_up", Role::expert_up, {c.M, c.N, c.up_cols(c.Ne)}, l, c.M);
-  e.down = b.add(p + ".moe.expert_down", Role::expert_down, {c.M, c.Ne, c.N}, l, c.M);
+  const int64_t held = shard.experts_held(c.M), first = shard.first_expert(c.M);
+  const auto add_experts = [&](const std::string& name, Role role, std::vector<int64_t> shape) {
+    shape.insert(shape.begin(), held);
+    return b.add(p + name, role, std::move(shape), l, held, first, c.M);
+  };
+  e.up = add_experts(".moe.expert_up", Role::expert_up, {c.N, c.up_cols(c.Ne)});
+  e.down = add_experts(".moe.expert_down", Role::expert_down, {c.Ne, c.N});
   if (c.linear_bias) {
-    e.up_bias = b.add(p + ".moe.expert_up_bias", Role::bias, {c.M, c.up_cols(c.Ne)}, l, c.M);
-    e.down_bias = b.add(p + ".moe.expert_down_bias", Role::bias, {c.M, c.N}, l, c.M);
+    e.up_bias = add_experts(".moe.expert_up_bias", Role::bias, {c.up_cols(c.Ne)});
+    e.down_bias = add_experts(".moe.expert_down_bias", Role::bias, {c.N});
   }
   if (c.shared_experts > 0) {
     const int64_t S = c.shared_experts, Ns = c.shared_width();
@@ -106,7 +114,8 @@ void add_dense_ffn(Builder& b, const ModelConfig& c, const std::string& p, int64
 
 }  // namespace
 
-ModelLayout model_layout(const ModelConfig& c) {
+ModelLayout model_layout(const ModelConfig& c, const ExpertShard& shard) {
+  if (c.has_moe()) validate_expert_shard(shard, c.M);
   Builder b;
   ModelLayout layout;
   layout.embed = b.add("embed", Role::embed, {c.vocab, c.N}, -1);
@@ -119,7 +128,7 @@ ModelLayout model_layout(const ModelConfig& c) {
     add_attention(b, c, p, l, i);
     i.ln2 = add_norm(b, c, p + ".ln2", l);
     if (c.is_moe_block(l))
-      add_moe(b, c, p, l, i);
+      add_moe(b, c, shard, p, l, i);
     else
       add_dense_ffn(b, c, p, l, i.ffn);
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/expert_shard.h"
 #include "model/roles.h"
 
 namespace moet {
@@ -22,7 +23,11 @@ struct TensorInfo {
   std::vector<int64_t> shape;
   int64_t layer = -1;   // block index, -1 for embeddings and the final norm
   int64_t experts = 0;  // size of the leading expert axis (M, or shared count), else 0
-  int64_t fan_in = 0;   // inputs summed per output (matrices: rows of one [in, out] slice)
+  // Routed experts under expert parallelism hold experts [first_expert, first_expert + experts)
+  // of the whole tensor's all_experts (= M); every other tensor is whole (first 0, all = experts).
+  int64_t first_expert = 0;
+  int64_t all_experts = 0;
+  int64_t fan_in = 0;  // inputs summed per output (matrices: rows of one [in, out] slice)
   int64_t fan_out = 0;
   int64_t offset = 0;  // into the flat parameter buffer
   int64_t numel = 0;
@@ -58,7 +63,9 @@ struct ModelLayout {
   std::vector<BlockIndex> blocks;  // one per block, in block order
 };
 
-ModelLayout model_layout(const ModelConfig& config);
+// shard: the routed experts this process holds (expert_shard.h); the default holds them all.
+// Throws Error when the shard does not divide model.M.
+ModelLayout model_layout(const ModelConfig& config, const ExpertShard& shard = {});
 // model_layout(config).tensors.
 std::vector<TensorInfo> model_tensors(const ModelConfig& config);
 int64_t total_numel(const std::vector<TensorInfo>& tensors);

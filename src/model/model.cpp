@@ -42,12 +42,13 @@ MlpWeights<T> Model<T>::mlp_weights(const MlpIndex& index, int64_t hidden) {
 
 template <typename T>
 Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
-                AttentionKernel attention)
+                AttentionKernel attention, ParallelGroups groups)
     : config_(config),
       plan_(plan),
-      layout_(model_layout(config)),
+      layout_(model_layout(config, expert_shard(groups))),
       B_(batch),
-      attention_(resolve_attention_kernel(attention, config.seq)) {
+      attention_(resolve_attention_kernel(attention, config.seq)),
+      groups_(groups) {
   validate(config_);
   validate_plan(layout_.tensors, plan_);
   if (B_ <= 0) fail("batch size must be positive (got {})", B_);
@@ -85,6 +86,9 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
     blocks_.push_back(w);
   }
   if (c.pos == PosEncoding::rope) rope_ = make_rope_table<T>(c.seq, c.d_head, c.rope_base);
+  if (!groups_.tokens) groups_.tokens = groups_.experts;
+  if (c.has_moe() && expert_shard(groups_).ranks > 1)
+    experts_ = std::make_unique<ExpertDispatch<T>>(*groups_.experts, c.M, c.N);
 
   const int64_t R = rows(), N = c.N;
   inputs_.assign(size_t(R), 0);
@@ -188,6 +192,12 @@ T Model<T>::readout_mult() const {
 }
 
 template <typename T>
+BlockContext<T> Model<T>::block_context() {
+  return {config_, plan_.block,    config_.pos == PosEncoding::rope ? &rope_ : nullptr,
+          B_,      experts_.get(), groups_.tokens};
+}
+
+template <typename T>
 ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   const ModelConfig& c = config_;
   const int64_t R = rows(), N = c.N, V = c.vocab;
@@ -217,8 +227,7 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
     if (pos_embed_) add_positions<T>(h0, pos_embed_.value, B_, c.seq, N, pos_embed_.mult);
   }
 
-  const BlockContext<T> ctx{c, plan_.block, c.pos == PosEncoding::rope ? &rope_ : nullptr, B_,
-                            world_};
+  const BlockContext<T> ctx = block_context();
   ForwardResult result;
   size_t moe_index = 0;
   for (int64_t l = 0; l < c.L; ++l) {
@@ -280,8 +289,7 @@ void Model<T>::backward(T loss_scale) {
   scope.reset();
   norm_backward(c, final_norm_w_, final_norm_, dh, dfinal_.data(), resid_[c.L].data(), R);
 
-  const BlockContext<T> ctx{c, plan_.block, c.pos == PosEncoding::rope ? &rope_ : nullptr, B_,
-                            world_};
+  const BlockContext<T> ctx = block_context();
   for (int64_t l = c.L - 1; l >= 0; --l) {
     const BlockActs<T>& a = acts_[size_t(l)];
     ffn_block_backward(ctx, blocks_[l], a.ffn, a.resid_mid.data(), dh, loss_scale, scratch_);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "kernels/flags.h"
@@ -20,8 +21,10 @@
 #include "model/activations.h"
 #include "model/attention_kernel.h"
 #include "model/config.h"
+#include "model/expert_dispatch.h"
 #include "model/layout.h"
 #include "model/moe_layer.h"
+#include "model/parallel_groups.h"
 #include "model/plan.h"
 #include "model/precision.h"
 #include "model/weights.h"
@@ -40,20 +43,22 @@ class Model {
  public:
   // Throws Error when the plan does not fit the config. attention picks the attention kernel
   // (train.attention; automatic chooses by model.seq), which decides what the model keeps.
+  // groups (parallel_groups.h): the ranks this model shares its tokens and experts with; under
+  // expert parallelism the model holds only its group rank's experts (layout(), first_expert),
+  // and every rank must run forward and backward in step, as they exchange rows. The plan is the
+  // whole model's (the tensor list is the same). The groups must outlive the model.
   Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
-        AttentionKernel attention = AttentionKernel::automatic);
+        AttentionKernel attention = AttentionKernel::automatic, ParallelGroups groups = {});
 
   void init(uint64_t seed);
-  // Data parallelism: the ranks that share each batch, every one running this model on its own
-  // rows. The MoE layers then sum their routing statistics over the ranks (a collective in every
-  // forward), so loads, the auxiliary loss and the logged statistics are the whole batch's. Null
-  // (the default): this process alone.
-  void set_world(dist::World* world) { world_ = world; }
   // fp32 by default. bf16 (float models only) runs the large GEMMs in mixed precision
   // (model/precision.h); it allocates the bf16 weight copy, so call it before training.
   void set_precision(Precision precision);
   Precision precision() const { return precision_; }
   // inputs and targets are [B, seq] token ids. Throws Error on an id outside the vocabulary.
+  // With a token group, aux_loss and z_loss (and routing()) cover the whole group's tokens and
+  // loss this process's; every rank's backward then adds its share of the gradient of the
+  // group's mean loss times the group's size (ranks with equal batches; a trainer averages).
   ForwardResult forward(const int32_t* inputs, const int32_t* targets);
   // Adds d(loss_scale * total loss)/d params into grads() for the last forward. Exactly once
   // per forward: it turns the stored probabilities into gradients in place (checked).
@@ -89,6 +94,7 @@ class Model {
   NormWeights<T> norm_weights(const NormIndex& index);
   MlpWeights<T> mlp_weights(const MlpIndex& index, int64_t hidden);
   T readout_mult() const;
+  BlockContext<T> block_context();
   // The tied readout's GEMMs (embed is [V, N], so not a linear layer), in bf16 when the model is.
   void readout_gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
                     const T* a, const uint16_t* a_bf16, int64_t lda, const T* b,
@@ -107,6 +113,8 @@ class Model {
   NormWeights<T> final_norm_w_;
   std::vector<BlockWeights<T>> blocks_;
   RopeTable<T> rope_;
+  ParallelGroups groups_;
+  std::unique_ptr<ExpertDispatch<T>> experts_;  // under expert parallelism (E > 1) only
 
   std::vector<int32_t> inputs_, targets_;
   std::vector<std::vector<T>> resid_;  // L + 1 residual streams [R, N]
@@ -118,7 +126,6 @@ class Model {
   BackwardScratch<T> scratch_;
   std::vector<RoutingStats> routing_;
   bool backward_ready_ = false;  // a forward whose backward has not run yet
-  dist::World* world_ = nullptr;
 };
 
 }  // namespace moet

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <span>
 
 #include "core/error.h"
 #include "core/profile.h"
@@ -44,7 +45,7 @@ void allocate_moe(FfnActs<T>& a, const ModelConfig& c, int64_t B) {
   r.position.assign(size_t(A), 0);
   if (c.aux_weight > 0 || c.z_weight > 0) r.aux_probs.assign(size_t(R * M), T(0));
   if (c.z_weight > 0) r.logsumexp.assign(size_t(R), T(0));
-  r.batch_sums.assign(size_t(2 * M + 2), 0.0);
+  r.totals.assign(size_t(2 * M + 3), 0.0);
   a.x_perm.assign(size_t(A * N), T(0));
   a.exp_pre.assign(size_t(A * c.up_cols(c.Ne)), T(0));
   a.exp_act.assign(size_t(A * c.Ne), T(0));
@@ -109,12 +110,12 @@ void route_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const 
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K;
   const bool softmax = c.router_score == RouterScore::softmax;
-  // d aux / d p[i, e] = weight * M * f_e / R with f_e the fraction of assignments to e over the
-  // whole batch (every rank's rows) and R this rank's rows: each rank's gradient is of the mean
-  // over its own rows, which the trainer scales by 1 / ranks.
-  const int64_t batch_assignments = r.batch_rows * K;
+  // d aux / d p[i, e] = weight * M * f_e / R with f_e the fraction of the token group's
+  // assignments to e (each rank's share of the gradient times the group's size, as for the mean
+  // cross-entropy of its own rows).
+  const int64_t group_assignments = int64_t(r.totals[2 * M + 2]) * K;
   const auto aux_coef = [&](int64_t e) {
-    return T(c.aux_weight * M * (r.batch_sums[e] / double(batch_assignments)) / R);
+    return T(c.aux_weight * M * (r.totals[e] / double(group_assignments)) / R);
   };
   T* drouter = s.drouter.data();
 #pragma omp parallel for schedule(static) if (worth_parallel(R * M))
@@ -158,34 +159,6 @@ void route_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const 
                      Accumulate::yes);
 }
 
-// The routing sums of r.batch_sums over this rank's rows, then (data parallel) over every
-// rank's, so that the loads, the auxiliary loss's f and P, the z-loss and the logged statistics
-// are those of the whole batch, as in one process. Sums of counts are exact in double.
-template <typename T>
-void batch_routing_sums(const BlockContext<T>& ctx, RoutingActs<T>& r) {
-  const ModelConfig& c = ctx.config;
-  const int64_t R = ctx.R(), M = c.M;
-  std::vector<double>& sums = r.batch_sums;
-  for (int64_t e = 0; e < M; ++e) sums[e] = double(r.offsets[e + 1] - r.offsets[e]);
-  double sq = 0;
-  for (const T v : r.logits) sq += double(v) * v;
-  sums[2 * M] = sq;
-  for (int64_t e = 0; e < M && c.aux_weight > 0; ++e) {
-    double P = 0;
-    for (int64_t i = 0; i < R; ++i) P += r.aux_probs[i * M + e];
-    sums[M + e] = P;
-  }
-  double z = 0;
-  for (const T v : r.logsumexp) z += double(v) * v;
-  sums[2 * M + 1] = z;
-  r.batch_rows = R;
-  if (ctx.world && ctx.world->size() > 1) {
-    PhaseScope scope(Phase::communication);
-    ctx.world->allreduce_sum(std::span<double>(sums));
-    r.batch_rows = R * ctx.world->size();
-  }
-}
-
 // Runs fn(e, first_position, rows) for every expert with tokens. With several threads the
 // experts run side by side, one per thread (their GEMMs then run on the calling thread): for the
 // expert sizes of small models that beats splitting each GEMM over the threads
@@ -222,6 +195,96 @@ MlpWeights<T> expert_slice(const ModelConfig& c, const MlpWeights<T>& all, int64
           all.down_bias.expert(e, c.N), c.Ne};
 }
 
+// The routed experts on this layer's assignments; a.exp_out receives their outputs in x_perm's
+// layout. Under expert parallelism the rows go to the ranks holding their experts and back.
+template <typename T>
+void experts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a) {
+  const ModelConfig& c = ctx.config;
+  const int64_t N = c.N, up = c.up_cols(c.Ne);
+  const bool swiglu = c.act == Activation::swiglu;
+  const auto run = [&](const std::vector<int64_t>& offsets, int64_t experts, const T* x, T* out) {
+    for_each_expert(offsets, experts, [&](int64_t e, int64_t p0, int64_t rows) {
+      const MlpBuffers<T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
+      mlp_forward<T>(out + p0 * N, buf, x + p0 * N, rows, N, expert_slice(c, w.experts, e), swiglu,
+                     Accumulate::no);
+    });
+  };
+  ExpertDispatch<T>* remote = ctx.experts;
+  if (!remote) {
+    run(a.routing.offsets, c.M, a.x_perm.data(), a.exp_out.data());
+    return;
+  }
+  std::optional<PhaseScope> scope(std::in_place, Phase::permutation);
+  remote->dispatch(a.routing.offsets, a.x_perm.data(), a.routes, a.expert_in);
+  const int64_t rows = a.routes.rows_in;
+  grow_to(a.exp_pre, rows * up);
+  grow_to(a.exp_act, rows * c.Ne);
+  T* out = remote->expert_rows(rows);
+  scope.emplace(Phase::experts);
+  run(a.routes.local_offsets, remote->experts_held(), a.expert_in.data(), out);
+  scope.emplace(Phase::permutation);
+  remote->send_back(a.routes, out, a.exp_out.data());
+}
+
+// The backward of experts_forward: dexp_out [R*K, N] in x_perm's layout in, s.dx_perm out.
+template <typename T>
+void experts_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const FfnActs<T>& a,
+                      const T* dexp_out, BackwardScratch<T>& s) {
+  const ModelConfig& c = ctx.config;
+  const int64_t N = c.N, up = c.up_cols(c.Ne);
+  const bool swiglu = c.act == Activation::swiglu;
+  const auto run = [&](const std::vector<int64_t>& offsets, int64_t experts, const T* x,
+                       const T* dout, T* dx) {
+    for_each_expert(offsets, experts, [&](int64_t e, int64_t p0, int64_t rows) {
+      const MlpBuffers<const T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
+      // Scratch by position, so experts running side by side never share it.
+      mlp_backward<T>(dx + p0 * N, Accumulate::no, dout + p0 * N, x + p0 * N, buf,
+                      s.dexp_act.data() + p0 * c.Ne, s.dexp_pre.data() + p0 * up, rows, N,
+                      expert_slice(c, w.experts, e), swiglu);
+    });
+  };
+  ExpertDispatch<T>* remote = ctx.experts;
+  if (!remote) {
+    run(a.routing.offsets, c.M, a.x_perm.data(), dexp_out, s.dx_perm.data());
+    return;
+  }
+  std::optional<PhaseScope> scope(std::in_place, Phase::permutation);
+  const int64_t rows = a.routes.rows_in;
+  grow_to(s.dexp_pre, rows * up);
+  grow_to(s.dexp_act, rows * c.Ne);
+  T* dout = remote->expert_rows(rows);
+  T* dx = remote->expert_grads(rows);
+  remote->send(a.routes, dexp_out, dout);
+  scope.emplace(Phase::experts);
+  run(a.routes.local_offsets, remote->experts_held(), a.expert_in.data(), dout, dx);
+  scope.emplace(Phase::permutation);
+  remote->send_back(a.routes, dx, s.dx_perm.data());
+}
+
+// r.totals (activations.h) over the token group: this process's sums, then one allreduce.
+template <typename T>
+void routing_totals(const BlockContext<T>& ctx, RoutingActs<T>& r) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), M = c.M;
+  std::vector<double>& t = r.totals;
+  for (int64_t e = 0; e < M; ++e) t[e] = double(r.offsets[e + 1] - r.offsets[e]);
+  if (c.aux_weight > 0) {
+    for (int64_t e = 0; e < M; ++e) {
+      double P = 0;
+      for (int64_t i = 0; i < R; ++i) P += r.aux_probs[i * M + e];
+      t[M + e] = P;
+    }
+  }
+  double sq = 0;
+  for (const T v : r.logits) sq += double(v) * v;
+  t[2 * M] = sq;
+  double z = 0;
+  for (const T v : r.logsumexp) z += double(v) * v;
+  t[2 * M + 1] = z;
+  t[2 * M + 2] = double(R);
+  if (ctx.tokens) ctx.tokens->allreduce_sum(std::span<double>(t));
+}
+
 }  // namespace
 
 template <typename T>
@@ -241,12 +304,7 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
   }
   {
     PhaseScope scope(Phase::experts);
-    const int64_t up = c.up_cols(c.Ne);
-    for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
-      const MlpBuffers<T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
-      mlp_forward<T>(a.exp_out.data() + p0 * N, buf, a.x_perm.data() + p0 * N, rows, N,
-                     expert_slice(c, w.experts, e), swiglu, Accumulate::no);
-    });
+    experts_forward(ctx, w, a);
   }
   {
     PhaseScope scope(Phase::permutation);
@@ -264,30 +322,29 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
   }
 
   PhaseScope scope(Phase::router);
-  batch_routing_sums(ctx, r);
-  const int64_t rows = r.batch_rows;
-  const std::vector<double>& sums = r.batch_sums;
+  routing_totals(ctx, r);
+  const std::vector<double>& t = r.totals;
+  const int64_t rows = int64_t(t[2 * M + 2]);
   stats.tokens = rows;
   stats.counts.resize(size_t(M));
-  for (int64_t e = 0; e < M; ++e) stats.counts[e] = int64_t(sums[e]);
-  stats.logit_rms = std::sqrt(sums[2 * M] / double(rows * M));
+  for (int64_t e = 0; e < M; ++e) stats.counts[e] = int64_t(t[e]);
+  stats.logit_rms = std::sqrt(t[2 * M] / double(rows * M));
   stats.aux_loss = 0;
   if (c.aux_weight > 0) {
     // Switch: M * sum_i f_i P_i with f_i the fraction of assignments to expert i.
     double sum = 0;
-    for (int64_t e = 0; e < M; ++e)
-      sum += sums[e] / double(rows * K) * (sums[M + e] / double(rows));
+    for (int64_t e = 0; e < M; ++e) sum += t[e] / double(rows * K) * (t[M + e] / rows);
     stats.aux_loss = c.aux_weight * M * sum;
   }
   stats.z_loss = 0;
-  if (c.z_weight > 0) stats.z_loss = c.z_weight * sums[2 * M + 1] / double(rows);
+  if (c.z_weight > 0) stats.z_loss = c.z_weight * t[2 * M + 1] / rows;
 }
 
 template <typename T>
 void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const FfnActs<T>& a,
                   const T* x, const T* dy, T* dx, T loss_scale, BackwardScratch<T>& s) {
   const ModelConfig& c = ctx.config;
-  const int64_t R = ctx.R(), N = c.N, M = c.M, K = c.K, A = R * K;
+  const int64_t R = ctx.R(), N = c.N, K = c.K, A = R * K;
   const bool swiglu = c.act == Activation::swiglu;
   const RoutingActs<T>& r = a.routing;
   const T agg = T(ctx.plan.aggregation_mult);
@@ -321,14 +378,7 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
     dgates[asg] = agg * dot;
   }
   scope.emplace(Phase::experts);
-  const int64_t up = c.up_cols(c.Ne);
-  for_each_expert(r.offsets, M, [&](int64_t e, int64_t p0, int64_t rows) {
-    const MlpBuffers<const T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
-    // Scratch by position, so experts running side by side never share it.
-    mlp_backward<T>(s.dx_perm.data() + p0 * N, Accumulate::no, dexp_out + p0 * N,
-                    a.x_perm.data() + p0 * N, buf, s.dexp_act.data() + p0 * c.Ne,
-                    s.dexp_pre.data() + p0 * up, rows, N, expert_slice(c, w.experts, e), swiglu);
-  });
+  experts_backward(ctx, w, a, dexp_out, s);
   scope.emplace(Phase::permutation);
   // Without shared experts this is the first write of dx.
   combine_assignments<T>(dx, s.dx_perm.data(), nullptr, r.position.data(), R, K, N,

@@ -77,9 +77,8 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   memory.require_fits();
   const param::Parameterization p = param::resolve_parameterization(config);
   DataParallel ranks(world, total_numel(p.tensors), tc.batch);
-  Model<float> model(mc, p.plan, ranks.rows().count, tc.attention);
+  Model<float> model(mc, p.plan, ranks.rows().count, tc.attention, {.tokens = &world});
   model.set_precision(tc.precision);
-  model.set_world(&world);
   model.init(uint64_t(tc.seed));
   Optimizer optimizer(optim_config_from(config), p.tensors, p.hyper, ranks.owned());
 

@@ -226,13 +226,12 @@ class TrainRun {
         p_json_(to_json(p)),
         data_(open_dataset(settings.data, mc_)),
         ranks_(ranks),
-        model_(mc_, p.plan, ranks.rows().count, tc_.attention),
+        model_(mc_, p.plan, ranks.rows().count, tc_.attention, {.tokens = &ranks.world()}),
         optimizer_(oc_, tensors_, p.hyper, ranks.owned()),
         train_loader_(data_, Split::train, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
         val_loader_(data_, Split::validation, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
         from_checkpoint_(checkpoint != nullptr) {
     model_.set_precision(tc_.precision);
-    model_.set_world(&ranks.world());
     for (const auto& extra : data_.extra_val())
       extra_loaders_.emplace_back(extra.tokens, Split::validation, tc_.batch, mc_.seq,
                                   uint64_t(tc_.seed));

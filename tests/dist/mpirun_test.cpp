@@ -12,13 +12,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 
-#include "../support/mpirun_env.h"
-#include "../support/run_binary.h"
+#include "../support/mpirun.h"
 
 namespace moet::dist {
 namespace {
@@ -28,7 +26,7 @@ namespace fs = std::filesystem;
 class DistMpirun : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists("/usr/bin/mpirun"))
+    if (!testing::have_mpirun())
       GTEST_SKIP() << "needs Debian's openmpi-bin (./moet.sh test installs it)";
     dir_ = fs::temp_directory_path() /
            fmt::format("moet_dist_{}_{}", ::getpid(),
@@ -42,14 +40,7 @@ class DistMpirun : public ::testing::Test {
 
   // mpirun with these arguments after the common ones; seconds is how long it took.
   testing::ProcessResult mpirun(const std::vector<std::string>& args, double* seconds = nullptr) {
-    std::vector<std::string> all = {"--allow-run-as-root", "--oversubscribe"};
-    all.insert(all.end(), args.begin(), args.end());
-    const auto start = std::chrono::steady_clock::now();
-    testing::ProcessResult r =
-        testing::run_process("/usr/bin/mpirun", all, dir_.string(), 60, 0, testing::kMpirunEnv);
-    if (seconds)
-      *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return r;
+    return testing::mpirun(args, dir_.string(), seconds);
   }
   testing::ProcessResult ranks(int np, const std::string& scenario, double* seconds = nullptr) {
     return mpirun({"-np", std::to_string(np), DIST_RANKS_BINARY, scenario}, seconds);
@@ -106,6 +97,19 @@ TEST_F(DistMpirun, EveryCollectiveGivesTheLocalReferenceAndCountsItsBytesAtTwoRa
 
 TEST_F(DistMpirun, EveryCollectiveGivesTheLocalReferenceAndCountsItsBytesAtFourRanks) {
   expect_collectives_pass(ranks(4, "collectives"), 4);
+}
+
+// Groups by rank parity (two of two at R = 4; {0, 2} and {1} at R = 3) and groups of one: each
+// group's collectives reach exactly its members, in world order, and count their own traffic.
+TEST_F(DistMpirun, SplitGroupsRunCollectivesAmongTheirMembersOnly) {
+  for (const int np : {4, 3}) {
+    const auto r = ranks(np, "split");
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    for (int rank = 0; rank < np; ++rank)
+      EXPECT_NE(r.out.find(fmt::format("rank {}: split passed", rank)), std::string::npos)
+          << "np " << np << "\n"
+          << r.out << r.err;
+  }
 }
 
 TEST_F(DistMpirun, DifferentConfigsStopEveryRankWithOneLine) {

@@ -29,6 +29,18 @@ TEST(SingleWorld, APlainProcessGetsItWithoutInitialisingMpi) {
   EXPECT_EQ(initialized, 0) << "make_world called MPI_Init in a plain process";
 }
 
+TEST(SingleWorld, SplitGivesASingleWorld) {
+  SingleWorld world;
+  const std::unique_ptr<World> group = world.split(3);
+  EXPECT_EQ(group->size(), 1);
+  EXPECT_EQ(group->rank(), 0);
+  EXPECT_EQ(group->describe(), "single process");
+  std::vector<double> data = {0.5, 2.0};
+  group->allreduce_sum(std::span(data));
+  EXPECT_EQ(data, (std::vector<double>{0.5, 2.0}));
+  EXPECT_EQ(group->traffic().total_bytes(), 0);
+}
+
 TEST(SingleWorld, CollectivesAreTheIdentityAndSendNothing) {
   SingleWorld world;
   std::vector<float> data = {1.5f, -2.0f, 3.25f};

@@ -19,8 +19,7 @@
 #include <fstream>
 #include <regex>
 
-#include "../support/mpirun_env.h"
-#include "../support/run_binary.h"
+#include "../support/mpirun.h"
 #include "train/safetensors.h"
 #include "train_fixture.h"
 
@@ -32,7 +31,7 @@ namespace fs = std::filesystem;
 class DataParallelTest : public testing::TrainFixture {
  protected:
   void SetUp() override {
-    if (!fs::exists("/usr/bin/mpirun"))
+    if (!testing::have_mpirun())
       GTEST_SKIP() << "needs Debian's openmpi-bin (./moet.sh test installs it)";
     TrainFixture::SetUp();
   }
@@ -44,12 +43,12 @@ class DataParallelTest : public testing::TrainFixture {
   }
   // mpirun -q with one app context per entry of `contexts` (MPMD: "a : b"), each its own argv.
   testing::ProcessResult mpirun(const std::vector<std::vector<std::string>>& contexts) {
-    std::vector<std::string> args = {"--allow-run-as-root", "--oversubscribe", "-q"};
+    std::vector<std::string> args = {"-q"};
     for (size_t i = 0; i < contexts.size(); ++i) {
       if (i) args.push_back(":");
       args.insert(args.end(), contexts[i].begin(), contexts[i].end());
     }
-    return testing::run_process("/usr/bin/mpirun", args, path(""), 60, 0, testing::kMpirunEnv);
+    return testing::mpirun(args, path(""));
   }
   std::vector<std::string> train_args(const std::string& run, std::vector<std::string> extra = {},
                                       const std::string& binary = MOET_BINARY) {

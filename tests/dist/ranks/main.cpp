@@ -10,6 +10,7 @@
 //   dist_ranks die           the last rank kills itself (SIGKILL) while the others wait
 //   dist_ranks mpi-error     every rank makes an invalid MPI call: an Error, not MPI's abort
 //   dist_ranks all-or-none   rank 1's step fails: every rank throws the same AgreedError
+//   dist_ranks split         World::split into groups by rank parity and into single ranks
 #include <mpi.h>
 #include <signal.h>
 
@@ -186,6 +187,39 @@ int last_rank_fails(World& world, bool die) {
   return 0;
 }
 
+// Rank r of R joins group r % groups; the group's ranks keep their order (r / groups within it).
+void check_group(World& world, World& group, int groups) {
+  const int me = world.rank(), first = me % groups;
+  const int members = (world.size() - first + groups - 1) / groups;
+  expect(group.size() == members && group.rank() == me / groups,
+         fmt::format("split into {} groups: rank {} of {}", groups, group.rank(), group.size()));
+  std::vector<int> ranks(size_t(group.size()));
+  group.all_gather(std::span<const int>(&me, 1), std::span(ranks));
+  for (int i = 0; i < group.size(); ++i)
+    expect(ranks[size_t(i)] == first + i * groups, "all_gather of world ranks within the group");
+  double sum = me;
+  group.allreduce_sum(std::span<double>(&sum, 1));
+  double expected = 0;
+  for (int r : ranks) expected += r;
+  expect(sum == expected, "allreduce_sum within the group");
+  exact_allreduce(group);
+  token_exchange(group);
+}
+
+void split(World& world) {
+  world.reset_traffic();
+  {
+    std::unique_ptr<World> pairs = world.split(world.rank() % 2);
+    check_group(world, *pairs, 2);
+    expect(pairs->traffic().total_bytes() > 0 || pairs->size() == 1, "the group counts traffic");
+    std::unique_ptr<World> alone = world.split(world.rank());
+    check_group(world, *alone, world.size());
+    expect(alone->traffic().total_bytes() == 0, "a group of one sends nothing");
+  }
+  expect(world.traffic().total_bytes() == 0, "the groups' traffic is not the world's");
+  exact_allreduce(world);  // the world itself still works after its groups are gone
+}
+
 int mpi_error(World& world) {
   int x = 0;
   try {
@@ -199,7 +233,9 @@ int mpi_error(World& world) {
 
 int run(World& world, const std::string& scenario) {
   if (scenario == "collectives") return collectives(world);
-  if (scenario == "mismatch")
+  if (scenario == "split")
+    split(world);
+  else if (scenario == "mismatch")
     check_same(world, "the config", world.rank() == 1 ? "model.N = 64" : "model.N = 128");
   else if (scenario == "binary")
     check_same_binary(world);
