@@ -31,8 +31,9 @@ MOET_COMMAND(
             if (*json) {
               fmt::print("{}\n", r.to_json().dump());
             } else {
-              fmt::print("{}: {} steps of {} tokens in {:.2f} s on {} threads ({})\n", r.name,
-                         r.steps, r.tokens_per_step, r.seconds, r.threads, r.precision);
+              fmt::print("{}: {} steps of {} tokens in {:.2f} s on {} threads ({}{})\n", r.name,
+                         r.steps, r.tokens_per_step, r.seconds, r.threads, r.precision,
+                         r.recompute == "none" ? "" : ", recompute " + r.recompute);
               fmt::print("  {:.0f} tokens/s, {:.1f} GFLOP/s = {:.1f}% of the measured fp32 peak "
                          "({:.0f} GFLOP/s)\n",
                          r.tokens_per_s, r.gflops_per_s, 100 * r.peak_fraction,

@@ -80,9 +80,8 @@ void add_scaled(T* out, const T* a, const T* b, T scale, int64_t n) {
 }  // namespace
 
 template <typename T>
-void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
-                             AttentionActs<T>& a, const T* h_in, T* h_out, T* branch,
-                             BackwardScratch<T>& s) {
+void attention_acts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                            AttentionActs<T>& a, const T* h_in, BackwardScratch<T>& s) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N;
   norm_forward(c, w.ln1, a.ln, h_in, R);
@@ -107,7 +106,16 @@ void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& 
     attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B,
                          c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
                          s.attn_threads);
-  scope.emplace(Phase::attn_proj);
+}
+
+template <typename T>
+void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                             AttentionActs<T>& a, const T* h_in, T* h_out, T* branch,
+                             BackwardScratch<T>& s) {
+  const ModelConfig& c = ctx.config;
+  const int64_t R = ctx.R(), N = c.N;
+  attention_acts_forward(ctx, w, a, h_in, s);
+  std::optional<PhaseScope> scope(std::in_place, Phase::attn_proj);
   linear_forward<T>(branch, a.att.data(), w.wo.value, w.bo.scaled(), R, N, N, w.wo.mult,
                     Accumulate::no, w.wo.bf16);
   scope.emplace(Phase::residual);
@@ -159,14 +167,16 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
   norm_backward(c, w.ln1, a.ln, dh, dx, h_in, R);
 }
 
-#define MOET_INSTANTIATE(T)                                                                 \
-  template void allocate_attention<T>(AttentionActs<T>&, const ModelConfig&, int64_t,       \
-                                      AttentionKernel);                                     \
-  template void attention_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,  \
-                                           AttentionActs<T>&, const T*, T*, T*,             \
-                                           BackwardScratch<T>&);                            \
-  template void attention_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&, \
-                                            const AttentionActs<T>&, const T*, T*,          \
+#define MOET_INSTANTIATE(T)                                                                  \
+  template void attention_acts_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,    \
+                                          AttentionActs<T>&, const T*, BackwardScratch<T>&); \
+  template void allocate_attention<T>(AttentionActs<T>&, const ModelConfig&, int64_t,        \
+                                      AttentionKernel);                                      \
+  template void attention_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,   \
+                                           AttentionActs<T>&, const T*, T*, T*,              \
+                                           BackwardScratch<T>&);                             \
+  template void attention_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,  \
+                                            const AttentionActs<T>&, const T*, T*,           \
                                             BackwardScratch<T>&);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

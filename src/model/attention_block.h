@@ -15,6 +15,12 @@ void allocate_attention(AttentionActs<T>& a, const ModelConfig& c, int64_t B,
 // Elements of BackwardScratch::attn for `threads` threads.
 int64_t attention_block_scratch_numel(AttentionKernel kernel, const ModelConfig& c, int threads);
 
+// Everything the backward pass reads (a) from the block input, without the output projection
+// and residual add: what train.recompute computes again (model/recompute.h).
+template <typename T>
+void attention_acts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                            AttentionActs<T>& a, const T* h_in, BackwardScratch<T>& s);
+
 // branch is [R, N] scratch; the forward pass also borrows s.attn (attention tiles).
 template <typename T>
 void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,

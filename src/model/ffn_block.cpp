@@ -21,8 +21,8 @@ void allocate_ffn(FfnActs<T>& a, const ModelConfig& c, int64_t B, bool moe) {
 }
 
 template <typename T>
-void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
-                       const T* h_in, T* h_out, T* branch, RoutingStats* stats) {
+void ffn_acts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
+                      const T* h_in, T* branch, RoutingStats* stats) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N;
   norm_forward(c, w.ln2, a.ln, h_in, R);
@@ -34,6 +34,13 @@ void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, Ffn
     mlp_forward<T>(branch, MlpBuffers<T>{a.pre.data(), a.act.data()}, a.ln.out.data(), R, N, w.ffn,
                    c.act == Activation::swiglu, Accumulate::no);
   }
+}
+
+template <typename T>
+void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
+                       const T* h_in, T* h_out, T* branch, RoutingStats* stats) {
+  const int64_t R = ctx.R(), N = ctx.config.N;
+  ffn_acts_forward(ctx, w, a, h_in, branch, stats);
   PhaseScope scope(Phase::residual);
   const T rm = T(ctx.plan.residual_mult);
 #pragma omp parallel for simd schedule(static) if (worth_parallel(R * N))
@@ -66,6 +73,8 @@ void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, co
 
 #define MOET_INSTANTIATE(T)                                                                       \
   template void allocate_ffn<T>(FfnActs<T>&, const ModelConfig&, int64_t, bool);                  \
+  template void ffn_acts_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&,  \
+                                    const T*, T*, RoutingStats*);                                 \
   template void ffn_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&, \
                                      const T*, T*, T*, RoutingStats*);                            \
   template void ffn_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,             \

@@ -12,6 +12,12 @@ namespace moet {
 template <typename T>
 void allocate_ffn(FfnActs<T>& a, const ModelConfig& c, int64_t B, bool moe);
 
+// Everything the backward pass reads (a) and the FFN's output, into branch, without the
+// residual add: what train.recompute = block computes again (model/recompute.h).
+template <typename T>
+void ffn_acts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
+                      const T* h_in, T* branch, RoutingStats* stats);
+
 // branch is [R, N] scratch. MoE blocks write their routing report into *stats (not null).
 template <typename T>
 void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,

@@ -41,13 +41,57 @@ MlpWeights<T> Model<T>::mlp_weights(const MlpIndex& index, int64_t hidden) {
 }
 
 template <typename T>
+typename Model<T>::BlockBuffers Model<T>::block_buffers(int64_t l) {
+  BlockActs<T>& a = acts_[size_t(l)];
+  if (recompute_ == Recompute::none) return {&a.attn, a.resid_mid.data(), &a.ffn};
+  if (recompute_ == Recompute::attention) return {&attn_workspace_, a.resid_mid.data(), &a.ffn};
+  return {&attn_workspace_, resid_mid_workspace_.data(), &ffn_workspace_[blocks_[l].moe]};
+}
+
+template <typename T>
+void Model<T>::allocate_activations() {
+  const ModelConfig& c = config_;
+  const size_t rn = size_t(rows() * c.N);
+  acts_.resize(size_t(c.L));
+  if (recompute_ != Recompute::none) allocate_attention(attn_workspace_, c, B_, attention_);
+  if (recompute_ == Recompute::block) {
+    resid_mid_workspace_.assign(rn, T(0));
+    for (int64_t l = 0; l < c.L; ++l) {
+      FfnActs<T>& ws = ffn_workspace_[blocks_[l].moe];
+      if (ws.ln.out.empty()) allocate_ffn(ws, c, B_, blocks_[l].moe);
+      acts_[l].ffn.routing = ws.routing;  // what a block keeps: its routing, for probes
+    }
+    recompute_stats_.counts.resize(size_t(c.M));
+    return;
+  }
+  for (int64_t l = 0; l < c.L; ++l) {
+    if (recompute_ == Recompute::none) allocate_attention(acts_[l].attn, c, B_, attention_);
+    acts_[l].resid_mid.assign(rn, T(0));
+    allocate_ffn(acts_[l].ffn, c, B_, blocks_[l].moe);
+  }
+}
+
+template <typename T>
+void Model<T>::recompute_block(const BlockContext<T>& ctx, int64_t l, const BlockBuffers& b) {
+  const BlockWeights<T>& w = blocks_[size_t(l)];
+  if (recompute_ == Recompute::attention) {
+    attention_acts_forward(ctx, w, *b.attn, resid_[l].data(), scratch_);
+    return;
+  }
+  attention_block_forward(ctx, w, *b.attn, resid_[l].data(), b.resid_mid, branch_.data(), scratch_);
+  ffn_acts_forward(ctx, w, *b.ffn, b.resid_mid, branch_.data(),
+                   w.moe ? &recompute_stats_ : nullptr);
+}
+
+template <typename T>
 Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
-                AttentionKernel attention)
+                AttentionKernel attention, Recompute recompute)
     : config_(config),
       plan_(plan),
       layout_(model_layout(config)),
       B_(batch),
-      attention_(resolve_attention_kernel(attention, config.seq)) {
+      attention_(resolve_attention_kernel(attention, config.seq)),
+      recompute_(recompute) {
   validate(config_);
   validate_plan(layout_.tensors, plan_);
   if (B_ <= 0) fail("batch size must be positive (got {})", B_);
@@ -90,12 +134,9 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
   inputs_.assign(size_t(R), 0);
   targets_.assign(size_t(R), 0);
   resid_.assign(size_t(c.L + 1), std::vector<T>(size_t(R * N), T(0)));
-  acts_.resize(size_t(c.L));
+  allocate_activations();
   int64_t widest_up = 0, widest_hidden = 0;
   for (int64_t l = 0; l < c.L; ++l) {
-    allocate_attention(acts_[l].attn, c, B_, attention_);
-    acts_[l].resid_mid.assign(size_t(R * N), T(0));
-    allocate_ffn(acts_[l].ffn, c, B_, blocks_[l].moe);
     const int64_t hidden =
         blocks_[l].moe ? std::max(c.Ne, c.shared_experts ? c.shared_width() : 0) : c.dense_width();
     widest_hidden = std::max(widest_hidden, hidden);
@@ -221,12 +262,13 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   ForwardResult result;
   size_t moe_index = 0;
   for (int64_t l = 0; l < c.L; ++l) {
-    BlockActs<T>& a = acts_[size_t(l)];
-    attention_block_forward(ctx, blocks_[l], a.attn, resid_[l].data(), a.resid_mid.data(),
-                            branch_.data(), scratch_);
+    const BlockBuffers b = block_buffers(l);
+    attention_block_forward(ctx, blocks_[l], *b.attn, resid_[l].data(), b.resid_mid, branch_.data(),
+                            scratch_);
     RoutingStats* stats = blocks_[l].moe ? &routing_[moe_index++] : nullptr;
-    ffn_block_forward(ctx, blocks_[l], a.ffn, a.resid_mid.data(), resid_[l + 1].data(),
-                      branch_.data(), stats);
+    ffn_block_forward(ctx, blocks_[l], *b.ffn, b.resid_mid, resid_[l + 1].data(), branch_.data(),
+                      stats);
+    if (recompute_ == Recompute::block) acts_[l].ffn.routing = b.ffn->routing;
     if (stats) {
       stats->layer = l;
       result.aux_loss += stats->aux_loss;
@@ -281,9 +323,11 @@ void Model<T>::backward(T loss_scale) {
 
   const BlockContext<T> ctx{c, plan_.block, c.pos == PosEncoding::rope ? &rope_ : nullptr, B_};
   for (int64_t l = c.L - 1; l >= 0; --l) {
-    const BlockActs<T>& a = acts_[size_t(l)];
-    ffn_block_backward(ctx, blocks_[l], a.ffn, a.resid_mid.data(), dh, loss_scale, scratch_);
-    attention_block_backward(ctx, blocks_[l], a.attn, resid_[l].data(), dh, scratch_);
+    const BlockBuffers b = block_buffers(l);
+    // The last block's buffers still hold what its forward pass left there.
+    if (recompute_ != Recompute::none && l != c.L - 1) recompute_block(ctx, l, b);
+    ffn_block_backward(ctx, blocks_[l], *b.ffn, b.resid_mid, dh, loss_scale, scratch_);
+    attention_block_backward(ctx, blocks_[l], *b.attn, resid_[l].data(), dh, scratch_);
   }
   scope.emplace(Phase::embed);
   embedding_backward<T>(embed_.grad, inputs_.data(), dh, R, N, embed_.mult);

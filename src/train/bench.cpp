@@ -48,6 +48,7 @@ nlohmann::json BenchResult::to_json() const {
           {"peak_gflops_per_s", peak_gflops_per_s},
           {"peak_fraction", peak_fraction},
           {"precision", precision},
+          {"recompute", recompute},
           {"bf16_peak_gflops_per_s", bf16_peak_gflops_per_s},
           {"bf16_peak_fraction", bf16_peak_fraction},
           {"peak_rss_mb", peak_rss_mb},
@@ -67,7 +68,7 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   const RunMemory memory = run_memory(config, RunKind::bench);
   memory.require_fits();
   const param::Parameterization p = param::resolve_parameterization(config);
-  Model<float> model(mc, p.plan, tc.batch, tc.attention);
+  Model<float> model(mc, p.plan, tc.batch, tc.attention, tc.recompute);
   model.set_precision(tc.precision);
   model.init(uint64_t(tc.seed));
   Optimizer optimizer(optim_config_from(config), p.tensors, p.hyper);
@@ -104,6 +105,7 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   r.peak_gflops_per_s = measure_fp32_peak_gflops();
   r.peak_fraction = r.gflops_per_s / r.peak_gflops_per_s;
   r.precision = precision_name(tc.precision);
+  r.recompute = recompute_name(tc.recompute);
   if (tc.precision == Precision::bf16) {
     r.bf16_peak_gflops_per_s = measure_bf16_dot_peak_gflops();
     r.bf16_peak_fraction =

@@ -217,7 +217,7 @@ class TrainRun {
         p_(p),
         p_json_(to_json(p)),
         data_(open_dataset(settings.data, mc_)),
-        model_(mc_, p.plan, tc_.batch, tc_.attention),
+        model_(mc_, p.plan, tc_.batch, tc_.attention, tc_.recompute),
         optimizer_(oc_, tensors_, p.hyper),
         train_loader_(data_, Split::train, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
         val_loader_(data_, Split::validation, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
