@@ -18,6 +18,7 @@
 #include "model/attention_block.h"
 #include "model/ffn_block.h"
 #include "model/init.h"
+#include "model/norm_layer.h"
 
 namespace moet {
 
@@ -74,13 +75,34 @@ void Model<T>::allocate_activations() {
 template <typename T>
 void Model<T>::recompute_block(const BlockContext<T>& ctx, int64_t l, const BlockBuffers& b) {
   const BlockWeights<T>& w = blocks_[size_t(l)];
+  norm_forward(config_, w.ln1, b.attn->ln, resid_[l].data(), rows());
   if (recompute_ == Recompute::attention) {
-    attention_acts_forward(ctx, w, *b.attn, resid_[l].data(), scratch_);
+    attention_acts_forward(ctx, w, *b.attn, scratch_);
     return;
   }
-  attention_block_forward(ctx, w, *b.attn, resid_[l].data(), b.resid_mid, branch_.data(), scratch_);
-  ffn_acts_forward(ctx, w, *b.ffn, b.resid_mid, branch_.data(),
-                   w.moe ? &recompute_stats_ : nullptr);
+  attention_block_forward(ctx, w, *b.attn, branch_.data(), scratch_);
+  residual_norm_forward(config_, w.ln2, b.ffn->ln, b.resid_mid, resid_[l].data(), branch_.data(),
+                        T(plan_.block.residual_mult), rows());
+  ffn_block_forward(ctx, w, *b.ffn, branch_.data(), w.moe ? &recompute_stats_ : nullptr);
+}
+
+template <typename T>
+void Model<T>::forward_block(const BlockContext<T>& ctx, int64_t l, RoutingStats* stats) {
+  const BlockWeights<T>& w = blocks_[size_t(l)];
+  const BlockBuffers b = block_buffers(l);
+  const T rm = T(plan_.block.residual_mult);
+  attention_block_forward(ctx, w, *b.attn, branch_.data(), scratch_);
+  residual_norm_forward(config_, w.ln2, b.ffn->ln, b.resid_mid, resid_[l].data(), branch_.data(),
+                        rm, rows());
+  ffn_block_forward(ctx, w, *b.ffn, branch_.data(), stats);
+  // The add into the next block's input, fused with that block's first norm (or the final one).
+  // Under recomputation the next block's attention buffers are this block's, which it no longer
+  // reads.
+  const bool last = l + 1 == config_.L;
+  residual_norm_forward(config_, last ? final_norm_w_ : blocks_[size_t(l + 1)].ln1,
+                        last ? final_norm_ : block_buffers(l + 1).attn->ln, resid_[l + 1].data(),
+                        b.resid_mid, branch_.data(), rm, rows());
+  if (recompute_ == Recompute::block) acts_[size_t(l)].ffn.routing = b.ffn->routing;
 }
 
 template <typename T>
@@ -261,21 +283,16 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   const BlockContext<T> ctx{c, plan_.block, c.pos == PosEncoding::rope ? &rope_ : nullptr, B_};
   ForwardResult result;
   size_t moe_index = 0;
+  norm_forward(c, blocks_[0].ln1, block_buffers(0).attn->ln, h0, R);  // model.L >= 1
   for (int64_t l = 0; l < c.L; ++l) {
-    const BlockBuffers b = block_buffers(l);
-    attention_block_forward(ctx, blocks_[l], *b.attn, resid_[l].data(), b.resid_mid, branch_.data(),
-                            scratch_);
     RoutingStats* stats = blocks_[l].moe ? &routing_[moe_index++] : nullptr;
-    ffn_block_forward(ctx, blocks_[l], *b.ffn, b.resid_mid, resid_[l + 1].data(), branch_.data(),
-                      stats);
-    if (recompute_ == Recompute::block) acts_[l].ffn.routing = b.ffn->routing;
+    forward_block(ctx, l, stats);
     if (stats) {
       stats->layer = l;
       result.aux_loss += stats->aux_loss;
       result.z_loss += stats->z_loss;
     }
   }
-  norm_forward(c, final_norm_w_, final_norm_, resid_[c.L].data(), R);
   PhaseScope scope(Phase::readout);
   const T* x = final_norm_.out.data();
   if (unembed_)

@@ -97,6 +97,9 @@ class Model {
   };
   BlockBuffers block_buffers(int64_t l);
   void allocate_activations();
+  // Block l's forward pass from the norm of its input (formed by the previous block) to the
+  // next block's input and its norm (or the final norm).
+  void forward_block(const BlockContext<T>& ctx, int64_t l, RoutingStats* stats);
   // Computes again what the forward pass dropped of block l, from its input resid_[l].
   void recompute_block(const BlockContext<T>& ctx, int64_t l, const BlockBuffers& b);
   // The tied readout's GEMMs (embed is [V, N], so not a linear layer), in bf16 when the model is.
