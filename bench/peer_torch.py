@@ -8,7 +8,9 @@ both throughputs and their ratio. The shapes mirror src/train/bench.cpp's preset
 counts of the two implementations are compared so a drifted copy cannot go unnoticed.
 
 Usage: /usr/bin/python3 bench/peer_torch.py [--moet build/moet] [--configs tiny,small]
-                                            [--steps N] [--json]
+                                            [--steps N] [--json] [--set key=value]...
+--set changes the shape of both (model.N, .L, .d_head, .M, .K, .Ne, .vocab, .seq, train.batch);
+any other key is passed to moet alone (e.g. train.recompute=block). bench/cost_curve.sh uses it.
 Use ./moet.sh bench-peer: it installs python3-torch and OpenBLAS (openmp) and points libblas.so.3
 at OpenBLAS; with Debian's reference BLAS, PyTorch is ~8x slower and the ratio would flatter moet.
 """
@@ -107,8 +109,21 @@ class MoETransformer(torch.nn.Module):
             b.route_bias -= eta * (counts.float() / tokens - s["K"] / s["M"])
 
 
-def torch_tokens_per_s(name, threads, steps):
-    s = SHAPES[name]
+SHAPE_KEYS = {"model.N": "N", "model.L": "L", "model.d_head": "d_head", "model.M": "M",
+              "model.K": "K", "model.Ne": "Ne", "model.vocab": "vocab", "model.seq": "seq",
+              "train.batch": "batch"}
+
+
+def shape_of(name, sets):
+    s = dict(SHAPES[name])
+    for assignment in sets:
+        key, _, value = assignment.partition("=")
+        if key in SHAPE_KEYS:
+            s[SHAPE_KEYS[key]] = int(value)
+    return s
+
+
+def torch_tokens_per_s(s, threads, steps):
     torch.manual_seed(1)
     torch.set_num_threads(threads)
     model = MoETransformer(s)
@@ -155,6 +170,7 @@ def main():
     ap.add_argument("--configs", default="tiny,small")
     ap.add_argument("--steps", type=int, default=0, help="timed steps (default: moet's)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per config")
+    ap.add_argument("--set", action="append", default=[], help="key=value for both (see above)")
     args = ap.parse_args()
 
     blas = loaded_blas()
@@ -164,9 +180,11 @@ def main():
     for name in args.configs.split(","):
         steps = args.steps or SHAPES[name]["steps"]
         cmd = [args.moet, "bench", "--config", name, "--json", "--steps", str(steps)]
+        for assignment in args.set:
+            cmd += ["--set", assignment]
         ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         threads = int(ours["threads"])
-        peer, peer_params = torch_tokens_per_s(name, threads, steps)
+        peer, peer_params = torch_tokens_per_s(shape_of(name, args.set), threads, steps)
         if peer_params != ours["params"]:
             sys.exit(f"peer_torch.py: {name}: PyTorch model has {peer_params} parameters, "
                      f"moet {ours['params']}: the shapes have drifted from src/train/bench.cpp")
@@ -178,7 +196,7 @@ def main():
                               "torch_tokens_per_s": peer, "ratio": ratio,
                               "moet_peak_fraction": ours["peak_fraction"],
                               "torch_peak_fraction": peer_gflops / ours["peak_gflops_per_s"],
-                              "torch_blas": blas}))
+                              "torch_blas": blas, "moet": ours}))
         else:
             print(f"{name}: {threads} threads, {steps} timed steps of {ours['tokens_per_step']} tokens")
             print(f"  moet          {ours['tokens_per_s']:9.0f} tokens/s  {ours['gflops_per_s']:6.1f} GFLOP/s"

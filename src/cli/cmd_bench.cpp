@@ -20,8 +20,9 @@ void print_bench(const BenchResult& r, bool json) {
   if (json) {
     fmt::print("{}\n", r.to_json().dump());
   } else {
-    fmt::print("{}: {} steps of {} tokens in {:.2f} s on {} threads ({})\n", r.name, r.steps,
-               r.tokens_per_step, r.seconds, r.threads, r.precision);
+    fmt::print("{}: {} steps of {} tokens in {:.2f} s on {} threads ({}{})\n", r.name, r.steps,
+               r.tokens_per_step, r.seconds, r.threads, r.precision,
+               r.recompute == "none" ? "" : ", recompute " + r.recompute);
     if (r.ranks > 1)
       fmt::print("  data parallel: {} ranks of {} threads; rank 0 sent {} bytes per step\n",
                  r.ranks, r.threads, r.bytes_sent_per_step);

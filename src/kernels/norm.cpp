@@ -7,31 +7,71 @@
 
 namespace moet {
 
+namespace {
+
+// One row of layernorm_forward; mean and rstd point at the row's statistics.
+template <typename T>
+inline void layernorm_row(T* o, T* mean, T* rstd, const T* xr, const T* g, T gm, const T* b, T bm,
+                          int64_t cols, double eps) {
+  // Statistics in double: rows are short, and this keeps float rows accurate.
+  double sum = 0, sq = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t c = 0; c < cols; ++c) sum += xr[c];
+  const double m = sum / cols;
+#pragma omp simd reduction(+ : sq)
+  for (int64_t c = 0; c < cols; ++c) sq += (xr[c] - m) * (xr[c] - m);
+  const double s = 1.0 / std::sqrt(sq / cols + eps);
+  *mean = T(m);
+  *rstd = T(s);
+  // A multiplied bias is its own loop: xhat * g + bm * b could contract either product into
+  // an FMA, so bm == 1 keeps the expression of a model without multipliers (same bits).
+  if (bm == T(1))
+    for (int64_t c = 0; c < cols; ++c) o[c] = T((xr[c] - m) * s) * (gm * g[c]) + b[c];
+  else
+    for (int64_t c = 0; c < cols; ++c) o[c] = T((xr[c] - m) * s) * (gm * g[c]) + bm * b[c];
+}
+
+// One row of rmsnorm_forward.
+template <typename T>
+inline void rmsnorm_row(T* o, T* rstd, const T* xr, const T* g, T gm, int64_t cols, double eps) {
+  double sq = 0;
+#pragma omp simd reduction(+ : sq)
+  for (int64_t c = 0; c < cols; ++c) sq += double(xr[c]) * xr[c];
+  const T s = T(1.0 / std::sqrt(sq / cols + eps));
+  *rstd = s;
+  if (g)
+    for (int64_t c = 0; c < cols; ++c) o[c] = xr[c] * s * (gm * g[c]);
+  else
+    for (int64_t c = 0; c < cols; ++c) o[c] = xr[c] * s;
+}
+
+// One row of the residual add, in the expression the model's unfused adds used.
+template <typename T>
+inline void add_scaled_row(T* x, const T* a, const T* b, T scale, int64_t cols) {
+#pragma omp simd
+  for (int64_t c = 0; c < cols; ++c) x[c] = a[c] + scale * b[c];
+}
+
+}  // namespace
+
 template <typename T>
 void layernorm_forward(T* out, T* mean, T* rstd, const T* x, ScaledVector<T> gain,
                        ScaledVector<T> bias, int64_t rows, int64_t cols, double eps) {
-  const T *g = gain.value, *b = bias.value;
-  const T gm = gain.mult, bm = bias.mult;
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
+  for (int64_t r = 0; r < rows; ++r)
+    layernorm_row(out + r * cols, mean + r, rstd + r, x + r * cols, gain.value, gain.mult,
+                  bias.value, bias.mult, cols, eps);
+}
+
+template <typename T>
+void add_layernorm_forward(T* x, const T* a, const T* b, T scale, T* out, T* mean, T* rstd,
+                           ScaledVector<T> gain, ScaledVector<T> bias, int64_t rows, int64_t cols,
+                           double eps) {
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
   for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * cols;
-    // Statistics in double: rows are short, and this keeps float rows accurate.
-    double sum = 0, sq = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < cols; ++c) sum += xr[c];
-    const double m = sum / cols;
-#pragma omp simd reduction(+ : sq)
-    for (int64_t c = 0; c < cols; ++c) sq += (xr[c] - m) * (xr[c] - m);
-    const double s = 1.0 / std::sqrt(sq / cols + eps);
-    mean[r] = T(m);
-    rstd[r] = T(s);
-    T* o = out + r * cols;
-    // A multiplied bias is its own loop: xhat * g + bm * b could contract either product into
-    // an FMA, so bm == 1 keeps the expression of a model without multipliers (same bits).
-    if (bm == T(1))
-      for (int64_t c = 0; c < cols; ++c) o[c] = T((xr[c] - m) * s) * (gm * g[c]) + b[c];
-    else
-      for (int64_t c = 0; c < cols; ++c) o[c] = T((xr[c] - m) * s) * (gm * g[c]) + bm * b[c];
+    add_scaled_row(x + r * cols, a + r * cols, b + r * cols, scale, cols);
+    layernorm_row(out + r * cols, mean + r, rstd + r, x + r * cols, gain.value, gain.mult,
+                  bias.value, bias.mult, cols, eps);
   }
 }
 
@@ -70,21 +110,18 @@ void layernorm_backward(T* dx, ScaledVector<T> gain, ScaledVector<T> bias, const
 template <typename T>
 void rmsnorm_forward(T* out, T* rstd, const T* x, ScaledVector<T> gain, int64_t rows, int64_t cols,
                      double eps) {
-  const T* g = gain.value;
-  const T gm = gain.mult;
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
+  for (int64_t r = 0; r < rows; ++r)
+    rmsnorm_row(out + r * cols, rstd + r, x + r * cols, gain.value, gain.mult, cols, eps);
+}
+
+template <typename T>
+void add_rmsnorm_forward(T* x, const T* a, const T* b, T scale, T* out, T* rstd,
+                         ScaledVector<T> gain, int64_t rows, int64_t cols, double eps) {
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
   for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * cols;
-    double sq = 0;
-#pragma omp simd reduction(+ : sq)
-    for (int64_t c = 0; c < cols; ++c) sq += double(xr[c]) * xr[c];
-    const T s = T(1.0 / std::sqrt(sq / cols + eps));
-    rstd[r] = s;
-    T* o = out + r * cols;
-    if (g)
-      for (int64_t c = 0; c < cols; ++c) o[c] = xr[c] * s * (gm * g[c]);
-    else
-      for (int64_t c = 0; c < cols; ++c) o[c] = xr[c] * s;
+    add_scaled_row(x + r * cols, a + r * cols, b + r * cols, scale, cols);
+    rmsnorm_row(out + r * cols, rstd + r, x + r * cols, gain.value, gain.mult, cols, eps);
   }
 }
 
@@ -119,6 +156,10 @@ void rmsnorm_backward(T* dx, ScaledVector<T> gain, const T* dout, const T* x, co
   template void layernorm_backward<T>(T*, ScaledVector<T>, ScaledVector<T>, const T*, const T*,  \
                                       const T*, const T*, int64_t, int64_t);                     \
   template void rmsnorm_forward<T>(T*, T*, const T*, ScaledVector<T>, int64_t, int64_t, double); \
+  template void add_layernorm_forward<T>(T*, const T*, const T*, T, T*, T*, T*, ScaledVector<T>, \
+                                         ScaledVector<T>, int64_t, int64_t, double);             \
+  template void add_rmsnorm_forward<T>(T*, const T*, const T*, T, T*, T*, ScaledVector<T>,       \
+                                       int64_t, int64_t, double);                                \
   template void rmsnorm_backward<T>(T*, ScaledVector<T>, const T*, const T*, const T*, int64_t,  \
                                     int64_t);
 MOET_INSTANTIATE(float)

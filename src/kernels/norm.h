@@ -27,4 +27,16 @@ template <typename T>
 void rmsnorm_backward(T* dx, ScaledVector<T> gain, const T* dout, const T* x, const T* rstd,
                       int64_t rows, int64_t cols);
 
+// The residual add before a norm fused into the norm's pass over each row, so the row is read
+// once while in cache: x = a + scale * b, then the norm of x as above. The same
+// bits as the add followed by layernorm_forward / rmsnorm_forward: the same expressions, row by
+// row.
+template <typename T>
+void add_layernorm_forward(T* x, const T* a, const T* b, T scale, T* out, T* mean, T* rstd,
+                           ScaledVector<T> gain, ScaledVector<T> bias, int64_t rows, int64_t cols,
+                           double eps);
+template <typename T>
+void add_rmsnorm_forward(T* x, const T* a, const T* b, T scale, T* out, T* rstd,
+                         ScaledVector<T> gain, int64_t rows, int64_t cols, double eps);
+
 }  // namespace moet

@@ -71,21 +71,13 @@ void transform_qk_backward(const BlockContext<T>& ctx, T* dout, const T* lin, co
   }
 }
 
-template <typename T>
-void add_scaled(T* out, const T* a, const T* b, T scale, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (worth_parallel(n))
-  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + scale * b[i];
-}
-
 }  // namespace
 
 template <typename T>
-void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
-                             AttentionActs<T>& a, const T* h_in, T* h_out, T* branch,
-                             BackwardScratch<T>& s) {
+void attention_acts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                            AttentionActs<T>& a, BackwardScratch<T>& s) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N;
-  norm_forward(c, w.ln1, a.ln, h_in, R);
   const T* x = a.ln.out.data();
   std::optional<PhaseScope> scope(std::in_place, Phase::attn_proj);
   linear_forward<T>(a.q_lin.data(), x, w.wq.value, w.bq.scaled(), R, N, N, w.wq.mult,
@@ -107,11 +99,16 @@ void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& 
     attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B,
                          c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
                          s.attn_threads);
-  scope.emplace(Phase::attn_proj);
+}
+
+template <typename T>
+void attention_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                             AttentionActs<T>& a, T* branch, BackwardScratch<T>& s) {
+  const int64_t R = ctx.R(), N = ctx.config.N;
+  attention_acts_forward(ctx, w, a, s);
+  PhaseScope scope(Phase::attn_proj);
   linear_forward<T>(branch, a.att.data(), w.wo.value, w.bo.scaled(), R, N, N, w.wo.mult,
                     Accumulate::no, w.wo.bf16);
-  scope.emplace(Phase::residual);
-  add_scaled(h_out, h_in, branch, T(ctx.plan.residual_mult), R * N);
 }
 
 template <typename T>
@@ -160,11 +157,12 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
 }
 
 #define MOET_INSTANTIATE(T)                                                                 \
+  template void attention_acts_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,   \
+                                          AttentionActs<T>&, BackwardScratch<T>&);          \
   template void allocate_attention<T>(AttentionActs<T>&, const ModelConfig&, int64_t,       \
                                       AttentionKernel);                                     \
   template void attention_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&,  \
-                                           AttentionActs<T>&, const T*, T*, T*,             \
-                                           BackwardScratch<T>&);                            \
+                                           AttentionActs<T>&, T*, BackwardScratch<T>&);     \
   template void attention_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&, \
                                             const AttentionActs<T>&, const T*, T*,          \
                                             BackwardScratch<T>&);

@@ -22,22 +22,16 @@ void allocate_ffn(FfnActs<T>& a, const ModelConfig& c, int64_t B, bool moe) {
 
 template <typename T>
 void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
-                       const T* h_in, T* h_out, T* branch, RoutingStats* stats) {
+                       T* branch, RoutingStats* stats) {
   const ModelConfig& c = ctx.config;
-  const int64_t R = ctx.R(), N = c.N;
-  norm_forward(c, w.ln2, a.ln, h_in, R);
   if (w.moe) {
     MOET_CHECK(stats != nullptr);
     moe_forward(ctx, w, a, a.ln.out.data(), branch, *stats);
   } else {
     PhaseScope scope(Phase::dense_ffn);
-    mlp_forward<T>(branch, MlpBuffers<T>{a.pre.data(), a.act.data()}, a.ln.out.data(), R, N, w.ffn,
-                   c.act == Activation::swiglu, Accumulate::no);
+    mlp_forward<T>(branch, MlpBuffers<T>{a.pre.data(), a.act.data()}, a.ln.out.data(), ctx.R(), c.N,
+                   w.ffn, c.act == Activation::swiglu, Accumulate::no);
   }
-  PhaseScope scope(Phase::residual);
-  const T rm = T(ctx.plan.residual_mult);
-#pragma omp parallel for simd schedule(static) if (worth_parallel(R * N))
-  for (int64_t i = 0; i < R * N; ++i) h_out[i] = h_in[i] + rm * branch[i];
 }
 
 template <typename T>
@@ -67,7 +61,7 @@ void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, co
 #define MOET_INSTANTIATE(T)                                                                       \
   template void allocate_ffn<T>(FfnActs<T>&, const ModelConfig&, int64_t, bool);                  \
   template void ffn_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&, \
-                                     const T*, T*, T*, RoutingStats*);                            \
+                                     T*, RoutingStats*);                                          \
   template void ffn_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,             \
                                       const FfnActs<T>&, const T*, T*, T, BackwardScratch<T>&);
 MOET_INSTANTIATE(float)

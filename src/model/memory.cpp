@@ -26,35 +26,62 @@ CheckedSize max_of(std::initializer_list<CheckedSize> sizes) {
 
 enum class FfnKind { dense, moe };
 
-// Words of one block's forward activations (model/activations.h), including its routing.
-CheckedSize block_words(const ModelConfig& c, int64_t B, FfnKind ffn, AttentionKernel attention) {
+// Words of one block's attention sublayer activations (model/activations.h, AttentionActs).
+CheckedSize attention_words(const ModelConfig& c, int64_t B, AttentionKernel attention) {
   const CheckedSize R = CheckedSize(B) * c.seq, N = c.N, H = c.heads();
   const CheckedSize RN = R * N;
-  CheckedSize words = RN * 7 + R * 4;  // ln1, q/k/v, att, resid_mid, ln2 + norm statistics
+  CheckedSize words = RN * 5 + R * 2;  // ln1 + norm statistics, q/k/v, att
   if (c.qk_norm || c.pos == PosEncoding::rope) words += RN * 2;
   if (c.qk_norm) words += R * H * 2;
-  if (attention == AttentionKernel::flash)
-    words += CheckedSize(B) * H * c.seq;  // logsumexp per query row
-  else
-    words += CheckedSize(B) * H * c.seq * c.seq;  // attention probabilities
-  if (ffn == FfnKind::dense) return words + R * (c.up_cols(c.dense_width()) + c.dense_width());
-  const CheckedSize A = R * c.K;
-  words += R * c.M * 2 + A * 5 + CheckedSize(c.M + 1) * 2;  // routing: scores, picks, offsets
+  if (attention == AttentionKernel::flash) return words + CheckedSize(B) * H * c.seq;  // lse
+  return words + CheckedSize(B) * H * c.seq * c.seq;  // attention probabilities
+}
+
+// Words of one MoE block's routing (RoutingActs), which every block keeps.
+CheckedSize routing_words(const ModelConfig& c, int64_t B) {
+  const CheckedSize R = CheckedSize(B) * c.seq, A = R * c.K;
+  CheckedSize words = R * c.M * 2 + A * 5 + CheckedSize(c.M + 1) * 2;  // scores, picks, offsets
   if (c.aux_weight > 0 || c.z_weight > 0) words += R * c.M;
   if (c.z_weight > 0) words += R;
-  words += A * N * 2 + A * (c.up_cols(c.Ne) + c.Ne);  // grouped inputs, expert pre/act/out
-  const CheckedSize S = c.shared_experts, Ns = c.shared_width();
-  return words + S * R * (c.up_cols(c.shared_width()) + Ns);
+  return words;
+}
+
+// Words of one block's FFN activations besides its routing (FfnActs).
+CheckedSize ffn_words(const ModelConfig& c, int64_t B, FfnKind ffn) {
+  const CheckedSize R = CheckedSize(B) * c.seq, N = c.N;
+  const CheckedSize words = R * N + R * 2;  // ln2 + norm statistics
+  if (ffn == FfnKind::dense) return words + R * (c.up_cols(c.dense_width()) + c.dense_width());
+  const CheckedSize A = R * c.K, S = c.shared_experts, Ns = c.shared_width();
+  return words + A * N * 2 + A * (c.up_cols(c.Ne) + c.Ne) +  // grouped inputs, expert pre/act/out
+         S * R * (c.up_cols(c.shared_width()) + Ns);
+}
+
+// Words of the block activations of the whole model: per block what recompute keeps, once what
+// it drops (model/recompute.h). attention is resolved (strips or flash).
+CheckedSize block_activation_words(const ModelConfig& c, int64_t B, AttentionKernel attention,
+                                   Recompute recompute) {
+  const CheckedSize RN = CheckedSize(B) * c.seq * c.N;  // the mid-block residual stream
+  const int64_t moe_blocks = c.moe_every > 0 ? c.L / c.moe_every : 0;
+  const int64_t dense_blocks = c.L - moe_blocks;
+  const CheckedSize attn = attention_words(c, B, attention), routing = routing_words(c, B);
+  const CheckedSize moe_ffn = ffn_words(c, B, FfnKind::moe) + routing;
+  const CheckedSize dense_ffn = ffn_words(c, B, FfnKind::dense);
+  if (recompute == Recompute::block)
+    return attn + RN + routing * moe_blocks + (moe_blocks > 0 ? moe_ffn : CheckedSize(0)) +
+           (dense_blocks > 0 ? dense_ffn : CheckedSize(0));
+  const CheckedSize kept = (RN + moe_ffn) * moe_blocks + (RN + dense_ffn) * dense_blocks;
+  if (recompute == Recompute::attention) return kept + (c.L > 0 ? attn : CheckedSize(0));
+  return kept + attn * c.L;
 }
 
 // Words of everything Model allocates besides parameters and gradients: activations of every
 // block, the residual streams, logits, and the backward scratch shared by the blocks. attention
 // is resolved (strips or flash).
-CheckedSize model_activation_words(const ModelConfig& c, int64_t B, AttentionKernel attention) {
+CheckedSize model_activation_words(const ModelConfig& c, int64_t B, AttentionKernel attention,
+                                   Recompute recompute) {
   const CheckedSize R = CheckedSize(B) * c.seq, N = c.N, RN = R * N;
   const int64_t moe_blocks = c.moe_every > 0 ? c.L / c.moe_every : 0;
-  CheckedSize words = block_words(c, B, FfnKind::moe, attention) * moe_blocks;
-  words += block_words(c, B, FfnKind::dense, attention) * (c.L - moe_blocks);
+  CheckedSize words = block_activation_words(c, B, attention, recompute);
   words += RN * (c.L + 1) + RN * 4 + R * 4;  // residual streams, final norm, branch/dh/dfinal
   words += R * c.vocab;                      // logits
   int64_t widest_hidden = moe_blocks < c.L ? c.dense_width() : 0;
@@ -122,7 +149,8 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
       layout.parameters_overflow ? CheckedSize(-1) : CheckedSize(layout.parameters);
   const CheckedSize param_bytes = params * kWord;
   const AttentionKernel attention = resolve_attention_kernel(plan.attention, c.seq);
-  const CheckedSize activations = model_activation_words(c, plan.batch, attention) * kWord;
+  const CheckedSize activations =
+      model_activation_words(c, plan.batch, attention, plan.recompute) * kWord;
   const int64_t threads = std::max<int64_t>(1, plan.threads);
   MemoryEstimate e;
   add_part(e, "parameters", param_bytes);

@@ -19,6 +19,7 @@
 #include "model/attention_kernel.h"
 #include "model/config.h"
 #include "model/precision.h"
+#include "model/recompute.h"
 
 namespace moet {
 
@@ -28,6 +29,7 @@ struct MemoryPlan {
   int64_t threads = 1;  // OpenMP threads: attention tiles and bf16 scratch are per thread
   Precision precision = Precision::fp32;
   AttentionKernel attention = AttentionKernel::automatic;  // strips keep [B, H, T, T] per block
+  Recompute recompute = Recompute::none;  // what the blocks drop for the backward pass
   int64_t optimizer_buffers = 2;  // fp32 values per parameter the optimizer keeps (Adam: m, v)
   int64_t parameter_copies = 0;   // further fp32 copies of the parameters held at the peak
   int64_t activation_copies = 0;  // further copies of the forward activations (probes)

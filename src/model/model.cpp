@@ -18,6 +18,7 @@
 #include "model/attention_block.h"
 #include "model/ffn_block.h"
 #include "model/init.h"
+#include "model/norm_layer.h"
 
 namespace moet {
 
@@ -41,13 +42,78 @@ MlpWeights<T> Model<T>::mlp_weights(const MlpIndex& index, int64_t hidden) {
 }
 
 template <typename T>
+typename Model<T>::BlockBuffers Model<T>::block_buffers(int64_t l) {
+  BlockActs<T>& a = acts_[size_t(l)];
+  if (recompute_ == Recompute::none) return {&a.attn, a.resid_mid.data(), &a.ffn};
+  if (recompute_ == Recompute::attention) return {&attn_workspace_, a.resid_mid.data(), &a.ffn};
+  return {&attn_workspace_, resid_mid_workspace_.data(), &ffn_workspace_[blocks_[l].moe]};
+}
+
+template <typename T>
+void Model<T>::allocate_activations() {
+  const ModelConfig& c = config_;
+  const size_t rn = size_t(rows() * c.N);
+  acts_.resize(size_t(c.L));
+  if (recompute_ != Recompute::none) allocate_attention(attn_workspace_, c, B_, attention_);
+  if (recompute_ == Recompute::block) {
+    resid_mid_workspace_.assign(rn, T(0));
+    for (int64_t l = 0; l < c.L; ++l) {
+      FfnActs<T>& ws = ffn_workspace_[blocks_[l].moe];
+      if (ws.ln.out.empty()) allocate_ffn(ws, c, B_, blocks_[l].moe);
+      acts_[l].ffn.routing = ws.routing;  // what a block keeps: its routing, for probes
+    }
+    recompute_stats_.counts.resize(size_t(c.M));
+    return;
+  }
+  for (int64_t l = 0; l < c.L; ++l) {
+    if (recompute_ == Recompute::none) allocate_attention(acts_[l].attn, c, B_, attention_);
+    acts_[l].resid_mid.assign(rn, T(0));
+    allocate_ffn(acts_[l].ffn, c, B_, blocks_[l].moe);
+  }
+}
+
+template <typename T>
+void Model<T>::recompute_block(const BlockContext<T>& ctx, int64_t l, const BlockBuffers& b) {
+  const BlockWeights<T>& w = blocks_[size_t(l)];
+  norm_forward(config_, w.ln1, b.attn->ln, resid_[l].data(), rows());
+  if (recompute_ == Recompute::attention) {
+    attention_acts_forward(ctx, w, *b.attn, scratch_);
+    return;
+  }
+  attention_block_forward(ctx, w, *b.attn, branch_.data(), scratch_);
+  residual_norm_forward(config_, w.ln2, b.ffn->ln, b.resid_mid, resid_[l].data(), branch_.data(),
+                        T(plan_.block.residual_mult), rows());
+  ffn_block_forward(ctx, w, *b.ffn, branch_.data(), w.moe ? &recompute_stats_ : nullptr);
+}
+
+template <typename T>
+void Model<T>::forward_block(const BlockContext<T>& ctx, int64_t l, RoutingStats* stats) {
+  const BlockWeights<T>& w = blocks_[size_t(l)];
+  const BlockBuffers b = block_buffers(l);
+  const T rm = T(plan_.block.residual_mult);
+  attention_block_forward(ctx, w, *b.attn, branch_.data(), scratch_);
+  residual_norm_forward(config_, w.ln2, b.ffn->ln, b.resid_mid, resid_[l].data(), branch_.data(),
+                        rm, rows());
+  ffn_block_forward(ctx, w, *b.ffn, branch_.data(), stats);
+  // The add into the next block's input, fused with that block's first norm (or the final one).
+  // Under recomputation the next block's attention buffers are this block's, which it no longer
+  // reads.
+  const bool last = l + 1 == config_.L;
+  residual_norm_forward(config_, last ? final_norm_w_ : blocks_[size_t(l + 1)].ln1,
+                        last ? final_norm_ : block_buffers(l + 1).attn->ln, resid_[l + 1].data(),
+                        b.resid_mid, branch_.data(), rm, rows());
+  if (recompute_ == Recompute::block) acts_[size_t(l)].ffn.routing = b.ffn->routing;
+}
+
+template <typename T>
 Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
-                AttentionKernel attention, ParallelGroups groups)
+                AttentionKernel attention, Recompute recompute, ParallelGroups groups)
     : config_(config),
       plan_(plan),
       layout_(model_layout(config, expert_shard(groups))),
       B_(batch),
       attention_(resolve_attention_kernel(attention, config.seq)),
+      recompute_(recompute),
       groups_(groups) {
   validate(config_);
   validate_plan(layout_.tensors, plan_);
@@ -94,12 +160,9 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
   inputs_.assign(size_t(R), 0);
   targets_.assign(size_t(R), 0);
   resid_.assign(size_t(c.L + 1), std::vector<T>(size_t(R * N), T(0)));
-  acts_.resize(size_t(c.L));
+  allocate_activations();
   int64_t widest_up = 0, widest_hidden = 0;
   for (int64_t l = 0; l < c.L; ++l) {
-    allocate_attention(acts_[l].attn, c, B_, attention_);
-    acts_[l].resid_mid.assign(size_t(R * N), T(0));
-    allocate_ffn(acts_[l].ffn, c, B_, blocks_[l].moe);
     const int64_t hidden =
         blocks_[l].moe ? std::max(c.Ne, c.shared_experts ? c.shared_width() : 0) : c.dense_width();
     widest_hidden = std::max(widest_hidden, hidden);
@@ -230,20 +293,16 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   const BlockContext<T> ctx = block_context();
   ForwardResult result;
   size_t moe_index = 0;
+  norm_forward(c, blocks_[0].ln1, block_buffers(0).attn->ln, h0, R);  // model.L >= 1
   for (int64_t l = 0; l < c.L; ++l) {
-    BlockActs<T>& a = acts_[size_t(l)];
-    attention_block_forward(ctx, blocks_[l], a.attn, resid_[l].data(), a.resid_mid.data(),
-                            branch_.data(), scratch_);
     RoutingStats* stats = blocks_[l].moe ? &routing_[moe_index++] : nullptr;
-    ffn_block_forward(ctx, blocks_[l], a.ffn, a.resid_mid.data(), resid_[l + 1].data(),
-                      branch_.data(), stats);
+    forward_block(ctx, l, stats);
     if (stats) {
       stats->layer = l;
       result.aux_loss += stats->aux_loss;
       result.z_loss += stats->z_loss;
     }
   }
-  norm_forward(c, final_norm_w_, final_norm_, resid_[c.L].data(), R);
   PhaseScope scope(Phase::readout);
   const T* x = final_norm_.out.data();
   if (unembed_)
@@ -291,9 +350,11 @@ void Model<T>::backward(T loss_scale) {
 
   const BlockContext<T> ctx = block_context();
   for (int64_t l = c.L - 1; l >= 0; --l) {
-    const BlockActs<T>& a = acts_[size_t(l)];
-    ffn_block_backward(ctx, blocks_[l], a.ffn, a.resid_mid.data(), dh, loss_scale, scratch_);
-    attention_block_backward(ctx, blocks_[l], a.attn, resid_[l].data(), dh, scratch_);
+    const BlockBuffers b = block_buffers(l);
+    // The last block's buffers still hold what its forward pass left there.
+    if (recompute_ != Recompute::none && l != c.L - 1) recompute_block(ctx, l, b);
+    ffn_block_backward(ctx, blocks_[l], *b.ffn, b.resid_mid, dh, loss_scale, scratch_);
+    attention_block_backward(ctx, blocks_[l], *b.attn, resid_[l].data(), dh, scratch_);
   }
   scope.emplace(Phase::embed);
   embedding_backward<T>(embed_.grad, inputs_.data(), dh, R, N, embed_.mult);

@@ -27,6 +27,7 @@
 #include "model/parallel_groups.h"
 #include "model/plan.h"
 #include "model/precision.h"
+#include "model/recompute.h"
 #include "model/weights.h"
 
 namespace moet {
@@ -42,13 +43,16 @@ template <typename T>
 class Model {
  public:
   // Throws Error when the plan does not fit the config. attention picks the attention kernel
-  // (train.attention; automatic chooses by model.seq), which decides what the model keeps.
+  // (train.attention; automatic chooses by model.seq) and recompute what the forward pass drops
+  // for the backward pass to compute again (train.recompute); both decide what the model keeps.
   // groups (parallel_groups.h): the ranks this model shares its tokens and experts with; under
   // expert parallelism the model holds only its group rank's experts (layout(), first_expert),
-  // and every rank must run forward and backward in step, as they exchange rows. The plan is the
-  // whole model's (the tensor list is the same). The groups must outlive the model.
+  // and every rank must run forward and backward in step, as they exchange rows (recomputation
+  // included). The plan is the whole model's (the tensor list is the same). The groups must
+  // outlive the model.
   Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
-        AttentionKernel attention = AttentionKernel::automatic, ParallelGroups groups = {});
+        AttentionKernel attention = AttentionKernel::automatic,
+        Recompute recompute = Recompute::none, ParallelGroups groups = {});
 
   void init(uint64_t seed);
   // fp32 by default. bf16 (float models only) runs the large GEMMs in mixed precision
@@ -72,6 +76,7 @@ class Model {
   const ModelLayout& layout() const { return layout_; }
   int64_t batch() const { return B_; }
   AttentionKernel attention_kernel() const { return attention_; }  // strips or flash
+  Recompute recompute() const { return recompute_; }
   int64_t rows() const { return B_ * config_.seq; }
   std::vector<T>& params() { return params_; }
   const std::vector<T>& params() const { return params_; }
@@ -80,7 +85,8 @@ class Model {
 
   // Of the last forward pass, one entry per MoE block in block order.
   const std::vector<RoutingStats>& routing() const { return routing_; }
-  // Activations of the last forward pass, for probes (coordinate checks).
+  // Activations of the last forward pass, for probes (coordinate checks). Under recomputation
+  // the buffers it drops are empty here (a block's routing is kept).
   const std::vector<BlockActs<T>>& block_acts() const { return acts_; }
   // Residual stream entering block l; l = L is the input of the final norm.
   const T* residual(int64_t l) const { return resid_[size_t(l)].data(); }
@@ -95,6 +101,19 @@ class Model {
   MlpWeights<T> mlp_weights(const MlpIndex& index, int64_t hidden);
   T readout_mult() const;
   BlockContext<T> block_context();
+  // The buffers block l runs on: its own, or the workspace's for those recompute_ drops.
+  struct BlockBuffers {
+    AttentionActs<T>* attn;
+    T* resid_mid;
+    FfnActs<T>* ffn;
+  };
+  BlockBuffers block_buffers(int64_t l);
+  void allocate_activations();
+  // Block l's forward pass from the norm of its input (formed by the previous block) to the
+  // next block's input and its norm (or the final norm).
+  void forward_block(const BlockContext<T>& ctx, int64_t l, RoutingStats* stats);
+  // Computes again what the forward pass dropped of block l, from its input resid_[l].
+  void recompute_block(const BlockContext<T>& ctx, int64_t l, const BlockBuffers& b);
   // The tied readout's GEMMs (embed is [V, N], so not a linear layer), in bf16 when the model is.
   void readout_gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, T alpha,
                     const T* a, const uint16_t* a_bf16, int64_t lda, const T* b,
@@ -105,6 +124,7 @@ class Model {
   ModelLayout layout_;
   int64_t B_;
   AttentionKernel attention_;
+  Recompute recompute_;
   std::vector<T> params_, grads_;
   Precision precision_ = Precision::fp32;
   std::vector<uint16_t> params_bf16_;  // bf16 copy of params_, refreshed by each forward
@@ -119,6 +139,12 @@ class Model {
   std::vector<int32_t> inputs_, targets_;
   std::vector<std::vector<T>> resid_;  // L + 1 residual streams [R, N]
   std::vector<BlockActs<T>> acts_;
+  // What recomputation drops, shared by the blocks: attention (attention and block), the
+  // mid-block residual stream and the FFN buffers by kind, [0] dense and [1] MoE (block).
+  AttentionActs<T> attn_workspace_;
+  std::vector<T> resid_mid_workspace_;
+  FfnActs<T> ffn_workspace_[2];
+  RoutingStats recompute_stats_;  // the routing report a recomputed MoE block writes
   NormActs<T> final_norm_;
   std::vector<T> logits_;  // [R, V]; softmax probabilities after forward
   std::vector<T> token_loss_;

@@ -23,6 +23,12 @@ struct NormActs {
 template <typename T>
 void norm_forward(const ModelConfig& c, const NormWeights<T>& w, NormActs<T>& a, const T* x,
                   int64_t rows);
+// h_out = h_in + residual_mult * branch, then the norm of h_out into a, in one pass over each
+// row (kernels/norm.h): a sublayer's residual add fused with the norm the next sublayer (or the
+// readout) starts with; the same bits as the add followed by norm_forward.
+template <typename T>
+void residual_norm_forward(const ModelConfig& c, const NormWeights<T>& w, NormActs<T>& a, T* h_out,
+                           const T* h_in, const T* branch, T residual_mult, int64_t rows);
 template <typename T>
 void norm_backward(const ModelConfig& c, const NormWeights<T>& w, const NormActs<T>& a, T* dx,
                    const T* dout, const T* x, int64_t rows);

@@ -49,6 +49,7 @@ nlohmann::json BenchResult::to_json() const {
           {"peak_gflops_per_s", peak_gflops_per_s},
           {"peak_fraction", peak_fraction},
           {"precision", precision},
+          {"recompute", recompute},
           {"bf16_peak_gflops_per_s", bf16_peak_gflops_per_s},
           {"bf16_peak_fraction", bf16_peak_fraction},
           {"peak_rss_mb", peak_rss_mb},
@@ -77,7 +78,8 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   memory.require_fits();
   const param::Parameterization p = param::resolve_parameterization(config);
   DataParallel ranks(world, total_numel(p.tensors), tc.batch);
-  Model<float> model(mc, p.plan, ranks.rows().count, tc.attention, {.tokens = &world});
+  Model<float> model(mc, p.plan, ranks.rows().count, tc.attention, tc.recompute,
+                     {.tokens = &world});
   model.set_precision(tc.precision);
   model.init(uint64_t(tc.seed));
   Optimizer optimizer(optim_config_from(config), p.tensors, p.hyper, ranks.owned());
@@ -122,6 +124,7 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   r.peak_gflops_per_s = measure_fp32_peak_gflops() * ranks.ranks();
   r.peak_fraction = r.gflops_per_s / r.peak_gflops_per_s;
   r.precision = precision_name(tc.precision);
+  r.recompute = recompute_name(tc.recompute);
   if (tc.precision == Precision::bf16) {
     r.bf16_peak_gflops_per_s = measure_bf16_dot_peak_gflops() * ranks.ranks();
     r.bf16_peak_fraction =

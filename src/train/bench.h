@@ -34,6 +34,7 @@ struct BenchResult {
   double peak_gflops_per_s = 0;  // measured fp32 FMA peak, same threads
   double peak_fraction = 0;
   std::string precision;              // train.precision of the run
+  std::string recompute;              // train.recompute of the run
   double bf16_peak_gflops_per_s = 0;  // measured vdpbf16ps peak, bf16 runs only (0 without)
   double bf16_peak_fraction = 0;
   double peak_rss_mb = 0;

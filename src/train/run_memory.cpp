@@ -20,6 +20,8 @@ MemoryPlan plan_for(const Config& config, RunKind kind, int64_t threads) {
   plan.threads = threads > 0 ? threads : tc.threads > 0 ? tc.threads : omp_get_max_threads();
   plan.precision = tc.precision;
   plan.attention = tc.attention;
+  // The coordinate probe reads every block's activations, so its model keeps them all.
+  plan.recompute = kind == RunKind::coord ? Recompute::none : tc.recompute;
   plan.optimizer_buffers = optim_config_from(config).is_adam() ? 2 : 1;
   plan.data_bytes = kind == RunKind::bench ? 0 : data_memory_bytes(data_config_from(config));
   // Writing a checkpoint (checkpoint.cpp) holds a Checkpoint with copies of the parameters and
@@ -40,7 +42,9 @@ MemoryPlan plan_for(const Config& config, RunKind kind, int64_t threads) {
 RunMemory run_memory(const Config& config, RunKind kind, int64_t threads) {
   const ModelConfig model = model_config_from(config);
   RunMemory memory;
-  memory.estimate = estimate_training_memory(model, plan_for(config, kind, threads));
+  const MemoryPlan plan = plan_for(config, kind, threads);
+  memory.estimate = estimate_training_memory(model, plan);
+  memory.recompute = plan.recompute;
   const int64_t max_memory = train_config_from(config).max_memory;
   if (max_memory > 0) {
     memory.limit = max_memory;
@@ -54,7 +58,10 @@ RunMemory run_memory(const Config& config, RunKind kind, int64_t threads) {
 }
 
 std::string RunMemory::line() const {
-  return fmt::format("memory: {} estimated ({}) of {} {}", format_bytes(estimate.total),
+  const std::string with = recompute == Recompute::none ? ""
+                                                        : fmt::format(" with train.recompute = {}",
+                                                                      recompute_name(recompute));
+  return fmt::format("memory: {} estimated{} ({}) of {} {}", format_bytes(estimate.total), with,
                      estimate.breakdown(), format_bytes(limit), limit_source);
 }
 
@@ -64,10 +71,10 @@ void RunMemory::require_fits(const std::string& context) const {
          "too large",
          context, estimate.overflow);
   if (estimate.total > limit)
-    fail("{}memory: {} estimated ({}), more than the {} {}; shrink the model or train.batch, or "
+    fail("{}memory: {} estimated ({}), more than the {} {}; shrink the model or train.batch, {}or "
          "set train.max_memory",
          context, format_bytes(estimate.total), estimate.breakdown(), format_bytes(limit),
-         limit_source);
+         limit_source, recompute == Recompute::block ? "" : "set train.recompute = block, ");
 }
 
 }  // namespace moet

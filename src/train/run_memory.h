@@ -18,9 +18,11 @@ enum class RunKind { train, resume, coord, bench };
 struct RunMemory {
   MemoryEstimate estimate;
   int64_t limit = 0;
-  std::string limit_source;  // "available", "train.max_memory", ...
+  std::string limit_source;               // "available", "train.max_memory", ...
+  Recompute recompute = Recompute::none;  // what the estimate assumed (named in line())
   bool fits() const { return !estimate.overflows() && estimate.total <= limit; }
-  // "memory: 1.2 GiB estimated (parameters ..., ...) of 23.4 GiB available"
+  // "memory: 1.2 GiB estimated (parameters ..., ...) of 23.4 GiB available", naming
+  // train.recompute when it is on.
   std::string line() const;
   // Throws Error "<context>memory: ... more than the ... available; ..." unless fits().
   void require_fits(const std::string& context = "") const;

@@ -30,6 +30,11 @@ std::vector<KeySpec> train_config_keys() {
        "attention kernel: auto | strips (keeps the T x T softmax) | flash (recomputes it; memory "
        "linear in T); auto picks by model.seq (model/attention_kernel.h)",
        true},
+      {"train.recompute", KeyType::String, recompute_name(d.recompute),
+       "activations to compute again in the backward pass instead of keeping: none | attention "
+       "(each block's attention sublayer) | block (whole blocks); same numbers, less memory, more "
+       "compute (model/recompute.h)",
+       true},
       {"train.max_memory", KeyType::String, "auto",
        "memory a run may use, e.g. 8GiB; auto: what the machine has available (runs whose "
        "estimate exceeds it are refused at start)",
@@ -39,8 +44,9 @@ std::vector<KeySpec> train_config_keys() {
 
 const std::vector<std::string>& resumable_train_keys() {
   static const std::vector<std::string> keys = {
-      "train.steps",      "train.eval_every", "train.eval_batches",   "train.log_every",
-      "train.ckpt_every", "train.threads",    "train.diverge_factor", "train.save"};
+      "train.steps",          "train.eval_every", "train.eval_batches",
+      "train.log_every",      "train.ckpt_every", "train.threads",
+      "train.diverge_factor", "train.save",       "train.recompute"};
   return keys;
 }
 
@@ -60,6 +66,7 @@ TrainConfig train_config_from(const Config& c) {
   t.precision = precision_from_name(c.get_string("train.precision"));
   t.attention = attention_kernel_from_name(
       require_choice("train.attention", c.get_string("train.attention"), attention_kernel_names()));
+  t.recompute = recompute_from_name(c.get_string("train.recompute"));
   require_positive("train.steps", t.steps);
   require_positive("train.batch", t.batch);
   require_positive("train.accum", t.accum);

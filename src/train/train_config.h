@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "model/attention_kernel.h"
 #include "model/precision.h"
+#include "model/recompute.h"
 
 namespace moet {
 
@@ -25,6 +26,7 @@ struct TrainConfig {
   bool save = true;             // write checkpoints (sweeps of many small trials turn it off)
   Precision precision = Precision::fp32;                   // of the model's GEMMs
   AttentionKernel attention = AttentionKernel::automatic;  // model/attention_kernel.h
+  Recompute recompute = Recompute::none;                   // model/recompute.h
   int64_t max_memory = 0;  // bytes a run may use (train/run_memory.h); 0: what the machine has
 
   int64_t tokens_per_step(int64_t seq) const { return batch * accum * seq; }
@@ -36,7 +38,8 @@ constexpr int64_t kMaxThreads = 1024;
 
 std::vector<KeySpec> train_config_keys();
 // The train.* keys a resumed run may change: how long it runs and how it logs, validates,
-// checkpoints and uses threads, not what it computes (batch, accumulation, seed, precision). A
+// checkpoints, uses threads and trades memory for compute (recompute gives the same bits), not
+// what it computes (batch, accumulation, seed, precision). A
 // new train.steps must go past the checkpoint, and with a decaying schedule the LR follows the
 // new length from there on; other threads change rounding.
 const std::vector<std::string>& resumable_train_keys();

@@ -238,6 +238,8 @@ std::vector<Row> MalformedInputTest::config_rows() const {
               "train.max_memory: 'lots' is not a size"),
       set_row("config: train.attention unknown", "train.attention=fast",
               "train.attention: 'fast' is not one of"),
+      set_row("config: train.recompute unknown", "train.recompute=all",
+              "train.recompute: 'all' is not one of none|attention|block"),
       set_row("config: tokens per step past int64", "train.accum=4611686018427387904",
               "train.accum: 4 x 4611686018427387904 sequences"),
   };

@@ -254,5 +254,46 @@ TEST(RmsNorm, BackwardAddsFiniteDifferenceGradient) {
   }
 }
 
+// The residual add fused into the norm's pass (add_layernorm_forward, add_rmsnorm_forward) gives
+// the same bits as the model's separate add followed by the norm, in float and double, over the
+// OpenMP threshold too, with and without multipliers and a gain.
+template <typename T>
+void expect_fused_add_norm_same_bits(const NormShape& s, const NormMults& m, bool rms) {
+  const std::string name =
+      std::string(rms ? "rmsnorm " : "layernorm ") + shape_name({s.rows, s.cols}) + mults_name(m);
+  const NormInputs in = norm_inputs(s, 21);
+  const std::vector<T> a = as<T>(in.x), b = as<T>(in.g), gain = as<T>(in.gain),
+                       bias = as<T>(in.bias);
+  const size_t n = a.size(), rows = size_t(s.rows);
+  const T scale = T(0.7);
+  const ScaledVector<T> g{gain.data(), nullptr, T(m.gain)}, bv{bias.data(), nullptr, T(m.bias)};
+  std::vector<T> x(n), out(n), mean(rows), rstd(rows);  // separate: add, then norm
+  for (size_t i = 0; i < n; ++i) x[i] = a[i] + scale * b[i];
+  std::vector<T> fx(n), fout(n), fmean(rows), frstd(rows);  // fused
+  if (rms) {
+    rmsnorm_forward<T>(out.data(), rstd.data(), x.data(), g, s.rows, s.cols, s.eps);
+    add_rmsnorm_forward<T>(fx.data(), a.data(), b.data(), scale, fout.data(), frstd.data(), g,
+                           s.rows, s.cols, s.eps);
+  } else {
+    layernorm_forward<T>(out.data(), mean.data(), rstd.data(), x.data(), g, bv, s.rows, s.cols,
+                         s.eps);
+    add_layernorm_forward<T>(fx.data(), a.data(), b.data(), scale, fout.data(), fmean.data(),
+                             frstd.data(), g, bv, s.rows, s.cols, s.eps);
+    EXPECT_EQ(fmean, mean) << name;
+  }
+  EXPECT_EQ(fx, x) << name;
+  EXPECT_EQ(fout, out) << name;
+  EXPECT_EQ(frstd, rstd) << name;
+}
+
+TEST(FusedResidualNorm, SameBitsAsAddThenNorm) {
+  for (const NormMults& m : kNormMults)
+    for (const NormShape& s : {kNormShapes[0], kNormShapes[1], kNormShapes[2], kLargeNorm})
+      for (const bool rms : {false, true}) {
+        expect_fused_add_norm_same_bits<float>(s, m, rms);
+        expect_fused_add_norm_same_bits<double>(s, m, rms);
+      }
+}
+
 }  // namespace
 }  // namespace moet

@@ -100,7 +100,8 @@ TEST(ExpertParallelModel, ASingleRankGroupChangesNoBit) {
   ModelConfig aux = c;
   aux.aux_weight = 0.2;
   aux.z_weight = 0.1;
-  Model<float> plain(aux, plan, 2), grouped(aux, plan, 2, AttentionKernel::automatic, {&world});
+  Model<float> plain(aux, plan, 2),
+      grouped(aux, plan, 2, AttentionKernel::automatic, Recompute::none, {&world});
   plain.init(3);
   grouped.init(3);
   std::vector<int32_t> inputs, targets;

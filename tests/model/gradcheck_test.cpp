@@ -2,7 +2,7 @@
 // router and balancing-loss paths, both score functions, shared experts, tied and untied
 // readouts, at several shapes, through the flash attention kernel (one shape with a sequence
 // spanning several of its blocks), and the architecture with every option through the strips
-// kernel too.
+// kernel too, and with activation recomputation (block with flash, attention with the strips).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,7 +26,8 @@ class GradCheck : public ::testing::TestWithParam<testing::ModelCase> {};
 
 TEST_P(GradCheck, EveryTensorMatchesFiniteDifferences) {
   const testing::ModelCase& tc = GetParam();
-  Model<double> model(tc.config, testing::random_plan(tc.config, 7), tc.batch, tc.attention);
+  Model<double> model(tc.config, testing::random_plan(tc.config, 7), tc.batch, tc.attention,
+                      tc.recompute);
   ASSERT_EQ(model.attention_kernel(), tc.attention);
   testing::init_for_gradcheck(model, 11);
   std::vector<int32_t> inputs, targets;

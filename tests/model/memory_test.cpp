@@ -71,8 +71,13 @@ TEST(MemoryEstimate, TracksWhatAModelMakesResident) {
   // glibc raises its mmap threshold after large frees, after which big buffers come from heap
   // pages an earlier model left resident: pin it so every buffer is freshly mapped and counted.
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  const std::pair<AttentionKernel, Recompute> kinds[] = {
+      {AttentionKernel::strips, Recompute::none},
+      {AttentionKernel::flash, Recompute::none},
+      {AttentionKernel::flash, Recompute::attention},
+      {AttentionKernel::strips, Recompute::block}};
   for (const ModelConfig& base : architectures())
-    for (const AttentionKernel attention : {AttentionKernel::strips, AttentionKernel::flash}) {
+    for (const auto& [attention, recompute] : kinds) {
       ModelConfig c = base;
       c.vocab = 2048;
       c.seq = 128;
@@ -83,19 +88,44 @@ TEST(MemoryEstimate, TracksWhatAModelMakesResident) {
       plan.batch = 8;
       plan.threads = omp_get_max_threads();
       plan.attention = attention;
+      plan.recompute = recompute;
       const MemoryEstimate e = estimate_training_memory(c, plan);
       const int64_t model_parts = part(e, "parameters") + part(e, "gradients") +
                                   part(e, "activations") + part(e, "attention scratch");
       const int64_t before = resident_bytes();
-      Model<float> model(c, testing::random_plan(c, 1), plan.batch, attention);
+      Model<float> model(c, testing::random_plan(c, 1), plan.batch, attention, recompute);
       const int64_t made = resident_bytes() - before;
       const std::string what =
-          fmt::format("moe_every {} {}", c.moe_every, attention_kernel_name(attention));
+          fmt::format("moe_every {} {} recompute {}", c.moe_every, attention_kernel_name(attention),
+                      recompute_name(recompute));
       EXPECT_GT(made, 20 << 20) << "too small a model to measure";
       // Measured 0.991-0.998: the difference is each buffer's last page and the small vectors.
       EXPECT_GE(double(model_parts), 0.97 * double(made)) << what;
       EXPECT_LE(double(model_parts), 1.05 * double(made)) << what;
     }
+}
+
+// Recomputation drops block activations: the more it recomputes, the less the estimate, and with
+// whole blocks recomputed the activations no longer grow with every block's.
+TEST(MemoryEstimate, ShrinksWithRecomputation) {
+  ModelConfig c = testing::small_config();
+  c.L = 8;
+  MemoryPlan plan;
+  plan.batch = 4;
+  const auto activations = [&](Recompute recompute, int64_t L) {
+    MemoryPlan p = plan;
+    p.recompute = recompute;
+    ModelConfig shape = c;
+    shape.L = L;
+    return part(estimate_training_memory(shape, p), "activations");
+  };
+  EXPECT_LT(activations(Recompute::attention, 8), activations(Recompute::none, 8));
+  EXPECT_LT(activations(Recompute::block, 8), activations(Recompute::attention, 8));
+  // One more block adds its whole activations without recomputation, its input and routing with.
+  const int64_t per_block_kept = activations(Recompute::none, 9) - activations(Recompute::none, 8);
+  const int64_t per_block_recomputed =
+      activations(Recompute::block, 9) - activations(Recompute::block, 8);
+  EXPECT_LT(4 * per_block_recomputed, per_block_kept);
 }
 
 // train.attention = auto: the strips below kFlashFromSeq, flash from it on, in the model and in

@@ -13,6 +13,7 @@
 #include "kernels/flash_attention.h"
 #include "model/attention_kernel.h"
 #include "model/config.h"
+#include "model/recompute.h"
 
 namespace moet::testing {
 
@@ -25,6 +26,8 @@ struct ModelCase {
   double loss_scale = 1.0;
   // Flash is the kernel long sequences train with; one case also runs the strips kernel.
   AttentionKernel attention = AttentionKernel::flash;
+  // A few cases run with activation recomputation, each mode, each attention kernel.
+  Recompute recompute = Recompute::none;
 };
 
 inline std::vector<ModelCase> model_cases() {
@@ -51,6 +54,10 @@ inline std::vector<ModelCase> model_cases() {
     c.z_weight = 0.2;
     out.push_back({"paper2_style", c, 2, 0.3});
     out.push_back({"paper2_style_strips", c, 2, 0.3, AttentionKernel::strips});
+    out.push_back(
+        {"paper2_style_recompute_block", c, 2, 0.3, AttentionKernel::flash, Recompute::block});
+    out.push_back({"paper2_style_strips_recompute_attention", c, 2, 0.3, AttentionKernel::strips,
+                   Recompute::attention});
   }
   {
     // The same options with M = 4 and one shared expert.

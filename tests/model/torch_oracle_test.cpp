@@ -182,7 +182,7 @@ template <typename T>
 void compare_with_torch(const testing::ModelCase& tc, const Tolerance& tol) {
   Model<double> reference(tc.config, testing::random_plan(tc.config, 21), tc.batch);
   testing::init_for_gradcheck(reference, 23);
-  Model<T> model(tc.config, reference.plan(), tc.batch, tc.attention);
+  Model<T> model(tc.config, reference.plan(), tc.batch, tc.attention, tc.recompute);
   ASSERT_EQ(model.attention_kernel(), tc.attention);
   std::copy(reference.params().begin(), reference.params().end(), model.params().begin());
   std::vector<int32_t> inputs, targets;

@@ -63,6 +63,33 @@ TEST_F(TrainerTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
   EXPECT_EQ(a.val_loss, b.val_loss);
 }
 
+// train.recompute changes what the model keeps, not what it computes: a run that recomputes
+// whole blocks, stopped and resumed recomputing only attention, ends with the bits of a run that
+// recomputes nothing.
+TEST_F(TrainerTest, RecomputationChangesNoBitAndMayChangeOnResume) {
+  const std::string kept = path("kept"), recomputed = path("recomputed");
+  TrainOptions options;
+  options.quiet = true;
+  options.out_dir = kept;
+  ASSERT_EQ(train(tiny_config(), options).status, RunStatus::done);
+  options.out_dir = recomputed;
+  options.stop_after = 10;
+  ASSERT_EQ(train(tiny_config({"train.recompute=block"}), options).status, RunStatus::stopped);
+  options.resume = true;
+  options.stop_after = 0;
+  ASSERT_EQ(train(resume_config(recomputed, {"train.recompute=attention"}), options).status,
+            RunStatus::done);
+
+  const std::vector<TensorInfo> tensors = model_tensors(model_config_from(tiny_config()));
+  const Checkpoint a = load_checkpoint(kept, tensors), b = load_checkpoint(recomputed, tensors);
+  ASSERT_EQ(b.step, 20);
+  ASSERT_EQ(a.params.size(), b.params.size());
+  EXPECT_EQ(0, std::memcmp(a.params.data(), b.params.data(), a.params.size() * sizeof(float)));
+  EXPECT_EQ(a.first_moment, b.first_moment);
+  EXPECT_EQ(a.second_moment, b.second_moment);
+  EXPECT_EQ(deterministic_metrics(kept), deterministic_metrics(recomputed));
+}
+
 TEST_F(TrainerTest, CheckpointKeepsItsParameterizationInAFreshProcess) {
   // A non-default preset and base shape, so a silent fallback to defaults would show.
   const std::string run = path("run");

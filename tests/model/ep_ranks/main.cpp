@@ -72,7 +72,7 @@ struct Pair {
 
   explicit Pair(World& w)
       : whole(config, plan, kBatchPerRank * w.size()),
-        part(config, plan, kBatchPerRank, AttentionKernel::automatic, {&w, &w}),
+        part(config, plan, kBatchPerRank, AttentionKernel::automatic, Recompute::none, {&w, &w}),
         world(w) {
     if constexpr (std::is_same_v<T, double>) {
       testing::init_for_gradcheck(whole, 11);  // norm gains away from one too
@@ -214,7 +214,7 @@ int run(World& world, const std::string& scenario) {
     ModelConfig c = ep_config();
     dist::all_or_none(world, [&] {
       Model<float> model(c, testing::random_plan(c, 7), 1, AttentionKernel::automatic,
-                         {&world, &world});
+                         Recompute::none, {&world, &world});
     });
     fail("{} ranks split model.M = {}", world.size(), c.M);
   }
