@@ -15,7 +15,9 @@ metrics.jsonl (one JSON object per logged step: step, tokens, loss, aux_loss, z_
 grad_norm, tokens_per_s, routing, and val_loss when validated), status.json (status running /
 done / diverged / stopped, steps, train_loss, val_loss, tokens_per_s; null for a number it does
 not have) and a checkpoint in moet's format, which `moet train --resume DIR` continues (on CPU).
-Exit status: 0 done, 2 bad input (one line on stderr), 3 diverged — as moet's.
+Exit status: 0 done, 2 bad input (one line on stderr), 3 diverged — as moet's. So `moet sweep`
+runs it as a spec's trainer (`[trainer] command = "python3 examples/torch/train.py --config
+{config} --table {table} --out {out}"`, docs/trainer-protocol.md).
 
 The data order, the schedule, the clipping and the balancing-bias rule are moet's, so on the same
 config this script follows moet's run up to floating-point rounding (its init draws differ:
