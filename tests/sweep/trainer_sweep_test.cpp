@@ -12,6 +12,7 @@
 #include "../support/run_binary.h"
 #include "core/files.h"
 #include "sweep/results_store.h"
+#include "sweep/sqlite.h"
 #include "sweep_fixture.h"
 
 namespace moet::sweep {
@@ -91,6 +92,17 @@ TEST_F(TrainerSweepTest, EachOutcomeIsRecordedTheSweepGoesOnAndARerunRedoesOnlyT
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("0 done, 0 diverged, 3 failed"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(2 finished earlier)"), std::string::npos) << r.out;
+
+  // A sweep killed after the trainer finished but before the result was recorded: the run
+  // directory (its trial-config.toml is this trial's) holds the result, which is taken from there.
+  {
+    sql::Db conn(db, sql::Access::read_write, 10000);
+    conn.exec("UPDATE trials SET status = 'running' WHERE seed = 1");
+  }
+  r = run_moet("sweep " + spec + " --db " + db + " --workers 2 --threads 1", dir_.string());
+  EXPECT_NE(r.out.find("1 done, 0 diverged, 3 failed (1 recorded from their run directories)"),
+            std::string::npos)
+      << r.out;
 
   // What a Slurm array task runs: one trial by index, recorded in the same database.
   const int64_t index = by_seed[2].index;
