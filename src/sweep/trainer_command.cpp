@@ -172,7 +172,7 @@ void write_trainer_inputs(const Trial& trial, const std::string& run_dir, int64_
   const Config config = Config::load(full_config_schema(), "", sets);
   write_file_atomic(run_dir + "/" + kTrainerConfigFile, config.to_toml());
   write_file_atomic(run_dir + "/" + kTrainerTableFile,
-                    param::to_json(param::resolve_parameterization(config)).dump(1) + "\n");
+                    param::to_json(param::resolve_parameterization(config)).dump(2) + "\n");
 }
 
 }  // namespace moet::sweep

@@ -41,7 +41,7 @@ std::vector<std::string> stored_command(const TrainerCommand& trainer, const Tri
                                         const std::string& run_dir);
 
 // Writes the trial's config (with train.threads when threads > 0) and its resolved table into
-// run_dir, atomically.
+// run_dir, atomically; the table byte for byte as `moet params --json` prints it.
 void write_trainer_inputs(const Trial& trial, const std::string& run_dir, int64_t threads);
 
 // The executable `program` names: itself when it holds a '/', else the first match on PATH;
