@@ -115,6 +115,11 @@ TEST_F(TrainerSweepTest, EachOutcomeIsRecordedTheSweepGoesOnAndARerunRedoesOnlyT
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("exited with 0 but left no finished status.json"), std::string::npos)
       << r.out;
+
+  // The job array's tasks run that same `--trial`: the script is the one any sweep gets.
+  r = run_moet("sweep " + spec + " --db " + db + " --emit-slurm " + path("job.sh"), dir_.string());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(read_file(path("job.sh")).find("--trial \"$SLURM_ARRAY_TASK_ID\""), std::string::npos);
 }
 
 TEST_F(TrainerSweepTest, AnUnknownPlaceholderStopsTheSweepBeforeTheDatabaseChanges) {
