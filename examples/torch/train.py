@@ -15,7 +15,9 @@ metrics.jsonl (one JSON object per logged step: step, tokens, loss, aux_loss, z_
 grad_norm, tokens_per_s, routing, and val_loss when validated), status.json (status running /
 done / diverged / stopped, steps, train_loss, val_loss, tokens_per_s; null for a number it does
 not have) and a checkpoint in moet's format, which `moet train --resume DIR` continues (on CPU).
-Exit status: 0 done, 2 bad input (one line on stderr), 3 diverged — as moet's.
+Exit status: 0 done, 2 bad input (one line on stderr), 3 diverged — as moet's. So `moet sweep`
+runs it as a spec's trainer (`[trainer] command = "python3 examples/torch/train.py --config
+{config} --table {table} --out {out}"`, docs/trainer-protocol.md).
 
 The data order, the schedule, the clipping and the balancing-bias rule are moet's, so on the same
 config this script follows moet's run up to floating-point rounding (its init draws differ:
@@ -35,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import moet as mt  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUN_FILES_VERSION = 1  # status.json's "version": docs/trainer-protocol.md
 
 
 def find_moet():
@@ -148,6 +151,9 @@ class Run:
                                     (json.dumps(mt.checkpoint._finite(value), indent=1,
                                                 sort_keys=True) + "\n").encode())
 
+    def write_status(self, status):
+        self.write_json("status.json", dict(status, version=RUN_FILES_VERSION))
+
     def evaluate(self):
         self.model.eval()
         self.val_loader.reset()
@@ -212,7 +218,7 @@ class Run:
             f.write(mt.config_to_toml(self.cfg))
         self.write_json("parameterization.json", self.table_json)
         metrics = self.open_metrics(self.step if self.step > 0 else -1)
-        self.write_json("status.json", {"status": "running", "step": self.step})
+        self.write_status({"status": "running", "step": self.step})
         start, first_step, status = time.time(), self.step, "done"
         while self.step < self.steps:
             loss, aux, z, grad_norm, factor, routing = self.train_step()
@@ -262,7 +268,7 @@ class Run:
         metrics.close()
         if status == "stopped" or (tr["save"] and status == "done"):
             self.save(status == "done")
-        self.write_json("status.json", {"status": status, "steps": self.step, **self.result})
+        self.write_status({"status": status, "steps": self.step, **self.result})
         return 3 if status == "diverged" else 0
 
 

@@ -11,6 +11,7 @@
 #include "sweep/local_sweep.h"
 #include "sweep/results_store.h"
 #include "sweep/slurm.h"
+#include "sweep/trainer_command.h"
 #include "sweep/trial_memory.h"
 
 namespace moet::cli {
@@ -62,7 +63,8 @@ int dry_run(const SweepSpec& spec, const Expansion& expansion, const std::string
     for (const LadderPoint& p : t.points)
       points += fmt::format("{}{} x{:g}", points.empty() ? "" : ", ", p.ladder, p.scale);
     fmt::print("# trial {} [{}] {} {}\n", t.index, status, t.preset, points);
-    fmt::print("moet {}\n", shell_quote(trial_command(t, runs_dir + "/" + t.key, 0)));
+    fmt::print("{}{}\n", spec.trainer.empty() ? "moet " : "",
+               shell_quote(stored_command(spec.trainer, t, runs_dir + "/" + t.key)));
   }
   const WorkerPlan plan =
       plan_workers(available_cores(rank_from_env()), int64_t(expansion.trials.size()) - finished,
@@ -89,6 +91,7 @@ int run_one(const SweepSpec& spec, const Expansion& expansion, const std::string
   }
   RunnerOptions runner;
   runner.moet_binary = self_binary();
+  runner.trainer = spec.trainer;
   runner.plan = plan_workers(available_cores(RankInfo{}), 1, 1, threads, spec.threads);
   require_trials_fit(spec, {&trial}, runner.plan);
   bool failed = false;

@@ -94,6 +94,7 @@ LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansi
   }
   RunnerOptions runner;
   runner.moet_binary = self_binary();
+  runner.trainer = spec.trainer;
   runner.plan = result.plan;
   if (options.progress)
     runner.on_finished = [](const TrialEvent& e) {

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "sweep/trainer_command.h"
 
 namespace moet::sweep {
 
@@ -185,7 +186,7 @@ void ResultsStore::register_sweep(const SweepSpec& spec, const Expansion& expans
     insert.bind(6, t.seed);
     for (int a = 0; a < param::kAxes; ++a) insert.bind(7 + a, t.shape.values[size_t(a)]);
     insert.bind(12, run_dir)
-        .bind(13, nlohmann::json(trial_command(t, run_dir, 0)).dump())
+        .bind(13, nlohmann::json(stored_command(spec.trainer, t, run_dir)).dump())
         .bind(14, t.config_toml)
         .run();
     for (const LadderPoint& p : t.points) {

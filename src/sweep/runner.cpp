@@ -22,6 +22,7 @@
 #include "core/files.h"
 #include "core/timer.h"
 #include "dist/launch.h"
+#include "sweep/trainer_command.h"
 #include "train/schema.h"
 
 extern char** environ;
@@ -55,10 +56,12 @@ class StopSignals {
   struct sigaction old_int_ = {}, old_term_ = {};
 };
 
-// The run directory's config is this trial's (thread count aside, which only changes rounding).
-bool same_config(const std::string& run_dir, const Trial& trial) {
+// The run directory's config is this trial's (thread count aside, which only changes rounding):
+// the one `moet train` wrote, or for a trainer trial the one the sweep gave the trainer.
+bool same_config(const std::string& run_dir, const Trial& trial, bool trainer) {
   try {
-    Config stored = Config::load(full_config_schema(), run_dir + "/config.toml", {});
+    const std::string file = trainer ? kTrainerConfigFile : "config.toml";
+    Config stored = Config::load(full_config_schema(), run_dir + "/" + file, {});
     stored.set("train.threads", "0");
     return stored.to_toml() == trial.config_toml;
   } catch (const Error&) {
@@ -75,23 +78,27 @@ std::string last_line(const std::string& path) {
   return last;
 }
 
-pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
-            const std::string& log_path, int threads) {
-  std::vector<std::string> argv_text = {binary};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
+// Starts `program` with `argv_text` (argv[0] first); `env_extra` ("NAME=value") joins the
+// environment.
+pid_t spawn(const std::string& program, std::vector<std::string> argv_text,
+            const std::string& log_path, int threads, const std::vector<std::string>& env_extra) {
   std::vector<char*> argv;
   for (auto& a : argv_text) argv.push_back(a.data());
   argv.push_back(nullptr);
   // The trial's OpenMP (and oneDNN's) thread count, also for anything read before the config.
-  // A fault-injection plan (MOET_FAULT) is aimed at the sweep itself, not at its trials. A
-  // sweep started by mpirun or srun shares trials out over its ranks, but each trial is one
-  // process: without the launcher's variables it does not take itself for an MPI rank.
-  std::vector<std::string> env_text;
-  for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0 && std::strncmp(*e, "MOET_FAULT=", 11) != 0 &&
-        !dist::is_launch_variable(*e))
-      env_text.push_back(*e);
+  // A fault-injection plan (MOET_FAULT) is aimed at the sweep itself, not at its trials.
+  std::vector<std::string> env_text = env_extra;
   env_text.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
+  const auto replaced = [&](const char* entry) {
+    // A sweep started by mpirun or srun shares trials out over its ranks, but each trial is one
+    // process: without the launcher's variables it does not take itself for an MPI rank.
+    if (std::strncmp(entry, "MOET_FAULT=", 11) == 0 || dist::is_launch_variable(entry)) return true;
+    for (const std::string& set : env_text)
+      if (std::strncmp(entry, set.c_str(), set.find('=') + 1) == 0) return true;
+    return false;
+  };
+  for (char** e = environ; *e; ++e)
+    if (!replaced(*e)) env_text.push_back(*e);
   std::vector<char*> envp;
   for (auto& e : env_text) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -109,7 +116,7 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
     ::dup2(null, 0);
     ::dup2(log, 1);
     ::dup2(log, 2);
-    ::execve(binary.c_str(), argv.data(), envp.data());
+    ::execve(program.c_str(), argv.data(), envp.data());
     ::_exit(kExitCannotExec);
   }
   return pid;
@@ -176,8 +183,8 @@ class TrialPool {
       const Trial& trial = *trials_[next_++];
       const std::string run_dir = store_.runs_dir() + "/" + trial.key;
       if (file_exists(run_dir)) {
-        const std::optional<TrialOutcome> outcome = read_trial_outcome(run_dir);
-        if (outcome && same_config(run_dir, trial)) {
+        if (const std::optional<TrialOutcome> outcome = finished_outcome(run_dir);
+            outcome && same_config(run_dir, trial, !options_.trainer.empty())) {
           store_.record(trial.key, *outcome);
           report(trial, *outcome, Origin::imported);
           continue;
@@ -188,11 +195,36 @@ class TrialPool {
       }
       make_dirs(run_dir);
       store_.set_status(trial.key, RunStatus::running);
-      const pid_t pid =
-          spawn(options_.moet_binary, trial_command(trial, run_dir, options_.plan.threads),
-                run_dir + "/train.log", options_.plan.threads);
+      const pid_t pid = start(trial, run_dir);
       running_[pid] = {&trial, run_dir, now_s()};
       fault_point("sweep.spawned");
+    }
+  }
+
+  // Starts the trial's process: `moet train`, or the spec's trainer with its input files.
+  pid_t start(const Trial& trial, const std::string& run_dir) const {
+    const int threads = options_.plan.threads;
+    if (options_.trainer.empty()) {
+      std::vector<std::string> argv = {options_.moet_binary};
+      for (std::string& arg : trial_command(trial, run_dir, threads)) argv.push_back(arg);
+      return spawn(options_.moet_binary, argv, run_dir + "/train.log", threads, {});
+    }
+    write_trainer_inputs(trial, run_dir, threads);
+    const std::vector<std::string> argv = trainer_argv(options_.trainer, trial, run_dir, threads);
+    // Resolved again here: PATH may differ from where the spec was read (a Slurm node). Not
+    // found, the child exits with kExitCannotExec and the trial fails with that status.
+    const std::string program = find_program(argv.front());
+    return spawn(program.empty() ? argv.front() : program, argv, run_dir + "/train.log", threads,
+                 {"MOET_BINARY=" + options_.moet_binary});
+  }
+
+  // A finished result in the run directory, or none: also none when its files are malformed (the
+  // trial then runs again and, if they are again, fails saying why).
+  static std::optional<TrialOutcome> finished_outcome(const std::string& run_dir) {
+    try {
+      return read_trial_outcome(run_dir);
+    } catch (const Error&) {
+      return std::nullopt;
     }
   }
 
@@ -225,16 +257,20 @@ class TrialPool {
   }
 
   // A trial process's result: its run directory's when it exited as `moet train` does after a
-  // run (done or diverged), else failed, with why.
+  // run (done or diverged) and left well-formed run files, else failed, with why.
   static TrialOutcome outcome_of(const std::string& run_dir, int wait_status) {
     const bool exited = WIFEXITED(wait_status);
     const int code = exited ? WEXITSTATUS(wait_status) : -1;
     TrialOutcome outcome;
     outcome.status = RunStatus::failed;
     if (exited && (code == kExitOk || code == kExitDiverged)) {
-      if (const std::optional<TrialOutcome> finished = read_trial_outcome(run_dir))
-        return *finished;
-      outcome.error = fmt::format("exited with {} but left no finished status.json", code);
+      try {
+        if (const std::optional<TrialOutcome> finished = read_trial_outcome(run_dir))
+          return *finished;
+        outcome.error = fmt::format("exited with {} but left no finished status.json", code);
+      } catch (const Error& e) {
+        outcome.error = fmt::format("exited with {}, but {}", code, e.what());
+      }
       return outcome;
     }
     const std::string why = exited ? fmt::format("exit status {}", code)

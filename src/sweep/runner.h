@@ -1,5 +1,5 @@
-// The local runner: trains a list of trials as `moet train` child processes, a fixed number at a
-// time, and records each result in the database the moment its process ends.
+// The local runner: trains a list of trials as `moet train` (or [trainer]) child processes, a fixed
+// number at a time, and records each result in the database the moment its process ends.
 //
 // Longest trials start first (by their FLOPs), so the last minutes of a sweep are not one big
 // trial running alone. Children die with the sweep (PR_SET_PDEATHSIG): a killed sweep leaves no
@@ -31,6 +31,7 @@ struct TrialEvent {
 
 struct RunnerOptions {
   std::string moet_binary;  // the binary to run `train` with (this one: /proc/self/exe)
+  TrainerCommand trainer;   // the spec's [trainer]; empty: trials run `moet train`
   WorkerPlan plan;
   std::function<void(const TrialEvent&)> on_finished;  // called after the result is recorded
 };

@@ -18,6 +18,7 @@
 #include "param/regime.h"
 #include "param/resolve.h"
 #include "sweep/run_shape.h"
+#include "sweep/trainer_command.h"
 #include "train/schema.h"
 #include "train/train_config.h"
 
@@ -270,6 +271,20 @@ LadderSpec read_ladder(const toml::table& t, size_t i, const SweepSpec& spec) {
   return l;
 }
 
+// [trainer] command = "...": the program that trains each trial instead of `moet train`.
+TrainerCommand read_trainer(const toml::table& root, const std::string& source) {
+  const toml::node* node = root.get("trainer");
+  if (!node) return {};
+  const Where where{source, "[trainer]"};
+  if (!node->is_table()) where.fail("expected a table with command = \"...\"");
+  check_keys(*node->as_table(), {"command"}, where);
+  const auto command = (*node->as_table())["command"].value<std::string>();
+  if (!command)
+    where.fail("command: expected a string, e.g. command = \"python3 train.py --config {{config}} "
+               "--out {{out}}\"");
+  return parse_trainer_command(*command, source + ": [trainer] command");
+}
+
 }  // namespace
 
 SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& source) {
@@ -277,7 +292,8 @@ SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& sour
   SweepSpec spec;
   spec.source = source;
   spec.text = toml_text;
-  check_keys(root, {"name", "config", "budget", "grid", "preset", "ladder"}, {source, "top level"});
+  check_keys(root, {"name", "config", "budget", "grid", "preset", "ladder", "trainer"},
+             {source, "top level"});
   spec.name = root["name"].value_or(std::string());
   read_base_config(root, spec);
   read_budget(root, spec);
@@ -291,6 +307,7 @@ SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& sour
                                          "axes = [\"N\", \"Ne\"], scales = [1, 2, 4]");
   for (size_t i = 0; i < ladders.size(); ++i)
     spec.ladders.push_back(read_ladder(*ladders.get(i)->as_table(), i, spec));
+  spec.trainer = read_trainer(root, source);
   return spec;
 }
 
@@ -447,20 +464,25 @@ TrialGrid trial_grid(const SweepSpec& spec, const PresetSpec& preset, const Ladd
 }
 
 // "sp-N64-Ne64-M8-K2-L2-lr-7-s1-<config hash>": readable, and unique through the hash;
-// run_suffix ("-t2048000") names a scaled token budget or batch.
-std::string trial_key(const Trial& trial, bool init_swept, const std::string& run_suffix) {
+// run_suffix ("-t2048000") names a scaled token budget or batch. Another trainer is another
+// experiment: its command template is part of what the hash covers.
+std::string trial_key(const Trial& trial, bool init_swept, const std::string& run_suffix,
+                      const TrainerCommand& trainer) {
+  const std::string identity =
+      trainer.empty() ? trial.config_toml
+                      : trial.config_toml + "\n[trainer]\ncommand = " + trainer.text + "\n";
   const param::AxisValues& shape = trial.shape;
   return fmt::format("{}-N{}-Ne{}-M{}-K{}-L{}{}-lr{}{}-s{}-{}", preset_stem(trial.preset),
                      shape[Axis::N], shape[Axis::Ne], shape[Axis::M], shape[Axis::K],
                      shape[Axis::L], run_suffix, number_text(std::log2(trial.lr)),
                      init_swept ? "-std" + number_text(trial.init_std) : std::string(), trial.seed,
-                     fnv1a_hex(trial.config_toml).substr(0, 8));
+                     fnv1a_hex(identity).substr(0, 8));
 }
 
 // One trial per init std x LR x seed at one ladder point. A config expanded before (the base
 // that several ladders share) gains the point instead of becoming a second trial.
 void add_trials(const ConfigLoader& load, const std::string& preset, const ScaleConfig& at,
-                const TrialGrid& grid, const LadderPoint& point,
+                const TrialGrid& grid, const LadderPoint& point, const TrainerCommand& trainer,
                 std::map<std::string, size_t>& by_config, Expansion& out) {
   for (const double init_std : grid.init_stds) {
     for (const double lr : grid.lrs) {
@@ -483,7 +505,7 @@ void add_trials(const ConfigLoader& load, const std::string& preset, const Scale
           continue;
         }
         trial.points.push_back(point);
-        trial.key = trial_key(trial, grid.init_swept, at.key_suffix);
+        trial.key = trial_key(trial, grid.init_swept, at.key_suffix, trainer);
         by_config.emplace(trial.config_toml, out.trials.size());
         trial.index = int64_t(out.trials.size());
         out.trials.push_back(std::move(trial));
@@ -580,7 +602,7 @@ Expansion expand_sweep(const SweepSpec& spec) {
             scale_config(load, fixed, scaled(scale),
                          run_size(spec, ladder, fixed_config, scale, at_place), at_place);
         const LadderPoint point{ladder.name, ladder_axes_text(ladder.axes), scale};
-        add_trials(load, preset.name, at, grid, point, by_config, out);
+        add_trials(load, preset.name, at, grid, point, spec.trainer, by_config, out);
       }
     }
   }

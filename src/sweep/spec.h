@@ -40,6 +40,14 @@ struct LadderSpec {
   std::vector<std::string> sets;  // [ladder.config] as key=value
 };
 
+// [trainer] command: the program that trains each trial instead of `moet train`
+// (sweep/trainer_command.h).
+struct TrainerCommand {
+  std::string text;                // the template as written; empty: `moet train`
+  std::vector<std::string> words;  // split; placeholders unfilled, "{{" and "}}" kept
+  bool empty() const { return text.empty(); }
+};
+
 struct SweepSpec {
   std::string source;  // the file (for messages)
   std::string text;    // the spec as written (stored in the results database)
@@ -52,6 +60,7 @@ struct SweepSpec {
   std::vector<int64_t> seeds;          // [grid]; default {1}
   std::vector<PresetSpec> presets;
   std::vector<LadderSpec> ladders;
+  TrainerCommand trainer;  // [trainer]; empty: trials run `moet train`
 };
 
 SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& source);

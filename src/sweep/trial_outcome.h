@@ -1,5 +1,6 @@
 // What a finished trial left in its run directory, read back for the results database:
-// status.json (done | diverged, final losses, throughput) and metrics.jsonl (the loss curve).
+// status.json (done | diverged, final losses, throughput) and metrics.jsonl (the loss curve),
+// whichever trainer wrote them.
 //
 // The run directory is the trial's own record: a result that reached it but not the database
 // (the sweep was killed between the two) is imported from here on the next run instead of being
@@ -35,12 +36,15 @@ struct TrialOutcome {
   nlohmann::json val_extra = nlohmann::json::object();  // extra validation sets: {"moby": 5.3}
   double tokens_per_s = NAN;
   double seconds = NAN;  // wall time of the trial process (NaN when imported)
-  std::string error;     // failed: what went wrong, one line
+  std::string error;     // failed: what went wrong, one line; diverged: why, when not the trainer's
   std::vector<CurvePoint> curve;
 };
 
 // The outcome of a run directory whose status.json says done or diverged; none when the run did
-// not finish there (no status file, running, stopped) or the file is not moet's.
+// not finish there (no status file, running, stopped). The files are checked field by field, the
+// same for `moet train` and a sweep's own trainer (docs/trainer-protocol.md): a malformed one
+// throws Error "<file>[:<line>]: <field>: <what>". A run that says done with a non-finite final
+// loss is recorded as diverged.
 std::optional<TrialOutcome> read_trial_outcome(const std::string& run_dir);
 
 }  // namespace moet::sweep

@@ -48,6 +48,7 @@ void MetricsLog::write(const nlohmann::json& line) {
 void write_status(const std::string& run_dir, RunStatus status, const nlohmann::json& details) {
   nlohmann::json json = details;
   json["status"] = name_of(status);
+  json["version"] = kRunFilesVersion;
   write_file_atomic(run_dir + "/status.json", json.dump(1) + "\n");
 }
 

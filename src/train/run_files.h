@@ -29,6 +29,10 @@ class MetricsLog {
   std::FILE* file_ = nullptr;
 };
 
+// The version of the run files' schema (docs/trainer-protocol.md), written into status.json: a
+// sweep's own trainer writes the same files, and a reader refuses a version it does not know.
+inline constexpr int kRunFilesVersion = 1;
+
 // status: running | stopped | done | diverged
 void write_status(const std::string& run_dir, RunStatus status, const nlohmann::json& details);
 // The status file's JSON, or null when there is none.
