@@ -13,7 +13,7 @@ constexpr int64_t kChunk = 1 << 15;
 
 Optimizer::Optimizer(const OptimConfig& config, const std::vector<TensorInfo>& tensors,
                      std::vector<param::TensorHyper> hyper)
-    : config_(config), hyper_(std::move(hyper)) {
+    : config_(config), hyper_(std::move(hyper)), muon_(config, tensors, hyper_) {
   MOET_CHECK(hyper_.size() == tensors.size());
   int64_t total = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
@@ -46,13 +46,15 @@ void Optimizer::step(float* params, const float* grads, double lr_factor, double
   const OptimConfig& c = config_;
   const double bias1 = 1 - std::pow(c.beta1, double(steps_));
   const double bias2 = 1 - std::pow(c.beta2, double(steps_));
-  const bool adam = c.is_adam(), decoupled = c.kind == OptimizerKind::adamw;
+  const bool adam = c.is_adam();
+  const bool decoupled = c.kind == OptimizerKind::adamw || c.kind == OptimizerKind::muon;
   const float b1 = float(c.beta1), b2 = float(c.beta2), momentum = float(c.momentum);
   const float gs = float(grad_scale);
 #pragma omp parallel for schedule(static)
   for (size_t ci = 0; ci < chunks_.size(); ++ci) {
     const Chunk& ch = chunks_[ci];
     const param::TensorHyper& h = hyper_[size_t(ch.tensor)];
+    if (h.orthogonalised) continue;  // muon_ below
     const float lr = float(h.lr * lr_factor), wd = float(h.wd);
     float* w = params;
     float* m = m_.data();
@@ -80,6 +82,7 @@ void Optimizer::step(float* params, const float* grads, double lr_factor, double
       }
     }
   }
+  if (!muon_.empty()) muon_.step(params, grads, m_.data(), lr_factor, grad_scale);
 }
 
 }  // namespace moet

@@ -39,11 +39,10 @@ struct RuleField {
   const char* name;
   std::optional<Rule> Rules::*cell;
 };
-constexpr RuleField<RoleRules> kRoleRuleFields[] = {{"mult", &RoleRules::mult},
-                                                    {"adam_lr", &RoleRules::adam_lr},
-                                                    {"sgd_lr", &RoleRules::sgd_lr},
-                                                    {"eps", &RoleRules::eps},
-                                                    {"wd", &RoleRules::wd}};
+constexpr RuleField<RoleRules> kRoleRuleFields[] = {
+    {"mult", &RoleRules::mult},     {"adam_lr", &RoleRules::adam_lr},
+    {"sgd_lr", &RoleRules::sgd_lr}, {"muon_lr", &RoleRules::muon_lr},
+    {"eps", &RoleRules::eps},       {"wd", &RoleRules::wd}};
 
 constexpr RuleField<BlockRules> kBlockRuleFields[] = {{"residual", &BlockRules::residual},
                                                       {"attn_scale", &BlockRules::attn_scale},
@@ -62,6 +61,19 @@ void reject_optimizer_only_cells(const RoleRules& row, Role role, const std::str
   };
   reject(row.eps, "eps", "Adam epsilon");
   reject(row.wd, "wd", "weight decay");
+}
+
+// Muon cells on a role whose tensors are not hidden matrices.
+void reject_muon_cells(const RoleRules& row, Role role, const std::string& where) {
+  if (muon_may_update(role)) return;
+  if (row.muon_lr)
+    fail("{}, field muon_lr: Muon orthogonalises hidden matrices only; {} stays on AdamW "
+         "(adam_lr) under optim.name = muon (muon_lr = \"{}\"); remove the cell",
+         where, role_name(role), row.muon_lr->text());
+  if (row.sphere)
+    fail("{}, field sphere: only matrices Muon updates keep their norm; {} stays on AdamW "
+         "(sphere = {}); remove the cell",
+         where, role_name(role), *row.sphere);
 }
 
 toml::table parse_toml(const std::string& text, const std::string& origin) {
@@ -128,6 +140,10 @@ RoleRules parse_row(const toml::table& row, Role role, const std::string& where,
       } else {
         out.init = InitRule{InitKind::normal, parse_cell(node, at, CellKind::tensor)};
       }
+    } else if (field == "sphere") {
+      if (kind == TableKind::depth) fail("{}: depth rules hold factors, not sphere flags", at);
+      if (!node.is_boolean()) fail("{}: expected true or false", at);
+      out.sphere = node.value<bool>().value();
     } else if (field == "tied") {
       if (kind == TableKind::depth) fail("{}: depth rules hold factors, not tied inits", at);
       if (!node.is_boolean()) fail("{}: expected true or false", at);
@@ -145,6 +161,7 @@ RoleRules parse_row(const toml::table& row, Role role, const std::string& where,
     }
   }
   reject_optimizer_only_cells(out, role, where);
+  reject_muon_cells(out, role, where);
   return out;
 }
 
@@ -295,14 +312,31 @@ void overlay(RuleSet& base, const RuleSet& over) {
     RoleRules& into = base.roles[role];
     overlay_cell(into.init, row.init);
     overlay_cell(into.tied, row.tied);
+    overlay_cell(into.sphere, row.sphere);
     for (const auto& f : kRoleRuleFields) overlay_cell(into.*(f.cell), row.*(f.cell));
   }
   for (const auto& f : kBlockRuleFields) overlay_cell(base.block.*(f.cell), over.block.*(f.cell));
 }
 
+bool muon_may_update(Role role) {
+  switch (role) {
+    case Role::attn_qk:
+    case Role::attn_v:
+    case Role::attn_o:
+    case Role::router:
+    case Role::expert_up:
+    case Role::expert_down:
+    case Role::shared_up:
+    case Role::shared_down:
+    case Role::dense_up:
+    case Role::dense_down: return true;
+    default: return false;
+  }
+}
+
 const std::vector<std::string>& role_field_names() {
   static const std::vector<std::string> names = [] {
-    std::vector<std::string> out = {"std", "tied"};
+    std::vector<std::string> out = {"std", "tied", "sphere"};
     for (const auto& f : kRoleRuleFields) out.push_back(f.name);
     return out;
   }();
