@@ -196,6 +196,28 @@ bool parse_rule_key(RuleSet& rules, const std::string& key, const toml::node& no
   return true;
 }
 
+// [requires]: model.* settings, each a string, boolean or number, kept as `--set` text.
+std::map<std::string, std::string> parse_requires(const toml::table& table,
+                                                  const std::string& where) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key_node, node] : table) {
+    const std::string key = key_text(key_node);
+    const std::string at = where + key;
+    if (!key.starts_with("model."))
+      fail("{}: a preset may require model.* settings only (quote the key: \"model.x\" = ...)", at);
+    if (const auto* s = node.as_string()) {
+      out[key] = s->get();
+    } else if (const auto* b = node.as_boolean()) {
+      out[key] = b->get() ? "true" : "false";
+    } else if (node.is_number()) {
+      out[key] = fmt::format("{}", node.value<double>().value());
+    } else {
+      fail("{}: expected a string, boolean or number", at);
+    }
+  }
+  return out;
+}
+
 bool is_path(const std::string& name_or_path) {
   return name_or_path.find('/') != std::string::npos ||
          (name_or_path.size() > 5 && name_or_path.ends_with(".toml"));
@@ -210,6 +232,7 @@ Preset parse_preset_at(const std::string& text, const std::string& origin, int d
   own.origin = origin;
   own.name = std::filesystem::path(origin).stem().string();
   std::optional<std::string> extends, source, depth_rule;
+  std::optional<std::vector<std::string>> derived_for;
   std::optional<double> init_std;
   for (const auto& [key_node, node] : table) {
     const std::string key = key_text(key_node);
@@ -226,6 +249,15 @@ Preset parse_preset_at(const std::string& text, const std::string& origin, int d
     } else if (key == "init_std") {
       init_std = node.value<double>();
       if (!init_std || !(*init_std > 0)) fail("{}init_std: expected a positive number", where);
+    } else if (key == "derived_for_regimes") {
+      const toml::array* list = node.as_array();
+      if (!list) fail("{}{}: expected a list such as [\"I\", \"II\"]", where, key);
+      derived_for.emplace();
+      for (const auto& item : *list)
+        derived_for->push_back(
+            require_choice(where + key, as_string(item, where + key), regime_names()));
+    } else if (key == "requires") {
+      own.required_settings = parse_requires(as_table(node, where + key), where + "requires ");
     } else if (key == "regime") {
       for (const auto& [regime_key, regime_node] : as_table(node, where + key)) {
         const std::string regime = key_text(regime_key);
@@ -238,7 +270,7 @@ Preset parse_preset_at(const std::string& text, const std::string& origin, int d
       }
     } else {
       fail("{}{}: unknown key (keys: name, source, extends, init_std, depth, block, roles, "
-           "regime)",
+           "regime, derived_for_regimes, requires)",
            where, key);
     }
   }
@@ -261,7 +293,9 @@ Preset parse_preset_at(const std::string& text, const std::string& origin, int d
   if (source) out.source = *source;
   if (init_std) out.init_std = *init_std;
   if (depth_rule) out.depth = *depth_rule;
+  if (derived_for) out.derived_for_regimes = *derived_for;
   overlay(out.rules, own.rules);
+  for (const auto& [key, value] : own.required_settings) out.required_settings[key] = value;
   for (const auto& [regime, rules] : own.regimes) overlay(out.regimes[regime], rules);
   return out;
 }

@@ -77,6 +77,11 @@ struct Preset {
   std::string depth = "none";
   RuleSet rules;
   std::map<std::string, RuleSet> regimes;  // I, II, III; empty for regime-free presets
+  // model.* key -> the value (as `--set key=` text) the preset's rules were derived for.
+  std::map<std::string, std::string> required_settings;
+  // The regimes (I, II, III) the rules were derived on, for presets whose rows hold on those
+  // ladders only; another ladder gets a warning. Empty: no such limit.
+  std::vector<std::string> derived_for_regimes;
 };
 
 struct DepthRule {

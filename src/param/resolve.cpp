@@ -164,6 +164,11 @@ BlockPlan block_plan(const param::BlockRules& block, const param::BlockRules& bl
   return out;
 }
 
+// H_act: the widths every token passes through, routed (K Ne) and shared.
+double active_width(const ModelConfig& c) {
+  return double(c.K * c.Ne + c.shared_experts * c.shared_width());
+}
+
 // A SwiGLU up projection stores its gate and up matrices side by side ([in, 2 hidden]).
 int swiglu_column_blocks(const ModelConfig& target, Role role) {
   const bool up = role == Role::expert_up || role == Role::shared_up || role == Role::dense_up;
@@ -191,6 +196,7 @@ Parameterization resolve_parameterization(const Config& config) {
   p.target = param::axis_values(target);
 
   const param::Preset preset = load_named_preset(settings.preset);
+  param::reject_unmet_requirements(preset, config);
   p.source = preset.source;
   const RuleSet rules = rules_in_regime(preset, settings.regime, p);
   p.depth = settings.depth.value_or(preset.depth);
@@ -218,18 +224,24 @@ Parameterization resolve_parameterization(const Config& config) {
   for (size_t i = 0; i < p.tensors.size(); ++i) {
     const TensorInfo& t = p.tensors[i];
     const Cells c = cells_for(rules, depth.factors, t, p.optimizer, preset.origin);
-    const RuleScope at{p.target, p.base, target.d_head, t.fan_in, t.fan_out};
-    const RuleScope at_base{p.base, p.base, target.d_head, base_tensors[i].fan_in,
-                            base_tensors[i].fan_out};
+    RuleScope at{p.target, p.base, target.d_head, t.fan_in, t.fan_out};
+    RuleScope at_base{p.base, p.base, target.d_head, base_tensors[i].fan_in,
+                      base_tensors[i].fan_out};
+    at.active_width = active_width(target);
+    at_base.active_width = active_width(param::with_axes(target, base_at_target_depth));
     p.plan.tensors[i] = tensor_plan(t, c, at, p.globals.init_std);
     p.hyper[i] = tensor_hyper(t, c, at, at_base, p.globals, sgd, preset.origin);
     if (c.orthogonalised) p.hyper[i].column_blocks = swiglu_column_blocks(target, t.role);
   }
   require_orthogonalised_tensors(p, preset.origin);
-  p.plan.block =
-      block_plan(rules.block, depth.factors.block, RuleScope{p.target, p.base, target.d_head});
+  RuleScope block_scope{p.target, p.base, target.d_head};
+  block_scope.active_width = active_width(target);
+  p.plan.block = block_plan(rules.block, depth.factors.block, block_scope);
 
   param::add_ladder_warnings(target, p.base, p.warnings);
+  if (preset.regimes.empty())  // regime presets: choose_regime already warned
+    param::add_regime_range_warning(preset.derived_for_regimes, preset.name, p.base, p.target,
+                                    p.warnings);
   param::reject_routing_collapse(target, p);
   validate_plan(p.tensors, p.plan);
   for (const auto& warning : p.warnings)
