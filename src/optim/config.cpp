@@ -25,10 +25,12 @@ std::vector<KeySpec> optim_config_keys() {
       {"optim.wd", KeyType::Float, f(d.wd), "base weight decay (scaled per tensor)"},
       {"optim.momentum", KeyType::Float, f(d.momentum), "SGD momentum"},
       {"optim.clip", KeyType::Float, f(d.clip), "clip the global gradient norm (0 = off)"},
-      {"optim.muon_momentum", KeyType::Float, f(d.muon_momentum), "Muon momentum"},
+      // Muon's keys are left out of stored configs at their defaults (omit_default), so the
+      // checkpoints and sweep trial identities of runs without Muon stay what they were.
+      {"optim.muon_momentum", KeyType::Float, f(d.muon_momentum), "Muon momentum", true},
       {"optim.muon_nesterov", KeyType::Bool, d.muon_nesterov ? "true" : "false",
-       "Muon: Nesterov momentum"},
-      {"optim.muon_steps", KeyType::Int, f(d.muon_steps), "Muon: Newton-Schulz iterations"},
+       "Muon: Nesterov momentum", true},
+      {"optim.muon_steps", KeyType::Int, f(d.muon_steps), "Muon: Newton-Schulz iterations", true},
       {"optim.schedule", KeyType::String, name_of(d.schedule),
        "constant | cosine | wsd, each after a linear warmup"},
       {"optim.warmup", KeyType::Float, f(d.warmup),

@@ -1,7 +1,7 @@
 // The presets of the field's other MoE schemes and Muon, each along every axis it claims:
 // complete-mue ([CMUE-2605]: N, Ne, M, K, granularity, shared experts, L), mup under Muon
 // (sqrt(fan_out / fan_in), the muP-consistent scale), mup-router-readout ([MUPMOE-2508]: N),
-// hyperp ([HYPERP-2603]: rejected until the model has SqrtGate; its table's depth rules), the
+// hyperp ([HYPERP-2603]: N, Ne, M, K, granularity, L; only with SqrtGate and Muon), the
 // regime-range warning of mup-moe, and docs/presets/mssp-official.toml against the numbers of
 // the MSSP authors' released configuration.
 #include <gtest/gtest.h>
@@ -145,17 +145,55 @@ TEST(OtherPresets, MupRouterReadoutAlongWidth) {
   }
 }
 
-// HyperP needs SqrtGate, which the model does not have: one line, exit status 2 from the CLI.
-TEST(OtherPresets, HyperpIsRejectedUntilTheModelHasSqrtGate) {
-  const std::string error = error_of([] {
-    resolve_for("hyperp", "muon", kBase, kBase,
-                {{"model.router_score", "softmax"}, {"model.gate_renorm", "true"}});
-  });
-  EXPECT_NE(error.find("presets/hyperp.toml: requires model.gate_fn = sqrt, a model feature moet "
-                       "does not implement"),
-            std::string::npos)
-      << error;
-  EXPECT_EQ(error.find('\n'), std::string::npos);
+// HyperP's architecture: softmax gates renormalised after top-K, SqrtGate, no shared experts.
+const std::map<std::string, std::string> kHyperpModel = {{"model.router_score", "softmax"},
+                                                         {"model.gate_renorm", "true"},
+                                                         {"model.gate_fn", "sqrt"},
+                                                         {"model.shared_experts", "0"}};
+
+// Any other architecture or optimizer stops resolution with one line naming what is wrong.
+TEST(OtherPresets, HyperpResolvesOnlyForItsArchitectureUnderMuon) {
+  EXPECT_NO_THROW(resolve_for("hyperp", "muon", kBase, kBase, kHyperpModel));
+  for (const auto& [key, value] : kHyperpModel) {
+    std::map<std::string, std::string> other = kHyperpModel;
+    other.erase(key);
+    const std::string error = error_of([&] { resolve_for("hyperp", "muon", kBase, kBase, other); });
+    EXPECT_NE(error.find("presets/hyperp.toml: requires " + key + " = " + value), std::string::npos)
+        << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos);
+  }
+  const std::string adam =
+      error_of([] { resolve_for("hyperp", "adam", kBase, kBase, kHyperpModel); });
+  EXPECT_NE(adam.find("presets/hyperp.toml: role attn_qk: no adam_lr cell"), std::string::npos)
+      << adam;
+}
+
+// Along width, expert width, experts, K, granularity and depth: MuonH on every hidden matrix at
+// eta sqrt(L0 / L) with no width factor, AdamW on the rest at the same LR, no decay, init
+// 1/sqrt(3 fan_in), 1/sqrt(2 L) branches.
+TEST(OtherPresets, HyperpAlongEveryAxisItClaims) {
+  for (const Ladder& ladder : complete_mue_ladders()) {
+    SCOPED_TRACE("hyperp along " + ladder.name);
+    const Parameterization p = resolve_for("hyperp", "muon", ladder.base, ladder.target,
+                                           with(kHyperpModel, {{"optim.wd", "0.1"}}));
+    const double L = double(ladder.target[Axis::L]), L0 = double(ladder.base[Axis::L]);
+    for (size_t i = 0; i < p.tensors.size(); ++i) {
+      const TensorInfo& t = p.tensors[i];
+      const param::TensorHyper& h = p.hyper[i];
+      SCOPED_TRACE(t.name);
+      if (!t.trainable) continue;
+      const bool hidden = param::muon_may_update(t.role);
+      EXPECT_EQ(h.orthogonalised, hidden);
+      EXPECT_EQ(h.norm_preserved, hidden);
+      EXPECT_NEAR(h.lr, kEta * std::sqrt(L0 / L), 1e-15);
+      EXPECT_EQ(h.wd, 0.0);
+      if (hidden)
+        EXPECT_NEAR(p.plan.tensors[i].init_std, 1 / std::sqrt(3.0 * double(t.fan_in)), 1e-15);
+    }
+    EXPECT_NEAR(p.plan.block.residual_mult, 1 / std::sqrt(2 * L), 1e-15);
+    EXPECT_EQ(p.plan.block.aggregation_mult, 1.0);
+    EXPECT_EQ(p.plan.block.readout_mult, 1.0);
+  }
 }
 
 // HyperP's table as written: MuonH on every hidden matrix with the depth-muP LR sqrt(L0 / L), no
