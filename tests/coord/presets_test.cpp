@@ -45,17 +45,30 @@ class CoordPresetsTest : public ::testing::Test {
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
   // The slopes at the last recorded step, per "metric[layer]", and the analysis itself.
+  // `sets` replace the defaults (e.g. another M, K); `axes` is the ladder.
   static CoordAnalysis check(const std::string& preset, CoordData* data_out = nullptr,
-                             const std::string& optimizer = "adam") {
+                             const std::string& optimizer = "adam",
+                             const std::vector<std::string>& sets = {},
+                             const std::vector<std::string>& axes = {"N", "Ne"}) {
     const std::string shard = (dir_ / "train.bin").string();
-    const Config config =
-        Config::load(full_config_schema(), "",
-                     {"model.vocab=64", "model.seq=16", "model.N=32", "model.Ne=32",
-                      "model.d_head=16", "model.L=2", "model.M=4", "model.K=2", "train.batch=8",
-                      "train.threads=1", "data.train=" + shard, "data.val=" + shard,
-                      "param.preset=" + preset, "optim.name=" + optimizer});
+    std::vector<std::string> all = {"model.vocab=64",
+                                    "model.seq=16",
+                                    "model.N=32",
+                                    "model.Ne=32",
+                                    "model.d_head=16",
+                                    "model.L=2",
+                                    "model.M=4",
+                                    "model.K=2",
+                                    "train.batch=8",
+                                    "train.threads=1",
+                                    "data.train=" + shard,
+                                    "data.val=" + shard,
+                                    "param.preset=" + preset,
+                                    "optim.name=" + optimizer};
+    all.insert(all.end(), sets.begin(), sets.end());
+    const Config config = Config::load(full_config_schema(), "", all);
     CoordOptions options;
-    options.ladder = {parse_coord_axes({"N", "Ne"}), {1, 2, 4, 8}};
+    options.ladder = {parse_coord_axes(axes), {1, 2, 4, 8}};
     options.steps = 4;
     options.seeds = 2;
     options.record_steps = {0, 1, 4};
@@ -139,6 +152,25 @@ TEST_F(CoordPresetsTest, MuonWithTheMuPScaleStaysFlat) {
     std::printf("%s[1] slope: muP scale %+.3f, double-counted %+.3f\n", metric,
                 last_slope(a, metric, "1"), last_slope(b, metric, "1"));
     EXPECT_LT(last_slope(b, metric, "1"), -0.3) << metric;
+  }
+}
+
+// Complete-muE's point ([CMUE-2605]): with gates normalised over the K chosen experts, its route
+// scale K and down-projection multiplier N / (K Ne) keep the MoE output at init the same size as
+// K grows (M fixed), where `mup` (1/K aggregation, per-expert fan-in init) shrinks it like
+// K^-3/2 (measured -1.5 here).
+TEST_F(CoordPresetsTest, CompleteMueKeepsTheMoeOutputAtInitFlatAlongK) {
+  const std::vector<std::string> shape = {"model.N=64", "model.Ne=32", "model.M=16", "model.K=1",
+                                          "model.gate_renorm=true"};
+  const CoordAnalysis mue = check("complete-mue", nullptr, "adam", shape, {"K"});
+  const CoordAnalysis mup = check("mup", nullptr, "adam", shape, {"K"});
+  for (const std::string layer : {"0", "1"}) {
+    const double mue_slope = row(mue, "act.moe_out", layer).fits.front().slope;
+    const double mup_slope = row(mup, "act.moe_out", layer).fits.front().slope;
+    std::printf("act.moe_out[%s] slope along K at init: complete-mue %+.3f, mup %+.3f\n",
+                layer.c_str(), mue_slope, mup_slope);
+    EXPECT_LT(std::fabs(mue_slope), kDefaultFlatThreshold);
+    EXPECT_LT(mup_slope, -1.0);
   }
 }
 
