@@ -78,6 +78,10 @@ def apply(model, table, init=True, generator=None):
     set_multiplier(name, value)), block scalars for a model without set_block_scalars(...)."""
     if not isinstance(table, Table):
         table = load_table(table)
+    if table.optimizer == "muon":
+        raise MoetError(f"{table.source}: optimizer: the table was resolved for optim.name = muon, "
+                        "which this package does not implement (its groups would train the "
+                        "orthogonalised tensors with Adam at Muon's LR)")
     pairs = check_table(model, table)
     if not hasattr(model, "set_block_scalars"):
         raise MoetError(f"{type(model).__name__}: has no set_block_scalars(residual_mult, "

@@ -42,6 +42,7 @@ class ModelConfig:
     shared_Ne: int = 0
     router_score: str = "sigmoid"  # sigmoid | softmax
     gate_renorm: bool = False
+    gate_fn: str = "linear"  # linear | sqrt (HyperP's SqrtGate: experts weighted by sqrt(gate))
     # balance.*
     bias_lr: float = 0.1
     aux_weight: float = 0.0
@@ -70,7 +71,8 @@ class ModelConfig:
             raise MoetError(f"{where}.K: must not exceed M (K {self.K} > M {self.M})")
         for key, choices in (("norm", ("layernorm", "rmsnorm")), ("pos", ("learned", "rope")),
                              ("act", ("gelu", "swiglu")),
-                             ("router_score", ("sigmoid", "softmax"))):
+                             ("router_score", ("sigmoid", "softmax")),
+                             ("gate_fn", ("linear", "sqrt"))):
             if getattr(self, key) not in choices:
                 raise MoetError(f"{where}.{key}: '{getattr(self, key)}' is not one of "
                                 f"{' | '.join(choices)}")

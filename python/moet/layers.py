@@ -154,12 +154,12 @@ class MoE(Scaled):
     last balance() are counted in `counts` (moet's routing statistics: routing_stats())."""
 
     def __init__(self, N, M, K, Ne, act="gelu", score="sigmoid", gate_renorm=False, bias=False,
-                 shared=0, shared_Ne=0, aux_weight=0.0, z_weight=0.0):
+                 shared=0, shared_Ne=0, aux_weight=0.0, z_weight=0.0, gate_fn="linear"):
         super().__init__()
         if not 1 <= K <= M:
             raise MoetError(f"MoE: K must be in [1, M] (K {K}, M {M})")
         self.N, self.M, self.K, self.Ne, self.act = N, M, K, Ne, act
-        self.score, self.gate_renorm = score, gate_renorm
+        self.score, self.gate_renorm, self.gate_fn = score, gate_renorm, gate_fn
         self.aux_weight, self.z_weight = aux_weight, z_weight
         self.aggregation_mult = 1.0
         self.bias_lr = 0.0  # eta_bias of b -= eta_bias (load - K/M), set by moet.apply
@@ -196,6 +196,8 @@ class MoE(Scaled):
         # Assignments grouped by expert (stable: row order within an expert), one GEMM each.
         order = torch.sort(flat, stable=True).indices
         rows_all = order // self.K
+        if self.gate_fn == "sqrt":  # HyperP's SqrtGate
+            gates = gates.sqrt()
         weights = (self.aggregation_mult * gates.reshape(-1))[order]
         y = torch.zeros_like(x)
         start = 0

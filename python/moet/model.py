@@ -24,7 +24,8 @@ class Block(nn.Module):
         self.is_moe = c.is_moe_block(layer)
         if self.is_moe:
             self.moe = MoE(c.N, c.M, c.K, c.Ne, c.act, c.router_score, c.gate_renorm,
-                           c.linear_bias, c.shared_experts, c.shared_Ne, c.aux_weight, c.z_weight)
+                           c.linear_bias, c.shared_experts, c.shared_Ne, c.aux_weight, c.z_weight,
+                           c.gate_fn)
         else:
             self.ffn = DenseMLP(c.N, c.dense_width(), c.act, c.linear_bias)
 

@@ -115,6 +115,12 @@ def test_malformed_table_fields(moet_bin, tmp_path):
     assert one_line_error(lambda: mt.load_table(bad)).startswith(f"{bad}: not valid JSON")
 
 
+def test_muon_table_is_refused(moet_bin, tmp_path):
+    table = params_json(moet_bin, tmp_path, **{"param.preset": "mup", "optim.name": "muon"})
+    message = one_line_error(lambda: mt.apply(model_for(), table))
+    assert "optimizer: the table was resolved for optim.name = muon" in message, message
+
+
 def test_model_without_moet_hooks(moet_bin, tmp_path):
     class Plain(torch.nn.Module):
         def __init__(self):

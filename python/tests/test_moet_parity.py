@@ -22,6 +22,9 @@ CASES = {
                       "param.base.M": 3, "param.base.K": 1, "param.base.Ne": 20},
     "mssp": {"param.preset": "mssp", "param.regime": "I", "param.base.N": 32,
              "param.base.Ne": 20, "param.base.M": 3, "param.base.K": 1, "model.L": 2},
+    # HyperP's SqrtGate (experts weighted by sqrt of the renormalised softmax gate).
+    "sqrt-gate": {"param.preset": "mup", "model.router_score": "softmax",
+                  "model.gate_renorm": "true", "model.gate_fn": "sqrt", "param.base.N": 32},
 }
 RTOL = 1e-5
 

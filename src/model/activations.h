@@ -32,7 +32,7 @@ struct RoutingActs {
   std::vector<T> logits, scores;         // [R, M]
   std::vector<int32_t> selected;         // [R, K], best first
   std::vector<T> gates;                  // [R*K]: the selected scores, renormalised if asked
-  std::vector<T> combine_weight;         // [R*K]: aggregation_mult * gates
+  std::vector<T> combine_weight;         // [R*K]: aggregation_mult * gate (or its sqrt: gate_fn)
   std::vector<int64_t> offsets;          // [M + 1]
   std::vector<int32_t> order, position;  // [R*K], see kernels/routing.h
   std::vector<T> aux_probs;              // [R, M] softmax of the logits, when aux or z loss is on

@@ -15,12 +15,14 @@ constexpr EnumName<Activation> kActivations[] = {{Activation::gelu, "gelu"},
                                                  {Activation::swiglu, "swiglu"}};
 constexpr EnumName<RouterScore> kRouterScores[] = {{RouterScore::sigmoid, "sigmoid"},
                                                    {RouterScore::softmax, "softmax"}};
+constexpr EnumName<GateFn> kGateFns[] = {{GateFn::linear, "linear"}, {GateFn::sqrt, "sqrt"}};
 }  // namespace
 
 const char* name_of(NormKind norm) { return enum_name(norm, kNorms); }
 const char* name_of(PosEncoding pos) { return enum_name(pos, kPositions); }
 const char* name_of(Activation act) { return enum_name(act, kActivations); }
 const char* name_of(RouterScore score) { return enum_name(score, kRouterScores); }
+const char* name_of(GateFn fn) { return enum_name(fn, kGateFns); }
 
 bool ModelConfig::has_moe() const {
   for (int64_t l = 0; l < L; ++l)
@@ -58,6 +60,9 @@ std::vector<KeySpec> model_config_keys() {
       {"model.shared_Ne", KeyType::Int, i(d.shared_Ne), "shared expert hidden width (0 = Ne)"},
       {"model.router_score", KeyType::String, name_of(d.router_score), "sigmoid | softmax"},
       {"model.gate_renorm", KeyType::Bool, b(d.gate_renorm), "renormalise the selected gates"},
+      // Left out of stored configs at its default, so existing runs' configs stay as they were.
+      {"model.gate_fn", KeyType::String, name_of(d.gate_fn),
+       "expert weight: linear (the gate) | sqrt (its square root: HyperP's SqrtGate)", true},
       {"balance.bias_lr", KeyType::Float, f(d.bias_lr),
        "eta_bias of the bias rule b -= eta_bias (load - K/M); 0 turns it off"},
       {"balance.aux_weight", KeyType::Float, f(d.aux_weight), "Switch auxiliary loss weight"},
@@ -90,6 +95,7 @@ ModelConfig model_config_from(const Config& c) {
   m.router_score =
       parse_enum("model.router_score", c.get_string("model.router_score"), kRouterScores);
   m.gate_renorm = c.get_bool("model.gate_renorm");
+  m.gate_fn = parse_enum("model.gate_fn", c.get_string("model.gate_fn"), kGateFns);
   m.bias_lr = c.get_float("balance.bias_lr");
   m.aux_weight = c.get_float("balance.aux_weight");
   m.z_weight = c.get_float("balance.z_weight");

@@ -18,11 +18,16 @@ enum class NormKind { layernorm, rmsnorm };
 enum class PosEncoding { learned, rope };
 enum class Activation { gelu, swiglu };  // gelu is the tanh form
 enum class RouterScore { sigmoid, softmax };
+// How a chosen expert's output is weighted: by its gate, or by the gate's square root (HyperP's
+// SqrtGate, which keeps the output RMS constant across granularity; docs/sources.md
+// [HYPERP-2603]).
+enum class GateFn { linear, sqrt };
 
 const char* name_of(NormKind norm);
 const char* name_of(PosEncoding pos);
 const char* name_of(Activation act);
 const char* name_of(RouterScore score);
+const char* name_of(GateFn fn);
 
 struct ModelConfig {
   int64_t vocab = 2048;  // the bundled tokenizer's vocabulary
@@ -50,6 +55,7 @@ struct ModelConfig {
   int64_t shared_Ne = 0;  // 0 means Ne
   RouterScore router_score = RouterScore::sigmoid;
   bool gate_renorm = false;  // divide the selected gates by their sum
+  GateFn gate_fn = GateFn::linear;
 
   // Balancing (combinable): paper 1's bias rule, Switch auxiliary loss, router z-loss.
   // eta_bias in b_i -= eta_bias (load_i - K/M); 0 disables. 0.1 balanced best of

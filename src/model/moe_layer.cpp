@@ -308,9 +308,14 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
   }
   {
     PhaseScope scope(Phase::permutation);
-    // y = aggregation_mult * sum_k gate_k expert_k(x); the weights are formed on the fly.
+    // y = aggregation_mult * sum_k w(gate_k) expert_k(x), w the identity or the square root
+    // (SqrtGate); the weights are formed on the fly.
     const T agg = T(ctx.plan.aggregation_mult);
-    for (size_t i = 0; i < r.gates.size(); ++i) r.combine_weight[i] = agg * r.gates[i];
+    if (c.gate_fn == GateFn::sqrt) {
+      for (size_t i = 0; i < r.gates.size(); ++i) r.combine_weight[i] = agg * std::sqrt(r.gates[i]);
+    } else {
+      for (size_t i = 0; i < r.gates.size(); ++i) r.combine_weight[i] = agg * r.gates[i];
+    }
     combine_assignments<T>(y, a.exp_out.data(), r.combine_weight.data(), r.position.data(), R, K, N,
                            Accumulate::no);
   }
@@ -359,8 +364,9 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
   }
 
   std::optional<PhaseScope> scope(std::in_place, Phase::permutation);
-  // Per assignment a = (row, slot) at position p: d expert_out = agg * gate * dy[row], and
-  // d gate = agg * <dy[row], expert_out>.
+  // Per assignment a = (row, slot) at position p: d expert_out = agg * w(gate) * dy[row], and
+  // d gate = agg * w'(gate) * <dy[row], expert_out> (w' = 1, or 1 / (2 sqrt(gate)) for SqrtGate).
+  const bool sqrt_gate = c.gate_fn == GateFn::sqrt;
   T* dexp_out = s.dexp_out.data();
   T* dgates = s.dgates.data();
 #pragma omp parallel for schedule(static) if (worth_parallel(A * N))
@@ -369,13 +375,13 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
     const T* d = dy + row * N;
     const T* out = a.exp_out.data() + p * N;
     T* de = dexp_out + p * N;
-    const T scale = agg * r.gates[asg];
+    const T scale = r.combine_weight[asg];
     T dot = 0;
     for (int64_t j = 0; j < N; ++j) {
       de[j] = scale * d[j];
       dot += d[j] * out[j];
     }
-    dgates[asg] = agg * dot;
+    dgates[asg] = sqrt_gate ? agg * dot * (T(0.5) / std::sqrt(r.gates[asg])) : agg * dot;
   }
   scope.emplace(Phase::experts);
   experts_backward(ctx, w, a, dexp_out, s);

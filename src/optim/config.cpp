@@ -16,7 +16,8 @@ std::vector<KeySpec> optim_config_keys() {
   const OptimConfig d;
   const auto f = [](double v) { return fmt::format("{}", v); };
   return {
-      {"optim.name", KeyType::String, name_of(d.kind), "adam | adamw | sgd"},
+      {"optim.name", KeyType::String, name_of(d.kind),
+       "adam | adamw | sgd | muon (hidden matrices with a muon_lr cell; AdamW for the rest)"},
       {"optim.lr", KeyType::Float, f(d.lr), "base learning rate (peak of the schedule)"},
       {"optim.beta1", KeyType::Float, f(d.beta1), "Adam beta1"},
       {"optim.beta2", KeyType::Float, f(d.beta2), "Adam beta2"},
@@ -24,6 +25,12 @@ std::vector<KeySpec> optim_config_keys() {
       {"optim.wd", KeyType::Float, f(d.wd), "base weight decay (scaled per tensor)"},
       {"optim.momentum", KeyType::Float, f(d.momentum), "SGD momentum"},
       {"optim.clip", KeyType::Float, f(d.clip), "clip the global gradient norm (0 = off)"},
+      // Muon's keys are left out of stored configs at their defaults (omit_default), so the
+      // checkpoints and sweep trial identities of runs without Muon stay what they were.
+      {"optim.muon_momentum", KeyType::Float, f(d.muon_momentum), "Muon momentum", true},
+      {"optim.muon_nesterov", KeyType::Bool, d.muon_nesterov ? "true" : "false",
+       "Muon: Nesterov momentum", true},
+      {"optim.muon_steps", KeyType::Int, f(d.muon_steps), "Muon: Newton-Schulz iterations", true},
       {"optim.schedule", KeyType::String, name_of(d.schedule),
        "constant | cosine | wsd, each after a linear warmup"},
       {"optim.warmup", KeyType::Float, f(d.warmup),
@@ -43,6 +50,9 @@ OptimConfig optim_config_from(const Config& c) {
   o.wd = c.get_float("optim.wd");
   o.momentum = c.get_float("optim.momentum");
   o.clip = c.get_float("optim.clip");
+  o.muon_momentum = c.get_float("optim.muon_momentum");
+  o.muon_nesterov = c.get_bool("optim.muon_nesterov");
+  const int64_t muon_steps = c.get_int("optim.muon_steps");
   o.schedule = parse_enum("optim.schedule", c.get_string("optim.schedule"), kSchedules);
   o.warmup = c.get_float("optim.warmup");
   o.lr_floor = c.get_float("optim.lr_floor");
@@ -55,6 +65,11 @@ OptimConfig optim_config_from(const Config& c) {
   if (!(o.momentum >= 0 && o.momentum < 1))
     fail("optim.momentum: must be in [0, 1) (got {})", o.momentum);
   if (!(o.clip >= 0)) fail("optim.clip: must not be negative (got {})", o.clip);
+  if (!(o.muon_momentum >= 0 && o.muon_momentum < 1))
+    fail("optim.muon_momentum: must be in [0, 1) (got {})", o.muon_momentum);
+  if (muon_steps < 1 || muon_steps > 100)
+    fail("optim.muon_steps: must be in [1, 100] (got {})", muon_steps);
+  o.muon_steps = int(muon_steps);
   if (!(o.warmup >= 0)) fail("optim.warmup: must not be negative (got {})", o.warmup);
   if (!(o.lr_floor >= 0 && o.lr_floor <= 1))
     fail("optim.lr_floor: must be in [0, 1] (got {})", o.lr_floor);

@@ -29,6 +29,11 @@ struct OptimConfig {
   double momentum = 0.0;  // sgd only
   double clip = 0.0;      // global gradient-norm clip; 0 = off
 
+  // muon only (the tensors it orthogonalises; the others run AdamW with beta1, beta2, eps)
+  double muon_momentum = 0.95;
+  bool muon_nesterov = true;
+  int muon_steps = 5;  // Newton-Schulz iterations
+
   Schedule schedule = Schedule::constant;
   double warmup = 0.5;    // warmup length: a fraction of the run if < 1, else steps
   double lr_floor = 0.1;  // cosine/wsd end at lr_floor * peak

@@ -17,7 +17,11 @@ Optimizer::Optimizer(const OptimConfig& config, const std::vector<TensorInfo>& t
 
 Optimizer::Optimizer(const OptimConfig& config, const std::vector<TensorInfo>& tensors,
                      std::vector<param::TensorHyper> hyper, FlatRange owned)
-    : config_(config), hyper_(std::move(hyper)), owned_(owned) {
+    : config_(config), hyper_(std::move(hyper)), owned_(owned), muon_(config, tensors, hyper_) {
+  // Muon orthogonalises whole matrices; a ZeRO-1 shard cuts them at arbitrary offsets.
+  if (!muon_.empty() && (owned.begin != 0 || owned.end != total_numel(tensors)))
+    fail("optim.name = muon does not run data parallel yet (it needs whole matrices on one "
+         "rank); train on one rank");
   MOET_CHECK(hyper_.size() == tensors.size());
   MOET_CHECK(owned.begin >= 0 && owned.begin <= owned.end && owned.end <= total_numel(tensors));
   for (size_t i = 0; i < tensors.size(); ++i) {
@@ -54,13 +58,15 @@ void Optimizer::step(float* params, const float* grads, double lr_factor, double
   const OptimConfig& c = config_;
   const double bias1 = 1 - std::pow(c.beta1, double(steps_));
   const double bias2 = 1 - std::pow(c.beta2, double(steps_));
-  const bool adam = c.is_adam(), decoupled = c.kind == OptimizerKind::adamw;
+  const bool adam = c.is_adam();
+  const bool decoupled = c.kind == OptimizerKind::adamw || c.kind == OptimizerKind::muon;
   const float b1 = float(c.beta1), b2 = float(c.beta2), momentum = float(c.momentum);
   const float gs = float(grad_scale);
 #pragma omp parallel for schedule(static)
   for (size_t ci = 0; ci < chunks_.size(); ++ci) {
     const Chunk& ch = chunks_[ci];
     const param::TensorHyper& h = hyper_[size_t(ch.tensor)];
+    if (h.orthogonalised) continue;  // muon_ below
     const float lr = float(h.lr * lr_factor), wd = float(h.wd);
     // The chunk's parameters, gradients and moments, indexed from the chunk's first element.
     const int64_t local = ch.begin - owned_.begin, count = ch.end - ch.begin;
@@ -91,6 +97,7 @@ void Optimizer::step(float* params, const float* grads, double lr_factor, double
       }
     }
   }
+  if (!muon_.empty()) muon_.step(params, grads, m_.data(), lr_factor, grad_scale);
 }
 
 }  // namespace moet

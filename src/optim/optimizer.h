@@ -1,5 +1,7 @@
-// Optimizer: SGD (with optional momentum), Adam and AdamW over the flat parameter buffer, every
-// tensor with its own LR, epsilon and weight decay (TensorHyper, from the parameterization).
+// Optimizer: SGD (with optional momentum), Adam, AdamW and Muon over the flat parameter buffer,
+// every tensor with its own LR, epsilon and weight decay (TensorHyper, from the parameterization).
+// Under Muon the tensors the parameterization marks orthogonalised go to MuonUpdate
+// (optim/muon.h) and every other trainable tensor runs AdamW.
 //
 // One pass over precomputed chunks (tensor, range) in a single parallel region: the per-tensor
 // numbers differ, the loop does not. Weight decay: AdamW decouples it (w -= lr * wd * w, the
@@ -15,6 +17,7 @@
 
 #include "model/layout.h"
 #include "optim/config.h"
+#include "optim/muon.h"
 #include "param/tensor_hyper.h"
 
 namespace moet {
@@ -66,6 +69,7 @@ class Optimizer {
   std::vector<param::TensorHyper> hyper_;
   FlatRange owned_;
   std::vector<Chunk> chunks_;
+  MuonUpdate muon_;
   std::vector<float> m_, v_;
   int64_t steps_ = 0;
 };

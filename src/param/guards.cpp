@@ -1,5 +1,7 @@
 #include "param/guards.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace moet::param {
@@ -49,6 +51,22 @@ void add_ladder_warnings(const ModelConfig& target, const AxisValues& base,
         "model.shared_Ne is fixed at {} while Ne differs from the base ({} -> {}): the shared_* "
         "rules scale the shared width with Ne (leave model.shared_Ne = 0 for Ne)",
         target.shared_Ne, base[Axis::Ne], t[Axis::Ne]));
+}
+
+void reject_unmet_requirements(const Preset& preset, const Config& config) {
+  for (const auto& [key, value] : preset.required_settings) {
+    const auto& schema = config.schema();
+    const bool known = std::any_of(schema.begin(), schema.end(),
+                                   [&](const KeySpec& spec) { return spec.key == key; });
+    if (!known)
+      fail("{}: requires {} = {}, a model feature moet does not implement; this preset cannot be "
+           "trained as its source specifies",
+           preset.origin, key, value);
+    if (config.get_text(key) != value)
+      fail("{}: requires {} = {} (the architecture its rules were derived for), but the config "
+           "has {}; set --set {}={}",
+           preset.origin, key, value, config.get_text(key), key, value);
+  }
 }
 
 }  // namespace moet::param

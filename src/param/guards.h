@@ -5,8 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "model/config.h"
 #include "param/axes.h"
+#include "param/preset.h"
 #include "param/resolve.h"
 
 namespace moet::param {
@@ -20,5 +22,9 @@ void reject_routing_collapse(const ModelConfig& target, const Parameterization& 
 // and explicitly fixed dense / shared widths while the axis the rules scale them with moves.
 void add_ladder_warnings(const ModelConfig& target, const AxisValues& base,
                          std::vector<std::string>& warnings);
+
+// A preset's [requires] settings that the config does not have: the rules were derived for an
+// architecture this run does not use. Throws Error naming the preset file, key and both values.
+void reject_unmet_requirements(const Preset& preset, const Config& config);
 
 }  // namespace moet::param

@@ -35,6 +35,27 @@ T field(const nlohmann::json& j, const std::string& key, const std::string& wher
   }
 }
 
+// How a tensor moves under Muon. Written only for Muon runs, so the tables of other optimizers
+// keep their format.
+enum class Update { adamw, muon, muon_sphere };
+constexpr EnumName<Update> kUpdates[] = {
+    {Update::adamw, "adamw"}, {Update::muon, "muon"}, {Update::muon_sphere, "muon-sphere"}};
+
+Update update_of(const TensorHyper& h) {
+  if (!h.orthogonalised) return Update::adamw;
+  return h.norm_preserved ? Update::muon_sphere : Update::muon;
+}
+
+void read_update(const nlohmann::json& s, const std::string& where, TensorHyper& h) {
+  const Update update = parse_enum("parameterization: " + where + "update",
+                                   field<std::string>(s, "update", where), kUpdates);
+  h.orthogonalised = update != Update::adamw;
+  h.norm_preserved = update == Update::muon_sphere;
+  h.column_blocks = field<int>(s, "column_blocks", where);
+  if (h.column_blocks < 1)
+    fail("parameterization: {}column_blocks: must be at least 1 (got {})", where, h.column_blocks);
+}
+
 param::AxisValues axes_from(const nlohmann::json& j, const std::string& where) {
   param::AxisValues a;
   for (const auto axis : param::kAllAxes)
@@ -59,6 +80,10 @@ nlohmann::json to_json(const Parameterization& p) {
                        {"lr", p.hyper[i].lr},
                        {"eps", p.hyper[i].eps},
                        {"wd", p.hyper[i].wd}});
+    if (p.optimizer == OptimizerKind::muon) {
+      tensors.back()["update"] = enum_name(update_of(p.hyper[i]), kUpdates);
+      tensors.back()["column_blocks"] = p.hyper[i].column_blocks;
+    }
   }
   const BlockPlan& b = p.plan.block;
   return {{"format", kFormat},
@@ -143,6 +168,7 @@ Parameterization from_json(const nlohmann::json& j, const ModelConfig& config) {
     p.hyper[i].lr = field<double>(s, "lr", where);
     p.hyper[i].eps = field<double>(s, "eps", where);
     p.hyper[i].wd = field<double>(s, "wd", where);
+    if (p.optimizer == OptimizerKind::muon) read_update(s, where, p.hyper[i]);
   }
   try {
     validate_plan(p.tensors, p.plan);

@@ -39,11 +39,10 @@ struct RuleField {
   const char* name;
   std::optional<Rule> Rules::*cell;
 };
-constexpr RuleField<RoleRules> kRoleRuleFields[] = {{"mult", &RoleRules::mult},
-                                                    {"adam_lr", &RoleRules::adam_lr},
-                                                    {"sgd_lr", &RoleRules::sgd_lr},
-                                                    {"eps", &RoleRules::eps},
-                                                    {"wd", &RoleRules::wd}};
+constexpr RuleField<RoleRules> kRoleRuleFields[] = {
+    {"mult", &RoleRules::mult},     {"adam_lr", &RoleRules::adam_lr},
+    {"sgd_lr", &RoleRules::sgd_lr}, {"muon_lr", &RoleRules::muon_lr},
+    {"eps", &RoleRules::eps},       {"wd", &RoleRules::wd}};
 
 constexpr RuleField<BlockRules> kBlockRuleFields[] = {{"residual", &BlockRules::residual},
                                                       {"attn_scale", &BlockRules::attn_scale},
@@ -62,6 +61,19 @@ void reject_optimizer_only_cells(const RoleRules& row, Role role, const std::str
   };
   reject(row.eps, "eps", "Adam epsilon");
   reject(row.wd, "wd", "weight decay");
+}
+
+// Muon cells on a role whose tensors are not hidden matrices.
+void reject_muon_cells(const RoleRules& row, Role role, const std::string& where) {
+  if (muon_may_update(role)) return;
+  if (row.muon_lr)
+    fail("{}, field muon_lr: Muon orthogonalises hidden matrices only; {} stays on AdamW "
+         "(adam_lr) under optim.name = muon (muon_lr = \"{}\"); remove the cell",
+         where, role_name(role), row.muon_lr->text());
+  if (row.sphere)
+    fail("{}, field sphere: only matrices Muon updates keep their norm; {} stays on AdamW "
+         "(sphere = {}); remove the cell",
+         where, role_name(role), *row.sphere);
 }
 
 toml::table parse_toml(const std::string& text, const std::string& origin) {
@@ -128,6 +140,10 @@ RoleRules parse_row(const toml::table& row, Role role, const std::string& where,
       } else {
         out.init = InitRule{InitKind::normal, parse_cell(node, at, CellKind::tensor)};
       }
+    } else if (field == "sphere") {
+      if (kind == TableKind::depth) fail("{}: depth rules hold factors, not sphere flags", at);
+      if (!node.is_boolean()) fail("{}: expected true or false", at);
+      out.sphere = node.value<bool>().value();
     } else if (field == "tied") {
       if (kind == TableKind::depth) fail("{}: depth rules hold factors, not tied inits", at);
       if (!node.is_boolean()) fail("{}: expected true or false", at);
@@ -145,6 +161,7 @@ RoleRules parse_row(const toml::table& row, Role role, const std::string& where,
     }
   }
   reject_optimizer_only_cells(out, role, where);
+  reject_muon_cells(out, role, where);
   return out;
 }
 
@@ -179,6 +196,28 @@ bool parse_rule_key(RuleSet& rules, const std::string& key, const toml::node& no
   return true;
 }
 
+// [requires]: model.* settings, each a string, boolean or number, kept as `--set` text.
+std::map<std::string, std::string> parse_requires(const toml::table& table,
+                                                  const std::string& where) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key_node, node] : table) {
+    const std::string key = key_text(key_node);
+    const std::string at = where + key;
+    if (!key.starts_with("model."))
+      fail("{}: a preset may require model.* settings only (quote the key: \"model.x\" = ...)", at);
+    if (const auto* s = node.as_string()) {
+      out[key] = s->get();
+    } else if (const auto* b = node.as_boolean()) {
+      out[key] = b->get() ? "true" : "false";
+    } else if (node.is_number()) {
+      out[key] = fmt::format("{}", node.value<double>().value());
+    } else {
+      fail("{}: expected a string, boolean or number", at);
+    }
+  }
+  return out;
+}
+
 bool is_path(const std::string& name_or_path) {
   return name_or_path.find('/') != std::string::npos ||
          (name_or_path.size() > 5 && name_or_path.ends_with(".toml"));
@@ -193,6 +232,7 @@ Preset parse_preset_at(const std::string& text, const std::string& origin, int d
   own.origin = origin;
   own.name = std::filesystem::path(origin).stem().string();
   std::optional<std::string> extends, source, depth_rule;
+  std::optional<std::vector<std::string>> derived_for;
   std::optional<double> init_std;
   for (const auto& [key_node, node] : table) {
     const std::string key = key_text(key_node);
@@ -209,6 +249,15 @@ Preset parse_preset_at(const std::string& text, const std::string& origin, int d
     } else if (key == "init_std") {
       init_std = node.value<double>();
       if (!init_std || !(*init_std > 0)) fail("{}init_std: expected a positive number", where);
+    } else if (key == "derived_for_regimes") {
+      const toml::array* list = node.as_array();
+      if (!list) fail("{}{}: expected a list such as [\"I\", \"II\"]", where, key);
+      derived_for.emplace();
+      for (const auto& item : *list)
+        derived_for->push_back(
+            require_choice(where + key, as_string(item, where + key), regime_names()));
+    } else if (key == "requires") {
+      own.required_settings = parse_requires(as_table(node, where + key), where + "requires ");
     } else if (key == "regime") {
       for (const auto& [regime_key, regime_node] : as_table(node, where + key)) {
         const std::string regime = key_text(regime_key);
@@ -221,7 +270,7 @@ Preset parse_preset_at(const std::string& text, const std::string& origin, int d
       }
     } else {
       fail("{}{}: unknown key (keys: name, source, extends, init_std, depth, block, roles, "
-           "regime)",
+           "regime, derived_for_regimes, requires)",
            where, key);
     }
   }
@@ -244,7 +293,9 @@ Preset parse_preset_at(const std::string& text, const std::string& origin, int d
   if (source) out.source = *source;
   if (init_std) out.init_std = *init_std;
   if (depth_rule) out.depth = *depth_rule;
+  if (derived_for) out.derived_for_regimes = *derived_for;
   overlay(out.rules, own.rules);
+  for (const auto& [key, value] : own.required_settings) out.required_settings[key] = value;
   for (const auto& [regime, rules] : own.regimes) overlay(out.regimes[regime], rules);
   return out;
 }
@@ -295,14 +346,31 @@ void overlay(RuleSet& base, const RuleSet& over) {
     RoleRules& into = base.roles[role];
     overlay_cell(into.init, row.init);
     overlay_cell(into.tied, row.tied);
+    overlay_cell(into.sphere, row.sphere);
     for (const auto& f : kRoleRuleFields) overlay_cell(into.*(f.cell), row.*(f.cell));
   }
   for (const auto& f : kBlockRuleFields) overlay_cell(base.block.*(f.cell), over.block.*(f.cell));
 }
 
+bool muon_may_update(Role role) {
+  switch (role) {
+    case Role::attn_qk:
+    case Role::attn_v:
+    case Role::attn_o:
+    case Role::router:
+    case Role::expert_up:
+    case Role::expert_down:
+    case Role::shared_up:
+    case Role::shared_down:
+    case Role::dense_up:
+    case Role::dense_down: return true;
+    default: return false;
+  }
+}
+
 const std::vector<std::string>& role_field_names() {
   static const std::vector<std::string> names = [] {
-    std::vector<std::string> out = {"std", "tied"};
+    std::vector<std::string> out = {"std", "tied", "sphere"};
     for (const auto& f : kRoleRuleFields) out.push_back(f.name);
     return out;
   }();

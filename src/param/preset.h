@@ -10,8 +10,8 @@
 //   depth = "none"            # default depth rule when param.depth = preset
 //   extends = "other"         # optional: start from another preset's rows (name or path)
 //   [block]                   # residual, attn_scale, aggregation, readout
-//   [roles]                   # role = { std, tied, mult, adam_lr, sgd_lr, eps, wd }
-//   [regime.II.roles]         # optional regime-specific cells, replacing the [roles] ones
+//   [roles]                   # role = { std, tied, sphere, mult, adam_lr, sgd_lr, muon_lr, eps, wd
+//   } [regime.II.roles]         # optional regime-specific cells, replacing the [roles] ones
 //
 // Depth rules (presets/depth.toml, chosen by param.depth) are tables of *factors* with the same
 // [<name>.block] / [<name>.roles] shape; they multiply the preset's cells of tensors inside
@@ -39,8 +39,11 @@ struct InitRule {
 // remaining ones default (mult, eps, wd: 1; tied: false) or are reported missing (std, lr).
 struct RoleRules {
   std::optional<InitRule> init;
-  std::optional<bool> tied;  // all experts start from the same draw
-  std::optional<Rule> mult, adam_lr, sgd_lr, eps, wd;
+  std::optional<bool> tied;    // all experts start from the same draw
+  std::optional<bool> sphere;  // Muon keeps each matrix's Frobenius norm (HyperP)
+  // muon_lr: the role's LR under optim.name = muon, which then orthogonalises its updates;
+  // roles without it stay on AdamW (adam_lr) under Muon.
+  std::optional<Rule> mult, adam_lr, sgd_lr, muon_lr, eps, wd;
 };
 
 struct BlockRules {
@@ -55,7 +58,12 @@ struct RuleSet {
 // Cells present in `over` replace those in `base`.
 void overlay(RuleSet& base, const RuleSet& over);
 
-// The fields a [roles] row may hold (std, tied, then the rule cells) and those of [block], in
+// The roles whose matrices Muon may orthogonalise (a muon_lr or sphere cell elsewhere is
+// rejected): the hidden matrices. Embeddings, the readout, norm gains and biases stay on AdamW.
+bool muon_may_update(Role role);
+
+// The fields a [roles] row may hold (std, tied, sphere, then the rule cells) and those of
+// [block], in
 // table order. The parser reads exactly these; tests/param/cell_effect_test.cpp sets every one
 // of them, for every role, and checks that training changes or the table is rejected.
 const std::vector<std::string>& role_field_names();
@@ -69,6 +77,11 @@ struct Preset {
   std::string depth = "none";
   RuleSet rules;
   std::map<std::string, RuleSet> regimes;  // I, II, III; empty for regime-free presets
+  // model.* key -> the value (as `--set key=` text) the preset's rules were derived for.
+  std::map<std::string, std::string> required_settings;
+  // The regimes (I, II, III) the rules were derived on, for presets whose rows hold on those
+  // ladders only; another ladder gets a warning. Empty: no such limit.
+  std::vector<std::string> derived_for_regimes;
 };
 
 struct DepthRule {

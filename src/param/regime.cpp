@@ -65,6 +65,20 @@ const std::vector<Axis>& regime_axes(const std::string& name) {
   fail("'{}' is not a regime; valid regimes: {}", name, valid_regimes());
 }
 
+void add_regime_range_warning(const std::vector<std::string>& derived_for,
+                              const std::string& preset, const AxisValues& base,
+                              const AxisValues& target, std::vector<std::string>& warnings) {
+  const std::vector<Axis> differing = differing_widths(base, target);
+  if (derived_for.empty() || differing.empty()) return;
+  for (const std::string& name : derived_for)
+    if (regime_axes(name) == differing) return;
+  warnings.push_back(fmt::format(
+      "preset {} was derived for paper 2's regimes {} only, but the axes that differ between "
+      "base and target are {}: its rules along this ladder are moet's extrapolation of the "
+      "regimes' power laws, untested by the paper (docs/parameterization.md D22)",
+      preset, join(derived_for, ", "), axis_list(differing)));
+}
+
 std::string choose_regime(const std::string& setting, const std::string& preset,
                           const AxisValues& base, const AxisValues& target,
                           std::vector<std::string>& warnings) {

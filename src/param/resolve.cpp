@@ -21,30 +21,49 @@ using param::RuleSet;
 using param::Symbol;
 
 // One tensor's cells: its role's row (regime cells included) times the depth factors when the
-// tensor sits inside a block. lr is the column of the optimizer in use.
+// tensor sits inside a block. lr is the column of the optimizer in use; under Muon that is
+// muon_lr for the roles that have one (orthogonalised), adam_lr (AdamW) for the others.
 struct Cells {
   param::InitRule init;
   bool tied = false;
+  bool orthogonalised = false, norm_preserved = false;
   Rule mult, lr, eps, wd;
 };
 
-Cells cells_for(const RuleSet& rules, const RuleSet& depth, const TensorInfo& t, bool sgd,
-                const std::string& origin) {
+const char* lr_column_name(bool sgd, bool orthogonalised) {
+  return sgd ? "sgd_lr" : orthogonalised ? "muon_lr" : "adam_lr";
+}
+
+Cells cells_for(const RuleSet& rules, const RuleSet& depth, const TensorInfo& t,
+                OptimizerKind optimizer, const std::string& origin) {
   const auto row_it = rules.roles.find(t.role);
   if (row_it == rules.roles.end())
     fail("{}: no row for role {}, which this model uses ({})", origin, role_name(t.role), t.name);
   const param::RoleRules& row = row_it->second;
   if (!row.init) fail("{}: role {}: no std cell", origin, role_name(t.role));
-  const std::optional<Rule>& lr = sgd ? row.sgd_lr : row.adam_lr;
+  if (row.sphere.value_or(false) && !row.muon_lr)
+    fail("{}: role {}, field sphere: only matrices Muon updates keep their norm, and the role has "
+         "no muon_lr cell (sphere = true); add a muon_lr cell or remove this one",
+         origin, role_name(t.role));
+  const bool sgd = optimizer == OptimizerKind::sgd;
+  const bool orthogonalised = optimizer == OptimizerKind::muon && row.muon_lr.has_value();
+  const std::optional<Rule>& lr = sgd ? row.sgd_lr : orthogonalised ? row.muon_lr : row.adam_lr;
   if (!lr)
     fail("{}: role {}: no {} cell (needed for optim.name = {})", origin, role_name(t.role),
-         sgd ? "sgd_lr" : "adam_lr", sgd ? "sgd" : "adam|adamw");
-  Cells c{*row.init, row.tied.value_or(false),  row.mult.value_or(Rule(1)),
-          *lr,       row.eps.value_or(Rule(1)), row.wd.value_or(Rule(1))};
+         lr_column_name(sgd, orthogonalised),
+         sgd ? "sgd" : "adam|adamw, and muon for roles without muon_lr");
+  Cells c{*row.init,
+          row.tied.value_or(false),
+          orthogonalised,
+          orthogonalised && row.sphere.value_or(false),
+          row.mult.value_or(Rule(1)),
+          *lr,
+          row.eps.value_or(Rule(1)),
+          row.wd.value_or(Rule(1))};
   const auto factor_it = depth.roles.find(t.role);
   if (t.layer < 0 || factor_it == depth.roles.end()) return c;
   const param::RoleRules& f = factor_it->second;
-  const std::optional<Rule>& lr_factor = sgd ? f.sgd_lr : f.adam_lr;
+  const std::optional<Rule>& lr_factor = sgd ? f.sgd_lr : orthogonalised ? f.muon_lr : f.adam_lr;
   if (f.init && c.init.kind == InitKind::normal) c.init.std = c.init.std * f.init->std;
   if (f.mult) c.mult = c.mult * *f.mult;
   if (lr_factor) c.lr = c.lr * *lr_factor;
@@ -107,7 +126,8 @@ TensorPlan tensor_plan(const TensorInfo& t, const Cells& c, const RuleScope& at,
 }
 
 // The tensor's LR, eps and wd. route_bias (not trainable) gets the balancing rule's LR and no
-// eps or decay. A wd cell that uses lr sees the LR's ratio to its value at the base.
+// eps or decay, an orthogonalised tensor no eps. A wd cell that uses lr sees the LR's ratio to
+// its value at the base.
 TensorHyper tensor_hyper(const TensorInfo& t, const Cells& c, RuleScope at,
                          const RuleScope& at_base, const ParamGlobals& globals, bool sgd,
                          const std::string& origin) {
@@ -115,7 +135,10 @@ TensorHyper tensor_hyper(const TensorInfo& t, const Cells& c, RuleScope at,
   const double lr_factor = checked(c.lr.eval(at), cell_text(t, "lr", c.lr));
   h.lr = (t.trainable ? globals.lr : globals.bias_lr) * lr_factor;
   if (!t.trainable) return h;
-  if (!sgd) h.eps = globals.eps * checked(c.eps.eval(at), cell_text(t, "eps", c.eps));
+  h.orthogonalised = c.orthogonalised;
+  h.norm_preserved = c.norm_preserved;
+  if (!sgd && !c.orthogonalised)
+    h.eps = globals.eps * checked(c.eps.eval(at), cell_text(t, "eps", c.eps));
   if (c.wd.uses(Symbol::lr)) {
     const double base_lr_factor = c.lr.eval(at_base);
     if (!(lr_factor > 0 && base_lr_factor > 0))
@@ -141,6 +164,27 @@ BlockPlan block_plan(const param::BlockRules& block, const param::BlockRules& bl
   return out;
 }
 
+// H_act: the widths every token passes through, routed (K Ne) and shared.
+double active_width(const ModelConfig& c) {
+  return double(c.K * c.Ne + c.shared_experts * c.shared_width());
+}
+
+// A SwiGLU up projection stores its gate and up matrices side by side ([in, 2 hidden]).
+int swiglu_column_blocks(const ModelConfig& target, Role role) {
+  const bool up = role == Role::expert_up || role == Role::shared_up || role == Role::dense_up;
+  return up && target.act == Activation::swiglu ? 2 : 1;
+}
+
+// Muon on a table without muon_lr cells would silently be AdamW everywhere.
+void require_orthogonalised_tensors(const Parameterization& p, const std::string& origin) {
+  if (p.optimizer != OptimizerKind::muon) return;
+  for (const TensorHyper& h : p.hyper)
+    if (h.orthogonalised) return;
+  fail("{}: optim.name = muon, but no role this model uses has a muon_lr cell, so nothing would "
+       "be orthogonalised (presets with Muon rules: mup, hyperp; or add muon_lr cells)",
+       origin);
+}
+
 }  // namespace
 
 Parameterization resolve_parameterization(const Config& config) {
@@ -152,6 +196,7 @@ Parameterization resolve_parameterization(const Config& config) {
   p.target = param::axis_values(target);
 
   const param::Preset preset = load_named_preset(settings.preset);
+  param::reject_unmet_requirements(preset, config);
   p.source = preset.source;
   const RuleSet rules = rules_in_regime(preset, settings.regime, p);
   p.depth = settings.depth.value_or(preset.depth);
@@ -178,17 +223,25 @@ Parameterization resolve_parameterization(const Config& config) {
   p.hyper.resize(p.tensors.size());
   for (size_t i = 0; i < p.tensors.size(); ++i) {
     const TensorInfo& t = p.tensors[i];
-    const Cells c = cells_for(rules, depth.factors, t, sgd, preset.origin);
-    const RuleScope at{p.target, p.base, target.d_head, t.fan_in, t.fan_out};
-    const RuleScope at_base{p.base, p.base, target.d_head, base_tensors[i].fan_in,
-                            base_tensors[i].fan_out};
+    const Cells c = cells_for(rules, depth.factors, t, p.optimizer, preset.origin);
+    RuleScope at{p.target, p.base, target.d_head, t.fan_in, t.fan_out};
+    RuleScope at_base{p.base, p.base, target.d_head, base_tensors[i].fan_in,
+                      base_tensors[i].fan_out};
+    at.active_width = active_width(target);
+    at_base.active_width = active_width(param::with_axes(target, base_at_target_depth));
     p.plan.tensors[i] = tensor_plan(t, c, at, p.globals.init_std);
     p.hyper[i] = tensor_hyper(t, c, at, at_base, p.globals, sgd, preset.origin);
+    if (c.orthogonalised) p.hyper[i].column_blocks = swiglu_column_blocks(target, t.role);
   }
-  p.plan.block =
-      block_plan(rules.block, depth.factors.block, RuleScope{p.target, p.base, target.d_head});
+  require_orthogonalised_tensors(p, preset.origin);
+  RuleScope block_scope{p.target, p.base, target.d_head};
+  block_scope.active_width = active_width(target);
+  p.plan.block = block_plan(rules.block, depth.factors.block, block_scope);
 
   param::add_ladder_warnings(target, p.base, p.warnings);
+  if (preset.regimes.empty())  // regime presets: choose_regime already warned
+    param::add_regime_range_warning(preset.derived_for_regimes, preset.name, p.base, p.target,
+                                    p.warnings);
   param::reject_routing_collapse(target, p);
   validate_plan(p.tensors, p.plan);
   for (const auto& warning : p.warnings)

@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* kSymbolNames[kSymbols] = {"N",      "Ne",      "M",      "K",      "L",
                                                 "abs(N)", "abs(Ne)", "abs(M)", "abs(K)", "abs(L)",
-                                                "fan_in", "fan_out", "d_head", "lr"};
+                                                "fan_in", "fan_out", "d_head", "H_act",  "lr"};
 
 bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
@@ -21,7 +21,7 @@ bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) |
 const char* symbol_name(Symbol symbol) { return kSymbolNames[int(symbol)]; }
 
 const char* rule_vocabulary() {
-  return "N Ne M K L (ratios to the base), abs(N|Ne|M|K|L), fan_in, fan_out, d_head, "
+  return "N Ne M K L (ratios to the base), abs(N|Ne|M|K|L), fan_in, fan_out, d_head, H_act, "
          "lr (weight decay only), numbers, * / ^ ( ) sqrt()";
 }
 
@@ -58,6 +58,8 @@ double Rule::eval(const RuleScope& s) const {
       x = double(s.fan_out);
     } else if (symbol == Symbol::d_head) {
       x = double(s.d_head);
+    } else if (symbol == Symbol::active_width) {
+      x = s.active_width;
     } else {
       x = s.lr_ratio;
     }

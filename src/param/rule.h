@@ -7,6 +7,8 @@
 //   abs(N) ... abs(L)     the target's absolute value (paper 1's 1/L branches, paper 2's 1/K)
 //   fan_in fan_out        the tensor's own fan-in / fan-out in the target model (absolute)
 //   d_head                the head dimension (absolute; not a scaling axis)
+//   H_act                 the active expert width K Ne plus every shared expert's width
+//                         (absolute; Complete-muE sizes the down projections by it)
 //   lr                    only in weight-decay cells: this tensor's LR, target over base
 //   16, 0.02, 1e-3        plain numbers
 //
@@ -38,9 +40,10 @@ enum class Symbol {
   fan_in,
   fan_out,
   d_head,
+  active_width,  // H_act
   lr,
 };
-constexpr int kSymbols = 14;
+constexpr int kSymbols = 15;
 
 // Everything a rule can be evaluated against. Evaluating "at the base" means target = base and
 // the base model's fans.
@@ -49,6 +52,7 @@ struct RuleScope {
   int64_t d_head = 0;
   int64_t fan_in = 0, fan_out = 0;  // 0 for block-level rules (they may not use fans)
   double lr_ratio = 1;              // for weight-decay rules
+  double active_width = 0;          // H_act of the model the rule is evaluated for
 };
 
 class Rule {

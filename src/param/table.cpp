@@ -34,6 +34,13 @@ std::string init_text(const TensorPlan& t) {
   return fmt::format("{} {:.4g}", t.tied_across_experts ? "tied" : "normal", t.init_std);
 }
 
+// Muon runs add a column: how each tensor moves.
+std::string update_text(const TensorInfo& t, const TensorHyper& h) {
+  if (!t.trainable) return "-";
+  if (!h.orthogonalised) return "adamw";
+  return h.norm_preserved ? "muon-sphere" : "muon";
+}
+
 }  // namespace
 
 std::string format_table(const Parameterization& p) {
@@ -56,13 +63,17 @@ std::string format_table(const Parameterization& p) {
 
   size_t name_width = 6;
   for (const auto& t : p.tensors) name_width = std::max(name_width, t.name.size());
+  const bool muon = p.optimizer == OptimizerKind::muon;
   const auto row = [&](const std::string& name, const std::string& role, const std::string& shape,
                        const std::string& init, const std::string& mult, const std::string& lr,
-                       const std::string& eps, const std::string& wd) {
+                       const std::string& eps, const std::string& wd, const std::string& update) {
+    if (muon)
+      return fmt::format("{:<{}}  {:<11}  {:<12}  {:<17}  {:<6}  {:<10}  {:<10}  {:<10}  {}\n",
+                         name, name_width, role, shape, init, mult, lr, eps, wd, update);
     return fmt::format("{:<{}}  {:<11}  {:<12}  {:<17}  {:<6}  {:<10}  {:<10}  {}\n", name,
                        name_width, role, shape, init, mult, lr, eps, wd);
   };
-  out += row("tensor", "role", "shape", "init", "mult", "lr", "eps", "wd");
+  out += row("tensor", "role", "shape", "init", "mult", "lr", "eps", "wd", "update");
   bool has_route_bias = false;
   for (size_t i = 0; i < p.tensors.size(); ++i) {
     const TensorInfo& t = p.tensors[i];
@@ -72,8 +83,8 @@ std::string format_table(const Parameterization& p) {
     out += row(t.name, role_name(t.role), shape_text(t.shape), init_text(plan),
                fmt::format("{:.4g}", plan.multiplier),
                fmt::format("{:.4g}{}", h.lr, t.trainable ? "" : "*"),
-               sgd || !t.trainable ? "-" : fmt::format("{:.4g}", h.eps),
-               t.trainable ? fmt::format("{:.4g}", h.wd) : "-");
+               sgd || !t.trainable || h.orthogonalised ? "-" : fmt::format("{:.4g}", h.eps),
+               t.trainable ? fmt::format("{:.4g}", h.wd) : "-", update_text(t, h));
   }
   if (has_route_bias)
     out += "* route_bias is moved by the balancing rule, not the optimizer: its lr is eta_bias\n";

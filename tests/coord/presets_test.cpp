@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "coord/report.h"
 #include "coord/run.h"
@@ -44,15 +45,30 @@ class CoordPresetsTest : public ::testing::Test {
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
   // The slopes at the last recorded step, per "metric[layer]", and the analysis itself.
-  static CoordAnalysis check(const std::string& preset, CoordData* data_out = nullptr) {
+  // `sets` replace the defaults (e.g. another M, K); `axes` is the ladder.
+  static CoordAnalysis check(const std::string& preset, CoordData* data_out = nullptr,
+                             const std::string& optimizer = "adam",
+                             const std::vector<std::string>& sets = {},
+                             const std::vector<std::string>& axes = {"N", "Ne"}) {
     const std::string shard = (dir_ / "train.bin").string();
-    const Config config = Config::load(
-        full_config_schema(), "",
-        {"model.vocab=64", "model.seq=16", "model.N=32", "model.Ne=32", "model.d_head=16",
-         "model.L=2", "model.M=4", "model.K=2", "train.batch=8", "train.threads=1",
-         "data.train=" + shard, "data.val=" + shard, "param.preset=" + preset});
+    std::vector<std::string> all = {"model.vocab=64",
+                                    "model.seq=16",
+                                    "model.N=32",
+                                    "model.Ne=32",
+                                    "model.d_head=16",
+                                    "model.L=2",
+                                    "model.M=4",
+                                    "model.K=2",
+                                    "train.batch=8",
+                                    "train.threads=1",
+                                    "data.train=" + shard,
+                                    "data.val=" + shard,
+                                    "param.preset=" + preset,
+                                    "optim.name=" + optimizer};
+    all.insert(all.end(), sets.begin(), sets.end());
+    const Config config = Config::load(full_config_schema(), "", all);
     CoordOptions options;
-    options.ladder = {parse_coord_axes({"N", "Ne"}), {1, 2, 4, 8}};
+    options.ladder = {parse_coord_axes(axes), {1, 2, 4, 8}};
     options.steps = 4;
     options.seeds = 2;
     options.record_steps = {0, 1, 4};
@@ -112,6 +128,50 @@ TEST_F(CoordPresetsTest, MsspRegimeOneStaysFlat) {
   EXPECT_EQ(row(a, "act.router_logits", "0").verdicts.front(), Verdict::zero);
   EXPECT_EQ(row(a, "prop.router", "0").verdict, Verdict::zero);
   EXPECT_LT(std::fabs(last_slope(a, "act.router_logits", "0")), 0.25);
+}
+
+// Muon with the muP-consistent scale (mup's muon_lr = sqrt(fan_out / fan_in), no other width
+// factor): the effective updates of the orthogonalised matrices and the residual stream stay flat
+// along width. Writing Muon's own shape scale sqrt(max(fan_in, fan_out)) on top of muP's Adam
+// rule 1/N instead (the double count Megatron fixed) shrinks them like N^-1/2 along this ladder,
+// where every hidden matrix except the router has max(fan_in, fan_out) = N.
+TEST_F(CoordPresetsTest, MuonWithTheMuPScaleStaysFlat) {
+  const CoordAnalysis a = check("mup", nullptr, "muon");
+  for (const char* metric : {"eff.attn_o", "eff.expert_up", "eff.expert_down"})
+    EXPECT_LT(std::fabs(last_slope(a, metric, "1")), 0.25) << metric;
+  EXPECT_LT(std::fabs(last_slope(a, "act.resid", "1")), kDefaultFlatThreshold);
+  EXPECT_EQ(row(a, "act.resid", "1").verdict, Verdict::flat);
+
+  const fs::path naive = dir_ / "muon-double-counted.toml";
+  std::ofstream(naive) << "extends = \"mup\"\n[roles]\n"
+                       << "attn_o = { muon_lr = \"N^-1 * abs(N)^1/2\" }\n"
+                       << "expert_up = { muon_lr = \"N^-1 * abs(N)^1/2\" }\n"
+                       << "expert_down = { muon_lr = \"N^-1 * abs(N)^1/2\" }\n";
+  const CoordAnalysis b = check(naive.string(), nullptr, "muon");
+  for (const char* metric : {"eff.attn_o", "eff.expert_up", "eff.expert_down"}) {
+    std::printf("%s[1] slope: muP scale %+.3f, double-counted %+.3f\n", metric,
+                last_slope(a, metric, "1"), last_slope(b, metric, "1"));
+    EXPECT_LT(last_slope(b, metric, "1"), -0.3) << metric;
+  }
+}
+
+// Complete-muE's point ([CMUE-2605]): with gates normalised over the K chosen experts, its route
+// scale K and down-projection multiplier N / (K Ne) keep the MoE output at init the same size as
+// K grows (M fixed), where `mup` (1/K aggregation, per-expert fan-in init) shrinks it like
+// K^-3/2 (measured -1.5 here).
+TEST_F(CoordPresetsTest, CompleteMueKeepsTheMoeOutputAtInitFlatAlongK) {
+  const std::vector<std::string> shape = {"model.N=64", "model.Ne=32", "model.M=16", "model.K=1",
+                                          "model.gate_renorm=true"};
+  const CoordAnalysis mue = check("complete-mue", nullptr, "adam", shape, {"K"});
+  const CoordAnalysis mup = check("mup", nullptr, "adam", shape, {"K"});
+  for (const std::string layer : {"0", "1"}) {
+    const double mue_slope = row(mue, "act.moe_out", layer).fits.front().slope;
+    const double mup_slope = row(mup, "act.moe_out", layer).fits.front().slope;
+    std::printf("act.moe_out[%s] slope along K at init: complete-mue %+.3f, mup %+.3f\n",
+                layer.c_str(), mue_slope, mup_slope);
+    EXPECT_LT(std::fabs(mue_slope), kDefaultFlatThreshold);
+    EXPECT_LT(mup_slope, -1.0);
+  }
 }
 
 }  // namespace

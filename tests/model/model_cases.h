@@ -53,6 +53,10 @@ inline std::vector<ModelCase> model_cases() {
     c.aux_weight = 0.3;
     c.z_weight = 0.2;
     out.push_back({"paper2_style", c, 2, 0.3});
+    // HyperP's SqrtGate on the same model: experts weighted by sqrt(gate).
+    ModelConfig sqrt_gate = c;
+    sqrt_gate.gate_fn = GateFn::sqrt;
+    out.push_back({"sqrt_gate", sqrt_gate, 2, 0.3});
     out.push_back({"paper2_style_strips", c, 2, 0.3, AttentionKernel::strips});
     out.push_back(
         {"paper2_style_recompute_block", c, 2, 0.3, AttentionKernel::flash, Recompute::block});

@@ -59,6 +59,7 @@ json config_json(const ModelConfig& c) {
           {"shared_Ne", c.shared_Ne},
           {"router_score", name_of(c.router_score)},
           {"gate_renorm", c.gate_renorm},
+          {"gate_fn", name_of(c.gate_fn)},
           {"aux_weight", c.aux_weight},
           {"z_weight", c.z_weight}};
 }

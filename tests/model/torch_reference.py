@@ -187,6 +187,8 @@ class Reference:
         if c["gate_renorm"]:
             gates = gates / gates.sum(-1, keepdim=True)
         agg = self.block["aggregation_mult"]
+        if c["gate_fn"] == "sqrt":  # HyperP's SqrtGate
+            gates = gates.sqrt()
         y = torch.zeros_like(x)
         for e in range(M):
             rows, slots = (chosen == e).nonzero(as_tuple=True)

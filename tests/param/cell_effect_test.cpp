@@ -104,13 +104,18 @@ std::vector<double> train_losses(const Config& config) {
   return losses;
 }
 
-// The optimizer a field is read under: the SGD LR column under SGD, everything else under Adam
-// (eps is Adam's).
-std::string optimizer_for(const std::string& field) { return field == "sgd_lr" ? "sgd" : "adam"; }
+// The optimizer a field is read under: the SGD LR column under SGD, the Muon cells under Muon,
+// everything else under Adam (eps is Adam's).
+std::string optimizer_for(const std::string& field) {
+  if (field == "muon_lr" || field == "sphere") return "muon";
+  return field == "sgd_lr" ? "sgd" : "adam";
+}
+
+bool is_flag(const std::string& field) { return field == "tied" || field == "sphere"; }
 
 // A value no built-in cell has, in the field's TOML type.
 std::string non_default_value(const std::string& field) {
-  return field == "tied" ? "true" : "\"2.5\"";
+  return is_flag(field) ? "true" : "\"2.5\"";
 }
 
 // Whether the model can honour the field for this role, from the tensors it has.
@@ -120,6 +125,7 @@ bool honourable(const std::string& field, Role role, const std::vector<TensorInf
     if (t.role == role) has_experts |= t.experts > 0, trained |= t.trainable;
   if (field == "tied") return has_experts;
   if (field == "eps" || field == "wd") return trained;
+  if (field == "muon_lr" || field == "sphere") return trained && param::muon_may_update(role);
   return true;
 }
 
@@ -134,8 +140,9 @@ std::vector<double> resolved(const Parameterization& p, std::optional<Role> role
   for (size_t i = 0; i < p.tensors.size(); ++i) {
     if (p.tensors[i].role != *role) continue;
     const TensorPlan& t = p.plan.tensors[i];
+    const param::TensorHyper& h = p.hyper[i];
     out.insert(out.end(), {double(t.init), t.init_std, double(t.tied_across_experts), t.multiplier,
-                           p.hyper[i].lr, p.hyper[i].eps, p.hyper[i].wd});
+                           h.lr, h.eps, h.wd, double(h.orthogonalised), double(h.norm_preserved)});
   }
   return out;
 }
@@ -173,7 +180,7 @@ class CellEffect : public ::testing::TestWithParam<Architecture> {
                 std::string::npos)
           << error;
       EXPECT_NE(error.find("field " + field), std::string::npos) << error;
-      const std::string bare = field == "tied" ? "true" : "2.5";
+      const std::string bare = is_flag(field) ? "true" : "2.5";
       EXPECT_NE(error.find(bare), std::string::npos) << what << ": no value in '" << error << "'";
       EXPECT_EQ(error.find('\n'), std::string::npos) << error;
       ++rejected_;

@@ -31,10 +31,15 @@ Outcome run(const std::string& args) {
 
 TEST(Cli, JsonMatchesTheInProcessResolution) {
   const Outcome r =
-      run("--set model.N=128 --set param.base.N=64 --set param.preset=mup-moe --json");
+      run("--set model.N=128 --set param.base.N=64 --set model.Ne=256 --set param.base.Ne=128 "
+          "--set param.preset=mup-moe --json");
   ASSERT_EQ(r.status, 0) << r.out;
-  const auto expected = to_json(resolve_parameterization(
-      make_config({{"model.N", "128"}, {"param.base.N", "64"}, {"param.preset", "mup-moe"}})));
+  const auto expected =
+      to_json(resolve_parameterization(make_config({{"model.N", "128"},
+                                                    {"param.base.N", "64"},
+                                                    {"model.Ne", "256"},
+                                                    {"param.base.Ne", "128"},
+                                                    {"param.preset", "mup-moe"}})));
   EXPECT_EQ(nlohmann::json::parse(r.out), expected);
 }
 

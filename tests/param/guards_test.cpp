@@ -34,13 +34,14 @@ TEST(Guards, ZeroRouterWithZeroBiasUnderTopKIsRejected) {
 }
 
 TEST(Guards, KappaChangeIsWarnedAndRecorded) {
-  const auto changed = resolve_for("mup-moe", "adam", kBase, scaled(kBase, {Axis::K}, 2));
+  // mup: mup-moe would add its regime-range warning on these single-axis ladders.
+  const auto changed = resolve_for("mup", "adam", kBase, scaled(kBase, {Axis::K}, 2));
   ASSERT_EQ(changed.warnings.size(), 1u);
   EXPECT_EQ(changed.warnings[0],
             "kappa = K/M differs between base (2/8 = 0.25) and target (4/8 = 0.5): "
             "hyperparameters are not expected to transfer across kappa; keep K/M fixed along a "
             "ladder (paper 1 §3.2; docs/sources.md [P1-KAPPA])");
-  const auto fixed = resolve_for("mup-moe", "adam", kBase, scaled(kBase, {Axis::M, Axis::K}, 2));
+  const auto fixed = resolve_for("mup", "adam", kBase, scaled(kBase, {Axis::M, Axis::K}, 2));
   EXPECT_TRUE(fixed.warnings.empty());
   const auto in_json = to_json(changed);
   EXPECT_EQ(in_json["warnings"].size(), 1u);

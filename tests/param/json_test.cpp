@@ -9,8 +9,10 @@ namespace {
 
 using param::from_json;
 
-ModelConfig model_for(const AxisValues& shape) {
+ModelConfig model_for(const AxisValues& shape,
+                      const std::map<std::string, std::string>& extra = {}) {
   std::map<std::string, std::string> sets = all_roles_model();
+  for (const auto& [key, value] : extra) sets[key] = value;
   for (const Axis a : param::kAllAxes)
     sets[std::string("model.") + param::axis_name(a)] = std::to_string(shape[a]);
   return model_config_from(make_config(sets));
@@ -38,6 +40,29 @@ TEST(Json, RoundTripIsExactForEveryPreset) {
       EXPECT_EQ(back.regime, p.regime);
       EXPECT_EQ(back.warnings, p.warnings);
     }
+  }
+}
+
+// Muon runs store how each tensor moves; a resumed run must orthogonalise the same tensors.
+TEST(Json, MuonRoundTripKeepsTheUpdateOfEveryTensor) {
+  const Ladder ladder = regime_ladder("I");
+  for (const std::string preset : {"mup", "mup-router-readout"}) {
+    SCOPED_TRACE(preset);
+    const std::map<std::string, std::string> swiglu = {{"model.act", "swiglu"}};
+    auto p = resolve_for(preset, "muon", ladder.base, ladder.target, swiglu);
+    p.hyper[size_t(first_tensor(p, Role::attn_o, true))].norm_preserved = true;
+    const nlohmann::json stored = to_json(p);
+    const Parameterization back = from_json(stored, model_for(p.target, swiglu));
+    EXPECT_EQ(to_json(back), stored);
+    for (size_t i = 0; i < p.tensors.size(); ++i) {
+      EXPECT_EQ(back.hyper[i].orthogonalised, p.hyper[i].orthogonalised) << p.tensors[i].name;
+      EXPECT_EQ(back.hyper[i].norm_preserved, p.hyper[i].norm_preserved) << p.tensors[i].name;
+      EXPECT_EQ(back.hyper[i].column_blocks, p.hyper[i].column_blocks) << p.tensors[i].name;
+    }
+    nlohmann::json missing = stored;
+    missing["tensors"][3].erase("update");
+    EXPECT_EQ(error_of([&] { from_json(missing, model_for(p.target, swiglu)); }),
+              "parameterization: tensors[3].update: missing");
   }
 }
 

@@ -10,9 +10,10 @@
 namespace moet::testing {
 namespace {
 
-TEST(Presets, BuiltInsAreTheDocumentedFiveAndDepthRulesThree) {
+TEST(Presets, BuiltInsAreTheDocumentedEightAndDepthRulesThree) {
   EXPECT_EQ(param::preset_names(),
-            (std::vector<std::string>{"completep-moe", "mssp", "mup", "mup-moe", "sp"}));
+            (std::vector<std::string>{"complete-mue", "completep-moe", "hyperp", "mssp", "mup",
+                                      "mup-moe", "mup-router-readout", "sp"}));
   EXPECT_EQ(param::depth_rule_names(),
             (std::vector<std::string>{"completep", "depth-mup", "none"}));
   EXPECT_TRUE(param::embedded_presets().count("depth")) << "depth rules ship with the presets";
@@ -27,9 +28,13 @@ TEST(Presets, EveryBuiltInHasACompleteRowForEveryRole) {
       SCOPED_TRACE(name + " " + role_name(role));
       ASSERT_TRUE(preset.rules.roles.count(role));
       const param::RoleRules& row = preset.rules.roles.at(role);
-      EXPECT_TRUE(row.init && row.adam_lr && row.sgd_lr);
+      // hyperp is Muon only: its hidden matrices have a Muon LR and nothing else, no role has
+      // an SGD LR.
+      const bool muon_row = name == "hyperp" && param::muon_may_update(role);
+      EXPECT_TRUE(row.init && (muon_row ? row.muon_lr && !row.adam_lr : bool(row.adam_lr)));
+      EXPECT_EQ(bool(row.sgd_lr), name != "hyperp");
       if (role != Role::route_bias) {
-        EXPECT_TRUE(row.eps && row.wd);
+        EXPECT_TRUE((row.eps || muon_row) && row.wd);
       }
     }
     const param::BlockRules& block = preset.rules.block;
@@ -132,19 +137,18 @@ router = { mult = "N^-1", eps = "M^-1" }
   EXPECT_DOUBLE_EQ(p.plan.tensors[first_tensor(p, Role::route_bias, true)].init_std, 0.005);
 }
 
-// [MUPMOE-2508] and [CMUE-2605]: the schemes the engine should hold as user tables.
-TEST(Presets, OtherSchemesLoadAsUserTables) {
-  const std::string dir = std::string(MOET_SOURCE_DIR) + "/docs/presets/";
+// [MUPMOE-2508] and [CMUE-2605]: the other schemes, now built-in presets.
+TEST(Presets, OtherSchemesResolve) {
   const AxisValues target = scaled(kBase, {Axis::N}, 4);
 
-  const auto readout = resolve_for(dir + "router-readout.toml", "adam", kBase, target);
+  const auto readout = resolve_for("mup-router-readout", "adam", kBase, target);
   const int router = first_tensor(readout, Role::router, true);
   EXPECT_DOUBLE_EQ(readout.plan.tensors[router].multiplier, 0.25) << "router logits x N0/N";
   EXPECT_DOUBLE_EQ(readout.plan.tensors[router].init_std, 0.02);
   EXPECT_DOUBLE_EQ(readout.hyper[router].lr, 0.01);
 
-  const auto mue = resolve_for(dir + "complete-mue.toml", "adam", kBase, target,
-                               {{"model.gate_renorm", "true"}});
+  const auto mue = resolve_for("complete-mue", "adam", kBase, target,
+                               {{"model.gate_renorm", "true"}, {"model.shared_experts", "0"}});
   const int down = first_tensor(mue, Role::expert_down, true);
   const double N = 256, K = 2, Ne = 64;
   EXPECT_DOUBLE_EQ(mue.plan.tensors[down].multiplier, N / (K * Ne)) << "A = N / H_act";
@@ -222,8 +226,8 @@ embed = { std = "1", adam_lr = "1" }
 TEST(Presets, UnknownNamesListTheValidOnes) {
   const std::string preset = error_of([] { resolve_for("mu-p", "adam", kBase, kBase); });
   EXPECT_EQ(preset,
-            "param.preset: unknown preset 'mu-p' (built-in presets: completep-moe, mssp, mup, "
-            "mup-moe, sp; or a path to a .toml file)");
+            "param.preset: unknown preset 'mu-p' (built-in presets: complete-mue, completep-moe, "
+            "hyperp, mssp, mup, mup-moe, mup-router-readout, sp; or a path to a .toml file)");
   const std::string regime = error_of([] {
     resolve_for("mup-moe", "adam", kBase, kBase, {{"param.regime", "IV"}});
   });
