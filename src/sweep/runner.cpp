@@ -74,20 +74,12 @@ std::string last_line(const std::string& path) {
   return last;
 }
 
-pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
-            const std::string& log_path, int threads) {
-  std::vector<std::string> argv_text = {binary};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
+// argv[0] is the program; env the whole environment (trial_environment).
+pid_t spawn(std::vector<std::string> argv_text, std::vector<std::string> env_text,
+            const std::string& log_path) {
   std::vector<char*> argv;
   for (auto& a : argv_text) argv.push_back(a.data());
   argv.push_back(nullptr);
-  // The trial's OpenMP (and oneDNN's) thread count, also for anything read before the config.
-  // A fault-injection plan (MOET_FAULT) is aimed at the sweep itself, not at its trials.
-  std::vector<std::string> env_text;
-  for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0 && std::strncmp(*e, "MOET_FAULT=", 11) != 0)
-      env_text.push_back(*e);
-  env_text.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
   std::vector<char*> envp;
   for (auto& e : env_text) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -105,7 +97,7 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
     ::dup2(null, 0);
     ::dup2(log, 1);
     ::dup2(log, 2);
-    ::execve(binary.c_str(), argv.data(), envp.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(kExitCannotExec);
   }
   return pid;
@@ -143,6 +135,9 @@ class TrialPool {
     std::stable_sort(trials_.begin(), trials_.end(),
                      [](const Trial* a, const Trial* b) { return a->flops > b->flops; });
     for (const Trial* t : trials_) flops_total_ += t->flops;
+    std::vector<std::string> inherited;
+    for (char** e = environ; *e; ++e) inherited.push_back(*e);
+    environment_ = trial_environment(inherited, options_.launch, options_.plan.threads);
   }
 
   RunSummary run() {
@@ -184,9 +179,10 @@ class TrialPool {
       }
       make_dirs(run_dir);
       store_.set_status(trial.key, RunStatus::running);
-      const pid_t pid =
-          spawn(options_.moet_binary, trial_command(trial, run_dir, options_.plan.threads),
-                run_dir + "/train.log", options_.plan.threads);
+      const int threads = options_.plan.threads;
+      const pid_t pid = spawn(launch_argv(options_.launch, options_.moet_binary,
+                                          trial_command(trial, run_dir, threads), threads),
+                              environment_, run_dir + "/train.log");
       running_[pid] = {&trial, run_dir, now_s()};
       fault_point("sweep.spawned");
     }
@@ -210,11 +206,13 @@ class TrialPool {
     const Running r = it->second;
     running_.erase(it);
     fault_point("sweep.reaped");
-    if (g_stop_signal && !WIFEXITED(wait_status)) {
+    TrialOutcome outcome = outcome_of(r.run_dir, wait_status);
+    // mpirun and srun pass the signal on and exit with a status of their own.
+    const bool by_launcher = options_.launch.ranks > 1 && outcome.status == RunStatus::failed;
+    if (g_stop_signal && (!WIFEXITED(wait_status) || by_launcher)) {
       store_.set_status(r.trial->key, RunStatus::pending);
       return;
     }
-    TrialOutcome outcome = outcome_of(r.run_dir, wait_status);
     outcome.seconds = now_s() - r.started;
     store_.record(r.trial->key, outcome);
     report(*r.trial, outcome, Origin::trained);
@@ -272,6 +270,7 @@ class TrialPool {
   int finished_ = 0;
   size_t next_ = 0;
   std::map<pid_t, Running> running_;
+  std::vector<std::string> environment_;  // of every trial process
   bool forwarded_ = false;
 };
 

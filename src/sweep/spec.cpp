@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "dist/batch_split.h"
 #include "model/config.h"
 #include "model/flops.h"
 #include "param/preset.h"
@@ -187,6 +188,19 @@ void read_budget(const toml::table& root, SweepSpec& spec) {
   }
 }
 
+// ranks = R: every trial trains data parallel on R ranks; how many cores that takes is the
+// runner's to check (resources.h), whether each batch splits is expand_sweep's.
+void read_ranks(const toml::table& root, SweepSpec& spec) {
+  const toml::node* ranks = root.get("ranks");
+  if (!ranks) return;
+  constexpr int64_t kMaxRanks = 1 << 16;
+  if (!ranks->is_integer() || ranks->as_integer()->get() < 1 ||
+      ranks->as_integer()->get() > kMaxRanks)
+    fail("{}: ranks: expected a whole number of ranks per trial from 1 to {}", spec.source,
+         kMaxRanks);
+  spec.ranks = int(ranks->as_integer()->get());
+}
+
 // [grid]: the LRs, init stds and seeds every preset and ladder takes unless it gives its own.
 void read_shared_grid(const toml::table& root, SweepSpec& spec) {
   spec.seeds = {1};
@@ -275,8 +289,10 @@ SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& sour
   SweepSpec spec;
   spec.source = source;
   spec.text = toml_text;
-  check_keys(root, {"name", "config", "budget", "grid", "preset", "ladder"}, {source, "top level"});
+  check_keys(root, {"name", "ranks", "config", "budget", "grid", "preset", "ladder"},
+             {source, "top level"});
   spec.name = root["name"].value_or(std::string());
+  read_ranks(root, spec);
   read_base_config(root, spec);
   read_budget(root, spec);
   read_shared_grid(root, spec);
@@ -356,9 +372,11 @@ struct ScaleConfig {
 };
 
 // `fixed` plus the scaled shape, train.save off unless given and train.steps from the token
-// budget; checked by resolving its parameterization, so a bad scale fails before any trial runs.
+// budget; checked by resolving its parameterization and splitting its batch over `ranks`, so a
+// bad scale fails before any trial runs.
 ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string>& fixed,
-                         const param::AxisValues& shape, int64_t tokens, const std::string& place) {
+                         const param::AxisValues& shape, int64_t tokens, int ranks,
+                         const std::string& place) {
   ScaleConfig at{shape, fixed};
   for (const Axis a : param::kAllAxes)
     at.sets.push_back(fmt::format("model.{}={}", param::axis_name(a), shape[a]));
@@ -376,6 +394,11 @@ ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string
     }
     config = load(at.sets);
     param::resolve_parameterization(config);
+    try {
+      dist::batch_rows(config.get_int("train.batch"), 0, ranks);
+    } catch (const Error& e) {
+      fail("ranks = {}: {}", ranks, e.what());
+    }
   } catch (const Error& e) {
     fail("{}: {}", place, e.what());
   }
@@ -522,7 +545,8 @@ Expansion expand_sweep(const SweepSpec& spec) {
       const TrialGrid grid = trial_grid(spec, preset, ladder, fixed_config);
       for (const double scale : ladder.scales) {
         const std::string at_place = fmt::format("{}, scale {}", place, number_text(scale));
-        const ScaleConfig at = scale_config(load, fixed, scaled(scale), spec.tokens, at_place);
+        const ScaleConfig at =
+            scale_config(load, fixed, scaled(scale), spec.tokens, spec.ranks, at_place);
         const LadderPoint point{ladder.name, axes_text(ladder.axes), scale};
         add_trials(load, preset.name, at, grid, point, by_config, out);
       }
