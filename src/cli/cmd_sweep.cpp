@@ -73,8 +73,8 @@ int dry_run(const SweepSpec& spec, const Expansion& expansion, const std::string
                                        spec.threads > 0 ? int(spec.threads) : 1)));
   }
   const WorkerPlan plan =
-      plan_workers(available_cores(rank_from_env()), int64_t(expansion.trials.size()) - finished,
-                   workers, threads, spec.threads, spec.ranks);
+      plan_sweep_workers(spec, available_cores(rank_from_env()),
+                         int64_t(expansion.trials.size()) - finished, workers, threads);
   fmt::print("# {}; {} finished in {}; would run {} on {} workers{} x {} threads ({})\n",
              describe_sweep(spec, expansion), finished, db_path,
              int64_t(expansion.trials.size()) - finished, plan.workers,
@@ -103,7 +103,7 @@ int run_one(const SweepSpec& spec, const Expansion& expansion, const std::string
   const int cores = spec.ranks > 1 && launcher == Launcher::srun
                         ? spec.ranks * std::max({threads, int(spec.threads), 1})
                         : available_cores(RankInfo{});
-  runner.plan = plan_workers(cores, 1, 1, threads, spec.threads, spec.ranks);
+  runner.plan = plan_sweep_workers(spec, cores, 1, 1, threads);
   require_trials_fit(spec, {&trial}, runner.plan);
   bool failed = false;
   runner.on_finished = [&](const TrialEvent& e) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 
+#include "core/error.h"
 #include "core/fault.h"
 #include "sweep/results_store.h"
 #include "sweep/trial_memory.h"
@@ -47,6 +48,15 @@ std::string describe_sweep(const SweepSpec& spec, const Expansion& expansion) {
                          : std::string());
 }
 
+WorkerPlan plan_sweep_workers(const SweepSpec& spec, int cores, int64_t trials, int workers,
+                              int threads) {
+  try {
+    return plan_workers(cores, trials, workers, threads, spec.threads, spec.ranks);
+  } catch (const Error& e) {
+    fail("{}: {}", spec.source, e.what());
+  }
+}
+
 LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansion,
                                  const std::string& db_path, const LocalSweepOptions& options) {
   LocalSweepResult result;
@@ -75,8 +85,8 @@ LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansi
     fail("{}: ranks = {}: a sweep shared out by a launcher ({}) cannot start trials of several "
          "ranks; run `moet sweep` alone here, or --emit-slurm",
          spec.source, spec.ranks, result.rank.source);
-  result.plan = plan_workers(available_cores(result.rank), result.ran, options.workers,
-                             options.threads, spec.threads, spec.ranks);
+  result.plan = plan_sweep_workers(spec, available_cores(result.rank), result.ran, options.workers,
+                                   options.threads);
   require_trials_fit(spec, todo, result.plan);
   RunnerOptions runner;
   runner.launch = find_trial_launch(spec.ranks, Launcher::mpirun);
