@@ -142,9 +142,10 @@ MOET_COMMAND(
           CLI::Option* trial_option = app.add_option(
               "--trial", *trial, "run only trial N of the spec (what array tasks do)");
           auto launch = std::make_shared<std::string>("mpirun");
-          app.add_option("--launch", *launch,
-                         "with --trial: how a trial of several ranks starts, mpirun (default) or "
-                         "srun (what array tasks of a multi-rank spec do)");
+          CLI::Option* launch_option = app.add_option(
+              "--launch", *launch,
+              "with --trial: how a trial of several ranks starts, mpirun (default) or "
+              "srun (what array tasks of a multi-rank spec do)");
           app.footer(
               "Re-running the same command skips finished trials and redoes unfinished ones. Under "
               "mpirun (OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE) or srun (SLURM_PROCID/"
@@ -160,6 +161,8 @@ MOET_COMMAND(
             if (*dry) return dry_run(spec, expansion, *db, *workers, *threads);
             const std::optional<Launcher> launcher = launcher_named(*launch);
             if (!launcher) fail("--launch {:?}: expected mpirun or srun", *launch);
+            if (launch_option->count() && *trial < 0)
+              fail("--launch: only with --trial (a local sweep starts its trials under mpirun)");
             if (*trial >= 0) return run_one(spec, expansion, *db, *trial, *threads, *launcher);
             LocalSweepOptions options;
             options.workers = *workers;

@@ -117,6 +117,29 @@ TEST_F(RanksTest, RanksThatCannotSplitTheBatchOrFitTheMachineAreOneLineBeforeAny
   }
 }
 
+// `--trial N` (what an array task runs) starts a trial of several ranks under mpirun by default;
+// --launch says otherwise, and only with --trial.
+TEST_F(RanksTest, OneTrialOfTwoRanksRunsAloneAndLaunchIsChecked) {
+  if (!has_mpirun()) GTEST_SKIP() << "needs Debian's openmpi-bin (./moet.sh test installs it)";
+  const std::string spec = write_spec("spec.toml", spec_text("ranks = 2\n"));
+  const std::string db = path("sweep.sqlite");
+  const auto one = sweep(spec, db, "--threads 1 --trial 1");
+  ASSERT_EQ(one.exit_code, 0) << one.out << one.err;
+  const auto trials = ResultsStore::open_read_only(db).current_trials();
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].status, RunStatus::pending);
+  EXPECT_EQ(trials[1].status, RunStatus::done) << trials[1].error;
+  EXPECT_EQ(testing::count_lines(testing::slurp(trials[1].run_dir + "/train.log")), 1);
+  for (const auto& [args, expected] :
+       {std::pair<std::string, std::string>{"--trial 0 --launch pmi", "--launch \"pmi\""},
+        {"--launch srun", "--launch: only with --trial"}}) {
+    const auto r = sweep(spec, db, args);
+    EXPECT_EQ(r.exit_code, 2) << args << r.out << r.err;
+    EXPECT_EQ(testing::count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(expected), std::string::npos) << r.err;
+  }
+}
+
 TEST(WorkerPlanRanks, EveryTrialTakesRanksTimesThreadsCores) {
   WorkerPlan p = plan_workers(8, 100, 0, 0, 0, 2);
   EXPECT_EQ(p.workers, 4);
