@@ -117,6 +117,23 @@ TEST_F(RanksTest, RanksThatCannotSplitTheBatchOrFitTheMachineAreOneLineBeforeAny
   }
 }
 
+// A sweep shared out by mpirun or srun cannot start trials of several ranks: their mpirun would
+// take the sweep's launcher for its own. One line, no trial run.
+TEST_F(RanksTest, ASweepSharedOutByALauncherRefusesTrialsOfSeveralRanks) {
+  const std::string spec = write_spec("spec.toml", spec_text("ranks = 2\n"));
+  const auto r = testing::run_command(
+      fmt::format("env OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2 {} sweep {} --db {}",
+                  MOET_BINARY, spec, path("sweep.sqlite")),
+      dir_.string());
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_EQ(testing::count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("ranks = 2: a sweep shared out by a launcher "
+                       "(OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path("sweep.runs"))) << "no trial ran";
+}
+
 // `--trial N` (what an array task runs) starts a trial of several ranks under mpirun by default;
 // --launch says otherwise, and only with --trial.
 TEST_F(RanksTest, OneTrialOfTwoRanksRunsAloneAndLaunchIsChecked) {
