@@ -3,7 +3,9 @@
 // shared out across the ranks of mpirun.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "cli/command.h"
 #include "core/error.h"
@@ -12,6 +14,7 @@
 #include "sweep/results_store.h"
 #include "sweep/slurm.h"
 #include "sweep/trainer_command.h"
+#include "sweep/trial_launch.h"
 #include "sweep/trial_memory.h"
 
 namespace moet::cli {
@@ -34,6 +37,7 @@ int emit_slurm(const SweepSpec& spec, const Expansion& expansion, const std::str
   job.workdir = absolute(".");
   job.trials = int64_t(expansion.trials.size());
   job.threads = threads > 0 ? threads : spec.threads > 0 ? spec.threads : 1;
+  job.ranks = spec.ranks;
   const std::string script = slurm_array_script(job);  // refuses paths first, before any write
   // Array tasks write from many hosts: the database gets a rollback journal, not WAL.
   ResultsStore store = ResultsStore::open(db_path, JournalMode::rollback);
@@ -41,9 +45,10 @@ int emit_slurm(const SweepSpec& spec, const Expansion& expansion, const std::str
   write_file_atomic(script_path, script);
   std::filesystem::permissions(script_path, std::filesystem::perms::owner_exec,
                                std::filesystem::perm_options::add);
-  fmt::print("wrote {}: {} array tasks ({}), {} thread{} each\nsubmit: sbatch {}\nthen:   moet "
+  fmt::print("wrote {}: {} array tasks ({}), {}{} thread{} each\nsubmit: sbatch {}\nthen:   moet "
              "report {} --out DIR\n",
-             script_path, job.trials, describe_sweep(spec, expansion), job.threads,
+             script_path, job.trials, describe_sweep(spec, expansion),
+             job.ranks > 1 ? fmt::format("{} ranks x ", job.ranks) : "", job.threads,
              job.threads == 1 ? "" : "s", shell_quote({script_path}), shell_quote({db_path}));
   return kExitOk;
 }
@@ -53,6 +58,7 @@ int dry_run(const SweepSpec& spec, const Expansion& expansion, const std::string
   std::map<std::string, RunStatus> statuses;
   if (file_exists(db_path)) statuses = ResultsStore::open_read_only(db_path).statuses();
   const std::string runs_dir = runs_dir_for(db_path);
+  const TrialLaunch shown{spec.ranks, Launcher::mpirun, "mpirun"};  // as printed, not resolved
   int64_t finished = 0;
   for (const Trial& t : expansion.trials) {
     const auto it = statuses.find(t.key);
@@ -63,20 +69,25 @@ int dry_run(const SweepSpec& spec, const Expansion& expansion, const std::string
     for (const LadderPoint& p : t.points)
       points += fmt::format("{}{} x{:g}", points.empty() ? "" : ", ", p.ladder, p.scale);
     fmt::print("# trial {} [{}] {} {}\n", t.index, status, t.preset, points);
-    fmt::print("{}{}\n", spec.trainer.empty() ? "moet " : "",
-               shell_quote(stored_command(spec.trainer, t, runs_dir + "/" + t.key)));
+    if (spec.trainer.empty())
+      fmt::print("{}\n",
+                 shell_quote(launch_argv(shown, "moet", trial_command(t, runs_dir + "/" + t.key, 0),
+                                         spec.threads > 0 ? int(spec.threads) : 1)));
+    else
+      fmt::print("{}\n", shell_quote(stored_command(spec.trainer, t, runs_dir + "/" + t.key)));
   }
   const WorkerPlan plan =
-      plan_workers(available_cores(rank_from_env()), int64_t(expansion.trials.size()) - finished,
-                   workers, threads, spec.threads);
-  fmt::print("# {}; {} finished in {}; would run {} on {} workers x {} threads ({})\n",
+      plan_sweep_workers(spec, available_cores(rank_from_env()),
+                         int64_t(expansion.trials.size()) - finished, workers, threads);
+  fmt::print("# {}; {} finished in {}; would run {} on {} workers{} x {} threads ({})\n",
              describe_sweep(spec, expansion), finished, db_path,
-             int64_t(expansion.trials.size()) - finished, plan.workers, plan.threads, plan.why);
+             int64_t(expansion.trials.size()) - finished, plan.workers,
+             spec.ranks > 1 ? fmt::format(" x {} ranks", spec.ranks) : "", plan.threads, plan.why);
   return kExitOk;
 }
 
 int run_one(const SweepSpec& spec, const Expansion& expansion, const std::string& db_path,
-            int64_t index, int threads) {
+            int64_t index, int threads, Launcher launcher) {
   if (index < 0 || index >= int64_t(expansion.trials.size()))
     fail("--trial {}: the spec has trials 0..{}", index, int64_t(expansion.trials.size()) - 1);
   const Trial& trial = expansion.trials[size_t(index)];
@@ -92,7 +103,12 @@ int run_one(const SweepSpec& spec, const Expansion& expansion, const std::string
   RunnerOptions runner;
   runner.moet_binary = self_binary();
   runner.trainer = spec.trainer;
-  runner.plan = plan_workers(available_cores(RankInfo{}), 1, 1, threads, spec.threads);
+  runner.launch = find_trial_launch(spec.ranks, launcher);
+  // Under srun the trial runs on the cores Slurm allocated to the job, not on this process's.
+  const int cores = spec.ranks > 1 && launcher == Launcher::srun
+                        ? spec.ranks * std::max({threads, int(spec.threads), 1})
+                        : available_cores(RankInfo{});
+  runner.plan = plan_sweep_workers(spec, cores, 1, 1, threads);
   require_trials_fit(spec, {&trial}, runner.plan);
   bool failed = false;
   runner.on_finished = [&](const TrialEvent& e) {
@@ -130,6 +146,11 @@ MOET_COMMAND(
                        "print every trial's command and what would run; run none");
           CLI::Option* trial_option = app.add_option(
               "--trial", *trial, "run only trial N of the spec (what array tasks do)");
+          auto launch = std::make_shared<std::string>("mpirun");
+          CLI::Option* launch_option = app.add_option(
+              "--launch", *launch,
+              "with --trial: how a trial of several ranks starts, mpirun (default) or "
+              "srun (what array tasks of a multi-rank spec do)");
           app.footer(
               "Re-running the same command skips finished trials and redoes unfinished ones. Under "
               "mpirun (OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE) or srun (SLURM_PROCID/"
@@ -143,7 +164,11 @@ MOET_COMMAND(
             if (trial_option->count() && *trial < 0) fail("--trial: must not be negative");
             if (!slurm->empty()) return emit_slurm(spec, expansion, *db, *slurm, *threads);
             if (*dry) return dry_run(spec, expansion, *db, *workers, *threads);
-            if (*trial >= 0) return run_one(spec, expansion, *db, *trial, *threads);
+            const std::optional<Launcher> launcher = launcher_named(*launch);
+            if (!launcher) fail("--launch {:?}: expected mpirun or srun", *launch);
+            if (launch_option->count() && *trial < 0)
+              fail("--launch: only with --trial (a local sweep starts its trials under mpirun)");
+            if (*trial >= 0) return run_one(spec, expansion, *db, *trial, *threads, *launcher);
             LocalSweepOptions options;
             options.workers = *workers;
             options.threads = *threads;

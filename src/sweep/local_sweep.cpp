@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 
+#include "core/error.h"
 #include "core/fault.h"
 #include "sweep/results_store.h"
 #include "sweep/trial_memory.h"
@@ -47,6 +48,15 @@ std::string describe_sweep(const SweepSpec& spec, const Expansion& expansion) {
                          : std::string());
 }
 
+WorkerPlan plan_sweep_workers(const SweepSpec& spec, int cores, int64_t trials, int workers,
+                              int threads) {
+  try {
+    return plan_workers(cores, trials, workers, threads, spec.threads, spec.ranks);
+  } catch (const Error& e) {
+    fail("{}: {}", spec.source, e.what());
+  }
+}
+
 LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansion,
                                  const std::string& db_path, const LocalSweepOptions& options) {
   LocalSweepResult result;
@@ -69,9 +79,17 @@ LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansi
     if (t.index % result.rank.size == result.rank.rank) todo.push_back(&t);
   }
   result.ran = int64_t(todo.size());
-  result.plan = plan_workers(available_cores(result.rank), result.ran, options.workers,
-                             options.threads, spec.threads);
+  // A trial's mpirun would find the sweep's own launcher in its environment and mistake itself
+  // for a part of that job.
+  if (spec.ranks > 1 && !result.rank.source.empty())
+    fail("{}: ranks = {}: a sweep shared out by a launcher ({}) cannot start trials of several "
+         "ranks; run `moet sweep` alone here, or --emit-slurm",
+         spec.source, spec.ranks, result.rank.source);
+  result.plan = plan_sweep_workers(spec, available_cores(result.rank), result.ran, options.workers,
+                                   options.threads);
   require_trials_fit(spec, todo, result.plan);
+  RunnerOptions runner;
+  runner.launch = find_trial_launch(spec.ranks, Launcher::mpirun);
 
   std::string rank;
   if (result.rank.size > 1)
@@ -85,14 +103,16 @@ LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansi
                store.path());
   } else if (options.progress) {
     if (!rank.empty()) rank = fmt::format(" ({}, from {})", rank, result.rank.source);
-    fmt::print("sweep {}: {}; {} finished earlier; running {}{} on {} worker{} x {} thread{} "
+    const std::string ranks =
+        spec.ranks > 1 ? fmt::format(" x {} ranks under mpirun", spec.ranks) : "";
+    fmt::print("sweep {}: {}; {} finished earlier; running {}{} on {} worker{}{} x {} thread{} "
                "({})\nresults: {}\n",
                spec.source, describe_sweep(spec, expansion), result.finished_before, result.ran,
-               rank, result.plan.workers, result.plan.workers == 1 ? "" : "s", result.plan.threads,
-               result.plan.threads == 1 ? "" : "s", result.plan.why, store.path());
+               rank, result.plan.workers, result.plan.workers == 1 ? "" : "s", ranks,
+               result.plan.threads, result.plan.threads == 1 ? "" : "s", result.plan.why,
+               store.path());
     std::fflush(stdout);
   }
-  RunnerOptions runner;
   runner.moet_binary = self_binary();
   runner.trainer = spec.trainer;
   runner.plan = result.plan;

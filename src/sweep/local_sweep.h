@@ -27,6 +27,10 @@ struct LocalSweepResult {
   RunSummary summary;
 };
 
+// plan_workers for the spec's threads and ranks; its errors name the spec.
+WorkerPlan plan_sweep_workers(const SweepSpec& spec, int cores, int64_t trials, int workers,
+                              int threads);
+
 LocalSweepResult run_local_sweep(const SweepSpec& spec, const Expansion& expansion,
                                  const std::string& db_path, const LocalSweepOptions& options);
 

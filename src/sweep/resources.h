@@ -10,18 +10,14 @@
 #include <cstdint>
 #include <string>
 
+#include "dist/launcher_env.h"
+
 namespace moet::sweep {
 
-// This process's place under mpirun (OMPI_COMM_WORLD_RANK/SIZE, or PMI_RANK/PMI_SIZE for MPICH
-// and `srun --mpi=pmi2`) or as a task of an srun step (SLURM_PROCID/SLURM_STEP_NUM_TASKS); rank 0
-// of 1 otherwise.
-struct RankInfo {
-  int rank = 0;
-  int size = 1;
-  int local_size = 1;  // ranks on this host (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, or
-                       // the step's tasks on this node, SLURM_STEP_TASKS_PER_NODE)
-  std::string source;  // which variables said so, for messages; "" when not under MPI
-};
+// This process's share of a sweep under mpirun or as a task of an srun step: its place among
+// the processes the launcher started (dist/launcher_env.h). The sweep's ranks share out
+// independent trials and never form an MPI world; rank 0 of 1 when alone.
+using RankInfo = dist::LaunchedRank;
 RankInfo rank_from_env();
 
 // CPUs this process may run on (its affinity mask); under MPI without binding, the host's CPUs
@@ -30,15 +26,16 @@ int available_cores(const RankInfo& rank);
 
 struct WorkerPlan {
   int workers = 1;
-  int threads = 1;  // train.threads of every trial
+  int ranks = 1;    // data-parallel ranks of every trial: each takes ranks x threads cores
+  int threads = 1;  // train.threads of every trial (of every rank)
   int cores = 1;
   std::string why;  // how the numbers were chosen, for the sweep's header line
 };
 
 // workers_opt / threads_opt: the --workers / --threads options (0: not given); spec_threads:
-// train.threads in the spec's [config] (0: not given); trials: how many this process will run.
-// Throws Error when the given numbers oversubscribe the cores.
+// train.threads in the spec's [config] (0: not given); trials: how many this process will run;
+// ranks: the spec's ranks per trial. Throws Error when the numbers oversubscribe the cores.
 WorkerPlan plan_workers(int cores, int64_t trials, int workers_opt, int threads_opt,
-                        int64_t spec_threads);
+                        int64_t spec_threads, int ranks = 1);
 
 }  // namespace moet::sweep

@@ -21,7 +21,6 @@
 #include "core/fault.h"
 #include "core/files.h"
 #include "core/timer.h"
-#include "dist/launch.h"
 #include "sweep/trainer_command.h"
 #include "train/schema.h"
 
@@ -78,27 +77,12 @@ std::string last_line(const std::string& path) {
   return last;
 }
 
-// Starts `program` with `argv_text` (argv[0] first); `env_extra` ("NAME=value") joins the
-// environment.
-pid_t spawn(const std::string& program, std::vector<std::string> argv_text,
-            const std::string& log_path, int threads, const std::vector<std::string>& env_extra) {
+// argv[0] is the program; env the whole environment (trial_environment).
+pid_t spawn(std::vector<std::string> argv_text, std::vector<std::string> env_text,
+            const std::string& log_path) {
   std::vector<char*> argv;
   for (auto& a : argv_text) argv.push_back(a.data());
   argv.push_back(nullptr);
-  // The trial's OpenMP (and oneDNN's) thread count, also for anything read before the config.
-  // A fault-injection plan (MOET_FAULT) is aimed at the sweep itself, not at its trials.
-  std::vector<std::string> env_text = env_extra;
-  env_text.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
-  const auto replaced = [&](const char* entry) {
-    // A sweep started by mpirun or srun shares trials out over its ranks, but each trial is one
-    // process: without the launcher's variables it does not take itself for an MPI rank.
-    if (std::strncmp(entry, "MOET_FAULT=", 11) == 0 || dist::is_launch_variable(entry)) return true;
-    for (const std::string& set : env_text)
-      if (std::strncmp(entry, set.c_str(), set.find('=') + 1) == 0) return true;
-    return false;
-  };
-  for (char** e = environ; *e; ++e)
-    if (!replaced(*e)) env_text.push_back(*e);
   std::vector<char*> envp;
   for (auto& e : env_text) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -116,7 +100,7 @@ pid_t spawn(const std::string& program, std::vector<std::string> argv_text,
     ::dup2(null, 0);
     ::dup2(log, 1);
     ::dup2(log, 2);
-    ::execve(program.c_str(), argv.data(), envp.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(kExitCannotExec);
   }
   return pid;
@@ -154,6 +138,9 @@ class TrialPool {
     std::stable_sort(trials_.begin(), trials_.end(),
                      [](const Trial* a, const Trial* b) { return a->flops > b->flops; });
     for (const Trial* t : trials_) flops_total_ += t->flops;
+    std::vector<std::string> inherited;
+    for (char** e = environ; *e; ++e) inherited.push_back(*e);
+    environment_ = trial_environment(inherited, options_.launch, options_.plan.threads);
   }
 
   RunSummary run() {
@@ -204,18 +191,21 @@ class TrialPool {
   // Starts the trial's process: `moet train`, or the spec's trainer with its input files.
   pid_t start(const Trial& trial, const std::string& run_dir) const {
     const int threads = options_.plan.threads;
-    if (options_.trainer.empty()) {
-      std::vector<std::string> argv = {options_.moet_binary};
-      for (std::string& arg : trial_command(trial, run_dir, threads)) argv.push_back(arg);
-      return spawn(options_.moet_binary, argv, run_dir + "/train.log", threads, {});
-    }
+    const std::string log = run_dir + "/train.log";
+    if (options_.trainer.empty())
+      return spawn(launch_argv(options_.launch, options_.moet_binary,
+                               trial_command(trial, run_dir, threads), threads),
+                   environment_, log);
     write_trainer_inputs(trial, run_dir, threads);
-    const std::vector<std::string> argv = trainer_argv(options_.trainer, trial, run_dir, threads);
+    std::vector<std::string> argv = trainer_argv(options_.trainer, trial, run_dir, threads);
     // Resolved again here: PATH may differ from where the spec was read (a Slurm node). Not
     // found, the child exits with kExitCannotExec and the trial fails with that status.
     const std::string program = find_program(argv.front());
-    return spawn(program.empty() ? argv.front() : program, argv, run_dir + "/train.log", threads,
-                 {"MOET_BINARY=" + options_.moet_binary});
+    if (!program.empty()) argv.front() = program;
+    std::vector<std::string> env = {"MOET_BINARY=" + options_.moet_binary};
+    for (const std::string& entry : environment_)
+      if (!entry.starts_with("MOET_BINARY=")) env.push_back(entry);
+    return spawn(std::move(argv), std::move(env), log);
   }
 
   // A finished result in the run directory, or none: also none when its files are malformed (the
@@ -246,11 +236,13 @@ class TrialPool {
     const Running r = it->second;
     running_.erase(it);
     fault_point("sweep.reaped");
-    if (g_stop_signal && !WIFEXITED(wait_status)) {
+    TrialOutcome outcome = outcome_of(r.run_dir, wait_status);
+    // mpirun and srun pass the signal on and exit with a status of their own.
+    const bool by_launcher = options_.launch.ranks > 1 && outcome.status == RunStatus::failed;
+    if (g_stop_signal && (!WIFEXITED(wait_status) || by_launcher)) {
       store_.set_status(r.trial->key, RunStatus::pending);
       return;
     }
-    TrialOutcome outcome = outcome_of(r.run_dir, wait_status);
     outcome.seconds = now_s() - r.started;
     store_.record(r.trial->key, outcome);
     report(*r.trial, outcome, Origin::trained);
@@ -312,6 +304,7 @@ class TrialPool {
   int finished_ = 0;
   size_t next_ = 0;
   std::map<pid_t, Running> running_;
+  std::vector<std::string> environment_;  // of every trial process
   bool forwarded_ = false;
 };
 

@@ -16,6 +16,7 @@
 #include "sweep/resources.h"
 #include "sweep/results_store.h"
 #include "sweep/spec.h"
+#include "sweep/trial_launch.h"
 #include "sweep/trial_outcome.h"
 
 namespace moet::sweep {
@@ -33,6 +34,7 @@ struct RunnerOptions {
   std::string moet_binary;  // the binary to run `train` with (this one: /proc/self/exe)
   TrainerCommand trainer;   // the spec's [trainer]; empty: trials run `moet train`
   WorkerPlan plan;
+  TrialLaunch launch;                                  // plan.ranks > 1: how the ranks start
   std::function<void(const TrialEvent&)> on_finished;  // called after the result is recorded
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <vector>
 
 #include "core/error.h"
 #include "sweep/spec.h"
@@ -64,18 +65,33 @@ std::string slurm_array_script(const SlurmJob& job) {
          "name the task logs; put the database elsewhere",
          log_dir);
   const std::string name = slurm_job_name(job.name);
-  const std::string command = shell_quote({job.moet_binary, "sweep", job.spec_path, "--db",
-                                           job.db_path, "--threads", std::to_string(job.threads)});
+  std::vector<std::string> argv = {job.moet_binary,
+                                   "sweep",
+                                   job.spec_path,
+                                   "--db",
+                                   job.db_path,
+                                   "--threads",
+                                   std::to_string(job.threads)};
+  if (job.ranks > 1) argv.insert(argv.end(), {"--launch", "srun"});
+  const std::string command = shell_quote(argv);
+  // Written only for trials of several ranks, so a one-rank script stays as it was.
+  const std::string ranks_note =
+      job.ranks > 1 ? fmt::format("# Each trial trains on {} ranks: `moet sweep --trial` starts "
+                                  "them as srun --mpi=pmix --kill-on-bad-exit=1\n# --ntasks={} "
+                                  "--cpus-per-task={} moet train ... (a failing rank fails the "
+                                  "trial).\n",
+                                  job.ranks, job.ranks, job.threads)
+                    : "";
   return fmt::format(
       R"(#!/bin/bash
 # {name}: a moet sweep as a Slurm job array, one trial per array task.
 # Written by `moet sweep --emit-slurm`. Submit with:   sbatch {script_hint}
 # Each task trains one trial and records it in {db}.
 # Resubmitting redoes only unfinished trials; `moet report {db} --out DIR` reads the results.
-#SBATCH --job-name={sbatch_name}
+{ranks_note}#SBATCH --job-name={sbatch_name}
 #SBATCH --array=0-{last}
 #SBATCH --cpus-per-task={threads}
-#SBATCH --ntasks=1
+#SBATCH --ntasks={ranks}
 #SBATCH --output={output}
 # Add your site's settings here, e.g.:
 ##SBATCH --partition=cpu
@@ -90,7 +106,8 @@ exec {command} --trial "$SLURM_ARRAY_TASK_ID"
       fmt::arg("script_hint", "<this file>"), fmt::arg("db", shell_quote({job.db_path})),
       fmt::arg("last", job.trials - 1), fmt::arg("threads", job.threads),
       fmt::arg("output", sbatch_word(pattern_literal(log_dir) + "/slurm-%A_%a.out")),
-      fmt::arg("workdir", shell_quote({job.workdir})), fmt::arg("command", command));
+      fmt::arg("workdir", shell_quote({job.workdir})), fmt::arg("command", command),
+      fmt::arg("ranks_note", ranks_note), fmt::arg("ranks", job.ranks));
 }
 
 }  // namespace moet::sweep

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "dist/batch_split.h"
 #include "model/config.h"
 #include "model/flops.h"
 #include "param/preset.h"
@@ -189,6 +190,19 @@ void read_budget(const toml::table& root, SweepSpec& spec) {
   }
 }
 
+// ranks = R: every trial trains data parallel on R ranks; how many cores that takes is the
+// runner's to check (resources.h), whether each batch splits is expand_sweep's.
+void read_ranks(const toml::table& root, SweepSpec& spec) {
+  const toml::node* ranks = root.get("ranks");
+  if (!ranks) return;
+  constexpr int64_t kMaxRanks = 1 << 16;
+  if (!ranks->is_integer() || ranks->as_integer()->get() < 1 ||
+      ranks->as_integer()->get() > kMaxRanks)
+    fail("{}: ranks: expected a whole number of ranks per trial from 1 to {}", spec.source,
+         kMaxRanks);
+  spec.ranks = int(ranks->as_integer()->get());
+}
+
 // [grid]: the LRs, init stds and seeds every preset and ladder takes unless it gives its own.
 void read_shared_grid(const toml::table& root, SweepSpec& spec) {
   spec.seeds = {1};
@@ -292,9 +306,10 @@ SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& sour
   SweepSpec spec;
   spec.source = source;
   spec.text = toml_text;
-  check_keys(root, {"name", "config", "budget", "grid", "preset", "ladder", "trainer"},
+  check_keys(root, {"name", "ranks", "config", "budget", "grid", "preset", "ladder", "trainer"},
              {source, "top level"});
   spec.name = root["name"].value_or(std::string());
+  read_ranks(root, spec);
   read_base_config(root, spec);
   read_budget(root, spec);
   read_shared_grid(root, spec);
@@ -308,6 +323,11 @@ SweepSpec parse_sweep_spec(const std::string& toml_text, const std::string& sour
   for (size_t i = 0; i < ladders.size(); ++i)
     spec.ladders.push_back(read_ladder(*ladders.get(i)->as_table(), i, spec));
   spec.trainer = read_trainer(root, source);
+  // Several ranks means `moet train` under a launcher; another trainer starts its own workers.
+  if (!spec.trainer.empty() && spec.ranks > 1)
+    fail("{}: ranks = {} with a [trainer] command: several ranks per trial are for moet train; "
+         "a trainer of its own starts its own processes (leave ranks out)",
+         source, spec.ranks);
   return spec;
 }
 
@@ -411,10 +431,10 @@ struct ScaleConfig {
 };
 
 // `fixed` plus the scaled shape and batch, train.save off unless given and train.steps from the
-// token budget; checked by resolving its parameterization, so a bad scale fails before any trial
-// runs.
+// token budget; checked by resolving its parameterization and splitting its batch over `ranks`,
+// so a bad scale fails before any trial runs.
 ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string>& fixed,
-                         const param::AxisValues& shape, const RunSize& run,
+                         const param::AxisValues& shape, const RunSize& run, int ranks,
                          const std::string& place) {
   ScaleConfig at{shape, fixed, run.key_suffix};
   for (const Axis a : param::kAllAxes)
@@ -434,6 +454,11 @@ ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string
     }
     config = load(at.sets);
     param::resolve_parameterization(config);
+    try {
+      dist::batch_rows(config.get_int("train.batch"), 0, ranks);
+    } catch (const Error& e) {
+      fail("ranks = {}: {}", ranks, e.what());
+    }
   } catch (const Error& e) {
     fail("{}: {}", place, e.what());
   }
@@ -598,9 +623,9 @@ Expansion expand_sweep(const SweepSpec& spec) {
       const TrialGrid grid = trial_grid(spec, preset, ladder, fixed_config);
       for (const double scale : ladder.scales) {
         const std::string at_place = fmt::format("{}, scale {}", place, number_text(scale));
-        const ScaleConfig at =
-            scale_config(load, fixed, scaled(scale),
-                         run_size(spec, ladder, fixed_config, scale, at_place), at_place);
+        const ScaleConfig at = scale_config(load, fixed, scaled(scale),
+                                            run_size(spec, ladder, fixed_config, scale, at_place),
+                                            spec.ranks, at_place);
         const LadderPoint point{ladder.name, ladder_axes_text(ladder.axes), scale};
         add_trials(load, preset.name, at, grid, point, spec.trainer, by_config, out);
       }

@@ -8,6 +8,7 @@
 //   [[ladder]] name = "width", axes = ["N", "Ne"], scales = [1, 2, 4]   optional [ladder.config]
 //              axes may also be "1/Ne" (shrinks as the scale grows), "tokens" or "batch"
 //              (sweep/ladder_axis.h)
+//   ranks = 2                    optional: every trial trains data parallel on 2 MPI ranks
 //
 // expand_sweep turns it into trials: every preset x ladder x scale x init_std x LR x seed, each
 // a complete `moet train` config with param.base.* pinned to the base shape so every scale
@@ -55,6 +56,7 @@ struct SweepSpec {
   std::vector<std::string> base_sets;  // [config] as key=value (train.threads removed)
   int64_t threads = 0;                 // [config] train.threads, the runner's default if given
   int64_t tokens = 0;                  // [budget] tokens per trial; 0: train.steps as configured
+  int ranks = 1;                       // top-level ranks: data-parallel ranks of every trial
   std::vector<double> lrs;             // [grid]
   std::vector<double> init_stds;       // [grid]; empty: param.init_std as configured
   std::vector<int64_t> seeds;          // [grid]; default {1}
@@ -92,8 +94,9 @@ struct Expansion {
   std::string hash;  // of every trial key in order: equal expansions, equal hashes
 };
 
-// Validates every (preset, ladder, scale) config by resolving its parameterization; presets
-// with regime rules get param.regime from the ladder's axes when the spec leaves it auto.
+// Validates every (preset, ladder, scale) config by resolving its parameterization and by
+// splitting its train.batch over the spec's ranks; presets with regime rules get param.regime
+// from the ladder's axes when the spec leaves it auto.
 Expansion expand_sweep(const SweepSpec& spec);
 
 // The argv after the binary for one trial: train --quiet --out RUN_DIR --set k=v ...

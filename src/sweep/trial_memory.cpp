@@ -27,8 +27,19 @@ void require_trials_fit(const SweepSpec& spec, const std::vector<const Trial*>& 
   RunMemory largest;
   for (const Trial* trial : trials) {
     const Config config = Config::load(schema, "", trial->sets);
-    const RunMemory memory = run_memory(config, RunKind::train, plan.threads);
+    RunMemory memory = run_memory(config, RunKind::train, plan.threads);
     memory.require_fits(fmt::format("{}: {}: ", spec.source, place_of(*trial)));
+    if (plan.ranks > 1) {
+      // Each rank is estimated as one process holding the whole batch and optimizer state, more
+      // than it holds: R of them bound the trial.
+      const CheckedSize trial_total = CheckedSize(memory.estimate.total) * plan.ranks;
+      if (trial_total.overflow() || trial_total.value() > memory.limit)
+        fail("{}: {}: memory: {} ranks x {} estimated each is more than the {} {}; shrink the "
+             "model or train.batch, or use fewer ranks",
+             spec.source, place_of(*trial), plan.ranks, format_bytes(memory.estimate.total),
+             format_bytes(memory.limit), memory.limit_source);
+      memory.estimate.total = trial_total.value();
+    }
     totals.push_back(memory.estimate.total);
     if (memory.estimate.total > largest.estimate.total) largest = memory;
   }

@@ -127,27 +127,5 @@ TEST(DetectLaunch, ReadsEachLauncherAndRefusesSrunWithoutPmi) {
             "(PMIX_RANK, PMI_RANK): run srun --mpi=pmix so the tasks form one MPI world");
 }
 
-TEST(DetectLaunch, AnEnvironmentWithoutTheLaunchVariablesIsOneProcess) {
-  // What a sweep's rank hands its trials: each launcher's environment minus is_launch_variable.
-  const std::vector<std::vector<std::string>> launchers = {
-      {"OMPI_COMM_WORLD_SIZE=2", "OMPI_COMM_WORLD_RANK=1", "PMIX_RANK=1", "OMPI_MCA_btl=self"},
-      {"PMI_RANK=1", "PMI_SIZE=2", "HOME=/root"},
-      {"SLURM_STEP_ID=0", "SLURM_STEP_NUM_TASKS=4", "SLURM_PROCID=2", "SLURM_JOB_ID=7"}};
-  for (const std::vector<std::string>& environment : launchers) {
-    std::map<std::string, std::string> kept;
-    for (const std::string& entry : environment)
-      if (!is_launch_variable(entry))
-        kept[entry.substr(0, entry.find('='))] = entry.substr(entry.find('=') + 1);
-    const Launch launch = detect_launch([&](const char* name) -> const char* {
-      const auto it = kept.find(name);
-      return it == kept.end() ? nullptr : it->second.c_str();
-    });
-    EXPECT_FALSE(launch.mpi) << environment.front();
-  }
-  EXPECT_TRUE(is_launch_variable("PMI_SIZE=2"));
-  EXPECT_FALSE(is_launch_variable("PMI_SIZE_HINT=2")) << "whole names, not prefixes";
-  EXPECT_FALSE(is_launch_variable("OMPI_MCA_btl=self")) << "the user's MPI settings stay";
-}
-
 }  // namespace
 }  // namespace moet::dist

@@ -13,6 +13,7 @@
 #include "core/files.h"
 #include "same_results.h"
 #include "single_node_slurm.h"
+#include "sweep/results_store.h"
 #include "sweep/spec.h"
 #include "sweep_fixture.h"
 
@@ -81,6 +82,51 @@ TEST_F(SlurmTest, TasksOfARealSrunStepShareTheTrialsLikeMpiRanks) {
   slurm.stop();
 
   testing::expect_same_as_local_sweep(spec, db, dir_.string());
+}
+
+// A spec of ranks = 2 emits a multi-task array (--ntasks=2), whose tasks start each trial as
+// `srun --mpi=pmix --kill-on-bad-exit=1` inside the job: the trials' two ranks form one MPI world
+// through Slurm's PMIx plugin and record what one process records, within the data-parallel
+// tolerance.
+TEST_F(SlurmTest, RealSbatchRunsTwoRankTrialsThroughSrunPmix) {
+  const std::string missing = SingleNodeSlurm::missing_packages();
+  if (!missing.empty())
+    GTEST_SKIP() << "needs Debian's " << missing << " (./moet.sh test installs them)";
+  const std::string one =
+      write_spec("one.toml", testing::ladder_spec(tiny_config(), "[-8, -7]", "[1]"));
+  const std::string two = write_spec("two.toml", "ranks = 2\n" + testing::slurp(one));
+  const std::string db = path("db/sweep.sqlite");
+  const auto emitted = testing::run_moet(
+      "sweep " + two + " --db " + db + " --emit-slurm " + path("job.sh") + " --threads 1",
+      dir_.string());
+  ASSERT_EQ(emitted.exit_code, 0) << emitted.out << emitted.err;
+  const std::string script = testing::slurp(path("job.sh"));
+  EXPECT_NE(script.find("#SBATCH --ntasks=2\n"), std::string::npos) << script;
+  EXPECT_NE(script.find("--threads 1 --launch srun --trial"), std::string::npos) << script;
+
+  SingleNodeSlurm slurm(path("slurm"));
+  ASSERT_TRUE(slurm.start(60)) << "the one-node Slurm did not come up\n" << slurm.logs();
+  const auto plugins = slurm.client("srun --mpi=list");
+  ASSERT_NE((plugins.out + plugins.err).find("pmix"), std::string::npos)
+      << "Slurm's PMIx plugin is missing\n"
+      << plugins.out << plugins.err;
+  const auto submitted = slurm.client("sbatch --parsable " + path("job.sh"));
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err << script;
+  const std::string job = submitted.out.substr(0, submitted.out.find_first_of(";\n"));
+  ASSERT_TRUE(slurm.wait_until_gone(job, 180)) << "job " << job << " still queued\n"
+                                               << slurm.logs();
+  slurm.stop();
+  for (int task = 0; task < 2; ++task) {
+    const std::string log = testing::slurp(path(fmt::format("db/slurm-{}_{}.out", job, task)));
+    EXPECT_NE(log.find("done "), std::string::npos) << log;
+  }
+  const auto local = testing::run_moet(
+      "sweep " + one + " --db " + path("local/sweep.sqlite") + " --threads 1", dir_.string());
+  ASSERT_EQ(local.exit_code, 0) << local.out << local.err;
+  testing::expect_same_results(db, path("local/sweep.sqlite"), 1e-6);
+  // One world of two ranks prints one result line; two worlds of one (srun without PMIx) two.
+  for (const TrialRecord& t : ResultsStore::open_read_only(db).current_trials())
+    EXPECT_EQ(testing::count_lines(testing::slurp(t.run_dir + "/train.log")), 1) << t.key;
 }
 
 // What no quoting can carry is refused with one line, before the database or script is written:

@@ -69,6 +69,9 @@ TEST_F(TrainerSpecTest, BadTemplatesAreOneLineNamingTheSpecAndTheField) {
             0u);
   EXPECT_EQ(spec_error("trainer = 'x'\n" + spec).rfind("spec.toml: [trainer]: expected a table", 0),
             0u);
+  EXPECT_EQ(spec_error("ranks = 2\n" + with_trainer(spec, "/bin/sh t.sh --out {out}")),
+            "spec.toml: ranks = 2 with a [trainer] command: several ranks per trial are for moet "
+            "train; a trainer of its own starts its own processes (leave ranks out)");
 }
 
 TEST_F(TrainerSpecTest, PlaceholdersAreFilledPerTrialAndPathsStayOneWord) {
