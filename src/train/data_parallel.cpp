@@ -25,8 +25,8 @@ namespace {
 void check_expert_parallel(int64_t E, int ranks, const ModelConfig& config) {
   if (E < 1) fail("train.expert_parallel: must be positive (got {})", E);
   if (ranks % E != 0)
-    fail("train.expert_parallel = {} does not divide the {} ranks: run on a multiple of {} "
-         "ranks (R = D x E)",
+    fail("train.expert_parallel = {} does not divide the number of ranks ({}): run on a multiple "
+         "of {} ranks (R = D x E)",
          E, ranks, E);
   const bool moe = config.moe_every > 0 && config.L >= config.moe_every;
   if (E > 1 && (!moe || config.M % E != 0))

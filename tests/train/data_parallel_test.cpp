@@ -204,11 +204,19 @@ TEST_F(DataParallelTest, ACheckpointOfExpertParallelRanksResumesExactlyAndInOneP
   ASSERT_EQ(first.exit_code, 0) << first.err;
   ASSERT_TRUE(fs::exists(path("at2/ckpt-000000010")));
   fs::copy(path("at2"), path("at1"), fs::copy_options::recursive);
+  fs::copy(path("at2"), path("d2"), fs::copy_options::recursive);
 
   const auto at2 = resume_ranks(2, "at2");
   ASSERT_EQ(at2.exit_code, 0) << at2.err;
   for (const char* name : {"model.safetensors", "optimizer.safetensors"})
     EXPECT_EQ(file(final_checkpoint("whole") + name), file(final_checkpoint("at2") + name)) << name;
+  // The same two ranks data parallel only (D = 2, E = 1): the same run within the tolerance.
+  const auto d2 = resume_ranks(2, "d2", {"train.expert_parallel=1"});
+  ASSERT_EQ(d2.exit_code, 0) << d2.err;
+  expect_losses_close(file("whole/metrics.jsonl"), file("d2/metrics.jsonl"), 1e-6);
+  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
+    expect_tensors_close(path(final_checkpoint("whole") + name),
+                         path(final_checkpoint("d2") + name), 1e-5);
 
   const auto at1 = testing::run_moet_argv(
       {"train", "--quiet", "--resume", path("at1"), "--set", "train.expert_parallel=1"},
@@ -231,6 +239,16 @@ TEST_F(DataParallelTest, ExpertRanksThatDoNotDivideTheExpertsAreOneLine) {
             "moet train: rank 0: train.expert_parallel = 3 does not divide model.M = 4: each of "
             "the E ranks holds M/E experts of every MoE layer");
   EXPECT_FALSE(fs::exists(path("odd")));
+
+  // E = 2 in one process (no launcher): the rank count is 1.
+  auto args = train_args("alone", {"train.expert_parallel=2"});
+  args.erase(args.begin());
+  const auto alone = testing::run_moet_argv(args, {"OMP_NUM_THREADS=1"}, path(""));
+  EXPECT_EQ(alone.exit_code, 2) << alone.err;
+  EXPECT_EQ(alone.err,
+            "moet train: train.expert_parallel = 2 does not divide the number of ranks (1): run "
+            "on a multiple of 2 ranks (R = D x E)\n");
+  EXPECT_FALSE(fs::exists(path("alone")));
 }
 
 // Every error below ends every rank within the timeout, non-zero, with one line of moet's.
