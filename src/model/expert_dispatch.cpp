@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <span>
 
 #include "core/error.h"
+#include "core/profile.h"
 #include "dist/all_to_all.h"
 #include "dist/world.h"
 #include "model/expert_shard.h"
@@ -23,7 +25,11 @@ void ExpertDispatch<T>::dispatch(const std::vector<int64_t>& offsets, const T* r
                                  ExpertRoutes& routes, std::vector<T>& grouped) {
   const int64_t E = group_.size(), k = held_;
   for (int64_t e = 0; e < M_; ++e) per_expert_[size_t(e)] = offsets[e + 1] - offsets[e];
-  routes.received = dist::exchange_counts(group_, per_expert_);
+  {
+    // The collectives are communication in the step's phases, not permutation.
+    PhaseScope scope(Phase::communication);
+    routes.received = dist::exchange_counts(group_, per_expert_);
+  }
   routes.send_elems.assign(size_t(E), 0);
   routes.recv_elems.assign(size_t(E), 0);
   routes.local_offsets.assign(size_t(k + 1), 0);
@@ -53,9 +59,11 @@ void ExpertDispatch<T>::send(const ExpertRoutes& routes, const T* rows, T* group
       std::accumulate(routes.send_elems.begin(), routes.send_elems.end(), int64_t{0});
   const int64_t arrived = routes.rows_in * N_;
   T* staging = grow_to(staging_, arrived);
+  std::optional<PhaseScope> scope(std::in_place, Phase::communication);
   group_.all_to_all_v(
       std::span<const T>(rows, size_t(sent)), std::span<const int64_t>(routes.send_elems),
       std::span<T>(staging, size_t(arrived)), std::span<const int64_t>(routes.recv_elems));
+  scope.reset();
   regroup(routes, staging, grouped, true);
 }
 
@@ -66,6 +74,7 @@ void ExpertDispatch<T>::send_back(const ExpertRoutes& routes, const T* grouped, 
   const int64_t leaving = routes.rows_in * N_;
   T* staging = grow_to(staging_, leaving);
   regroup(routes, grouped, staging, false);
+  PhaseScope scope(Phase::communication);
   group_.all_to_all_v(std::span<const T>(staging, size_t(leaving)),
                       std::span<const int64_t>(routes.recv_elems), std::span<T>(rows, size_t(back)),
                       std::span<const int64_t>(routes.send_elems));

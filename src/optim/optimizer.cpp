@@ -18,10 +18,7 @@ Optimizer::Optimizer(const OptimConfig& config, const std::vector<TensorInfo>& t
 Optimizer::Optimizer(const OptimConfig& config, const std::vector<TensorInfo>& tensors,
                      std::vector<param::TensorHyper> hyper, FlatRange owned)
     : config_(config), hyper_(std::move(hyper)), owned_(owned), muon_(config, tensors, hyper_) {
-  // Muon orthogonalises whole matrices; a ZeRO-1 shard cuts them at arbitrary offsets.
-  if (!muon_.empty() && (owned.begin != 0 || owned.end != total_numel(tensors)))
-    fail("optim.name = muon does not run data parallel yet (it needs whole matrices on one "
-         "rank); train on one rank");
+  MOET_CHECK(muon_.empty() || (owned.begin == 0 && owned.end == total_numel(tensors)));
   MOET_CHECK(hyper_.size() == tensors.size());
   MOET_CHECK(owned.begin >= 0 && owned.begin <= owned.end && owned.end <= total_numel(tensors));
   for (size_t i = 0; i < tensors.size(); ++i) {

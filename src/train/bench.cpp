@@ -77,12 +77,11 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   const RunMemory memory = run_memory(config, RunKind::bench);
   memory.require_fits();
   const param::Parameterization p = param::resolve_parameterization(config);
-  DataParallel ranks(world, total_numel(p.tensors), tc.batch);
-  Model<float> model(mc, p.plan, ranks.rows().count, tc.attention, tc.recompute,
-                     {.tokens = &world});
+  DataParallel ranks(world, mc, tc.batch, tc.expert_parallel);
+  Model<float> model(mc, p.plan, ranks.rows().count, tc.attention, tc.recompute, ranks.groups());
   model.set_precision(tc.precision);
   model.init(uint64_t(tc.seed));
-  Optimizer optimizer(optim_config_from(config), p.tensors, p.hyper, ranks.owned());
+  Optimizer optimizer = ranks.make_optimizer(optim_config_from(config), model.tensors(), p.hyper);
 
   // Random tokens: throughput does not depend on the data, only on routing balance, which a
   // fresh router with the bias rule keeps near uniform.
@@ -98,18 +97,18 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
     const float* grads = ranks.reduce_scatter(model.grads());
     {
       PhaseScope scope(Phase::optimizer);
-      optimizer.step(model.params().data(), grads, 1.0);
+      optimizer.step(ranks.owned_params(model.params()), grads, 1.0);
     }
     ranks.all_gather(model.params());
   };
   for (int64_t i = 0; i < warmup_steps; ++i) step();
   const int64_t builds_before = gemm_cache_stats().misses;
-  world.reset_traffic();
+  ranks.reset_traffic();
   profile::set_enabled(true);
   const double start = now_s();
   for (int64_t i = 0; i < steps; ++i) step();
   const double seconds = now_s() - start;
-  const int64_t bytes_sent = world.traffic().total_bytes();
+  const int64_t bytes_sent = ranks.bytes_sent();
   const auto phase_seconds = profile::seconds();
   profile::set_enabled(false);
 

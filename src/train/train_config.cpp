@@ -39,14 +39,18 @@ std::vector<KeySpec> train_config_keys() {
        "memory a run may use, e.g. 8GiB; auto: what the machine has available (runs whose "
        "estimate exceeds it are refused at start)",
        true},
+      {"train.expert_parallel", KeyType::Int, i(d.expert_parallel),
+       "E: ranks that split every MoE layer's experts (must divide model.M and the rank count; "
+       "the other R / E ranks are data parallel)",
+       true},
   };
 }
 
 const std::vector<std::string>& resumable_train_keys() {
   static const std::vector<std::string> keys = {
-      "train.steps",          "train.eval_every", "train.eval_batches",
-      "train.log_every",      "train.ckpt_every", "train.threads",
-      "train.diverge_factor", "train.save",       "train.recompute"};
+      "train.steps",      "train.eval_every",     "train.eval_batches",   "train.log_every",
+      "train.ckpt_every", "train.threads",        "train.diverge_factor", "train.save",
+      "train.recompute",  "train.expert_parallel"};
   return keys;
 }
 
@@ -64,6 +68,7 @@ TrainConfig train_config_from(const Config& c) {
   t.diverge_factor = c.get_float("train.diverge_factor");
   t.save = c.get_bool("train.save");
   t.precision = precision_from_name(c.get_string("train.precision"));
+  t.expert_parallel = c.get_int("train.expert_parallel");
   t.attention = attention_kernel_from_name(
       require_choice("train.attention", c.get_string("train.attention"), attention_kernel_names()));
   t.recompute = recompute_from_name(c.get_string("train.recompute"));
@@ -76,6 +81,7 @@ TrainConfig train_config_from(const Config& c) {
   require_positive("train.log_every", t.log_every);
   require_non_negative("train.ckpt_every", t.ckpt_every);
   require_non_negative("train.threads", t.threads);
+  require_positive("train.expert_parallel", t.expert_parallel);
   if (t.threads > kMaxThreads)
     fail("train.threads: at most {} (got {}); 0 uses every core", kMaxThreads, t.threads);
   const std::string& max_memory = c.get_string("train.max_memory");

@@ -27,7 +27,8 @@ struct TrainConfig {
   Precision precision = Precision::fp32;                   // of the model's GEMMs
   AttentionKernel attention = AttentionKernel::automatic;  // model/attention_kernel.h
   Recompute recompute = Recompute::none;                   // model/recompute.h
-  int64_t max_memory = 0;  // bytes a run may use (train/run_memory.h); 0: what the machine has
+  int64_t max_memory = 0;       // bytes a run may use (train/run_memory.h); 0: what the machine has
+  int64_t expert_parallel = 1;  // E: ranks splitting the experts (docs/distributed.md §3.1)
 
   int64_t tokens_per_step(int64_t seq) const { return batch * accum * seq; }
 };

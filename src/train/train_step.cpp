@@ -73,7 +73,7 @@ StepStats StepRunner::run(BatchLoader& loader, int64_t step) {
   s.grad_norm = std::sqrt(ranks_.sum(optimizer_.grad_square_sum(grads)));
   const double clip_scale = (oc.clip > 0 && s.grad_norm > oc.clip) ? oc.clip / s.grad_norm : 1.0;
   s.lr_factor = lr_factor(oc, step, total_steps_);
-  optimizer_.step(model_.params().data(), grads, s.lr_factor, clip_scale);
+  optimizer_.step(ranks_.owned_params(model_.params()), grads, s.lr_factor, clip_scale);
   ranks_.all_gather(model_.params());
   // Every rank moves its copy of the (untrained) bias alike, from the batch's counts.
   for (size_t l = 0; l < s.counts.size(); ++l)

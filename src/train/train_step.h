@@ -34,7 +34,7 @@ class StepRunner {
   // process: the model takes the loader's whole batches and the optimizer owns every parameter.
   StepRunner(Model<float>& model, Optimizer& optimizer,
              const std::vector<param::TensorHyper>& hyper, int64_t accum, int64_t total_steps);
-  // Data parallel: the model runs ranks' rows of each batch, the optimizer owns ranks.owned().
+  // Data parallel: the model runs ranks' rows of each batch, the optimizer ranks.make_optimizer's.
   StepRunner(Model<float>& model, Optimizer& optimizer,
              const std::vector<param::TensorHyper>& hyper, int64_t accum, int64_t total_steps,
              DataParallel& ranks);

@@ -226,9 +226,8 @@ class TrainRun {
         p_json_(to_json(p)),
         data_(open_dataset(settings.data, mc_)),
         ranks_(ranks),
-        model_(mc_, p.plan, ranks.rows().count, tc_.attention, tc_.recompute,
-               {.tokens = &ranks.world()}),
-        optimizer_(oc_, tensors_, p.hyper, ranks.owned()),
+        model_(mc_, p.plan, ranks.rows().count, tc_.attention, tc_.recompute, ranks.groups()),
+        optimizer_(ranks.make_optimizer(oc_, model_.tensors(), p.hyper)),
         train_loader_(data_, Split::train, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
         val_loader_(data_, Split::validation, tc_.batch, mc_.seq, uint64_t(tc_.seed)),
         from_checkpoint_(checkpoint != nullptr) {
@@ -261,6 +260,11 @@ class TrainRun {
         progress_->message(fmt::format(
             "data parallel: {} ranks ({}), {} sequences each; optimizer state sharded (ZeRO-1)",
             ranks_.ranks(), ranks_.world().describe(), ranks_.rows().count));
+      if (ranks_.expert_ranks() > 1)
+        progress_->message(
+            fmt::format("expert parallel: {} ranks per expert group, {} experts each; {} replicas",
+                        ranks_.expert_ranks(), mc_.M / ranks_.expert_ranks(),
+                        ranks_.ranks() / ranks_.expert_ranks()));
     }
     make_dirs(dir_);
     remove_stale_temporaries(dir_);  // of a killed run; its unneeded checkpoints too
@@ -311,7 +315,7 @@ class TrainRun {
 
  private:
   void restore(const Checkpoint& checkpoint) {
-    model_.params() = checkpoint.params;
+    ranks_.load_params(checkpoint.params, model_.params());
     optimizer_.first_moment() = ranks_.owned_part(checkpoint.first_moment);
     if (!checkpoint.second_moment.empty())
       optimizer_.second_moment() = ranks_.owned_part(checkpoint.second_moment);
@@ -393,6 +397,7 @@ class TrainRun {
     std::vector<float> first_moment = ranks_.gather(optimizer_.first_moment()), second_moment;
     if (!optimizer_.second_moment().empty())
       second_moment = ranks_.gather(optimizer_.second_moment());
+    std::vector<float> params = ranks_.whole_params(model_.params());
     if (!ranks_.leader()) {
       saved_step_ = step_;
       return;
@@ -401,7 +406,7 @@ class TrainRun {
     c.step = step_;
     c.config_toml = config_.to_toml();
     c.parameterization = p_json_;
-    c.params = model_.params();
+    c.params = std::move(params);
     c.first_moment = std::move(first_moment);
     c.second_moment = std::move(second_moment);
     c.optimizer_steps = optimizer_.steps_taken();
@@ -475,15 +480,19 @@ TrainResult train(const Config& config, const TrainOptions& options, dist::World
     finished = finished_before(dir, options, stored_status, tc.steps, world.rank() == 0);
     if (finished) return;
     tensors = model_tensors(settings->model);
-    ranks.emplace(world, total_numel(tensors), tc.batch);
     checkpoint = starting_point(dir, options, stored_status, tc.steps, tensors);
     // A resumed run reloads its stored parameterization.
     p.emplace(checkpoint ? stored_parameterization(*checkpoint, settings->model, dir)
                          : param::resolve_parameterization(config));
+  });
+  if (finished) return *finished;
+  // Apart from the reads above, so that every rank reaches the world's split in it (the checks
+  // before the split depend on the config alone, the same on every rank).
+  dist::all_or_none(world, [&] {
+    ranks.emplace(world, settings->model, settings->train.batch, settings->train.expert_parallel);
     run.emplace(config, options, *settings, tensors, *p, checkpoint ? &*checkpoint : nullptr,
                 *ranks);
   });
-  if (finished) return *finished;
   dist::all_or_none(world, [&] { run->open(*memory); });
   return run->finish(run->loop());
 }

@@ -62,9 +62,12 @@ class DataParallelTest : public testing::TrainFixture {
     for (const auto& a : train_args(run, std::move(extra))) context.push_back(a);
     return mpirun({context});
   }
-  testing::ProcessResult resume_ranks(int np, const std::string& run) {
-    return mpirun(
-        {{"-np", std::to_string(np), MOET_BINARY, "train", "--quiet", "--resume", path(run)}});
+  testing::ProcessResult resume_ranks(int np, const std::string& run,
+                                      std::vector<std::string> sets = {}) {
+    std::vector<std::string> context = {"-np",     std::to_string(np), MOET_BINARY, "train",
+                                        "--quiet", "--resume",         path(run)};
+    for (const auto& set : sets) context.insert(context.end(), {"--set", set});
+    return mpirun({context});
   }
   // Without a launcher: the plain single-process path.
   testing::CommandResult train_alone(const std::string& run) {
@@ -165,6 +168,87 @@ TEST_F(DataParallelTest, ACheckpointOfTwoRanksResumesAtTwoExactlyAndAtOne) {
   for (const char* name : {"model.safetensors", "optimizer.safetensors"})
     expect_tensors_close(path(final_checkpoint("whole") + name),
                          path(final_checkpoint("at1") + name), 1e-5);
+}
+
+// Expert parallelism (docs/distributed.md §3.1) at E = 2 (2 ranks) and D x E = 2 x 2 (4 ranks)
+// trains the single-process run within the data-parallel tolerance: its sums differ from one
+// process's in the same way (each rank sums its own rows; the routed experts' weight gradients
+// sum the rows that reached them grouped by source rank, then over the D replicas), and the same
+// layout twice gives the same bits.
+TEST_F(DataParallelTest, ExpertParallelRanksTrainTheSingleProcessRunAndTwiceTheSameBits) {
+  ASSERT_EQ(train_alone("one").exit_code, 0);
+  for (const auto& [np, run] : {std::pair{2, "e2"}, std::pair{4, "d2e2"}}) {
+    const auto r = train_ranks(np, run, {"train.expert_parallel=2"});
+    ASSERT_EQ(r.exit_code, 0) << run << ": " << r.err;
+    EXPECT_EQ(lines_starting(r.out, "{\"status\":\"done\"").size(), 1u) << r.out;
+    expect_losses_close(file("one/metrics.jsonl"), file(std::string(run) + "/metrics.jsonl"), 1e-6);
+    for (const char* name : {"model.safetensors", "optimizer.safetensors"})
+      expect_tensors_close(path(final_checkpoint("one") + name), path(final_checkpoint(run) + name),
+                           1e-4);
+  }
+  ASSERT_EQ(train_ranks(4, "again", {"train.expert_parallel=2"}).exit_code, 0);
+  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
+    EXPECT_EQ(file(final_checkpoint("d2e2") + name), file(final_checkpoint("again") + name))
+        << name;
+  EXPECT_EQ(logged_losses(file("d2e2/metrics.jsonl")), logged_losses(file("again/metrics.jsonl")));
+}
+
+// A checkpoint of E = 2 (whole tensors, one file) resumes at E = 2 to the uninterrupted run's
+// bits, and in one process (E = 1) to the same run within the tolerance.
+TEST_F(DataParallelTest, ACheckpointOfExpertParallelRanksResumesExactlyAndInOneProcess) {
+  ASSERT_EQ(train_ranks(2, "whole", {"train.expert_parallel=2"}).exit_code, 0);
+  std::vector<std::string> stop_at_10 = {"-np", "2", "--"};
+  for (const auto& a : train_args("at2", {"train.expert_parallel=2"})) stop_at_10.push_back(a);
+  stop_at_10.insert(stop_at_10.end(), {"--stop-after", "10"});
+  const auto first = mpirun({stop_at_10});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_TRUE(fs::exists(path("at2/ckpt-000000010")));
+  fs::copy(path("at2"), path("at1"), fs::copy_options::recursive);
+  fs::copy(path("at2"), path("d2"), fs::copy_options::recursive);
+
+  const auto at2 = resume_ranks(2, "at2");
+  ASSERT_EQ(at2.exit_code, 0) << at2.err;
+  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
+    EXPECT_EQ(file(final_checkpoint("whole") + name), file(final_checkpoint("at2") + name)) << name;
+  // The same two ranks data parallel only (D = 2, E = 1): the same run within the tolerance.
+  const auto d2 = resume_ranks(2, "d2", {"train.expert_parallel=1"});
+  ASSERT_EQ(d2.exit_code, 0) << d2.err;
+  expect_losses_close(file("whole/metrics.jsonl"), file("d2/metrics.jsonl"), 1e-6);
+  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
+    expect_tensors_close(path(final_checkpoint("whole") + name),
+                         path(final_checkpoint("d2") + name), 1e-5);
+
+  const auto at1 = testing::run_moet_argv(
+      {"train", "--quiet", "--resume", path("at1"), "--set", "train.expert_parallel=1"},
+      {"OMP_NUM_THREADS=1"}, path(""));
+  ASSERT_EQ(at1.exit_code, 0) << at1.err;
+  expect_losses_close(file("whole/metrics.jsonl"), file("at1/metrics.jsonl"), 1e-6);
+  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
+    expect_tensors_close(path(final_checkpoint("whole") + name),
+                         path(final_checkpoint("at1") + name), 1e-5);
+}
+
+// model.M = 4 over 3 expert-parallel ranks: every rank stops with one line, nothing written.
+TEST_F(DataParallelTest, ExpertRanksThatDoNotDivideTheExpertsAreOneLine) {
+  const auto r = train_ranks(3, "odd", {"train.expert_parallel=3", "train.batch=3"});
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  const auto lines = lines_starting(r.err, "moet train:");
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(lines[0],
+            "moet train: rank 0: train.expert_parallel = 3 does not divide model.M = 4: each of "
+            "the E ranks holds M/E experts of every MoE layer");
+  EXPECT_FALSE(fs::exists(path("odd")));
+
+  // E = 2 in one process (no launcher): the rank count is 1.
+  auto args = train_args("alone", {"train.expert_parallel=2"});
+  args.erase(args.begin());
+  const auto alone = testing::run_moet_argv(args, {"OMP_NUM_THREADS=1"}, path(""));
+  EXPECT_EQ(alone.exit_code, 2) << alone.err;
+  EXPECT_EQ(alone.err,
+            "moet train: train.expert_parallel = 2 does not divide the number of ranks (1): run "
+            "on a multiple of 2 ranks (R = D x E)\n");
+  EXPECT_FALSE(fs::exists(path("alone")));
 }
 
 // Every error below ends every rank within the timeout, non-zero, with one line of moet's.
