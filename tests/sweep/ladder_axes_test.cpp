@@ -15,6 +15,8 @@
 namespace moet::sweep {
 namespace {
 
+using testing::expansion_error;
+
 using param::Axis;
 using LadderAxesTest = testing::SweepFixture;
 
@@ -23,15 +25,6 @@ bool has_set(const Trial& t, const std::string& assignment) {
 }
 
 Config config_of(const Trial& t) { return Config::load(full_config_schema(), "", t.sets); }
-
-std::string error_of(const std::string& text) {
-  try {
-    expand_sweep(parse_sweep_spec(text, "spec.toml"));
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 const std::string kGrid = "[grid]\nlr_log2 = [-7]\n[[preset]]\nname = \"completep-moe\"\n";
 
@@ -129,7 +122,7 @@ TEST_F(LadderAxesTest, AKLadderKeepsMAndStopsWhereKPassesM) {
   EXPECT_EQ(x2.shape[Axis::K], 4);
   EXPECT_EQ(x2.shape[Axis::M], 4);
   const std::string message =
-      error_of(tiny_config() + kGrid + ladder("topk", "[\"K\"]", "[1, 2, 4]"));
+      expansion_error(tiny_config() + kGrid + ladder("topk", "[\"K\"]", "[1, 2, 4]"));
   EXPECT_NE(message.find("ladder 'topk', preset 'completep-moe', scale 4"), std::string::npos)
       << message;
   EXPECT_NE(message.find("model.K"), std::string::npos) << message;
@@ -138,7 +131,7 @@ TEST_F(LadderAxesTest, AKLadderKeepsMAndStopsWhereKPassesM) {
 TEST_F(LadderAxesTest, RunAxesNeverChooseARegime) {
   const std::string mssp = "[grid]\nlr_log2 = [-7]\n[[preset]]\nname = \"mssp\"\n";
   const std::string message =
-      error_of(tiny_config() + mssp + ladder("horizon", "[\"tokens\"]", "[1, 2]"));
+      expansion_error(tiny_config() + mssp + ladder("horizon", "[\"tokens\"]", "[1, 2]"));
   EXPECT_NE(message.find("ladder axes tokens change no width"), std::string::npos) << message;
   EXPECT_NE(message.find("set param.regime = I|II|III"), std::string::npos) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
@@ -167,7 +160,7 @@ TEST_F(LadderAxesTest, BadRunAndInverseAxesAreOneLineNamingTheLadder) {
       {ladder("w", "[\"tokens\"]", "[1, 0.01]"), "less than one step"},
   };
   for (const auto& c : cases) {
-    const std::string message = error_of(tiny_config() + kGrid + c.ladder);
+    const std::string message = expansion_error(tiny_config() + kGrid + c.ladder);
     EXPECT_NE(message.find(c.expected), std::string::npos)
         << "expected '" << c.expected << "' in: " << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;

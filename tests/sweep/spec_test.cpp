@@ -15,20 +15,13 @@
 namespace moet::sweep {
 namespace {
 
+using testing::expansion_error;
+
 using testing::SweepFixture;
 using SpecTest = SweepFixture;
 
 bool has_set(const Trial& t, const std::string& assignment) {
   return std::find(t.sets.begin(), t.sets.end(), assignment) != t.sets.end();
-}
-
-std::string error_of(const std::string& text) {
-  try {
-    expand_sweep(parse_sweep_spec(text, "spec.toml"));
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST_F(SpecTest, ExpandsEveryPresetLadderScaleLrAndSeedOnceSharingTheBase) {
@@ -134,7 +127,7 @@ seeds = [1, 2, 3]
   EXPECT_EQ(describe_sweep(with_stds, expand_sweep(with_stds)),
             "1 preset x 2 ladders x 2-3 scales x 3 init stds x 2 LRs x 1-3 seeds = 42 trials "
             "(54 ladder points; ladders share base trials)");
-  EXPECT_NE(error_of(tiny_config("", 0) + R"(
+  EXPECT_NE(expansion_error(tiny_config("", 0) + R"(
 [[preset]]
 name = "sp"
 lr = [0.01]
@@ -204,7 +197,7 @@ TEST_F(SpecTest, ErrorsNameTheSpecAndTheField) {
       {"[config\n", "invalid TOML"},
   };
   for (const auto& c : cases) {
-    const std::string message = error_of(c.text);
+    const std::string message = expansion_error(c.text);
     EXPECT_NE(message.find(c.expected), std::string::npos)
         << "expected '" << c.expected << "' in: " << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "../support/error_of.h"
 #include "core/files.h"
 #include "core/rng.h"
 #include "data/shard.h"
+#include "sweep/spec.h"
 
 namespace moet::testing {
 
@@ -20,6 +22,11 @@ inline std::string ladder_spec(const std::string& config, const std::string& lrs
                                const std::string& scales = "[1, 2]") {
   return config + "[grid]\nlr_log2 = " + lrs + "\n[[preset]]\nname = \"completep-moe\"\n" +
          "[[ladder]]\nname = \"width\"\naxes = [\"N\", \"Ne\"]\nscales = " + scales + "\n";
+}
+
+// The one-line Error expanding this spec text throws ("" if it expands), named "spec.toml".
+inline std::string expansion_error(const std::string& spec_text) {
+  return error_of([&] { sweep::expand_sweep(sweep::parse_sweep_spec(spec_text, "spec.toml")); });
 }
 
 class SweepFixture : public ::testing::Test {

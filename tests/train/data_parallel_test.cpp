@@ -77,6 +77,12 @@ class DataParallelTest : public testing::TrainFixture {
   }
   std::string file(const std::string& name) const { return read_file(path(name)); }
   std::string final_checkpoint(const std::string& run) const { return run + "/ckpt-000000020/"; }
+  // run trained what `expected` did: logged losses within 1e-6 relative, every tensor of the
+  // final weights and moments within tensor_rel of the tensor's largest magnitude.
+  void expect_run_close(const std::string& expected, const std::string& run,
+                        double tensor_rel = 1e-5) const;
+  // The final weights and moments of the two runs, byte for byte.
+  void expect_same_checkpoint(const std::string& expected, const std::string& run) const;
 };
 
 std::vector<std::string> lines_starting(const std::string& text, const std::string& prefix) {
@@ -127,20 +133,30 @@ void expect_tensors_close(const std::string& a_path, const std::string& b_path, 
   }
 }
 
+void DataParallelTest::expect_run_close(const std::string& expected, const std::string& run,
+                                        double tensor_rel) const {
+  expect_losses_close(file(expected + "/metrics.jsonl"), file(run + "/metrics.jsonl"), 1e-6);
+  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
+    expect_tensors_close(path(final_checkpoint(expected) + name),
+                         path(final_checkpoint(run) + name), tensor_rel);
+}
+
+void DataParallelTest::expect_same_checkpoint(const std::string& expected,
+                                              const std::string& run) const {
+  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
+    EXPECT_EQ(file(final_checkpoint(expected) + name), file(final_checkpoint(run) + name)) << name;
+}
+
 TEST_F(DataParallelTest, TwoRanksTrainTheSingleProcessRunAndTwiceTheSameBits) {
   ASSERT_EQ(train_alone("one").exit_code, 0);
   const auto two = train_ranks(2, "two");
   ASSERT_EQ(two.exit_code, 0) << two.err;
   // Rank 0 alone prints the result line and writes the run directory.
   EXPECT_EQ(lines_starting(two.out, "{\"status\":\"done\"").size(), 1u) << two.out;
-  expect_losses_close(file("one/metrics.jsonl"), file("two/metrics.jsonl"), 1e-6);
-  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
-    expect_tensors_close(path(final_checkpoint("one") + name), path(final_checkpoint("two") + name),
-                         1e-4);
+  expect_run_close("one", "two", 1e-4);
 
   ASSERT_EQ(train_ranks(2, "again").exit_code, 0);
-  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
-    EXPECT_EQ(file(final_checkpoint("two") + name), file(final_checkpoint("again") + name)) << name;
+  expect_same_checkpoint("two", "again");
   EXPECT_EQ(logged_losses(file("two/metrics.jsonl")), logged_losses(file("again/metrics.jsonl")));
 }
 
@@ -158,16 +174,12 @@ TEST_F(DataParallelTest, ACheckpointOfTwoRanksResumesAtTwoExactlyAndAtOne) {
 
   const auto at2 = resume_ranks(2, "at2");
   ASSERT_EQ(at2.exit_code, 0) << at2.err;
-  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
-    EXPECT_EQ(file(final_checkpoint("whole") + name), file(final_checkpoint("at2") + name)) << name;
+  expect_same_checkpoint("whole", "at2");
 
   const auto at1 = testing::run_moet_argv({"train", "--quiet", "--resume", path("at1")},
                                           {"OMP_NUM_THREADS=1"}, path(""));
   ASSERT_EQ(at1.exit_code, 0) << at1.err;
-  expect_losses_close(file("whole/metrics.jsonl"), file("at1/metrics.jsonl"), 1e-6);
-  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
-    expect_tensors_close(path(final_checkpoint("whole") + name),
-                         path(final_checkpoint("at1") + name), 1e-5);
+  expect_run_close("whole", "at1");
 }
 
 // Expert parallelism (docs/distributed.md §3.1) at E = 2 (2 ranks) and D x E = 2 x 2 (4 ranks)
@@ -181,10 +193,7 @@ TEST_F(DataParallelTest, ExpertParallelRanksTrainTheSingleProcessRunAndTwiceTheS
     const auto r = train_ranks(np, run, {"train.expert_parallel=2"});
     ASSERT_EQ(r.exit_code, 0) << run << ": " << r.err;
     EXPECT_EQ(lines_starting(r.out, "{\"status\":\"done\"").size(), 1u) << r.out;
-    expect_losses_close(file("one/metrics.jsonl"), file(std::string(run) + "/metrics.jsonl"), 1e-6);
-    for (const char* name : {"model.safetensors", "optimizer.safetensors"})
-      expect_tensors_close(path(final_checkpoint("one") + name), path(final_checkpoint(run) + name),
-                           1e-4);
+    expect_run_close("one", run, 1e-4);
   }
   ASSERT_EQ(train_ranks(4, "again", {"train.expert_parallel=2"}).exit_code, 0);
   for (const char* name : {"model.safetensors", "optimizer.safetensors"})
@@ -208,24 +217,17 @@ TEST_F(DataParallelTest, ACheckpointOfExpertParallelRanksResumesExactlyAndInOneP
 
   const auto at2 = resume_ranks(2, "at2");
   ASSERT_EQ(at2.exit_code, 0) << at2.err;
-  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
-    EXPECT_EQ(file(final_checkpoint("whole") + name), file(final_checkpoint("at2") + name)) << name;
+  expect_same_checkpoint("whole", "at2");
   // The same two ranks data parallel only (D = 2, E = 1): the same run within the tolerance.
   const auto d2 = resume_ranks(2, "d2", {"train.expert_parallel=1"});
   ASSERT_EQ(d2.exit_code, 0) << d2.err;
-  expect_losses_close(file("whole/metrics.jsonl"), file("d2/metrics.jsonl"), 1e-6);
-  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
-    expect_tensors_close(path(final_checkpoint("whole") + name),
-                         path(final_checkpoint("d2") + name), 1e-5);
+  expect_run_close("whole", "d2");
 
   const auto at1 = testing::run_moet_argv(
       {"train", "--quiet", "--resume", path("at1"), "--set", "train.expert_parallel=1"},
       {"OMP_NUM_THREADS=1"}, path(""));
   ASSERT_EQ(at1.exit_code, 0) << at1.err;
-  expect_losses_close(file("whole/metrics.jsonl"), file("at1/metrics.jsonl"), 1e-6);
-  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
-    expect_tensors_close(path(final_checkpoint("whole") + name),
-                         path(final_checkpoint("at1") + name), 1e-5);
+  expect_run_close("whole", "at1");
 }
 
 // model.M = 4 over 3 expert-parallel ranks: every rank stops with one line, nothing written.
