@@ -231,6 +231,22 @@ TEST_F(DataParallelTest, ACheckpointOfExpertParallelRanksResumesExactlyAndInOneP
 }
 
 // model.M = 4 over 3 expert-parallel ranks: every rank stops with one line, nothing written.
+// Recomputation redoes an MoE block's forward in the backward pass, all-to-alls and routing
+// allreduce included; under expert parallelism every rank must do so in step. Same tensors, bit
+// for bit, as keeping everything (the checkpoint files differ in the stored config only).
+TEST_F(DataParallelTest, ExpertParallelRanksRecomputeToTheSameBits) {
+  const auto kept = train_ranks(2, "kept", {"train.expert_parallel=2"});
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  const auto again =
+      train_ranks(2, "recomputed", {"train.expert_parallel=2", "train.recompute=block"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  for (const char* name : {"model.safetensors", "optimizer.safetensors"})
+    expect_tensors_close(path(final_checkpoint("kept") + name),
+                         path(final_checkpoint("recomputed") + name), 0.0);
+  EXPECT_EQ(logged_losses(file("kept/metrics.jsonl")),
+            logged_losses(file("recomputed/metrics.jsonl")));
+}
+
 TEST_F(DataParallelTest, ExpertRanksThatDoNotDivideTheExpertsAreOneLine) {
   const auto r = train_ranks(3, "odd", {"train.expert_parallel=3", "train.batch=3"});
   EXPECT_FALSE(r.timed_out);
