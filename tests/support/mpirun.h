@@ -16,9 +16,11 @@
 
 namespace moet::testing {
 
+inline constexpr const char* kRanksWithoutLeakCheck = "ASAN_OPTIONS=detect_leaks=0";
+
 inline const std::vector<std::string> kMpirunEnv = {
     "OMP_NUM_THREADS=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none",
-    "OMPI_MCA_hwloc_base_binding_policy=none", "ASAN_OPTIONS=detect_leaks=0"};
+    "OMPI_MCA_hwloc_base_binding_policy=none", kRanksWithoutLeakCheck};
 
 inline bool have_mpirun() { return std::filesystem::exists("/usr/bin/mpirun"); }
 

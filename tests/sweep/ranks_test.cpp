@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "../support/mpirun.h"
 #include "../support/run_binary.h"
 #include "core/error.h"
 #include "same_results.h"
@@ -29,8 +30,11 @@ class RanksTest : public testing::SweepFixture {
   }
   testing::CommandResult sweep(const std::string& spec, const std::string& db,
                                const std::string& extra = "") const {
-    return testing::run_moet(
-        "sweep " + shell_quote({spec}) + " --db " + shell_quote({db}) + " " + extra, dir_.string());
+    // The trials' ranks inherit the sweep's environment (tests/support/mpirun.h says why).
+    return testing::run_command(std::string("env ") + testing::kRanksWithoutLeakCheck + " " +
+                                    MOET_BINARY + " sweep " + shell_quote({spec}) + " --db " +
+                                    shell_quote({db}) + " " + extra,
+                                dir_.string());
   }
 };
 

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 
+#include "../support/mpirun.h"
 #include "../support/run_binary.h"
 #include "core/files.h"
 #include "same_results.h"
@@ -110,7 +111,9 @@ TEST_F(SlurmTest, RealSbatchRunsTwoRankTrialsThroughSrunPmix) {
   ASSERT_NE((plugins.out + plugins.err).find("pmix"), std::string::npos)
       << "Slurm's PMIx plugin is missing\n"
       << plugins.out << plugins.err;
-  const auto submitted = slurm.client("sbatch --parsable " + path("job.sh"));
+  // The job's srun ranks inherit sbatch's environment (tests/support/mpirun.h says why).
+  const auto submitted = slurm.client(std::string("env ") + testing::kRanksWithoutLeakCheck +
+                                      " sbatch --parsable " + path("job.sh"));
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err << script;
   const std::string job = submitted.out.substr(0, submitted.out.find_first_of(";\n"));
   ASSERT_TRUE(slurm.wait_until_gone(job, 180)) << "job " << job << " still queued\n"
