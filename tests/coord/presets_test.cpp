@@ -155,6 +155,16 @@ TEST_F(CoordPresetsTest, MuonWithTheMuPScaleStaysFlat) {
   }
 }
 
+// completep-moe under Muon carries mup's scale (D25): the same flat updates along width.
+TEST_F(CoordPresetsTest, CompletepMoeUnderMuonStaysFlat) {
+  const CoordAnalysis a = check("completep-moe", nullptr, "muon");
+  for (const char* metric : {"eff.attn_o", "eff.expert_up", "eff.expert_down"}) {
+    std::printf("%s[1] slope: %+.3f\n", metric, last_slope(a, metric, "1"));
+    EXPECT_LT(std::fabs(last_slope(a, metric, "1")), 0.25) << metric;
+  }
+  EXPECT_EQ(row(a, "act.resid", "1").verdict, Verdict::flat);
+}
+
 // Complete-muE's point ([CMUE-2605]): with gates normalised over the K chosen experts, its route
 // scale K and down-projection multiplier N / (K Ne) keep the MoE output at init the same size as
 // K grows (M fixed), where `mup` (1/K aggregation, per-expert fan-in init) shrinks it like

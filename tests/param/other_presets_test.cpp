@@ -87,32 +87,41 @@ TEST(OtherPresets, CompleteMueRequiresNormalisedSigmoidGates) {
   EXPECT_NE(softmax.find("requires model.router_score = sigmoid"), std::string::npos) << softmax;
 }
 
-// mup under Muon: every hidden matrix orthogonalised at eta sqrt(fan_out / fan_in) and nothing
-// else, on every ladder; embeddings, gains, biases and the readout on AdamW with mup's Adam LR.
-TEST(OtherPresets, MupUnderMuonUsesTheMuPConsistentScaleAlongEveryAxis) {
-  for (const std::string act : {"gelu", "swiglu"}) {
-    for (const Ladder& ladder : single_axis_ladders()) {
-      SCOPED_TRACE(ladder.name + " " + act);
-      const auto extra = std::map<std::string, std::string>{{"model.act", act}};
-      const Parameterization muon = resolve_for("mup", "muon", ladder.base, ladder.target, extra);
-      const Parameterization adam = resolve_for("mup", "adam", ladder.base, ladder.target, extra);
-      for (size_t i = 0; i < muon.tensors.size(); ++i) {
-        const TensorInfo& t = muon.tensors[i];
-        const param::TensorHyper& h = muon.hyper[i];
-        SCOPED_TRACE(t.name);
-        if (!t.trainable) continue;
-        ASSERT_EQ(h.orthogonalised, param::muon_may_update(t.role));
-        if (!h.orthogonalised) {
-          EXPECT_EQ(h.lr, adam.hyper[i].lr);
-          EXPECT_EQ(h.eps, adam.hyper[i].eps);
-          continue;
-        }
-        EXPECT_NEAR(h.lr, kEta * std::sqrt(double(t.fan_out) / double(t.fan_in)), 1e-15);
-        EXPECT_EQ(h.eps, 0.0);
-        EXPECT_FALSE(h.norm_preserved);
-        const bool up =
-            t.role == Role::expert_up || t.role == Role::shared_up || t.role == Role::dense_up;
-        EXPECT_EQ(h.column_blocks, up && act == "swiglu" ? 2 : 1);
+// One rung of the Muon check below.
+void check_muon_scale(const std::string& preset, const std::string& act, const Ladder& ladder) {
+  const auto extra = std::map<std::string, std::string>{{"model.act", act}};
+  const Parameterization muon = resolve_for(preset, "muon", ladder.base, ladder.target, extra);
+  const Parameterization adam = resolve_for(preset, "adam", ladder.base, ladder.target, extra);
+  for (size_t i = 0; i < muon.tensors.size(); ++i) {
+    const TensorInfo& t = muon.tensors[i];
+    const param::TensorHyper& h = muon.hyper[i];
+    SCOPED_TRACE(t.name);
+    if (!t.trainable) continue;
+    ASSERT_EQ(h.orthogonalised, param::muon_may_update(t.role));
+    if (!h.orthogonalised) {
+      EXPECT_EQ(h.lr, adam.hyper[i].lr);
+      EXPECT_EQ(h.eps, adam.hyper[i].eps);
+      continue;
+    }
+    EXPECT_NEAR(h.lr, kEta * std::sqrt(double(t.fan_out) / double(t.fan_in)), 1e-15);
+    EXPECT_EQ(h.eps, 0.0);
+    EXPECT_FALSE(h.norm_preserved);
+    const bool up =
+        t.role == Role::expert_up || t.role == Role::shared_up || t.role == Role::dense_up;
+    EXPECT_EQ(h.column_blocks, up && act == "swiglu" ? 2 : 1);
+  }
+}
+
+// mup and completep-moe under Muon: every hidden matrix orthogonalised at eta sqrt(fan_out /
+// fan_in) and nothing else (completep's depth rule gives Muon no depth factor, D20; paper 1's
+// Adam-tuned group constants stay in the Adam column, D25), on every ladder; embeddings, gains,
+// biases and the readout on AdamW with the preset's own Adam LR and epsilon.
+TEST(OtherPresets, MuonUsesTheMuPConsistentScaleAlongEveryAxis) {
+  for (const std::string preset : {"mup", "completep-moe"}) {
+    for (const std::string act : {"gelu", "swiglu"}) {
+      for (const Ladder& ladder : single_axis_ladders()) {
+        SCOPED_TRACE(preset + " " + ladder.name + " " + act);
+        check_muon_scale(preset, act, ladder);
       }
     }
   }
