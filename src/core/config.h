@@ -22,9 +22,10 @@ struct KeySpec {
   KeyType type;
   std::string default_value;  // written as it would be on the command line
   std::string doc;
-  // A setting of the machine a run happens on, not of the run: to_toml() leaves it out while it
-  // holds its default, so stored configs (checkpoints, sweep trial identities) stay what they
-  // were before the key existed.
+  // A key added after configs were first stored (a machine setting such as a thread count, or a
+  // newer option such as optim.muon_* or train.recompute): to_toml() leaves it out while it holds
+  // its default, so stored configs (checkpoints, sweep trial identities) stay what they were
+  // before the key existed.
   bool omit_default = false;
 };
 
