@@ -30,9 +30,8 @@ void print_bench(const BenchResult& r, bool json) {
                "({:.0f} GFLOP/s)\n",
                r.tokens_per_s, r.gflops_per_s, 100 * r.peak_fraction, r.peak_gflops_per_s);
     if (r.bf16_peak_gflops_per_s > 0)
-      fmt::print("  precision bf16: {:.1f}% of the measured bf16 dot-product peak "
-                 "({:.0f} GFLOP/s)\n",
-                 100 * r.bf16_peak_fraction, r.bf16_peak_gflops_per_s);
+      fmt::print("  precision bf16: {:.1f}% of the measured bf16 peak ({}: {:.0f} GFLOP/s)\n",
+                 100 * r.bf16_peak_fraction, r.bf16_peak_unit, r.bf16_peak_gflops_per_s);
     fmt::print("  {:.2f}M parameters ({:.2f}M active), peak RSS {:.0f} MB (estimated {:.0f} "
                "MB)\n",
                r.params / 1e6, r.active_params / 1e6, r.peak_rss_mb, r.memory_estimate_mb);

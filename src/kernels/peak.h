@@ -12,9 +12,28 @@ namespace moet {
 double measure_fp32_peak_gflops(double seconds = 0.3);
 
 // The same for vdpbf16ps (AVX512-BF16, bf16 pairs accumulated into fp32): the instruction oneDNN's
-// bf16 kernels use on CPUs without AMX. Returns 0 when the CPU lacks AVX512-BF16. On a CPU with
-// AMX, oneDNN's bf16 matmul can exceed this figure.
+// bf16 kernels use on CPUs without AMX, and the ceiling of our own hand-written bf16 kernels on
+// any CPU. Returns 0 when the CPU lacks AVX512-BF16. On a CPU with AMX, oneDNN's bf16 matmul runs
+// on the tiles and exceeds this figure several times over.
 bool cpu_has_avx512_bf16();
 double measure_bf16_dot_peak_gflops(double seconds = 0.3);
+
+// The same for AMX: independent TDPBF16PS chains into accumulator tiles, 2*16*16*32 FLOPs each.
+// Returns 0 unless amx_bf16_usable(). The machines moet runs on differ between sessions (AMD
+// without AMX, Intel with it), so the bf16 denominator is chosen at run time, never assumed.
+// cpu_has_amx_bf16: cpuid reports AMX-TILE and AMX-BF16 and the OS saves the tile state (XCR0).
+// os_grants_amx_tile_data: Linux granted this process the tile data (arch_prctl
+// ARCH_REQ_XCOMP_PERM; it asks, and asking again is harmless). amx_bf16_usable: both, asked once.
+bool cpu_has_amx_bf16();
+bool os_grants_amx_tile_data();
+bool amx_bf16_usable();
+double measure_amx_bf16_peak_gflops(double seconds = 0.3);
+
+// The fastest bf16 unit this CPU can use: the denominator of "fraction of the bf16 peak".
+enum class Bf16Unit { none, avx512_bf16, amx };
+Bf16Unit fastest_bf16_unit();
+const char* bf16_unit_name(Bf16Unit unit);         // "none" | "avx512_bf16" | "amx" (JSON)
+const char* bf16_unit_instruction(Bf16Unit unit);  // for people: "AMX tdpbf16ps", ...
+double measure_bf16_peak_gflops(Bf16Unit unit, double seconds = 0.3);  // 0 for none
 
 }  // namespace moet

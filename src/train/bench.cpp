@@ -50,6 +50,7 @@ nlohmann::json BenchResult::to_json() const {
           {"peak_fraction", peak_fraction},
           {"precision", precision},
           {"recompute", recompute},
+          {"bf16_peak_unit", bf16_peak_unit},
           {"bf16_peak_gflops_per_s", bf16_peak_gflops_per_s},
           {"bf16_peak_fraction", bf16_peak_fraction},
           {"peak_rss_mb", peak_rss_mb},
@@ -125,7 +126,9 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   r.precision = precision_name(tc.precision);
   r.recompute = recompute_name(tc.recompute);
   if (tc.precision == Precision::bf16) {
-    r.bf16_peak_gflops_per_s = measure_bf16_dot_peak_gflops() * ranks.ranks();
+    const Bf16Unit unit = fastest_bf16_unit();
+    r.bf16_peak_unit = bf16_unit_name(unit);
+    r.bf16_peak_gflops_per_s = measure_bf16_peak_gflops(unit) * ranks.ranks();
     r.bf16_peak_fraction =
         r.bf16_peak_gflops_per_s > 0 ? r.gflops_per_s / r.bf16_peak_gflops_per_s : 0.0;
   }

@@ -33,9 +33,12 @@ struct BenchResult {
   double gflops_per_s = 0;
   double peak_gflops_per_s = 0;  // measured fp32 FMA peak, same threads
   double peak_fraction = 0;
-  std::string precision;              // train.precision of the run
-  std::string recompute;              // train.recompute of the run
-  double bf16_peak_gflops_per_s = 0;  // measured vdpbf16ps peak, bf16 runs only (0 without)
+  std::string precision;  // train.precision of the run
+  std::string recompute;  // train.recompute of the run
+  // bf16 runs only: the peak of the fastest bf16 unit present (kernels/peak.h), "none" and 0
+  // otherwise.
+  std::string bf16_peak_unit = "none";
+  double bf16_peak_gflops_per_s = 0;
   double bf16_peak_fraction = 0;
   double peak_rss_mb = 0;
   double memory_estimate_mb = 0;  // train/run_memory.h's estimate, checked before allocating
