@@ -20,7 +20,7 @@ struct RunHorizon {
 };
 
 // The run the config trains. The count is TrainConfig::tokens_per_step's (train/train_config.h,
-// a layer above this one; tests/param/run_horizon_test.cpp checks the two agree). Throws Error
+// a layer above this one; tests/sweep/ladder_axes_test.cpp checks the two agree). Throws Error
 // naming the train.* key that is not positive, or an overflow.
 RunHorizon run_horizon_of(const Config& config);
 

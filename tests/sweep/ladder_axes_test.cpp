@@ -9,9 +9,12 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "param/resolve.h"
+#include "param/run_horizon.h"
+#include "sweep/run_shape.h"
 #include "sweep/spec.h"
 #include "sweep_fixture.h"
 #include "train/schema.h"
+#include "train/train_config.h"
 
 namespace moet::sweep {
 namespace {
@@ -117,6 +120,12 @@ TEST_F(LadderAxesTest, RunLaddersSetTheBaseRunOfTheRulesInTokensAndBatch) {
     return 0.0;
   };
   EXPECT_DOUBLE_EQ(router_lr(longer) / router_lr(base), 0.5) << "sqrt(B / D) = sqrt(1 / 4)";
+  // The rules count a run's tokens as the trainer and the sweep do.
+  for (const Trial* t : {&base, &longer, &wider_batch}) {
+    const Config c = config_of(*t);
+    EXPECT_EQ(param::run_horizon_of(c).tokens, run_shape_of(c).tokens) << t->key;
+    EXPECT_EQ(param::run_horizon_of(c).batch, train_config_from(c).tokens_per_step(16)) << t->key;
+  }
   EXPECT_DOUBLE_EQ(router_lr(wider_batch) / router_lr(base), std::sqrt(2.0)) << "sqrt(2 / 1)";
 }
 
