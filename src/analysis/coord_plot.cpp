@@ -157,7 +157,7 @@ std::string coord_svg(const CoordData& data, const CoordAnalysis& analysis,
       "<text x='10' y='22' font-size='15' font-weight='bold'>coordinate check: {}{} along {} "
       "({})</text>\n",
       svg::escape_xml(data.preset), data.regime.empty() ? "" : " (regime " + data.regime + ")",
-      svg::escape_xml(describe_axes(data.axes)), svg::escape_xml(ladder));
+      svg::escape_xml(describe_axes(data.axes, data.shrinking)), svg::escape_xml(ladder));
   svg += fmt::format(
       "<text x='10' y='40' font-size='11' fill='#57606a'>RMS (mean of {} seed{}) against scale, "
       "log-log; {} steps, {}; verdict at t={}: flat if |slope| &lt; {:g}</text>\n",

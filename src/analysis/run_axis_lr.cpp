@@ -64,6 +64,7 @@ RunAxisLr predict_run_axis_lr(const std::vector<Panel>& panels, const std::strin
     const double x = std::log2(targets.tokens_ratio);
     const PowerLawPrediction p = predict(f.trend.fit, x);
     out.log2_lr = p.log2_y, out.half_width = p.half_width;
+    out.tokens_ladder = f.ladder;
     out.source = fmt::format("the power law in tokens of ladder {} at {}", f.ladder,
                              scale_label(targets.tokens_ratio));
     out.lines.push_back(fmt::format("ladder {}: {}", f.ladder, f.trend.text));
@@ -72,6 +73,7 @@ RunAxisLr predict_run_axis_lr(const std::vector<Panel>& panels, const std::strin
     const AxisFit f =
         fit_along(panels, preset, init_std, sweep::LadderAxis::Kind::batch, "--target-batch");
     const double x = std::log2(targets.batch_ratio);
+    out.batch_ladder = f.ladder;
     out.lines.push_back(fmt::format("ladder {}: {}", f.ladder, f.trend.text));
     const std::string source = fmt::format("the power law in batch of ladder {} at {}", f.ladder,
                                            scale_label(targets.batch_ratio));

@@ -20,9 +20,10 @@ struct RunTargets {
 
 struct RunAxisLr {
   double log2_lr = NAN;
-  double half_width = NAN;         // of the 95% band, in octaves; NaN with two-point fits
-  std::string source;              // "the power law in tokens of ladder horizon at x16"
-  std::vector<std::string> lines;  // each fit and the prediction, for printing
+  double half_width = NAN;                  // of the 95% band, in octaves; NaN with two-point fits
+  std::string source;                       // "the power law in tokens of ladder horizon at x16"
+  std::string tokens_ladder, batch_ladder;  // the ladders fitted; "" for an axis not asked
+  std::vector<std::string> lines;           // each fit and the prediction, for printing
 };
 
 // Throws Error (naming --target-tokens or --target-batch) when no ladder of `preset` at

@@ -47,8 +47,9 @@ MOET_COMMAND(
           add_config_options(app, a->config);
           app.add_option("--axis", a->axes,
                          "axes that grow together, each name as in a sweep's axes: N, Ne, M, K, L "
-                         "(each alone; M,K keeps K/M fixed), regimeI (N,Ne), regimeII (N,M,K), "
-                         "regimeIII (N,Ne,M,K); repeat or comma-separate")
+                         "(each alone; M,K keeps K/M fixed; 1/Ne shrinks as the scale grows), "
+                         "regimeI (N,Ne), regimeII (N,M,K), regimeIII (N,Ne,M,K); repeat or "
+                         "comma-separate (tokens and batch are sweep axes only)")
               ->required()
               ->take_all();
           app.add_option(
@@ -80,7 +81,7 @@ MOET_COMMAND(
             const Config config = load_config(a->config);
             if (!(a->flat > 0)) fail("--flat: must be positive (got {})", a->flat);
             CoordOptions options;
-            options.ladder.axes = parse_coord_axes(a->axes);
+            options.ladder.axes = parse_coord_axes(a->axes, &options.ladder.shrinking);
             options.ladder.scales = parse_coord_scales(a->scales);
             options.steps = a->steps;
             options.seeds = a->seeds;

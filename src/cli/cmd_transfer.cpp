@@ -22,6 +22,8 @@
 #include "core/files.h"
 #include "model/config.h"
 #include "param/resolve.h"
+#include "param/run_horizon.h"
+#include "param/settings.h"
 #include "param/table.h"
 #include "sweep/results_store.h"
 #include "sweep/run_shape.h"
@@ -169,6 +171,7 @@ void print_predicted(const analysis::RunAxisLr& predicted, double lr) {
 // for; out_path empty: in the current directory as <target name>.transfer.toml.
 void write_target_config(const Config& config, const analysis::TunedGlobals& tuned,
                          const TargetLr& lr, const param::AxisValues& base,
+                         const std::vector<std::string>& run_rules,
                          const std::vector<std::string>& warnings, const std::string& db,
                          const std::string& target_path, std::string out_path) {
   if (out_path.empty())
@@ -183,10 +186,84 @@ void write_target_config(const Config& config, const analysis::TunedGlobals& tun
   std::string header =
       fmt::format("# Written by `moet transfer --db {} --target {}`.\n# optim.lr = {}.\n# {}\n", db,
                   target_path, source, tuned.verdict);
+  for (const std::string& r : run_rules) header += "# run rule: " + r + "\n";
   for (const std::string& w : warnings) header += "# warning: " + w + "\n";
   header += fmt::format("# Train with: moet train --config {} --out runs/<name>\n\n", out_path);
   write_file_atomic(out_path, header + config.to_toml());
   fmt::print("wrote {}: moet train --config {} --out runs/<name>\n", out_path, out_path);
+}
+
+// A run axis of the preset's own rules: D (token budget) or B (tokens per step).
+struct RunRuleAxis {
+  const char* name;    // tokens | batch
+  const char* symbol;  // D | B
+  const char* key;     // param.base.tokens | param.base.batch
+  int64_t param::RunHorizon::*field;
+  std::string fitted_ladder;  // the ladder whose power law predicts the LR along it, if any
+};
+
+// Whether the trials of `ladder` ran the preset's rule along `axis`: a trial away from scale 1
+// whose base run differs from its own run there.
+bool ladder_ran_rule(const std::vector<sweep::TrialRecord>& trials, const std::string& ladder,
+                     const RunRuleAxis& axis, const std::string& db) {
+  for (const sweep::TrialRecord& t : trials)
+    for (const sweep::LadderPoint& point : t.points)
+      if (point.ladder == ladder && point.scale != 1) {
+        const Config c = Config::parse(full_config_schema(), t.config_toml,
+                                       fmt::format("{}: trial {}", db, t.key));
+        const param::ParamSettings s = param::param_settings_from(c, model_config_from(c));
+        return s.base_run.*axis.field != s.run.*axis.field;
+      }
+  return false;
+}
+
+// The base run the target's rules in D and B read (param.base.tokens, .batch), so that the
+// preset's rule and a fitted power law never both count one change: the base trial's run, where
+// eta was tuned, except along an axis whose power law was fitted to trials that ran without the
+// rule (it holds the whole change: the rule is held at 1 there). One line per axis says which
+// applies; none when the preset has no such rule (the keys are then left out).
+std::vector<std::string> settle_run_rules(const std::vector<sweep::TrialRecord>& trials,
+                                          const std::optional<analysis::RunAxisLr>& predicted,
+                                          const Config& swept, const std::string& db,
+                                          Config& config) {
+  const param::RunHorizon base = param::run_horizon_of(swept),
+                          target = param::run_horizon_of(config);
+  std::vector<RunRuleAxis> axes = {{"tokens", "D", "param.base.tokens", &param::RunHorizon::tokens},
+                                   {"batch", "B", "param.base.batch", &param::RunHorizon::batch}};
+  if (predicted) axes[0].fitted_ladder = predicted->tokens_ladder;
+  if (predicted) axes[1].fitted_ladder = predicted->batch_ladder;
+  std::vector<std::string> lines;
+  for (const RunRuleAxis& a : axes) {
+    const double ratio = double(target.*a.field) / double(base.*a.field);
+    if (a.fitted_ladder.empty() || ladder_ran_rule(trials, a.fitted_ladder, a, db)) {
+      config.set(a.key, std::to_string(base.*a.field));
+      if (!a.fitted_ladder.empty())
+        lines.push_back(fmt::format(
+            "{}: ladder {} ran the preset's rule in {}, so its power law is of eta alone: the "
+            "prediction sets eta and the rule scales it ({} = {:.4g}; {} = {})",
+            a.name, a.fitted_ladder, a.symbol, a.symbol, ratio, a.key, base.*a.field));
+      else if (ratio != 1)
+        lines.push_back(fmt::format("{}: the preset's rule in {} scales the base's optimum from "
+                                    "the base run's {} to the target's {} ({} = {:.4g}; {} = {})",
+                                    a.name, a.symbol, base.*a.field, target.*a.field, a.symbol,
+                                    ratio, a.key, base.*a.field));
+    } else {
+      config.set(a.key, std::to_string(target.*a.field));
+      lines.push_back(fmt::format(
+          "{}: ladder {} ran without the preset's rule in {}, so its power law holds the whole "
+          "change: the rule is held at {} = 1 ({} = the target's {})",
+          a.name, a.fitted_ladder, a.symbol, a.symbol, a.key, target.*a.field));
+    }
+  }
+  return lines;
+}
+
+// Unsets what settle_run_rules set when the preset has no rule in D or B.
+void drop_unused_run_rules(const param::Parameterization& p, Config& config,
+                           std::vector<std::string>& lines) {
+  if (p.run_rules_used) return;
+  for (const char* key : {"param.base.tokens", "param.base.batch"}) config.set(key, "0");
+  lines.clear();
 }
 
 struct TransferArgs {
@@ -263,11 +340,19 @@ int run_transfer(const TransferArgs& args) {
                                 "budget with --target-tokens or --set train.steps=...",
                                 config.get_int("train.steps")));
 
+  std::vector<std::string> run_rules =
+      settle_run_rules(trials, lr.predicted, swept, args.db, config);
   const param::AxisValues base = store.base_shape();
   const param::AxisValues target_shape = param::axis_values(model_config_from(config));
   const param::Parameterization p = param::resolve_parameterization(config);
+  drop_unused_run_rules(p, config, run_rules);
   print_tuned(tuned, six_digits(std::exp2(tuned.log2_lr)), base, args.db, args.metric);
   if (lr.predicted) print_predicted(*lr.predicted, lr.lr);
+  if (!run_rules.empty()) {
+    fmt::print("the preset's own rules in the token budget (D) and batch (B):\n");
+    for (const std::string& line : run_rules) fmt::print("  {}\n", line);
+    fmt::print("\n");
+  }
   fmt::print("target {}:\n{}\n", param::shape_text(target_shape), param::format_table(p));
   const sweep::RunShape target_run = sweep::run_shape_of(config);
   const std::vector<std::string> warnings = print_reach(
@@ -277,7 +362,8 @@ int run_transfer(const TransferArgs& args) {
       notes.push_back(*hint);
   for (const auto& n : notes) fmt::print("note: {}\n", n);
   for (const auto& w : warnings) fmt::print("warning: {}\n", w);
-  write_target_config(config, tuned, lr, base, warnings, args.db, args.target.path, args.out);
+  write_target_config(config, tuned, lr, base, run_rules, warnings, args.db, args.target.path,
+                      args.out);
   return kExitOk;
 }
 

@@ -31,6 +31,9 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+// An axis the scale divides: "1/" and its name, as a sweep spec writes it.
+constexpr std::string_view kInverse = "1/";
+
 std::string valid_axis_names() {
   std::string out;
   for (const Axis a : param::kAllAxes) {
@@ -38,12 +41,17 @@ std::string valid_axis_names() {
     out += param::axis_name(a);
   }
   for (const std::string& r : param::regime_names()) out += "|" + std::string(kRegimePrefix) + r;
-  return out;
+  return out + " (an axis the scale divides: 1/Ne)";
 }
 
 // The axes `name` grows: one axis (param::axis_named), or a regime's widths (param/regime.h).
 std::vector<Axis> axes_named(const std::string& name) {
   if (const std::optional<Axis> axis = param::axis_named(name)) return {*axis};
+  if (name == "tokens" || name == "batch")
+    fail("--axis: '{}' is a sweep's run axis, which a coordinate check cannot scale: every rung "
+         "trains the same --steps on the same train.batch (a {} ladder is a sweep's: axes = "
+         "[\"{}\"])",
+         name, name == "tokens" ? "token-budget" : "batch", name);
   for (const std::string& r : param::regime_names())
     if (name == std::string(kRegimePrefix) + r) return param::regime_axes(r);
   fail("--axis: '{}' is not one of {}", name, valid_axis_names());
@@ -51,16 +59,35 @@ std::vector<Axis> axes_named(const std::string& name) {
 
 }  // namespace
 
-std::vector<Axis> parse_coord_axes(const std::vector<std::string>& names) {
-  std::vector<Axis> axes;
+std::vector<Axis> parse_coord_axes(const std::vector<std::string>& names,
+                                   std::vector<Axis>* shrinking) {
+  std::vector<Axis> grown, divided;
   for (const std::string& entry : names)
     for (const std::string& name : split_list(entry)) {
-      const std::vector<Axis> named = axes_named(name);
-      axes.insert(axes.end(), named.begin(), named.end());
+      if (name.rfind(kInverse, 0) != 0) {
+        const std::vector<Axis> named = axes_named(name);
+        grown.insert(grown.end(), named.begin(), named.end());
+        continue;
+      }
+      const std::optional<Axis> axis = param::axis_named(name.substr(kInverse.size()));
+      if (!axis)
+        fail("--axis: '{}': only a single axis may be divided (1/N, 1/Ne, 1/M, 1/K, 1/L)", name);
+      if (!shrinking) fail("--axis: '{}': this ladder takes no shrinking axes", name);
+      divided.push_back(*axis);
     }
-  if (axes.empty()) fail("--axis: give at least one axis ({})", valid_axis_names());
+  for (auto* list : {&grown, &divided}) {
+    std::sort(list->begin(), list->end());
+    list->erase(std::unique(list->begin(), list->end()), list->end());
+  }
+  for (const Axis a : divided)
+    if (std::binary_search(grown.begin(), grown.end(), a))
+      fail("--axis: {} both grows and shrinks ({} and 1/{})", param::axis_name(a),
+           param::axis_name(a), param::axis_name(a));
+  std::vector<Axis> axes = grown;
+  axes.insert(axes.end(), divided.begin(), divided.end());
   std::sort(axes.begin(), axes.end());
-  axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
+  if (axes.empty()) fail("--axis: give at least one axis ({})", valid_axis_names());
+  if (shrinking) *shrinking = divided;
   return axes;
 }
 
@@ -79,23 +106,34 @@ std::vector<double> parse_coord_scales(const std::string& text) {
   return scales;
 }
 
-std::string describe_axes(const std::vector<Axis>& axes) {
-  for (const std::string& r : param::regime_names())
-    if (param::regime_axes(r) == axes) return std::string(kRegimePrefix) + r;
-  return param::axis_list(axes);
+std::string axis_label(Axis axis, const std::vector<Axis>& shrinking) {
+  const bool divided = std::find(shrinking.begin(), shrinking.end(), axis) != shrinking.end();
+  return (divided ? std::string(kInverse) : "") + param::axis_name(axis);
+}
+
+std::string describe_axes(const std::vector<Axis>& axes, const std::vector<Axis>& shrinking) {
+  if (shrinking.empty())
+    for (const std::string& r : param::regime_names())
+      if (param::regime_axes(r) == axes) return std::string(kRegimePrefix) + r;
+  std::string out;
+  for (const Axis a : axes) out += (out.empty() ? "" : ", ") + axis_label(a, shrinking);
+  return out;
 }
 
 param::AxisValues ladder_shape(const CoordLadder& ladder, const param::AxisValues& base,
                                double scale) {
   param::AxisValues shape = base;
   for (const Axis a : ladder.axes) {
-    const double v = double(base[a]) * scale;
+    const bool divided =
+        std::find(ladder.shrinking.begin(), ladder.shrinking.end(), a) != ladder.shrinking.end();
+    const double v = divided ? double(base[a]) / scale : double(base[a]) * scale;
+    const char* op = divided ? "/" : "x";
     if (std::fabs(v - std::round(v)) > 1e-9 * std::max(1.0, v) || std::round(v) < 1)
-      fail("--scales: scale {} gives {} = {} x {} = {}, not a positive integer", scale,
-           param::axis_name(a), base[a], scale, v);
+      fail("--scales: scale {} gives {} = {} {} {} = {}, not a positive integer", scale,
+           param::axis_name(a), base[a], op, scale, v);
     if (v > double(kMaxDimension))
-      fail("--scales: scale {} gives {} = {} x {} = {:g}, more than {}", scale, param::axis_name(a),
-           base[a], scale, v, kMaxDimension);
+      fail("--scales: scale {} gives {} = {} {} {} = {:g}, more than {}", scale,
+           param::axis_name(a), base[a], op, scale, v, kMaxDimension);
     shape[a] = int64_t(std::llround(v));
   }
   return shape;

@@ -115,7 +115,8 @@ std::string format_coord_table(const CoordData& data, const CoordAnalysis& analy
   for (const double s : data.scales) scales += fmt::format("{}{:g}", scales.empty() ? "" : " ", s);
   out += fmt::format("coordinate check: preset {}{}, depth {}, {}; axis {} ({}), scales {}\n",
                      data.preset, data.regime.empty() ? "" : " (regime " + data.regime + ")",
-                     data.depth, data.optimizer, describe_axes(data.axes), ladder, scales);
+                     data.depth, data.optimizer, describe_axes(data.axes, data.shrinking), ladder,
+                     scales);
   out += fmt::format(
       "{} steps, {} seed{}; slope of log(RMS) on log(scale), mean over seeds, per recorded step; "
       "verdict at t={}: flat if |slope| < {:g} (? = standard error se >= {:g})\n\n",
@@ -163,7 +164,7 @@ nlohmann::json coord_to_json(const CoordData& data, const CoordAnalysis& analysi
   j["depth"] = data.depth;
   j["optimizer"] = data.optimizer;
   j["axes"] = nlohmann::json::array();
-  for (const Axis a : data.axes) j["axes"].push_back(param::axis_name(a));
+  for (const Axis a : data.axes) j["axes"].push_back(axis_label(a, data.shrinking));
   j["scales"] = data.scales;
   j["shapes"] = nlohmann::json::array();
   for (const auto& s : data.shapes) {

@@ -121,6 +121,7 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
   data.depth = top.depth;
   data.optimizer = name_of(top.optimizer);
   data.axes = options.ladder.axes;
+  data.shrinking = options.ladder.shrinking;
   data.scales = options.ladder.scales;
   data.steps = options.record_steps;
   data.train_steps = options.steps;

@@ -41,6 +41,7 @@ struct CoordSeries {
 struct CoordData {
   std::string preset, regime, depth, optimizer;
   std::vector<param::Axis> axes;
+  std::vector<param::Axis> shrinking;  // of axes, those the scale divides (1/X)
   std::vector<double> scales;
   std::vector<param::AxisValues> shapes;  // per scale
   std::vector<int64_t> steps;             // the recorded steps

@@ -63,6 +63,12 @@ param::AxisValues axes_from(const nlohmann::json& j, const std::string& where) {
   return a;
 }
 
+nlohmann::json run_json(const RunHorizon& r) { return {{"tokens", r.tokens}, {"batch", r.batch}}; }
+
+RunHorizon run_from(const nlohmann::json& j, const std::string& where) {
+  return {field<int64_t>(j, "tokens", where), field<int64_t>(j, "batch", where)};
+}
+
 }  // namespace
 
 nlohmann::json to_json(const Parameterization& p) {
@@ -86,27 +92,32 @@ nlohmann::json to_json(const Parameterization& p) {
     }
   }
   const BlockPlan& b = p.plan.block;
-  return {{"format", kFormat},
-          {"preset", p.preset},
-          {"source", p.source},
-          {"regime", p.regime},
-          {"depth", p.depth},
-          {"optimizer", name_of(p.optimizer)},
-          {"base", axes_json(p.base)},
-          {"target", axes_json(p.target)},
-          {"globals",
-           {{"init_std", p.globals.init_std},
-            {"lr", p.globals.lr},
-            {"eps", p.globals.eps},
-            {"wd", p.globals.wd},
-            {"bias_lr", p.globals.bias_lr}}},
-          {"block",
-           {{"residual_mult", b.residual_mult},
-            {"attn_logit_scale", b.attn_logit_scale},
-            {"aggregation_mult", b.aggregation_mult},
-            {"readout_mult", b.readout_mult}}},
-          {"tensors", tensors},
-          {"warnings", p.warnings}};
+  nlohmann::json out = {{"format", kFormat},
+                        {"preset", p.preset},
+                        {"source", p.source},
+                        {"regime", p.regime},
+                        {"depth", p.depth},
+                        {"optimizer", name_of(p.optimizer)},
+                        {"base", axes_json(p.base)},
+                        {"target", axes_json(p.target)},
+                        {"globals",
+                         {{"init_std", p.globals.init_std},
+                          {"lr", p.globals.lr},
+                          {"eps", p.globals.eps},
+                          {"wd", p.globals.wd},
+                          {"bias_lr", p.globals.bias_lr}}},
+                        {"block",
+                         {{"residual_mult", b.residual_mult},
+                          {"attn_logit_scale", b.attn_logit_scale},
+                          {"aggregation_mult", b.aggregation_mult},
+                          {"readout_mult", b.readout_mult}}},
+                        {"tensors", tensors},
+                        {"warnings", p.warnings}};
+  // Only a run that differs from its base moved a number through D or B; without one, the
+  // parameterizations stored before the run axes existed keep their bytes.
+  if (p.base_run != p.target_run)
+    out["run"] = {{"base", run_json(p.base_run)}, {"target", run_json(p.target_run)}};
+  return out;
 }
 
 Parameterization from_json(const nlohmann::json& j, const ModelConfig& config) {
@@ -140,6 +151,11 @@ Parameterization from_json(const nlohmann::json& j, const ModelConfig& config) {
   p.plan.block.aggregation_mult = field<double>(block, "aggregation_mult", "block.");
   p.plan.block.readout_mult = field<double>(block, "readout_mult", "block.");
   p.warnings = field<std::vector<std::string>>(j, "warnings", "");
+  if (j.contains("run")) {
+    const auto run = field<nlohmann::json>(j, "run", "");
+    p.base_run = run_from(field<nlohmann::json>(run, "base", "run."), "run.base.");
+    p.target_run = run_from(field<nlohmann::json>(run, "target", "run."), "run.target.");
+  }
 
   p.tensors = model_tensors(config);
   const auto tensors = field<nlohmann::json>(j, "tensors", "");

@@ -72,6 +72,33 @@ Cells cells_for(const RuleSet& rules, const RuleSet& depth, const TensorInfo& t,
   return c;
 }
 
+// H_act: the widths every token passes through, routed (K Ne) and shared.
+double active_width(const ModelConfig& c) {
+  return double(c.K * c.Ne + c.shared_experts * c.shared_width());
+}
+
+bool uses_run_symbols(const Rule& rule) { return rule.uses(Symbol::D) || rule.uses(Symbol::B); }
+
+bool uses_run_symbols(const Cells& c) {
+  return uses_run_symbols(c.init.std) || uses_run_symbols(c.mult) || uses_run_symbols(c.lr) ||
+         uses_run_symbols(c.eps) || uses_run_symbols(c.wd);
+}
+
+bool uses_run_symbols(const param::BlockRules& b) {
+  for (const std::optional<Rule>* cell : {&b.residual, &b.attn_scale, &b.aggregation, &b.readout})
+    if (*cell && uses_run_symbols(**cell)) return true;
+  return false;
+}
+
+// A rule scope of the target against the base: shape and run ratios; no tensor.
+RuleScope target_scope(const Parameterization& p, const ModelConfig& target) {
+  RuleScope scope{p.target, p.base, target.d_head};
+  scope.active_width = active_width(target);
+  scope.tokens_ratio = double(p.target_run.tokens) / double(p.base_run.tokens);
+  scope.batch_ratio = double(p.target_run.batch) / double(p.base_run.batch);
+  return scope;
+}
+
 double checked(double value, const std::string& what) {
   if (!std::isfinite(value)) fail("parameterization: {} evaluates to {}", what, value);
   return value;
@@ -164,11 +191,6 @@ BlockPlan block_plan(const param::BlockRules& block, const param::BlockRules& bl
   return out;
 }
 
-// H_act: the widths every token passes through, routed (K Ne) and shared.
-double active_width(const ModelConfig& c) {
-  return double(c.K * c.Ne + c.shared_experts * c.shared_width());
-}
-
 // A SwiGLU up projection stores its gate and up matrices side by side ([in, 2 hidden]).
 int swiglu_column_blocks(const ModelConfig& target, Role role) {
   const bool up = role == Role::expert_up || role == Role::shared_up || role == Role::dense_up;
@@ -194,6 +216,8 @@ Parameterization resolve_parameterization(const Config& config) {
   p.preset = settings.preset;
   p.base = settings.base;
   p.target = param::axis_values(target);
+  p.base_run = settings.base_run;
+  p.target_run = settings.run;
 
   const param::Preset preset = load_named_preset(settings.preset);
   param::reject_unmet_requirements(preset, config);
@@ -224,19 +248,20 @@ Parameterization resolve_parameterization(const Config& config) {
   for (size_t i = 0; i < p.tensors.size(); ++i) {
     const TensorInfo& t = p.tensors[i];
     const Cells c = cells_for(rules, depth.factors, t, p.optimizer, preset.origin);
-    RuleScope at{p.target, p.base, target.d_head, t.fan_in, t.fan_out};
+    RuleScope at = target_scope(p, target);
+    at.fan_in = t.fan_in, at.fan_out = t.fan_out;
     RuleScope at_base{p.base, p.base, target.d_head, base_tensors[i].fan_in,
                       base_tensors[i].fan_out};
-    at.active_width = active_width(target);
     at_base.active_width = active_width(param::with_axes(target, base_at_target_depth));
+    p.run_rules_used = p.run_rules_used || uses_run_symbols(c);
     p.plan.tensors[i] = tensor_plan(t, c, at, p.globals.init_std);
     p.hyper[i] = tensor_hyper(t, c, at, at_base, p.globals, sgd, preset.origin);
     if (c.orthogonalised) p.hyper[i].column_blocks = swiglu_column_blocks(target, t.role);
   }
   require_orthogonalised_tensors(p, preset.origin);
-  RuleScope block_scope{p.target, p.base, target.d_head};
-  block_scope.active_width = active_width(target);
-  p.plan.block = block_plan(rules.block, depth.factors.block, block_scope);
+  p.plan.block = block_plan(rules.block, depth.factors.block, target_scope(p, target));
+  p.run_rules_used =
+      p.run_rules_used || uses_run_symbols(rules.block) || uses_run_symbols(depth.factors.block);
 
   param::add_ladder_warnings(target, p.base, p.warnings);
   if (preset.regimes.empty())  // regime presets: choose_regime already warned

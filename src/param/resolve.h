@@ -14,6 +14,7 @@
 #include "model/plan.h"
 #include "param/axes.h"
 #include "param/optimizer_kind.h"
+#include "param/run_horizon.h"
 #include "param/settings.h"
 #include "param/tensor_hyper.h"
 
@@ -40,6 +41,9 @@ struct Parameterization {
   std::string depth;   // the depth rule applied
   OptimizerKind optimizer = OptimizerKind::adam;  // which LR column was used
   param::AxisValues base, target;
+  // The run and the base run of the rules in D and B (equal under param.run_rules = false).
+  RunHorizon base_run, target_run;
+  bool run_rules_used = false;  // some cell the model uses has D or B
   ParamGlobals globals;
   std::vector<std::string> warnings;  // also printed to stderr by resolve_parameterization
 };

@@ -10,9 +10,9 @@ namespace moet::param {
 
 namespace {
 
-constexpr const char* kSymbolNames[kSymbols] = {"N",      "Ne",      "M",      "K",      "L",
-                                                "abs(N)", "abs(Ne)", "abs(M)", "abs(K)", "abs(L)",
-                                                "fan_in", "fan_out", "d_head", "H_act",  "lr"};
+constexpr const char* kSymbolNames[kSymbols] = {
+    "N",      "Ne",     "M",       "K",      "L",     "abs(N)", "abs(Ne)", "abs(M)", "abs(K)",
+    "abs(L)", "fan_in", "fan_out", "d_head", "H_act", "lr",     "D",       "B"};
 
 bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
@@ -22,7 +22,9 @@ const char* symbol_name(Symbol symbol) { return kSymbolNames[int(symbol)]; }
 
 const char* rule_vocabulary() {
   return "N Ne M K L (ratios to the base), abs(N|Ne|M|K|L), fan_in, fan_out, d_head, H_act, "
-         "lr (weight decay only), numbers, * / ^ ( ) sqrt()";
+         "lr (weight decay only), D B (token budget, batch: ratios to the base), numbers, * / ^ ( "
+         ") "
+         "sqrt()";
 }
 
 Rule::Rule(double constant) : constant_(constant), text_(fmt::format("{}", constant)) {}
@@ -60,6 +62,10 @@ double Rule::eval(const RuleScope& s) const {
       x = double(s.d_head);
     } else if (symbol == Symbol::active_width) {
       x = s.active_width;
+    } else if (symbol == Symbol::D) {
+      x = s.tokens_ratio;
+    } else if (symbol == Symbol::B) {
+      x = s.batch_ratio;
     } else {
       x = s.lr_ratio;
     }

@@ -10,6 +10,8 @@
 //   H_act                 the active expert width K Ne plus every shared expert's width
 //                         (absolute; Complete-muE sizes the down projections by it)
 //   lr                    only in weight-decay cells: this tensor's LR, target over base
+//   D                     the run's token budget over the base's (param/run_horizon.h)
+//   B                     the run's tokens per optimizer step over the base's
 //   16, 0.02, 1e-3        plain numbers
 //
 // combined with `*`, `/`, `^`, parentheses and sqrt(...). The exponent after `^` is a signed
@@ -42,8 +44,10 @@ enum class Symbol {
   d_head,
   active_width,  // H_act
   lr,
+  D,  // token budget, target / base
+  B,  // tokens per optimizer step (batch), target / base
 };
-constexpr int kSymbols = 15;
+constexpr int kSymbols = 17;
 
 // Everything a rule can be evaluated against. Evaluating "at the base" means target = base and
 // the base model's fans.
@@ -53,6 +57,8 @@ struct RuleScope {
   int64_t fan_in = 0, fan_out = 0;  // 0 for block-level rules (they may not use fans)
   double lr_ratio = 1;              // for weight-decay rules
   double active_width = 0;          // H_act of the model the rule is evaluated for
+  double tokens_ratio = 1;          // D
+  double batch_ratio = 1;           // B
 };
 
 class Rule {

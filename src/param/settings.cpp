@@ -1,5 +1,7 @@
 #include "param/settings.h"
 
+#include <utility>
+
 #include "core/error.h"
 #include "param/preset.h"
 
@@ -21,6 +23,18 @@ std::vector<KeySpec> param_config_keys() {
       {"param.base.M", KeyType::Int, "0", "base shape experts (0 = same as model.M)"},
       {"param.base.K", KeyType::Int, "0", "base shape active experts (0 = same as model.K)"},
       {"param.base.L", KeyType::Int, "0", "base shape depth (0 = same as model.L)"},
+      // Left out of stored configs at their defaults, so configs and sweep trials written before
+      // the keys existed stay what they were.
+      {"param.base.tokens", KeyType::Int, "0",
+       "base run's token budget, train.steps x batch x accum x seq, for rules in D (0 = the "
+       "run's own)",
+       true},
+      {"param.base.batch", KeyType::Int, "0",
+       "base run's tokens per optimizer step, batch x accum x seq, for rules in B (0 = the run's "
+       "own)",
+       true},
+      {"param.run_rules", KeyType::Bool, "true",
+       "apply the preset's token-budget (D) and batch (B) rules; false: D = B = 1", true},
   };
 }
 
@@ -49,6 +63,15 @@ ParamSettings param_settings_from(const Config& c, const ModelConfig& target) {
     fail("param.base.N: must be divisible by model.d_head (N {} is not a multiple of d_head {})",
          s.base[Axis::N], target.d_head);
   validate(with_axes(target, s.base));
+  s.run = run_horizon_of(c);
+  s.run_rules = c.get_bool("param.run_rules");
+  s.base_run = s.run;
+  for (auto [key, field] : {std::pair{"param.base.tokens", &RunHorizon::tokens},
+                            std::pair{"param.base.batch", &RunHorizon::batch}}) {
+    const int64_t v = c.get_int(key);
+    if (v < 0) fail("{}: must not be negative (got {}; 0 means the run's own)", key, v);
+    if (v > 0 && s.run_rules) s.base_run.*field = v;
+  }
   return s;
 }
 

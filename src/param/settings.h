@@ -1,4 +1,5 @@
-// The param.* settings of a run: which preset, regime and depth rule, sigma0 and the base shape.
+// The param.* settings of a run: which preset, regime and depth rule, sigma0, the base shape and
+// the base run (token budget and batch).
 #pragma once
 
 #include <optional>
@@ -8,6 +9,7 @@
 #include "core/config.h"
 #include "model/config.h"
 #include "param/axes.h"
+#include "param/run_horizon.h"
 
 namespace moet::param {
 
@@ -21,6 +23,10 @@ struct ParamSettings {
   std::optional<std::string> depth;
   double init_std = 0;  // sigma0; 0 = the preset's default
   AxisValues base;      // zeros already replaced by the target's values
+  // The run (symbols D and B) and the base run eta was tuned on (param.base.tokens, .batch; zeros
+  // replaced by the run's own). param.run_rules = false sets the base to the run: D = B = 1.
+  RunHorizon run, base_run;
+  bool run_rules = true;
 };
 
 // Reads param.* against the target model; throws Error naming the first bad key.

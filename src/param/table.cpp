@@ -25,6 +25,10 @@ std::string axes_text(const param::AxisValues& a) {
   return out + fmt::format("kappa {:.4g}", double(a[param::Axis::K]) / double(a[param::Axis::M]));
 }
 
+std::string run_text(const RunHorizon& r) {
+  return fmt::format("   tokens {}   batch {}", r.tokens, r.batch);
+}
+
 std::string init_text(const TensorPlan& t) {
   switch (t.init) {
     case InitKind::zero: return "zero";
@@ -50,8 +54,10 @@ std::string format_table(const Parameterization& p) {
   if (!p.source.empty()) out += fmt::format("source     {}\n", p.source);
   out += fmt::format("regime     {}   depth {}   optimizer {}\n", p.regime.empty() ? "-" : p.regime,
                      p.depth, name_of(p.optimizer));
-  out += fmt::format("base       {}\n", axes_text(p.base));
-  out += fmt::format("target     {}\n", axes_text(p.target));
+  // The run columns appear where they matter: a rule in D or B, or a run unlike its base.
+  const bool run = p.run_rules_used || p.base_run != p.target_run;
+  out += fmt::format("base       {}{}\n", axes_text(p.base), run ? run_text(p.base_run) : "");
+  out += fmt::format("target     {}{}\n", axes_text(p.target), run ? run_text(p.target_run) : "");
   out +=
       fmt::format("globals    sigma0 {:.4g}   eta {:.4g}   eps0 {:.4g}   wd0 {:.4g}   "
                   "eta_bias {:.4g}\n",

@@ -18,6 +18,7 @@
 #include "param/preset.h"
 #include "param/regime.h"
 #include "param/resolve.h"
+#include "param/run_horizon.h"
 #include "sweep/run_shape.h"
 #include "sweep/trainer_command.h"
 #include "train/schema.h"
@@ -391,6 +392,8 @@ struct RunSize {
   int64_t tokens = 0;
   int64_t batch = 0;
   std::string key_suffix;  // "-t2048000", "-b32": scaled run axes only
+  // The base run (scale 1) of a ladder along run axes, for the rules in D and B.
+  std::optional<param::RunHorizon> base_run;
 };
 
 // Run axes (sweep/ladder_axis.h) scale the token budget, [budget] tokens or else the base's
@@ -420,6 +423,14 @@ RunSize run_size(const SweepSpec& spec, const LadderSpec& ladder, const Config& 
     if (scale != 1) run.key_suffix += fmt::format("-b{}", run.batch);
   }
   return run;
+}
+
+// param.base.tokens and .batch where the trial's run differs from the ladder's base run (where it
+// does not, the absent base is the run's own, and the trial stays the one other ladders share).
+void add_base_run_sets(const param::RunHorizon& base, const param::RunHorizon& run,
+                       std::vector<std::string>& sets) {
+  if (run.tokens != base.tokens) sets.push_back(fmt::format("param.base.tokens={}", base.tokens));
+  if (run.batch != base.batch) sets.push_back(fmt::format("param.base.batch={}", base.batch));
 }
 
 // One scale of a ladder: the trial config minus its grid values, and its training cost.
@@ -453,6 +464,10 @@ ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string
       at.sets.push_back(fmt::format("train.steps={}", steps));
     }
     config = load(at.sets);
+    if (run.base_run) {
+      add_base_run_sets(*run.base_run, param::run_horizon_of(config), at.sets);
+      config = load(at.sets);
+    }
     param::resolve_parameterization(config);
     try {
       dist::batch_rows(config.get_int("train.batch"), 0, ranks);
@@ -466,6 +481,22 @@ ScaleConfig scale_config(const ConfigLoader& load, const std::vector<std::string
   const TrainConfig train = train_config_from(config);
   at.flops = training_flops(model, train.steps * train.tokens_per_step(model.seq));
   return at;
+}
+
+// A ladder along the token budget or the batch pins the base run (scale 1) of the rules in D
+// and B as it pins the base shape: its token budget and tokens per step. Ladders without run
+// axes train one run at every scale: none.
+std::optional<param::RunHorizon> ladder_base_run(const ConfigLoader& load, const SweepSpec& spec,
+                                                 const LadderSpec& ladder,
+                                                 const Config& fixed_config,
+                                                 const std::vector<std::string>& fixed,
+                                                 const param::AxisValues& base,
+                                                 const std::string& place) {
+  if (!has_run_axis(ladder.axes)) return std::nullopt;
+  const ScaleConfig at =
+      scale_config(load, fixed, base, run_size(spec, ladder, fixed_config, 1, place), spec.ranks,
+                   fmt::format("{}, scale 1 (the base run)", place));
+  return param::run_horizon_of(load(at.sets));
 }
 
 // What a preset sweeps on a ladder at every scale.
@@ -619,13 +650,15 @@ Expansion expand_sweep(const SweepSpec& spec) {
                                                    scaled(ladder.scales.back()), place);
           !regime.empty())
         fixed.push_back("param.regime=" + regime);
+      const std::optional<param::RunHorizon> base_run =
+          ladder_base_run(load, spec, ladder, fixed_config, fixed, base, place);
 
       const TrialGrid grid = trial_grid(spec, preset, ladder, fixed_config);
       for (const double scale : ladder.scales) {
         const std::string at_place = fmt::format("{}, scale {}", place, number_text(scale));
-        const ScaleConfig at = scale_config(load, fixed, scaled(scale),
-                                            run_size(spec, ladder, fixed_config, scale, at_place),
-                                            spec.ranks, at_place);
+        RunSize run = run_size(spec, ladder, fixed_config, scale, at_place);
+        run.base_run = base_run;
+        const ScaleConfig at = scale_config(load, fixed, scaled(scale), run, spec.ranks, at_place);
         const LadderPoint point{ladder.name, ladder_axes_text(ladder.axes), scale};
         add_trials(load, preset.name, at, grid, point, spec.trainer, by_config, out);
       }

@@ -9,6 +9,7 @@
 #include "analysis/transfer_report.h"
 #include "core/config.h"
 #include "core/files.h"
+#include "param/resolve.h"
 #include "report_fixture.h"
 #include "train/schema.h"
 
@@ -28,12 +29,17 @@ class HorizonTest : public testing::ReportFixture {
   }
 
   // Base: 12 steps of 4 x 16 = 768 tokens, batch 4, N 16.
-  std::string make_horizon_database() {
+  // without_base_runs: the trials as a sweep stored them before the ladders pinned the base run of
+  // the rules in D and B (param.base.tokens, .batch).
+  std::string make_horizon_database(const std::string& preset = "completep-moe",
+                                    const std::string& preset_config = "",
+                                    bool without_base_runs = false) {
     const std::string text = tiny_config() + R"(
 [grid]
 lr_log2 = { from = -10, to = -1 }
 [[preset]]
-name = "completep-moe"
+name = ")" + preset + "\"\n" +
+                             preset_config + R"(
 [[ladder]]
 name = "width"
 axes = ["N", "Ne"]
@@ -48,8 +54,15 @@ axes = ["batch"]
 scales = [1, 2, 4]
 )";
     const sweep::SweepSpec spec = sweep::load_sweep_spec(write_spec("horizon.toml", text));
-    const sweep::Expansion expansion = sweep::expand_sweep(spec);
-    const std::string db = path("horizon.sqlite");
+    sweep::Expansion expansion = sweep::expand_sweep(spec);
+    if (without_base_runs)
+      for (sweep::Trial& t : expansion.trials) {
+        std::erase_if(t.sets, [](const std::string& set) {
+          return set.rfind("param.base.t", 0) == 0 || set.rfind("param.base.b", 0) == 0;
+        });
+        t.config_toml = Config::load(full_config_schema(), "", t.sets).to_toml();
+      }
+    const std::string db = path(preset + (without_base_runs ? "-old" : "") + ".sqlite");
     sweep::ResultsStore store = sweep::ResultsStore::open(db, sweep::JournalMode::wal);
     store.register_sweep(spec, expansion);
     for (const sweep::Trial& t : expansion.trials) {
@@ -171,6 +184,63 @@ TEST_F(HorizonTest, TransferSaysHowFarBeyondTheLaddersATargetLies) {
   EXPECT_TRUE(has(r.out, "N       x2: within ladder width (x1 to x4)")) << r.out;
   EXPECT_TRUE(has(r.out, "batch   x4: within ladder batch (x1 to x4)")) << r.out;
   EXPECT_FALSE(has(r.out, "warning:")) << r.out;
+}
+
+// complete-mue scales its LR with sqrt(B / D) itself. A horizon ladder whose trials ran that rule
+// fitted the global LR on top of it: the prediction sets optim.lr and the rule still scales it
+// from the base run. One whose trials ran without it (a database from before the ladders pinned
+// the base run) fitted the whole change: the rule is held at 1. Without --target-tokens the rule
+// alone moves the base's optimum. Each is said on the screen and in the config; a preset without
+// such rules writes neither the keys nor the lines.
+TEST_F(HorizonTest, TransferNeverCountsThePresetsOwnHorizonRuleTwice) {
+  const std::string renorm = "[preset.config]\nmodel.gate_renorm = true\n";
+  const auto router_lr = [&](const Config& c) {
+    const param::Parameterization p = param::resolve_parameterization(c);
+    for (size_t i = 0; i < p.tensors.size(); ++i)
+      if (p.tensors[i].name == "blocks.0.moe.router") return p.hyper[i].lr;
+    return 0.0;
+  };
+  const auto written = [&] {
+    return Config::load(full_config_schema(), path("target.transfer.toml"), {});
+  };
+
+  const std::string db = make_horizon_database("complete-mue", renorm);
+  auto r = transfer(db, "[model]\nN = 16\n", "--target-tokens 12288");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "tokens: ladder horizon ran the preset's rule in D, so its power law is "
+                         "of eta alone: the prediction sets eta and the rule scales it (D = 16; "
+                         "param.base.tokens = 768)"))
+      << r.out;
+  EXPECT_TRUE(has(read_file(path("target.transfer.toml")), "# run rule: tokens: ladder horizon"));
+  Config c = written();
+  EXPECT_EQ(c.get_float("optim.lr"), 0.0625);
+  EXPECT_EQ(c.get_int("param.base.tokens"), 768);
+  EXPECT_EQ(c.get_int("param.base.batch"), 64);
+  EXPECT_DOUBLE_EQ(router_lr(c), 0.0625 * 0.25) << "2^-4 x sqrt(1 / 16)";
+
+  r = transfer(make_horizon_database("complete-mue", renorm, true), "[model]\nN = 16\n",
+               "--target-tokens 12288");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "tokens: ladder horizon ran without the preset's rule in D, so its power "
+                         "law holds the whole change: the rule is held at D = 1 "
+                         "(param.base.tokens = the target's 12288)"))
+      << r.out;
+  c = written();
+  EXPECT_EQ(c.get_int("param.base.tokens"), 12288);
+  EXPECT_DOUBLE_EQ(router_lr(c), 0.0625) << "the prediction alone";
+
+  r = transfer(db, "[model]\nN = 16\n[train]\nsteps = 48\n", "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "tokens: the preset's rule in D scales the base's optimum from the base "
+                         "run's 768 to the target's 3072 (D = 4; param.base.tokens = 768)"))
+      << r.out;
+  c = written();
+  EXPECT_DOUBLE_EQ(router_lr(c), c.get_float("optim.lr") * 0.5);
+
+  r = transfer(make_horizon_database(), "[model]\nN = 16\n", "--target-tokens 12288");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(has(r.out, "rules in the token budget")) << r.out;
+  EXPECT_FALSE(has(read_file(path("target.transfer.toml")), "base.tokens")) << "completep-moe";
 }
 
 TEST_F(HorizonTest, BadRunTargetsAreOneLine) {

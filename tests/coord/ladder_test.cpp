@@ -97,5 +97,45 @@ TEST(CoordLadder, AnAxisNameMeansWhatItMeansInASweep) {
   EXPECT_THROW(parse_coord_axes({"I"}), Error);
 }
 
+// A sweep's granularity axis 1/Ne is a coordinate check's too: the same shapes at every scale as
+// the sweep's ladder, and the label it is written with. The run axes are refused in one line
+// that says why (every rung trains the same steps on the same batch).
+TEST(CoordLadder, InverseAxesAsInASweepAndRunAxesRefused) {
+  std::vector<Axis> shrinking;
+  const std::vector<Axis> axes = parse_coord_axes({"M,K,1/Ne"}, &shrinking);
+  EXPECT_EQ(axes, (std::vector<Axis>{Axis::Ne, Axis::M, Axis::K}));
+  EXPECT_EQ(shrinking, std::vector<Axis>{Axis::Ne});
+  EXPECT_EQ(describe_axes(axes, shrinking), "1/Ne, M, K");
+  const CoordLadder ladder{axes, {1, 2, 4}, shrinking};
+  const param::AxisValues base{{64, 32, 8, 2, 2}};
+  const sweep::SweepSpec spec = sweep::parse_sweep_spec(
+      "[config]\nmodel.N = 64\nmodel.Ne = 32\nmodel.M = 8\nmodel.K = 2\nmodel.L = 2\n"
+      "model.d_head = 16\n[grid]\nlr_log2 = [-7]\n[[preset]]\nname = \"sp\"\n[[ladder]]\n"
+      "name = \"g\"\naxes = [\"M\", \"K\", \"1/Ne\"]\nscales = [1, 2, 4]\n",
+      "spec.toml");
+  const sweep::Expansion e = sweep::expand_sweep(spec);
+  ASSERT_EQ(e.trials.size(), 3u);
+  for (const sweep::Trial& t : e.trials)
+    EXPECT_EQ(ladder_shape(ladder, base, t.points.front().scale), t.shape);
+  EXPECT_EQ(ladder_shape(ladder, base, 4), (param::AxisValues{{64, 8, 32, 8, 2}}));
+  EXPECT_THROW(ladder_shape(ladder, base, 64), Error) << "Ne = 32 / 64";
+
+  EXPECT_THROW(parse_coord_axes({"1/Ne"}), Error) << "no place for shrinking axes";
+  EXPECT_THROW(parse_coord_axes({"Ne,1/Ne"}, &shrinking), Error);
+  EXPECT_THROW(parse_coord_axes({"1/regimeI"}, &shrinking), Error);
+  for (const std::string run : {"tokens", "batch"}) {
+    std::string message;
+    try {
+      parse_coord_axes({run}, &shrinking);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    EXPECT_NE(message.find("--axis: '" + run + "' is a sweep's run axis"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("every rung trains the same --steps"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace moet

@@ -3,14 +3,18 @@
 // trains, what the parameterization sees, and the one-line errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 
 #include "core/config.h"
 #include "core/error.h"
 #include "param/resolve.h"
+#include "param/run_horizon.h"
+#include "sweep/run_shape.h"
 #include "sweep/spec.h"
 #include "sweep_fixture.h"
 #include "train/schema.h"
+#include "train/train_config.h"
 
 namespace moet::sweep {
 namespace {
@@ -86,6 +90,43 @@ TEST_F(LadderAxesTest, ABatchLadderKeepsTheTokensAndBothTogetherKeepTheSteps) {
   EXPECT_EQ(both.get_int("train.batch"), 8);
   EXPECT_EQ(both.get_int("train.steps"), 24) << "tokens and batch x2: the same steps";
   EXPECT_NE(by_scale(e, "steps").at(2)->key.find("-t3072-b8-"), std::string::npos);
+}
+
+// A ladder along tokens or batch pins the base run of the rules in D and B (param.base.tokens,
+// .batch) as it pins the base shape, so complete-mue's LR moves by sqrt(B / D) along it; the base
+// trial, whose run is its own base, stays the one the width ladder shares.
+TEST_F(LadderAxesTest, RunLaddersSetTheBaseRunOfTheRulesInTokensAndBatch) {
+  const std::string preset =
+      "[grid]\nlr_log2 = [-7]\n[[preset]]\nname = \"complete-mue\"\n[preset.config]\n"
+      "model.gate_renorm = true\n";
+  const Expansion e = expand_sweep(parse_sweep_spec(
+      tiny_config() + preset + ladder("width", "[\"N\"]", "[1, 2]") +
+          ladder("horizon", "[\"tokens\"]", "[1, 4]") + ladder("batch", "[\"batch\"]", "[1, 2]"),
+      "spec.toml"));
+  ASSERT_EQ(e.trials.size(), 4u) << "one base trial for the three ladders";
+  const Trial &base = *by_scale(e, "horizon").at(1), &longer = *by_scale(e, "horizon").at(4),
+              &wider_batch = *by_scale(e, "batch").at(2), &wider = *by_scale(e, "width").at(2);
+  EXPECT_TRUE(has_set(longer, "param.base.tokens=768")) << "12 steps of 4 x 16 tokens";
+  EXPECT_FALSE(has_set(longer, "param.base.batch=64")) << "the same batch: absent";
+  EXPECT_TRUE(has_set(wider_batch, "param.base.batch=64"));
+  EXPECT_FALSE(has_set(wider_batch, "param.base.tokens=768")) << "the same budget: absent";
+  for (const Trial* t : {&base, &wider})
+    for (const std::string& set : t->sets)
+      EXPECT_EQ(set.find("param.base.tokens"), std::string::npos);
+  const auto router_lr = [](const Trial& t) {
+    const param::Parameterization p = param::resolve_parameterization(config_of(t));
+    for (size_t i = 0; i < p.tensors.size(); ++i)
+      if (p.tensors[i].name == "blocks.0.moe.router") return p.hyper[i].lr;
+    return 0.0;
+  };
+  EXPECT_DOUBLE_EQ(router_lr(longer) / router_lr(base), 0.5) << "sqrt(B / D) = sqrt(1 / 4)";
+  // The rules count a run's tokens as the trainer and the sweep do.
+  for (const Trial* t : {&base, &longer, &wider_batch}) {
+    const Config c = config_of(*t);
+    EXPECT_EQ(param::run_horizon_of(c).tokens, run_shape_of(c).tokens) << t->key;
+    EXPECT_EQ(param::run_horizon_of(c).batch, train_config_from(c).tokens_per_step(16)) << t->key;
+  }
+  EXPECT_DOUBLE_EQ(router_lr(wider_batch) / router_lr(base), std::sqrt(2.0)) << "sqrt(2 / 1)";
 }
 
 TEST_F(LadderAxesTest, AGranularityLadderShrinksNeAndTheRulesSeeIt) {
