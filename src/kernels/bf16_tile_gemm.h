@@ -49,23 +49,16 @@ void bf16_tile_gemm(int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t 
                     const uint16_t* b, int64_t ldb, Accumulate accumulate, float* c, int64_t ldc);
 
 // Packing fp32 operands into the layouts above, rounded to bf16 (round to nearest even), padding
-// to `rows_pad` x `cols_pad` with zeros.
+// to `rows_pad` x `cols_pad` with zeros. Transposed operands (K^T, P^T) are transposed in fp32
+// first (pack_transposed, kernels/tile_gemm.h): 16 x 16 blocks in registers beat strided bf16
+// stores.
 // A from a row-major source: out[r * cols_pad + c] = in[r * ld_in + c] for r < rows, c < cols.
 void pack_bf16_rows(uint16_t* out, int64_t rows_pad, int64_t cols_pad, const float* in,
                     int64_t ld_in, int64_t rows, int64_t cols);
-// A from the transpose of a row-major source: out[r * cols_pad + c] = in[c * ld_in + r] for
-// r < rows, c < cols (P^T from P).
-void pack_bf16_rows_transposed(uint16_t* out, int64_t rows_pad, int64_t cols_pad, const float* in,
-                               int64_t ld_in, int64_t rows, int64_t cols);
 // B (pairs of rows) from a row-major source: B(p, j) = in[p * ld_in + j] for p < rows, j < cols;
 // B is rows_pad x cols_pad, ldb 2 cols_pad.
 void pack_bf16_pairs(uint16_t* out, int64_t rows_pad, int64_t cols_pad, const float* in,
                      int64_t ld_in, int64_t rows, int64_t cols);
-// B (pairs of rows) from the transpose of a row-major source: B(p, j) = in[j * ld_in + p] for
-// p < rows, j < cols (K^T from K).
-void pack_bf16_pairs_transposed(uint16_t* out, int64_t rows_pad, int64_t cols_pad, const float* in,
-                                int64_t ld_in, int64_t rows, int64_t cols);
-
 // The rounded multiple of a tile size at or above n.
 inline int64_t round_up(int64_t n, int64_t multiple) {
   return (n + multiple - 1) / multiple * multiple;

@@ -10,6 +10,7 @@
 #include "kernels/bf16.h"
 #include "kernels/bf16_tile_gemm.h"
 #include "kernels/softmax_row.h"
+#include "kernels/tile_gemm.h"
 
 namespace moet {
 namespace {
@@ -69,12 +70,14 @@ void store_scaled(float* out, int64_t N, const float* in, int64_t ld, int64_t ro
 void forward_head(float* out, float* lse, const float* q, const float* k, const float* v,
                   const HeadDims& h, float scale) {
   const int64_t Tp = h.Tp, dk = h.dk, dn = h.dn;
-  ThreadScratch s(2 * Tp * dk + Tp * dn + kB * kB, kB * kB + kB * dn + 2 * kB);
+  ThreadScratch s(2 * Tp * dk + Tp * dn + kB * kB, h.d * Tp + kB * kB + kB * dn + 2 * kB);
   uint16_t *qa = s.bf16(Tp * dk), *kt = s.bf16(dk * Tp), *vv = s.bf16(Tp * dn);
   uint16_t* pa = s.bf16(kB * kB);
-  float *tile = s.f32(kB * kB), *o = s.f32(kB * dn), *max = s.f32(kB), *sum = s.f32(kB);
+  float *transposed = s.f32(h.d * Tp), *tile = s.f32(kB * kB), *o = s.f32(kB * dn);
+  float *max = s.f32(kB), *sum = s.f32(kB);
   pack_bf16_rows(qa, Tp, dk, q, h.N, h.T, h.d);
-  pack_bf16_pairs_transposed(kt, dk, Tp, k, h.N, h.d, h.T);
+  pack_transposed(transposed, Tp, k, h.N, h.T, h.d);
+  pack_bf16_pairs(kt, dk, Tp, transposed, Tp, h.d, h.T);
   pack_bf16_pairs(vv, Tp, dn, v, h.N, h.T, h.d);
   Bf16TileSession tiles;
   for (int64_t i0 = 0; i0 < h.T; i0 += kB) {
@@ -105,6 +108,7 @@ struct BackwardOperands {
   uint16_t *k_pairs, *q_pairs;     // B of dQ = dS K and dK = dS^T Q [Tp, dn]
   uint16_t* dout_pairs;            // B of dV = P^T dO [Tp, dn]
   uint16_t *ds_rows, *p_t, *ds_t;  // A of dQ (dS), dV (P^T), dK (dS^T), one block each
+  float* transposed;               // P^T or dS^T in fp32 on the way to p_t and ds_t
 };
 
 // P and dS of one block in place on the score tile and the dP tile (zero past each row's
@@ -123,8 +127,10 @@ void block_gradients(float* p, float* ds, const float* lse, const float* D, int6
     std::fill(dsr + visible, dsr + kB, 0.0f);
   }
   pack_bf16_rows(op.ds_rows, kB, kB, ds, kB, kB, kB);
-  pack_bf16_rows_transposed(op.p_t, kB, kB, p, kB, kB, kB);
-  pack_bf16_rows_transposed(op.ds_t, kB, kB, ds, kB, kB, kB);
+  pack_transposed(op.transposed, kB, p, kB, kB, kB);
+  pack_bf16_rows(op.p_t, kB, kB, op.transposed, kB, kB, kB);
+  pack_transposed(op.transposed, kB, ds, kB, kB, kB);
+  pack_bf16_rows(op.ds_t, kB, kB, op.transposed, kB, kB, kB);
 }
 
 // Backward for one (sequence, head), pointers as in forward_head.
@@ -133,16 +139,19 @@ void backward_head(float* dq, float* dk, float* dv, const float* dout, const flo
                    const HeadDims& h, float scale) {
   const int64_t Tp = h.Tp, d_k = h.dk, dn = h.dn, N = h.N;
   ThreadScratch s(4 * Tp * d_k + 3 * Tp * dn + 3 * kB * kB,
-                  2 * kB * kB + Tp * dn + 2 * kB * dn + Tp);
+                  h.d * Tp + 3 * kB * kB + Tp * dn + 2 * kB * dn + Tp);
+  float* transposed = s.f32(h.d * Tp);  // K^T, then V^T, in fp32
   BackwardOperands op{s.bf16(Tp * d_k), s.bf16(Tp * d_k), s.bf16(d_k * Tp), s.bf16(d_k * Tp),
                       s.bf16(Tp * dn),  s.bf16(Tp * dn),  s.bf16(Tp * dn),  s.bf16(kB * kB),
-                      s.bf16(kB * kB),  s.bf16(kB * kB)};
+                      s.bf16(kB * kB),  s.bf16(kB * kB),  s.f32(kB * kB)};
   float *p = s.f32(kB * kB), *ds = s.f32(kB * kB), *dq_acc = s.f32(Tp * dn);
   float *dk_acc = s.f32(kB * dn), *dv_acc = s.f32(kB * dn), *D = s.f32(Tp);
   pack_bf16_rows(op.qa, Tp, d_k, q, N, h.T, h.d);
   pack_bf16_rows(op.doa, Tp, d_k, dout, N, h.T, h.d);
-  pack_bf16_pairs_transposed(op.kt, d_k, Tp, k, N, h.d, h.T);
-  pack_bf16_pairs_transposed(op.vt, d_k, Tp, v, N, h.d, h.T);
+  pack_transposed(transposed, Tp, k, N, h.T, h.d);
+  pack_bf16_pairs(op.kt, d_k, Tp, transposed, Tp, h.d, h.T);
+  pack_transposed(transposed, Tp, v, N, h.T, h.d);
+  pack_bf16_pairs(op.vt, d_k, Tp, transposed, Tp, h.d, h.T);
   pack_bf16_pairs(op.k_pairs, Tp, dn, k, N, h.T, h.d);
   pack_bf16_pairs(op.q_pairs, Tp, dn, q, N, h.T, h.d);
   pack_bf16_pairs(op.dout_pairs, Tp, dn, dout, N, h.T, h.d);

@@ -59,15 +59,9 @@ void check_tile_gemm(int64_t m, int64_t n, int64_t k, Accumulate accumulate) {
                 kp = round_up(k, kBf16TileK);
   const auto a32 = random_vector(size_t(m * k), 5), b32 = random_vector(size_t(k * n), 6);
   const std::vector<float> af(a32.begin(), a32.end()), bf(b32.begin(), b32.end());
-  std::vector<uint16_t> a(size_t(mp * kp)), b(size_t(kp * np)), bt(size_t(kp * np));
+  std::vector<uint16_t> a(size_t(mp * kp)), b(size_t(kp * np));
   pack_bf16_rows(a.data(), mp, kp, af.data(), k, m, k);
   pack_bf16_pairs(b.data(), kp, np, bf.data(), n, k, n);
-  // The same B from its transpose, which the other packer must undo.
-  std::vector<float> bf_t(size_t(n * k));
-  for (int64_t p = 0; p < k; ++p)
-    for (int64_t j = 0; j < n; ++j) bf_t[size_t(j * k + p)] = bf[size_t(p * n + j)];
-  pack_bf16_pairs_transposed(bt.data(), kp, np, bf_t.data(), k, k, n);
-  EXPECT_EQ(b, bt);
   const float start = accumulate == Accumulate::yes ? 0.5f : NAN;
   std::vector<float> c(size_t(mp * np), start);
   {
@@ -95,6 +89,7 @@ TEST(Bf16TileGemm, MatchesADoubleLoopOnTheRoundedValues) {
       check_tile_gemm(64, 64, 64, acc);
       check_tile_gemm(5, 37, 70, acc);    // padding on every side
       check_tile_gemm(48, 80, 100, acc);  // odd tile counts: 1 x 2, 2 x 1 and 1 x 1 blocks
+      check_tile_gemm(20, 16, 33, acc);   // an odd k: the last pair of B's rows is half padding
     }
   }
   force_bf16_tile_fallback(false);
