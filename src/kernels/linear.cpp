@@ -95,8 +95,7 @@ void tail_rows_gemm(int64_t rows, int64_t n, int64_t k, T alpha, const T* a, int
 
 template <typename T>
 void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_t rows, int64_t in,
-                    int64_t out_dim, T mult, Accumulate accumulate, const uint16_t* W_bf16,
-                    const uint16_t* x_bf16) {
+                    int64_t out_dim, T mult, Accumulate accumulate, const uint16_t* W_bf16) {
   if (rows == 0) return;
   const bool use_bf16 = W_bf16 != nullptr;
   for_row_parts(rows, [&](int64_t first, int64_t part) {
@@ -104,9 +103,9 @@ void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_
       return tail_rows_gemm<T>(part, out_dim, in, mult, x + first * in, in, Transpose::no, W,
                                W_bf16, out_dim, accumulate, out + first * out_dim, out_dim,
                                use_bf16);
-    linear_gemm<T>(Transpose::no, Transpose::no, part, out_dim, in, mult, x + first * in,
-                   offset(x_bf16, first * in), in, W, W_bf16, out_dim, beta_of<T>(accumulate),
-                   out + first * out_dim, out_dim, use_bf16);
+    linear_gemm<T>(Transpose::no, Transpose::no, part, out_dim, in, mult, x + first * in, nullptr,
+                   in, W, W_bf16, out_dim, beta_of<T>(accumulate), out + first * out_dim, out_dim,
+                   use_bf16);
   });
   if (!bias) return;
   const T* b = bias.value;
@@ -153,7 +152,7 @@ void linear_backward(T* dx, T* dW, ScaledVector<T> bias, const T* dout, const T*
 
 #define MOET_INSTANTIATE(T)                                                                        \
   template void linear_forward<T>(T*, const T*, const T*, ScaledVector<T>, int64_t, int64_t,       \
-                                  int64_t, T, Accumulate, const uint16_t*, const uint16_t*);       \
+                                  int64_t, T, Accumulate, const uint16_t*);                        \
   template void linear_backward<T>(T*, T*, ScaledVector<T>, const T*, const T*, const T*, int64_t, \
                                    int64_t, int64_t, T, Accumulate, const uint16_t*);
 MOET_INSTANTIATE(float)

@@ -16,12 +16,11 @@ namespace moet {
 
 // out (=, or += with accumulate) mult * x W (+ bias.mult * bias.value); bias may be empty ({}).
 // With W_bf16 (W rounded to bf16, float only) the product runs in bf16 with fp32 accumulation
-// (kernels/mixed_gemm.h); the bias is added in T. x_bf16, with W_bf16, is x already rounded to
-// bf16 by the caller (same rows and stride), which the product then reads instead of rounding x.
+// (kernels/mixed_gemm.h); the bias is added in T.
 template <typename T>
 void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_t rows, int64_t in,
                     int64_t out_dim, T mult, Accumulate accumulate = Accumulate::no,
-                    const uint16_t* W_bf16 = nullptr, const uint16_t* x_bf16 = nullptr);
+                    const uint16_t* W_bf16 = nullptr);
 
 // dW += mult * x^T dout; bias.grad += bias.mult * colsum(dout) (if bias.grad); dx (=, or += with
 // accumulate_dx) = mult * dout W^T (skipped when dx is null). W_bf16 as in linear_forward: both

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "kernels/bf16.h"
 #include "kernels/parallel.h"
 
 namespace moet {
@@ -66,17 +65,6 @@ void gather_assignments(T* dst, const T* src, const int32_t* order, int64_t rows
     const T* s = src + int64_t(order[p] / K) * N;
     T* d = dst + p * N;
     for (int64_t c = 0; c < N; ++c) d[c] = s[c];
-  }
-}
-
-void gather_assignments_bf16(float* dst, uint16_t* dst_bf16, const float* src, const int32_t* order,
-                             int64_t rows, int64_t K, int64_t N) {
-  const int64_t A = rows * K;
-#pragma omp parallel for schedule(static) if (worth_parallel(A * N))
-  for (int64_t p = 0; p < A; ++p) {
-    const float* s = src + int64_t(order[p] / K) * N;
-    std::copy(s, s + N, dst + p * N);
-    float_to_bf16(s, dst_bf16 + p * N, N);
   }
 }
 

@@ -31,11 +31,6 @@ template <typename T>
 void gather_assignments(T* dst, const T* src, const int32_t* order, int64_t rows, int64_t K,
                         int64_t N);
 
-// gather_assignments in float that also writes dst rounded to bf16 (kernels/bf16.h) into
-// dst_bf16, in the same pass: the experts' bf16 GEMMs then read it instead of rounding dst again.
-void gather_assignments_bf16(float* dst, uint16_t* dst_bf16, const float* src, const int32_t* order,
-                             int64_t rows, int64_t K, int64_t N);
-
 // dst[r] (+)= sum_k weight[r*K + k] * src[position[r*K + k]]; Accumulate::yes chooses += over =.
 template <typename T>
 void combine_assignments(T* dst, const T* src, const T* weight, const int32_t* position,

@@ -161,15 +161,12 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
            CheckedSize(threads) * attention_scratch_words(c, attention) * kWord);
   if (plan.precision == Precision::bf16) {
     // The weight copy, three slots on the calling thread and on each thread that runs experts
-    // side by side (at most M of them), each as large as the widest operand it rounds, and the
-    // experts' inputs as the gather rounds them (model/moe_layer.cpp, one layer's worth).
+    // side by side (at most M of them), each as large as the widest operand it rounds.
     const CheckedSize slot = widest_bf16_operand(c, plan.batch) * 2;
     const CheckedSize expert_slot =
         CheckedSize(plan.batch) * c.seq * std::max(c.N, c.up_cols(c.Ne)) * 2;
-    const CheckedSize gathered =
-        c.moe_every > 0 ? CheckedSize(plan.batch) * c.seq * c.K * c.N * 2 : CheckedSize(0);
     add_part(e, "bf16 copies",
-             params * 2 + slot * 3 + expert_slot * 3 * std::min<int64_t>(threads, c.M) + gathered);
+             params * 2 + slot * 3 + expert_slot * 3 * std::min<int64_t>(threads, c.M));
   }
   add_part(e, "parameter copies", param_bytes * plan.parameter_copies);
   add_part(e, "data", plan.data_bytes);

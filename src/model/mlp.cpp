@@ -7,13 +7,12 @@ namespace moet {
 
 template <typename T>
 void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int64_t N,
-                 const MlpWeights<T>& w, bool swiglu, Accumulate accumulate,
-                 const uint16_t* x_bf16) {
+                 const MlpWeights<T>& w, bool swiglu, Accumulate accumulate) {
   const int64_t F = w.hidden, up_cols = swiglu ? 2 * F : F;
   // GELU takes the up-projection's bias in its own pass (one pass over pre instead of two).
   const bool fuse_bias = !swiglu && w.up_bias;
   linear_forward<T>(buf.pre, x, w.up.value, fuse_bias ? ScaledVector<T>{} : w.up_bias.scaled(),
-                    rows, N, up_cols, w.up.mult, Accumulate::no, w.up.bf16, x_bf16);
+                    rows, N, up_cols, w.up.mult, Accumulate::no, w.up.bf16);
   if (swiglu)
     swiglu_forward<T>(buf.act, buf.pre, rows, F);
   else if (fuse_bias)
@@ -40,10 +39,9 @@ void mlp_backward(T* dx, Accumulate accumulate_dx, const T* dout, const T* x,
 }
 
 template void mlp_forward<float>(float*, const MlpBuffers<float>&, const float*, int64_t, int64_t,
-                                 const MlpWeights<float>&, bool, Accumulate, const uint16_t*);
+                                 const MlpWeights<float>&, bool, Accumulate);
 template void mlp_forward<double>(double*, const MlpBuffers<double>&, const double*, int64_t,
-                                  int64_t, const MlpWeights<double>&, bool, Accumulate,
-                                  const uint16_t*);
+                                  int64_t, const MlpWeights<double>&, bool, Accumulate);
 template void mlp_backward<float>(float*, Accumulate, const float*, const float*,
                                   const MlpBuffers<const float>&, float*, float*, int64_t, int64_t,
                                   const MlpWeights<float>&, bool);

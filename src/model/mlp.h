@@ -20,12 +20,10 @@ struct MlpBuffers {
   T* act;  // [rows, hidden]
 };
 
-// out (=, or += with accumulate) = mlp(x); w.up etc. may be expert slices. x_bf16: x rounded to
-// bf16 by the caller, for the up-projection in bf16 (linear_forward), or null.
+// out (=, or += with accumulate) = mlp(x); w.up etc. may be expert slices.
 template <typename T>
 void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int64_t N,
-                 const MlpWeights<T>& w, bool swiglu, Accumulate accumulate,
-                 const uint16_t* x_bf16 = nullptr);
+                 const MlpWeights<T>& w, bool swiglu, Accumulate accumulate);
 
 // Adds parameter gradients into w.*.grad; dx (=, or += with accumulate_dx). dact and dpre are
 // scratch of the sizes of act and pre; dout is [rows, N].

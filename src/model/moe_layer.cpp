@@ -6,7 +6,6 @@
 #include <cmath>
 #include <optional>
 #include <span>
-#include <type_traits>
 
 #include "core/error.h"
 #include "core/profile.h"
@@ -196,45 +195,23 @@ MlpWeights<T> expert_slice(const ModelConfig& c, const MlpWeights<T>& all, int64
           all.down_bias.expert(e, c.N), c.Ne};
 }
 
-// x_perm: the layer's inputs gathered by expert. When this process runs all the experts in bf16,
-// the gather also rounds them (returned, else null) into scratch of the calling thread that grows
-// to the largest layer and serves every layer: only the forward's up-projections read it.
-template <typename T>
-const uint16_t* gather_by_expert(const BlockContext<T>& ctx, const BlockWeights<T>& w,
-                                 FfnActs<T>& a, const T* x) {
-  const int64_t R = ctx.R(), K = ctx.config.K, N = ctx.config.N;
-  if constexpr (std::is_same_v<T, float>) {
-    if (w.experts.up.bf16 && !ctx.experts) {
-      thread_local std::vector<uint16_t> rounded;
-      uint16_t* x_bf16 = grow_to(rounded, R * K * N);
-      gather_assignments_bf16(a.x_perm.data(), x_bf16, x, a.routing.order.data(), R, K, N);
-      return x_bf16;
-    }
-  }
-  gather_assignments<T>(a.x_perm.data(), x, a.routing.order.data(), R, K, N);
-  return nullptr;
-}
-
 // The routed experts on this layer's assignments; a.exp_out receives their outputs in x_perm's
 // layout. Under expert parallelism the rows go to the ranks holding their experts and back.
-// x_perm_bf16: x_perm rounded (gather_by_expert), or null.
 template <typename T>
-void experts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
-                     const uint16_t* x_perm_bf16) {
+void experts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a) {
   const ModelConfig& c = ctx.config;
   const int64_t N = c.N, up = c.up_cols(c.Ne);
   const bool swiglu = c.act == Activation::swiglu;
-  const auto run = [&](const std::vector<int64_t>& offsets, int64_t experts, const T* x,
-                       const uint16_t* x_bf16, T* out) {
+  const auto run = [&](const std::vector<int64_t>& offsets, int64_t experts, const T* x, T* out) {
     for_each_expert(offsets, experts, [&](int64_t e, int64_t p0, int64_t rows) {
       const MlpBuffers<T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
       mlp_forward<T>(out + p0 * N, buf, x + p0 * N, rows, N, expert_slice(c, w.experts, e), swiglu,
-                     Accumulate::no, x_bf16 ? x_bf16 + p0 * N : nullptr);
+                     Accumulate::no);
     });
   };
   ExpertDispatch<T>* remote = ctx.experts;
   if (!remote) {
-    run(a.routing.offsets, c.M, a.x_perm.data(), x_perm_bf16, a.exp_out.data());
+    run(a.routing.offsets, c.M, a.x_perm.data(), a.exp_out.data());
     return;
   }
   std::optional<PhaseScope> scope(std::in_place, Phase::permutation);
@@ -244,7 +221,7 @@ void experts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnAc
   grow_to(a.exp_act, rows * c.Ne);
   T* out = remote->expert_rows(rows);
   scope.emplace(Phase::experts);
-  run(a.routes.local_offsets, remote->experts_held(), a.expert_in.data(), nullptr, out);
+  run(a.routes.local_offsets, remote->experts_held(), a.expert_in.data(), out);
   scope.emplace(Phase::permutation);
   remote->send_back(a.routes, out, a.exp_out.data());
 }
@@ -321,14 +298,13 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
     PhaseScope scope(Phase::router);
     route(ctx, w, r, x);
   }
-  const uint16_t* x_perm_bf16 = nullptr;
   {
     PhaseScope scope(Phase::permutation);
-    x_perm_bf16 = gather_by_expert(ctx, w, a, x);
+    gather_assignments<T>(a.x_perm.data(), x, r.order.data(), R, K, N);
   }
   {
     PhaseScope scope(Phase::experts);
-    experts_forward(ctx, w, a, x_perm_bf16);
+    experts_forward(ctx, w, a);
   }
   {
     PhaseScope scope(Phase::permutation);

@@ -3,10 +3,8 @@
 // fp32 runs everything in float. bf16 is mixed precision: the GEMMs of the attention projections,
 // the experts, dense and shared FFNs and the readout take bf16 operands (weights rounded from the
 // fp32 master copy once per forward pass, activations and gradients as they are consumed) and
-// accumulate in fp32; so do the attention core's products on the flash kernel where the CPU has
-// AMX (kernels/flash_attention_bf16.h; its softmax statistics stay fp32). The router, the strip
-// kernel's core and every core without AMX, norms, the loss and the optimizer stay in fp32.
-// Master weights, gradients and optimizer state are fp32 throughout.
+// accumulate in fp32; the router, the attention scores and softmax, norms, the loss and the
+// optimizer stay in fp32. Master weights, gradients and optimizer state are fp32 throughout.
 #pragma once
 
 #include <string>

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -14,7 +13,6 @@
 #include <vector>
 
 #include "kernel_check.h"
-#include "kernels/bf16.h"
 #include "kernels/linear.h"
 
 namespace moet {
@@ -123,26 +121,6 @@ void check_linear_backward(const LinearShape& s, Accumulate accumulate_dx, size_
   expect_all_near(widen(dx32), want_dx, kFloatTol, name + " float dx");
   expect_all_near(widen(dW32), want_dW, kFloatTol, name + " float dW");
   expect_all_near(widen(db32), want_db, kFloatTol, name + " float dbias");
-}
-
-// With a bf16 weight, x rounded by the caller (x_bf16) is the operand linear_forward would round
-// itself: the same bits, in every row part (a row offset missed in one part shows).
-TEST(Linear, CallerRoundedInputGivesTheSameBitsInBf16) {
-  for (const LinearShape& s : kLinearShapes) {
-    const LinearInputs in = linear_inputs(s, 91);
-    const std::vector<float> x = as<float>(in.x), W = as<float>(in.W);
-    std::vector<uint16_t> x_bf16(x.size()), W_bf16(W.size());
-    float_to_bf16(x.data(), x_bf16.data(), int64_t(x.size()));
-    float_to_bf16(W.data(), W_bf16.data(), int64_t(W.size()));
-    std::vector<float> want(size_t(s.rows * s.out), NAN), got = want;
-    linear_forward<float>(want.data(), x.data(), W.data(), {}, s.rows, s.in, s.out, 0.7f,
-                          Accumulate::no, W_bf16.data());
-    linear_forward<float>(got.data(), x.data(), W.data(), {}, s.rows, s.in, s.out, 0.7f,
-                          Accumulate::no, W_bf16.data(), x_bf16.data());
-    for (size_t i = 0; i < want.size(); ++i)
-      ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
-          << s.rows << "x" << s.in << "x" << s.out << " entry " << i;
-  }
 }
 
 TEST(Linear, BackwardMatchesFiniteDifferencesAndConventions) {

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "kernel_check.h"
-#include "kernels/bf16.h"
 #include "kernels/routing.h"
 
 namespace moet {
@@ -223,24 +222,6 @@ TEST(Routing, GatherAndCombineMatchReference) {
         expect_all_near(combine_run<float>(dst0f, yf, wf, g, s.rows, s.K, s.N, accumulate), expectf,
                         kFloatTol, "float combine " + what);
       }
-  }
-}
-
-TEST(Routing, GatherIntoBf16IsTheGatherRounded) {
-  for (const PermuteShape& s : kPermuteShapes) {
-    const std::string name = shape_name({s.rows, s.M, s.K, s.N});
-    const size_t n = size_t(s.rows * s.K * s.N);
-    const Grouping g = group(selection_with_idle_expert(s.rows, s.M, std::min(s.K, s.M), 181),
-                             s.rows, s.M, std::min(s.K, s.M));
-    const std::vector<float> x = as<float>(random_vector(size_t(s.rows * s.N), 182));
-    std::vector<float> want(n, NAN), got(n, NAN);
-    std::vector<uint16_t> got_bf16(n, 0xffff), want_bf16(n);
-    gather_assignments<float>(want.data(), x.data(), g.order.data(), s.rows, s.K, s.N);
-    gather_assignments_bf16(got.data(), got_bf16.data(), x.data(), g.order.data(), s.rows, s.K,
-                            s.N);
-    float_to_bf16(want.data(), want_bf16.data(), int64_t(n));
-    EXPECT_EQ(got, want) << name;
-    EXPECT_EQ(got_bf16, want_bf16) << name;
   }
 }
 
