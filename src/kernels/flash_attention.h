@@ -15,10 +15,8 @@
 // kFlashKeyBlock keys with a running max and sum per row (online softmax; a row's output is
 // rescaled when its max grows and divided by its sum at the end). Backward: by key block, over
 // the query blocks that see it; dK and dV of the key block and dQ of each query block add up in
-// place. Products are kernels/tile_gemm.h. The per-block steps (scores, row update, products)
-// keep the operands' type apart from the statistics (lse, running max and sum, D), so a bf16
-// variant can take bf16 q/k/v with fp32 statistics; only float and double exist today.
-// Backward *writes* dq, dk, dv.
+// place. Products are kernels/tile_gemm.h. The bf16 variant with fp32 statistics (AMX products)
+// is kernels/flash_attention_bf16.h. Backward *writes* dq, dk, dv.
 #pragma once
 
 #include <cstdint>

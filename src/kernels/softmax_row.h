@@ -127,4 +127,32 @@ inline void softmax_backward_row<float>(float* dp, const float* p, int64_t n) {
 }
 #endif
 
+// Online softmax on one query row's scores against keys [j0, j0 + cols), of which the first
+// `visible` are at or before the query: the row becomes exp(score - running max) (zero past
+// `visible`), and when the running max grows, what the row has gathered so far (its sum and its
+// output o[0, d)) is rescaled to the new max. The first key block starts the row.
+template <typename T>
+inline void online_softmax_row(T* row, int64_t visible, int64_t cols, bool first, T& max, T& sum,
+                               T* o, int64_t d) {
+  visible = std::min(visible, cols);
+  if (visible <= 0) {
+    std::fill(row, row + cols, T(0));
+    return;
+  }
+  const T new_max = first ? row_max(row, visible) : std::max(max, row_max(row, visible));
+  const T block_sum = exp_minus_row(row, visible, new_max);
+  std::fill(row + visible, row + cols, T(0));
+  if (first) {
+    sum = block_sum;
+  } else {
+    if (new_max > max) {
+      const T shrink = std::exp(max - new_max);
+      scale_row(o, d, shrink);
+      sum *= shrink;
+    }
+    sum += block_sum;
+  }
+  max = new_max;
+}
+
 }  // namespace moet

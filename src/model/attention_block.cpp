@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <optional>
+#include <type_traits>
 
 #include "core/profile.h"
 #include "kernels/attention.h"
 #include "kernels/flash_attention.h"
+#include "kernels/flash_attention_bf16.h"
 #include "kernels/linear.h"
 #include "kernels/norm.h"
 #include "kernels/parallel.h"
@@ -71,6 +73,57 @@ void transform_qk_backward(const BlockContext<T>& ctx, T* dout, const T* lin, co
   }
 }
 
+// Whether the core runs in bf16 (kernels/flash_attention_bf16.h): a bf16 model (its weights carry
+// bf16 copies) on the flash kernel, where AMX runs the products. Otherwise, and on the strips, the
+// core stays fp32.
+template <typename T>
+bool bf16_core(const BlockWeights<T>& w, const AttentionActs<T>& a) {
+  return std::is_same_v<T, float> && w.wq.bf16 && a.kernel == AttentionKernel::flash &&
+         bf16_attention_available();
+}
+
+// The causal core, q/k/v to att, by the kernel the block runs.
+template <typename T>
+void attention_core_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                            AttentionActs<T>& a, BackwardScratch<T>& s) {
+  const ModelConfig& c = ctx.config;
+  if constexpr (std::is_same_v<T, float>)
+    if (bf16_core(w, a))
+      return flash_attention_forward_bf16(a.att.data(), a.lse.data(), a.q_final(), a.k_final(),
+                                          a.v.data(), ctx.B, c.seq, c.heads(), c.d_head,
+                                          ctx.plan.attn_logit_scale, s.attn_threads);
+  if (a.kernel == AttentionKernel::flash)
+    flash_attention_forward<T>(a.att.data(), a.lse.data(), a.q_final(), a.k_final(), a.v.data(),
+                               ctx.B, c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale,
+                               s.attn.data(), s.attn_threads);
+  else
+    attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B,
+                         c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
+                         s.attn_threads);
+}
+
+// The backward of attention_core_forward: s.datt to s.dq, s.dk, s.dv.
+template <typename T>
+void attention_core_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w,
+                             const AttentionActs<T>& a, BackwardScratch<T>& s) {
+  const ModelConfig& c = ctx.config;
+  if constexpr (std::is_same_v<T, float>)
+    if (bf16_core(w, a))
+      return flash_attention_backward_bf16(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(),
+                                           a.att.data(), a.lse.data(), a.q_final(), a.k_final(),
+                                           a.v.data(), ctx.B, c.seq, c.heads(), c.d_head,
+                                           ctx.plan.attn_logit_scale, s.attn_threads);
+  if (a.kernel == AttentionKernel::flash)
+    flash_attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.att.data(),
+                                a.lse.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B, c.seq,
+                                c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
+                                s.attn_threads);
+  else
+    attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.q_final(),
+                          a.k_final(), a.v.data(), a.probs.data(), ctx.B, c.seq, c.heads(),
+                          c.d_head, ctx.plan.attn_logit_scale, s.attn.data(), s.attn_threads);
+}
+
 }  // namespace
 
 template <typename T>
@@ -91,14 +144,7 @@ void attention_acts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w
     transform_qk(ctx, a.q_lin.data(), a.q.data(), a.q_rstd.data());
     transform_qk(ctx, a.k_lin.data(), a.k.data(), a.k_rstd.data());
   }
-  if (a.kernel == AttentionKernel::flash)
-    flash_attention_forward<T>(a.att.data(), a.lse.data(), a.q_final(), a.k_final(), a.v.data(),
-                               ctx.B, c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale,
-                               s.attn.data(), s.attn_threads);
-  else
-    attention_forward<T>(a.att.data(), a.probs.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B,
-                         c.seq, c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
-                         s.attn_threads);
+  attention_core_forward(ctx, w, a, s);
 }
 
 template <typename T>
@@ -126,15 +172,7 @@ void attention_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>&
   linear_backward<T>(s.datt.data(), w.wo.grad, w.bo.scaled(), dbranch, a.att.data(), w.wo.value, R,
                      N, N, w.wo.mult, Accumulate::no, w.wo.bf16);
   scope.emplace(Phase::attn_core);
-  if (a.kernel == AttentionKernel::flash)
-    flash_attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.att.data(),
-                                a.lse.data(), a.q_final(), a.k_final(), a.v.data(), ctx.B, c.seq,
-                                c.heads(), c.d_head, ctx.plan.attn_logit_scale, s.attn.data(),
-                                s.attn_threads);
-  else
-    attention_backward<T>(s.dq.data(), s.dk.data(), s.dv.data(), s.datt.data(), a.q_final(),
-                          a.k_final(), a.v.data(), a.probs.data(), ctx.B, c.seq, c.heads(),
-                          c.d_head, ctx.plan.attn_logit_scale, s.attn.data(), s.attn_threads);
+  attention_core_backward(ctx, w, a, s);
   T* dq_lin = s.dq.data();
   T* dk_lin = s.dk.data();
   if (!a.q.empty()) {
