@@ -1,13 +1,11 @@
 #include "kernels/bf16_tile_gemm.h"
 
-#include <cpuid.h>
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 
+#include "kernels/amx.h"
 #include "kernels/bf16.h"
 
 namespace moet {
@@ -15,38 +13,9 @@ namespace {
 
 std::atomic<bool> fallback_forced{false};
 
-// CPUID leaf 7: EDX bit 22 AMX-BF16, bit 24 AMX-TILE. Linux hands out the tile data state only on
-// request (arch_prctl ARCH_REQ_XCOMP_PERM for XTILEDATA), once per process; it refuses when the
-// kernel or a VM does not support it, and then the tiles must stay unused.
-bool amx_usable() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
-  if (!((edx >> 22) & 1u) || !((edx >> 24) & 1u)) return false;
-  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-}
-
-// Palette 1 with all eight tiles 16 rows of 64 bytes: C(0..3) a 2 x 2 block of 16 x 16 fp32, A in
-// 4-5 (16 x 32 bf16), B in 6-7 (16 pairs of rows x 16 columns).
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {};
-  uint8_t rows[16] = {};
-};
-
-__attribute__((target("amx-tile"))) void load_tile_config() {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) config.bytes_per_row[t] = 64, config.rows[t] = 16;
-  // Not _tile_loadconfig: g++ 12's declares only 8 bytes of the operand as read, so the stores to
-  // the rest of the configuration are dropped as dead (the tiles then fault as unconfigured).
-  asm volatile("ldtilecfg %0" : : "m"(config));
-}
-
-__attribute__((target("amx-tile"))) void release_tiles() { _tile_release(); }
-
-// C[16 MT, 16 NT] (=, +=) A[16 MT, k] B[k, 16 NT]; tile numbers must be literals.
+// C[16 MT, 16 NT] (=, +=) A[16 MT, k] B[k, 16 NT]; tile numbers must be literals. Tiles as
+// configure_amx_tiles() lays them out: C in 0-3 (a 2 x 2 block of 16 x 16 fp32), A in 4-5
+// (16 x 32 bf16), B in 6-7 (16 row pairs x 16 columns).
 template <int MT, int NT>
 __attribute__((target("amx-tile,amx-bf16"))) void amx_block(int64_t k, const uint16_t* a,
                                                             int64_t lda, const uint16_t* b,
@@ -119,18 +88,17 @@ void scalar_gemm(int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda
 }  // namespace
 
 bool bf16_tiles_on_amx() {
-  static const bool usable = amx_usable();
-  return usable && !fallback_forced.load(std::memory_order_relaxed);
+  return amx_bf16_usable() && !fallback_forced.load(std::memory_order_relaxed);
 }
 
 void force_bf16_tile_fallback(bool forced) { fallback_forced = forced; }
 
 Bf16TileSession::Bf16TileSession() : amx_(bf16_tiles_on_amx()) {
-  if (amx_) load_tile_config();
+  if (amx_) configure_amx_tiles();
 }
 
 Bf16TileSession::~Bf16TileSession() {
-  if (amx_) release_tiles();
+  if (amx_) release_amx_tiles();
 }
 
 void bf16_tile_gemm(int64_t m, int64_t n, int64_t k, const uint16_t* a, int64_t lda,

@@ -1,10 +1,7 @@
 #include "kernels/peak.h"
 
-#include <cpuid.h>
 #include <immintrin.h>
 #include <omp.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -68,15 +65,6 @@ __attribute__((noinline, target("avx512bf16"))) float bf16_dot_chains(int64_t it
 }
 constexpr double kBf16FlopPerIteration = kChains * 16 /*lanes*/ * 2 /*pairs*/ * 2 /*mul+add*/;
 
-// AMX palette 1: eight tiles of 16 rows x 64 bytes (the layout ldtilecfg reads).
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {};
-  uint8_t rows[16] = {};
-};
-static_assert(sizeof(TileConfig) == 64);
-
 // Four accumulator tiles (0-3), one tile of bf16 1.0 (4) and one of bf16 2^-20 (5), all loaded
 // before the loop: the loop is TDPBF16PS alone, four independent chains. Each instruction adds
 // 32 * 2^-20 per element, so the sums level off below 2^10 (increments round away) and never
@@ -84,18 +72,13 @@ static_assert(sizeof(TileConfig) == 64);
 // The _tile_* intrinsics are asm volatile in g++: neither dropped nor merged. Tile state is per
 // thread, so every call configures its own and releases it before returning.
 __attribute__((noinline, target("amx-tile,amx-bf16"))) float amx_bf16_chains(int64_t iterations) {
-  const TileConfig config = [] {
-    TileConfig c;
-    for (int tile = 0; tile < 6; ++tile) c.bytes_per_row[tile] = 64, c.rows[tile] = 16;
-    return c;
-  }();
   alignas(64) uint16_t ones[16 * 32], small[16 * 32];
   std::fill(std::begin(ones), std::end(ones), uint16_t(0x3f80));
   std::fill(std::begin(small), std::end(small), uint16_t(0x3580));
-  // g++ 12's ldtilecfg and tileloadd asm name only a pointer, not the bytes they read: this
-  // names them, so the stores above happen first.
-  asm volatile("" : : "m"(config), "m"(ones), "m"(small));
-  _tile_loadconfig(&config);
+  // g++ 12's tileloadd asm names only a pointer, not the bytes it reads: this names them, so the
+  // stores above happen first.
+  asm volatile("" : : "m"(ones), "m"(small));
+  configure_amx_tiles();
   _tile_loadd(4, ones, 64);
   _tile_loadd(5, small, 64);
   _tile_zero(0);
@@ -113,7 +96,7 @@ __attribute__((noinline, target("amx-tile,amx-bf16"))) float amx_bf16_chains(int
   _tile_stored(1, sums[1], 64);
   _tile_stored(2, sums[2], 64);
   _tile_stored(3, sums[3], 64);
-  _tile_release();
+  release_amx_tiles();
   return sums[0][0] + sums[1][0] + sums[2][0] + sums[3][0];  // every element is the same
 }
 // One TDPBF16PS: a 16 x 16 fp32 tile += (16 x 32 bf16) x (32 x 16 bf16).
@@ -175,35 +158,6 @@ bool cpu_has_avx512_bf16() { return __builtin_cpu_supports("avx512bf16"); }
 double measure_bf16_dot_peak_gflops(double seconds) {
   if (!cpu_has_avx512_bf16()) return 0;
   return measure_gflops(bf16_dot_chains, kBf16FlopPerIteration, seconds);
-}
-
-bool cpu_has_amx_bf16() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
-  const bool amx_bf16 = (edx >> 22) & 1, amx_tile = (edx >> 24) & 1;
-  if (!amx_bf16 || !amx_tile) return false;
-  // The OS must also save the tile state (XCR0 bits 17 XTILECFG and 18 XTILEDATA); xgetbv
-  // exists only when it has turned on OSXSAVE (cpuid leaf 1, ecx bit 27).
-  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !((ecx >> 27) & 1)) return false;
-  unsigned xcr0_low = 0, xcr0_high = 0;
-  asm volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
-  return ((xcr0_low >> 17) & 3) == 3;
-}
-
-bool os_grants_amx_tile_data() {
-#ifdef __linux__
-  // Linux hands out the 8 KiB tile-data state only to processes that ask (kernel 5.16+); a
-  // thread that runs AMX without it dies of SIGILL. The grant is for the whole process.
-  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-#else
-  return false;
-#endif
-}
-
-bool amx_bf16_usable() {
-  static const bool usable = cpu_has_amx_bf16() && os_grants_amx_tile_data();
-  return usable;
 }
 
 double measure_amx_bf16_peak_gflops(double seconds) {

@@ -7,6 +7,8 @@
 // the result is in GFLOP/s summed over omp_get_max_threads() threads.
 #pragma once
 
+#include "kernels/amx.h"  // amx_bf16_usable()
+
 namespace moet {
 
 double measure_fp32_peak_gflops(double seconds = 0.3);
@@ -21,12 +23,6 @@ double measure_bf16_dot_peak_gflops(double seconds = 0.3);
 // The same for AMX: independent TDPBF16PS chains into accumulator tiles, 2*16*16*32 FLOPs each.
 // Returns 0 unless amx_bf16_usable(). The machines moet runs on differ between sessions (AMD
 // without AMX, Intel with it), so the bf16 denominator is chosen at run time, never assumed.
-// cpu_has_amx_bf16: cpuid reports AMX-TILE and AMX-BF16 and the OS saves the tile state (XCR0).
-// os_grants_amx_tile_data: Linux granted this process the tile data (arch_prctl
-// ARCH_REQ_XCOMP_PERM; it asks, and asking again is harmless). amx_bf16_usable: both, asked once.
-bool cpu_has_amx_bf16();
-bool os_grants_amx_tile_data();
-bool amx_bf16_usable();
 double measure_amx_bf16_peak_gflops(double seconds = 0.3);
 
 // The fastest bf16 unit this CPU can use: the denominator of "fraction of the bf16 peak".
