@@ -84,14 +84,10 @@ CheckedSize model_activation_words(const ModelConfig& c, int64_t B, AttentionKer
   CheckedSize words = block_activation_words(c, B, attention, recompute);
   words += RN * (c.L + 1) + RN * 4 + R * 4;  // residual streams, final norm, branch/dh/dfinal
   words += R * c.vocab;                      // logits
-  int64_t widest_hidden = moe_blocks < c.L ? c.dense_width() : 0;
-  if (moe_blocks > 0)
-    widest_hidden = std::max({widest_hidden, c.Ne, c.shared_experts > 0 ? c.shared_width() : 0});
-  words += RN * 8 + R * (c.up_cols(widest_hidden) + widest_hidden);  // backward scratch
-  if (moe_blocks > 0) {
-    const CheckedSize A = R * c.K;
-    words += A * N * 2 + A * (c.up_cols(c.Ne) + c.Ne) + A + R * c.M * 2;
-  }
+  // The backward scratch; the MLPs' and experts' gradients are written over their own forward
+  // buffers (model/mlp.h, model/moe_layer.h), so they add nothing here.
+  words += RN * 8;
+  if (moe_blocks > 0) words += R * c.K + R * c.M * 2;  // gates, scores and router logits
   if (c.pos == PosEncoding::rope) words += CheckedSize(c.seq) * c.d_head;  // cos and sin tables
   return words + R * 6;  // token ids: the model's copy, the step's and the evaluation's batches
 }

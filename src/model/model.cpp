@@ -161,13 +161,6 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
   targets_.assign(size_t(R), 0);
   resid_.assign(size_t(c.L + 1), std::vector<T>(size_t(R * N), T(0)));
   allocate_activations();
-  int64_t widest_up = 0, widest_hidden = 0;
-  for (int64_t l = 0; l < c.L; ++l) {
-    const int64_t hidden =
-        blocks_[l].moe ? std::max(c.Ne, c.shared_experts ? c.shared_width() : 0) : c.dense_width();
-    widest_hidden = std::max(widest_hidden, hidden);
-    widest_up = std::max(widest_up, c.up_cols(hidden));
-  }
   final_norm_.resize(R, N);
   logits_.assign(size_t(R * c.vocab), T(0));
   token_loss_.assign(size_t(R), T(0));
@@ -178,14 +171,7 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
   BackwardScratch<T>& s = scratch_;
   for (auto* v : {&s.dbranch, &s.dln, &s.datt, &s.dq, &s.dk, &s.dv, &s.dq_lin, &s.dk_lin})
     v->assign(size_t(R * N), T(0));
-  // An expert sees at most R rows (a token picks K distinct experts), as do dense MLPs.
-  s.dpre.assign(size_t(R * widest_up), T(0));
-  s.dact.assign(size_t(R * widest_hidden), T(0));
   if (c.has_moe()) {
-    s.dexp_out.assign(size_t(R * c.K * N), T(0));
-    s.dx_perm.assign(size_t(R * c.K * N), T(0));
-    s.dexp_pre.assign(size_t(R * c.K * c.up_cols(c.Ne)), T(0));
-    s.dexp_act.assign(size_t(R * c.K * c.Ne), T(0));
     s.dgates.assign(size_t(R * c.K), T(0));
     s.dscores.assign(size_t(R * c.M), T(0));
     s.drouter.assign(size_t(R * c.M), T(0));

@@ -86,7 +86,8 @@ class Model {
   // Of the last forward pass, one entry per MoE block in block order.
   const std::vector<RoutingStats>& routing() const { return routing_; }
   // Activations of the last forward pass, for probes (coordinate checks). Under recomputation
-  // the buffers it drops are empty here (a block's routing is kept).
+  // the buffers it drops are empty here (a block's routing is kept). backward() writes the FFN
+  // gradients over the FFN's MLP and expert buffers: read them before it.
   const std::vector<BlockActs<T>>& block_acts() const { return acts_; }
   // Residual stream entering block l; l = L is the input of the final norm.
   const T* residual(int64_t l) const { return resid_[size_t(l)].data(); }
