@@ -65,8 +65,8 @@ void expect_chunks_match_one(double tolerance) {
     for (size_t i = 0; i < whole.losses.size(); ++i)
       EXPECT_NEAR(chunked.losses[i], whole.losses[i], tolerance * whole.losses[i]) << tied;
     EXPECT_LE(worst_relative(whole.grads, chunked.grads), tolerance) << "tied " << tied;
-    // The readout's gradient is a real share of the whole: chunks that dropped it would fail.
-    EXPECT_GT(worst_relative(whole.grads, std::vector<double>(whole.grads.size(), 0.0)), 0.5);
+    // Not a comparison of zeros.
+    EXPECT_GT(*std::max_element(whole.grads.begin(), whole.grads.end()), 0.0);
   }
 }
 
