@@ -135,10 +135,12 @@ void swiglu_backward(T* din, const T* dout, const T* in, int64_t rows, int64_t F
     T* dup = dgate + F;
 #pragma omp simd
     for (int64_t j = 0; j < F; ++j) {
-      const T sig = T(1) / (T(1) + exp_neg(gate[j]));
-      const T silu = gate[j] * sig;
+      // Both inputs are read before either gradient is written: din may be in.
+      const T g = gate[j], u = up[j];
+      const T sig = T(1) / (T(1) + exp_neg(g));
+      const T silu = g * sig;
       dup[j] = d[j] * silu;
-      dgate[j] = d[j] * up[j] * sig * (T(1) + gate[j] * (T(1) - sig));
+      dgate[j] = d[j] * u * sig * (T(1) + g * (T(1) - sig));
     }
   }
 }

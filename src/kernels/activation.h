@@ -1,8 +1,8 @@
 // Pointwise activations of the expert and FFN MLPs, forward and backward.
 //
 // GELU is the tanh form (GPT-2, paper 1). SwiGLU reads an up-projection laid out [gate | up] per
-// row ([rows, 2F]) and writes silu(gate) * up ([rows, F]). Backward *writes* din: the
-// pre-activation buffers are private to one MLP.
+// row ([rows, 2F]) and writes silu(gate) * up ([rows, F]). Backward *writes* din, which may be in
+// (the MLP backward overwrites its pre-activations with their gradients).
 #pragma once
 
 #include <cstdint>

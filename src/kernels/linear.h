@@ -24,7 +24,8 @@ void linear_forward(T* out, const T* x, const T* W, ScaledVector<T> bias, int64_
 
 // dW += mult * x^T dout; bias.grad += bias.mult * colsum(dout) (if bias.grad); dx (=, or += with
 // accumulate_dx) = mult * dout W^T (skipped when dx is null). W_bf16 as in linear_forward: both
-// products then run in bf16 (dW and dx still accumulate in fp32).
+// products then run in bf16 (dW and dx still accumulate in fp32). dx may be x (with
+// accumulate_dx no): every read of x comes before the first write of dx.
 template <typename T>
 void linear_backward(T* dx, T* dW, ScaledVector<T> bias, const T* dout, const T* x, const T* W,
                      int64_t rows, int64_t in, int64_t out_dim, T mult, Accumulate accumulate_dx,

@@ -66,13 +66,12 @@ struct BlockActs {
 template <typename T>
 struct BackwardScratch {
   std::vector<T> dbranch, dln, datt, dq, dk, dv, dq_lin, dk_lin;  // [R, N]
-  std::vector<T> dpre, dact;          // the largest MLP pre/act of any block
-  std::vector<T> dexp_out, dx_perm;   // [R*K, N]
-  std::vector<T> dexp_pre, dexp_act;  // [R*K, up_cols], [R*K, Ne]: by position, one expert each
-  std::vector<T> dgates;              // [R*K]
-  std::vector<T> dscores, drouter;    // [R, M]
-  std::vector<T> attn;                // attention tiles per thread (kernels/attention.h)
-  int attn_threads = 1;               // threads attn has room for
+  // The MLPs' and experts' gradients need no scratch here: each is written over the block's own
+  // forward buffers, dead by then (mlp.h, moe_layer.h).
+  std::vector<T> dgates;            // [R*K]
+  std::vector<T> dscores, drouter;  // [R, M]
+  std::vector<T> attn;              // attention tiles per thread (kernels/attention.h)
+  int attn_threads = 1;             // threads attn has room for
 };
 
 }  // namespace moet

@@ -35,7 +35,7 @@ void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, Ffn
 }
 
 template <typename T>
-void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const FfnActs<T>& a,
+void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
                         const T* h_in, T* dh, T loss_scale, BackwardScratch<T>& s) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N;
@@ -52,18 +52,18 @@ void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, co
   } else {
     PhaseScope scope(Phase::dense_ffn);
     mlp_backward<T>(dx, Accumulate::no, dbranch, a.ln.out.data(),
-                    MlpBuffers<const T>{a.pre.data(), a.act.data()}, s.dact.data(), s.dpre.data(),
-                    R, N, w.ffn, c.act == Activation::swiglu);
+                    MlpBuffers<T>{a.pre.data(), a.act.data()}, R, N, w.ffn,
+                    c.act == Activation::swiglu);
   }
   norm_backward(c, w.ln2, a.ln, dh, dx, h_in, R);
 }
 
-#define MOET_INSTANTIATE(T)                                                                       \
-  template void allocate_ffn<T>(FfnActs<T>&, const ModelConfig&, int64_t, bool);                  \
-  template void ffn_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&, \
-                                     T*, RoutingStats*);                                          \
-  template void ffn_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&,             \
-                                      const FfnActs<T>&, const T*, T*, T, BackwardScratch<T>&);
+#define MOET_INSTANTIATE(T)                                                                        \
+  template void allocate_ffn<T>(FfnActs<T>&, const ModelConfig&, int64_t, bool);                   \
+  template void ffn_block_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&,  \
+                                     T*, RoutingStats*);                                           \
+  template void ffn_block_backward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&, \
+                                      const T*, T*, T, BackwardScratch<T>&);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)
 #undef MOET_INSTANTIATE

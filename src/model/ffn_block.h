@@ -20,9 +20,10 @@ template <typename T>
 void ffn_block_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
                        T* branch, RoutingStats* stats);
 
-// On entry dh holds d loss / d h_out; on return d loss / d h_in.
+// On entry dh holds d loss / d h_out; on return d loss / d h_in. Overwrites a's MLP buffers with
+// their gradients (mlp.h, moe_layer.h): a holds activations again only after the next forward.
 template <typename T>
-void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const FfnActs<T>& a,
+void ffn_block_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
                         const T* h_in, T* dh, T loss_scale, BackwardScratch<T>& s);
 
 }  // namespace moet

@@ -7,6 +7,7 @@
 #include "kernels/attention.h"
 #include "kernels/flash_attention.h"
 #include "model/layout.h"
+#include "model/readout_rows.h"
 
 namespace moet {
 
@@ -25,6 +26,12 @@ CheckedSize max_of(std::initializer_list<CheckedSize> sizes) {
 }
 
 enum class FfnKind { dense, moe };
+
+// Words of the one chunk of logits the readout holds (model/readout_rows.h) for R rows; rows past
+// int64 are far more than a chunk.
+CheckedSize logits_chunk_words(const ModelConfig& c, CheckedSize R) {
+  return CheckedSize(R.overflow() ? kReadoutRows : readout_chunk_rows(R.value())) * c.vocab;
+}
 
 // Words of one block's attention sublayer activations (model/activations.h, AttentionActs).
 CheckedSize attention_words(const ModelConfig& c, int64_t B, AttentionKernel attention) {
@@ -75,33 +82,29 @@ CheckedSize block_activation_words(const ModelConfig& c, int64_t B, AttentionKer
 }
 
 // Words of everything Model allocates besides parameters and gradients: activations of every
-// block, the residual streams, logits, and the backward scratch shared by the blocks. attention
-// is resolved (strips or flash).
+// block, the residual streams, a chunk of logits, and the backward scratch shared by the blocks.
+// attention is resolved (strips or flash).
 CheckedSize model_activation_words(const ModelConfig& c, int64_t B, AttentionKernel attention,
                                    Recompute recompute) {
   const CheckedSize R = CheckedSize(B) * c.seq, N = c.N, RN = R * N;
   const int64_t moe_blocks = c.moe_every > 0 ? c.L / c.moe_every : 0;
   CheckedSize words = block_activation_words(c, B, attention, recompute);
   words += RN * (c.L + 1) + RN * 4 + R * 4;  // residual streams, final norm, branch/dh/dfinal
-  words += R * c.vocab;                      // logits
-  int64_t widest_hidden = moe_blocks < c.L ? c.dense_width() : 0;
-  if (moe_blocks > 0)
-    widest_hidden = std::max({widest_hidden, c.Ne, c.shared_experts > 0 ? c.shared_width() : 0});
-  words += RN * 8 + R * (c.up_cols(widest_hidden) + widest_hidden);  // backward scratch
-  if (moe_blocks > 0) {
-    const CheckedSize A = R * c.K;
-    words += A * N * 2 + A * (c.up_cols(c.Ne) + c.Ne) + A + R * c.M * 2;
-  }
+  words += logits_chunk_words(c, R);
+  // The backward scratch; the MLPs' and experts' gradients are written over their own forward
+  // buffers (model/mlp.h, model/moe_layer.h), so they add nothing here.
+  words += RN * 8;
+  if (moe_blocks > 0) words += R * c.K + R * c.M * 2;  // gates, scores and router logits
   if (c.pos == PosEncoding::rope) words += CheckedSize(c.seq) * c.d_head;  // cos and sin tables
   return words + R * 6;  // token ids: the model's copy, the step's and the evaluation's batches
 }
 
-// The largest operand a bf16 GEMM rounds into a scratch slot (kernels/mixed_gemm.h): the
-// readout's logits gradient, or a whole grouped-expert or MLP activation.
+// The largest operand a bf16 GEMM rounds into a scratch slot (kernels/mixed_gemm.h): a
+// chunk of logits gradient, or a whole grouped-expert or MLP activation.
 CheckedSize widest_bf16_operand(const ModelConfig& c, int64_t B) {
   const CheckedSize R = CheckedSize(B) * c.seq, A = R * c.K;
   const int64_t hidden = std::max({c.Ne, c.dense_width(), c.shared_width()});
-  return max_of({R * c.vocab, A * c.up_cols(c.Ne), A * c.N, R * c.up_cols(hidden)});
+  return max_of({logits_chunk_words(c, R), A * c.up_cols(c.Ne), A * c.N, R * c.up_cols(hidden)});
 }
 
 // One thread's attention tiles: attention_scratch_numel and flash_attention_scratch_numel for one
@@ -169,6 +172,8 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
              params * 2 + slot * 3 + expert_slot * 3 * std::min<int64_t>(threads, c.M));
   }
   add_part(e, "parameter copies", param_bytes * plan.parameter_copies);
+  add_part(e, "logit copies",
+           CheckedSize(plan.batch) * c.seq * c.vocab * plan.logit_copies * kWord);
   add_part(e, "data", plan.data_bytes);
   add_part(e, "runtime", kRuntimeBytes);
   CheckedSize total = 0;

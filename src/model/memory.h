@@ -4,12 +4,12 @@
 //
 // The model knows its buffers (model.h, activations.h): parameters and gradients (fp32, one flat
 // buffer each), every activation kept for the backward pass and the backward scratch for a batch
-// of B sequences, the attention tiles of every thread, and in bf16 the weight copy and the
-// per-thread rounding scratch. The caller adds what lives outside the model: the optimizer's
-// moments, transient parameter copies (checkpoints, probes) and the loaded data. Every product
-// is overflow-checked: a size that does not fit in int64 bytes is reported as overflowing, which
-// is "too large" by any measure. The estimate is meant as a slight upper bound of the peak
-// resident memory (measured ratios in docs/performance.md).
+// of B sequences, one chunk of logits (model/readout_rows.h), the attention tiles of every thread,
+// and in bf16 the weight copy and the per-thread rounding scratch. The caller adds what lives
+// outside the model: the optimizer's moments, transient parameter copies (checkpoints, probes) and
+// the loaded data. Every product is overflow-checked: a size that does not fit in int64 bytes is
+// reported as overflowing, which is "too large" by any measure. The estimate is meant as a slight
+// upper bound of the peak resident memory (measured ratios in docs/performance.md).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,7 @@ struct MemoryPlan {
   int64_t optimizer_buffers = 2;  // fp32 values per parameter the optimizer keeps (Adam: m, v)
   int64_t parameter_copies = 0;   // further fp32 copies of the parameters held at the peak
   int64_t activation_copies = 0;  // further copies of the forward activations (probes)
+  int64_t logit_copies = 0;       // [rows, vocab] fp32 logits held beside the model (probes)
   int64_t data_bytes = 0;         // the data the loader holds in memory
 };
 

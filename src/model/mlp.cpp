@@ -25,9 +25,13 @@ void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int
 
 template <typename T>
 void mlp_backward(T* dx, Accumulate accumulate_dx, const T* dout, const T* x,
-                  const MlpBuffers<const T>& buf, T* dact, T* dpre, int64_t rows, int64_t N,
-                  const MlpWeights<T>& w, bool swiglu) {
+                  const MlpBuffers<T>& buf, int64_t rows, int64_t N, const MlpWeights<T>& w,
+                  bool swiglu) {
   const int64_t F = w.hidden, up_cols = swiglu ? 2 * F : F;
+  // In place: linear_backward reads act (for d W_down) before it writes d act, and the
+  // activations' backward reads each pre-activation before writing its gradient.
+  T* dact = buf.act;
+  T* dpre = buf.pre;
   linear_backward<T>(dact, w.down.grad, w.down_bias.scaled(), dout, buf.act, w.down.value, rows, F,
                      N, w.down.mult, Accumulate::no, w.down.bf16);
   if (swiglu)
@@ -43,10 +47,10 @@ template void mlp_forward<float>(float*, const MlpBuffers<float>&, const float*,
 template void mlp_forward<double>(double*, const MlpBuffers<double>&, const double*, int64_t,
                                   int64_t, const MlpWeights<double>&, bool, Accumulate);
 template void mlp_backward<float>(float*, Accumulate, const float*, const float*,
-                                  const MlpBuffers<const float>&, float*, float*, int64_t, int64_t,
+                                  const MlpBuffers<float>&, int64_t, int64_t,
                                   const MlpWeights<float>&, bool);
 template void mlp_backward<double>(double*, Accumulate, const double*, const double*,
-                                   const MlpBuffers<const double>&, double*, double*, int64_t,
-                                   int64_t, const MlpWeights<double>&, bool);
+                                   const MlpBuffers<double>&, int64_t, int64_t,
+                                   const MlpWeights<double>&, bool);
 
 }  // namespace moet

@@ -2,7 +2,8 @@
 //
 // One implementation serves dense FFN blocks, shared experts and each routed expert (which
 // calls it on its contiguous block of permuted tokens). The caller owns every buffer; the
-// forward keeps pre (the up-projection) and act for the backward pass.
+// forward keeps pre (the up-projection) and act for the backward pass, which overwrites them
+// with their gradients: each is dead once read, so the backward needs no scratch of their size.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +13,6 @@
 
 namespace moet {
 
-// MlpBuffers<T> for the forward, which writes them; MlpBuffers<const T> for the backward,
-// which only reads what the forward kept.
 template <typename T>
 struct MlpBuffers {
   T* pre;  // [rows, up_cols]
@@ -25,11 +24,12 @@ template <typename T>
 void mlp_forward(T* out, const MlpBuffers<T>& buf, const T* x, int64_t rows, int64_t N,
                  const MlpWeights<T>& w, bool swiglu, Accumulate accumulate);
 
-// Adds parameter gradients into w.*.grad; dx (=, or += with accumulate_dx). dact and dpre are
-// scratch of the sizes of act and pre; dout is [rows, N].
+// Adds parameter gradients into w.*.grad; dx (=, or += with accumulate_dx). buf holds what the
+// forward kept and receives d act, then d pre. dout is [rows, N]. dx may be x (accumulate_dx no):
+// x is last read before dx is written.
 template <typename T>
 void mlp_backward(T* dx, Accumulate accumulate_dx, const T* dout, const T* x,
-                  const MlpBuffers<const T>& buf, T* dact, T* dpre, int64_t rows, int64_t N,
-                  const MlpWeights<T>& w, bool swiglu);
+                  const MlpBuffers<T>& buf, int64_t rows, int64_t N, const MlpWeights<T>& w,
+                  bool swiglu);
 
 }  // namespace moet

@@ -161,15 +161,8 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
   targets_.assign(size_t(R), 0);
   resid_.assign(size_t(c.L + 1), std::vector<T>(size_t(R * N), T(0)));
   allocate_activations();
-  int64_t widest_up = 0, widest_hidden = 0;
-  for (int64_t l = 0; l < c.L; ++l) {
-    const int64_t hidden =
-        blocks_[l].moe ? std::max(c.Ne, c.shared_experts ? c.shared_width() : 0) : c.dense_width();
-    widest_hidden = std::max(widest_hidden, hidden);
-    widest_up = std::max(widest_up, c.up_cols(hidden));
-  }
   final_norm_.resize(R, N);
-  logits_.assign(size_t(R * c.vocab), T(0));
+  set_readout_rows(kReadoutRows);
   token_loss_.assign(size_t(R), T(0));
   branch_.assign(size_t(R * N), T(0));
   dh_.assign(size_t(R * N), T(0));
@@ -178,14 +171,7 @@ Model<T>::Model(const ModelConfig& config, const ModelPlan& plan, int64_t batch,
   BackwardScratch<T>& s = scratch_;
   for (auto* v : {&s.dbranch, &s.dln, &s.datt, &s.dq, &s.dk, &s.dv, &s.dq_lin, &s.dk_lin})
     v->assign(size_t(R * N), T(0));
-  // An expert sees at most R rows (a token picks K distinct experts), as do dense MLPs.
-  s.dpre.assign(size_t(R * widest_up), T(0));
-  s.dact.assign(size_t(R * widest_hidden), T(0));
   if (c.has_moe()) {
-    s.dexp_out.assign(size_t(R * c.K * N), T(0));
-    s.dx_perm.assign(size_t(R * c.K * N), T(0));
-    s.dexp_pre.assign(size_t(R * c.K * c.up_cols(c.Ne)), T(0));
-    s.dexp_act.assign(size_t(R * c.K * c.Ne), T(0));
     s.dgates.assign(size_t(R * c.K), T(0));
     s.dscores.assign(size_t(R * c.M), T(0));
     s.drouter.assign(size_t(R * c.M), T(0));
@@ -238,6 +224,13 @@ void Model<T>::zero_grad() {
 }
 
 template <typename T>
+void Model<T>::set_readout_rows(int64_t rows) {
+  MOET_CHECK(rows > 0);
+  readout_rows_ = readout_chunk_rows(this->rows(), rows);
+  logits_.assign(size_t(readout_rows_ * config_.vocab), T(0));
+}
+
+template <typename T>
 void Model<T>::readout_gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
                             T alpha, const T* a, const uint16_t* a_bf16, int64_t lda, const T* b,
                             const uint16_t* b_bf16, int64_t ldb, T beta, T* c, int64_t ldc) const {
@@ -261,7 +254,52 @@ BlockContext<T> Model<T>::block_context() {
 }
 
 template <typename T>
+void Model<T>::readout_chunk(int64_t first, int64_t rows, std::optional<T> loss_scale) {
+  const int64_t N = config_.N, V = config_.vocab;
+  const T* x = final_norm_.out.data() + first * N;
+  T* logits = logits_.data();
+  if (unembed_)
+    linear_forward<T>(logits, x, unembed_.value, {}, rows, N, V, readout_mult(), Accumulate::no,
+                      unembed_.bf16);
+  else  // logits = mult * x embed^T
+    readout_gemm(Transpose::no, Transpose::yes, rows, V, N, readout_mult(), x, nullptr, N,
+                 embed_.value, embed_.bf16, N, T(0), logits, V);
+  const int32_t* targets = targets_.data() + first;
+  softmax_xent_forward<T>(token_loss_.data() + first, logits, targets, rows, V);
+  if (!loss_scale) return;
+  // The loss is the last op, so its gradient is known now: the probabilities turn into d loss /
+  // d logits in place, and the readout's backward follows while they are at hand.
+  T* dlogits = logits;
+  softmax_xent_backward<T>(dlogits, logits, targets, rows, V, *loss_scale / T(this->rows()));
+  T* dx = dfinal_.data() + first * N;
+  if (unembed_) {
+    linear_backward<T>(dx, unembed_.grad, {}, dlogits, x, unembed_.value, rows, N, V,
+                       readout_mult(), Accumulate::no, unembed_.bf16);
+    return;
+  }
+  // dlogits is rounded once for both products in bf16.
+  const uint16_t* dlogits_bf16 = nullptr;
+  if constexpr (std::is_same_v<T, float>)
+    if (embed_.bf16) dlogits_bf16 = round_to_bf16_scratch(dlogits, rows * V, Bf16Slot::caller);
+  readout_gemm(Transpose::yes, Transpose::no, V, N, rows, readout_mult(), dlogits, dlogits_bf16, V,
+               x, nullptr, N, T(1), embed_.grad, N);
+  readout_gemm(Transpose::no, Transpose::no, rows, N, V, readout_mult(), dlogits, dlogits_bf16, V,
+               embed_.value, embed_.bf16, N, T(0), dx, N);
+}
+
+template <typename T>
 ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
+  return run_forward(inputs, targets, std::nullopt);
+}
+
+template <typename T>
+ForwardResult Model<T>::forward_train(const int32_t* inputs, const int32_t* targets, T loss_scale) {
+  return run_forward(inputs, targets, loss_scale);
+}
+
+template <typename T>
+ForwardResult Model<T>::run_forward(const int32_t* inputs, const int32_t* targets,
+                                    std::optional<T> loss_scale) {
   const ModelConfig& c = config_;
   const int64_t R = rows(), N = c.N, V = c.vocab;
   for (int64_t i = 0; i < R; ++i) {
@@ -271,6 +309,7 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
   }
   std::copy(inputs, inputs + R, inputs_.begin());
   std::copy(targets, targets + R, targets_.begin());
+  loss_scale_.reset();  // a backward() must follow the pass it belongs to
   if constexpr (std::is_same_v<T, float>) {
     if (precision_ == Precision::bf16) {
       // The weights as this pass sees them: the optimizer changed the fp32 masters since the last.
@@ -304,48 +343,25 @@ ForwardResult Model<T>::forward(const int32_t* inputs, const int32_t* targets) {
     }
   }
   PhaseScope scope(Phase::readout);
-  const T* x = final_norm_.out.data();
-  if (unembed_)
-    linear_forward<T>(logits_.data(), x, unembed_.value, {}, R, N, V, readout_mult(),
-                      Accumulate::no, unembed_.bf16);
-  else  // logits = mult * x embed^T
-    readout_gemm(Transpose::no, Transpose::yes, R, V, N, readout_mult(), x, nullptr, N,
-                 embed_.value, embed_.bf16, N, T(0), logits_.data(), V);
-  softmax_xent_forward<T>(token_loss_.data(), logits_.data(), targets, R, V);
+  for (int64_t first = 0; first < R; first += readout_rows_)
+    readout_chunk(first, std::min(readout_rows_, R - first), loss_scale);
   double sum = 0;
   for (const T v : token_loss_) sum += v;
   result.loss = sum / R;
-  backward_ready_ = true;
+  loss_scale_ = loss_scale;
   return result;
 }
 
 template <typename T>
-void Model<T>::backward(T loss_scale) {
+void Model<T>::backward() {
   const ModelConfig& c = config_;
-  const int64_t R = rows(), N = c.N, V = c.vocab;
-  MOET_CHECK(backward_ready_);  // one backward per forward
-  backward_ready_ = false;
-  std::optional<PhaseScope> scope(std::in_place, Phase::readout);
-  // The logits buffer holds probabilities; turn it into d loss / d logits in place.
-  T* dlogits = logits_.data();
-  softmax_xent_backward<T>(dlogits, logits_.data(), targets_.data(), R, V, loss_scale / T(R));
-  const T* x = final_norm_.out.data();
-  if (unembed_) {
-    linear_backward<T>(dfinal_.data(), unembed_.grad, {}, dlogits, x, unembed_.value, R, N, V,
-                       readout_mult(), Accumulate::no, unembed_.bf16);
-  } else {
-    // dlogits is rounded once for both products in bf16.
-    const uint16_t* dlogits_bf16 = nullptr;
-    if constexpr (std::is_same_v<T, float>)
-      if (embed_.bf16) dlogits_bf16 = round_to_bf16_scratch(dlogits, R * V, Bf16Slot::caller);
-    readout_gemm(Transpose::yes, Transpose::no, V, N, R, readout_mult(), dlogits, dlogits_bf16, V,
-                 x, nullptr, N, T(1), embed_.grad, N);
-    readout_gemm(Transpose::no, Transpose::no, R, N, V, readout_mult(), dlogits, dlogits_bf16, V,
-                 embed_.value, embed_.bf16, N, T(0), dfinal_.data(), N);
-  }
+  const int64_t R = rows(), N = c.N;
+  MOET_CHECK(loss_scale_.has_value());  // one backward per forward_train
+  const T loss_scale = *loss_scale_;
+  loss_scale_.reset();
+  // forward_train left d loss / d final norm output in dfinal_ (the readout's backward).
   T* dh = dh_.data();
   std::fill(dh, dh + R * N, T(0));
-  scope.reset();
   norm_backward(c, final_norm_w_, final_norm_, dh, dfinal_.data(), resid_[c.L].data(), R);
 
   const BlockContext<T> ctx = block_context();
@@ -356,7 +372,7 @@ void Model<T>::backward(T loss_scale) {
     ffn_block_backward(ctx, blocks_[l], *b.ffn, b.resid_mid, dh, loss_scale, scratch_);
     attention_block_backward(ctx, blocks_[l], *b.attn, resid_[l].data(), dh, scratch_);
   }
-  scope.emplace(Phase::embed);
+  PhaseScope scope(Phase::embed);
   embedding_backward<T>(embed_.grad, inputs_.data(), dh, R, N, embed_.mult);
   if (pos_embed_) positions_backward<T>(pos_embed_.grad, dh, B_, c.seq, N, pos_embed_.mult);
 }

@@ -6,6 +6,10 @@
 //   logits = readout_mult * norm(h_L) W_readout     W_readout = embed^T (tied) or unembed
 //   loss = mean cross-entropy (+ Switch aux loss + router z-loss when weighted)
 //
+// The logits are formed kReadoutRows rows at a time (model/readout_rows.h) and never whole: a
+// training pass (forward_train) takes each chunk's loss gradient while the chunk is at hand, so
+// the readout's backward runs inside it and backward() starts at the final norm.
+//
 // T is float for training and double for the finite-difference gradient checks. All buffers
 // are allocated at construction for a fixed batch of B sequences of model.seq tokens; a step
 // allocates nothing. Parameters and gradients are flat buffers in model_tensors() order.
@@ -14,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "kernels/flags.h"
@@ -27,6 +32,7 @@
 #include "model/parallel_groups.h"
 #include "model/plan.h"
 #include "model/precision.h"
+#include "model/readout_rows.h"
 #include "model/recompute.h"
 #include "model/weights.h"
 
@@ -63,11 +69,19 @@ class Model {
   // With a token group, aux_loss and z_loss (and routing()) cover the whole group's tokens and
   // loss this process's; every rank's backward then adds its share of the gradient of the
   // group's mean loss times the group's size (ranks with equal batches; a trainer averages).
+  // An evaluation pass: the losses, no gradient work; backward() may not follow it.
   ForwardResult forward(const int32_t* inputs, const int32_t* targets);
-  // Adds d(loss_scale * total loss)/d params into grads() for the last forward. Exactly once
-  // per forward: it turns the stored probabilities into gradients in place (checked).
-  void backward(T loss_scale = T(1));
+  // A training pass for the gradient of loss_scale * total loss: the forward pass, with the
+  // readout's backward formed chunk by chunk beside the logits (its weight's gradient is added
+  // into grads() here, so zero them before, not between this and backward()).
+  ForwardResult forward_train(const int32_t* inputs, const int32_t* targets, T loss_scale = T(1));
+  // Adds the rest of d(loss_scale * total loss)/d params into grads(), for the last
+  // forward_train. Exactly once per forward_train (checked).
+  void backward();
   void zero_grad();
+  // Rows of logits formed at a time (default kReadoutRows); tests set a few rows to run the
+  // readout over several chunks and a ragged last one.
+  void set_readout_rows(int64_t rows);
 
   const ModelConfig& config() const { return config_; }
   const ModelPlan& plan() const { return plan_; }
@@ -86,7 +100,8 @@ class Model {
   // Of the last forward pass, one entry per MoE block in block order.
   const std::vector<RoutingStats>& routing() const { return routing_; }
   // Activations of the last forward pass, for probes (coordinate checks). Under recomputation
-  // the buffers it drops are empty here (a block's routing is kept).
+  // the buffers it drops are empty here (a block's routing is kept). backward() writes the FFN
+  // gradients over the FFN's MLP and expert buffers: read them before it.
   const std::vector<BlockActs<T>>& block_acts() const { return acts_; }
   // Residual stream entering block l; l = L is the input of the final norm.
   const T* residual(int64_t l) const { return resid_[size_t(l)].data(); }
@@ -100,6 +115,11 @@ class Model {
   NormWeights<T> norm_weights(const NormIndex& index);
   MlpWeights<T> mlp_weights(const MlpIndex& index, int64_t hidden);
   T readout_mult() const;
+  ForwardResult run_forward(const int32_t* inputs, const int32_t* targets,
+                            std::optional<T> loss_scale);
+  // The readout and the loss of rows [first, first + rows) (at most readout_rows_), and with a
+  // loss scale their backward: d logits, then dfinal_'s rows and the readout weight's gradient.
+  void readout_chunk(int64_t first, int64_t rows, std::optional<T> loss_scale);
   BlockContext<T> block_context();
   // The buffers block l runs on: its own, or the workspace's for those recompute_ drops.
   struct BlockBuffers {
@@ -146,12 +166,13 @@ class Model {
   FfnActs<T> ffn_workspace_[2];
   RoutingStats recompute_stats_;  // the routing report a recomputed MoE block writes
   NormActs<T> final_norm_;
-  std::vector<T> logits_;  // [R, V]; softmax probabilities after forward
+  int64_t readout_rows_ = kReadoutRows;
+  std::vector<T> logits_;  // [readout_rows_, V]: one chunk's logits, probabilities, gradients
   std::vector<T> token_loss_;
   std::vector<T> branch_, dh_, dfinal_;
   BackwardScratch<T> scratch_;
   std::vector<RoutingStats> routing_;
-  bool backward_ready_ = false;  // a forward whose backward has not run yet
+  std::optional<T> loss_scale_;  // of a forward_train whose backward() has not run yet
 };
 
 }  // namespace moet

@@ -173,12 +173,11 @@ void for_each_expert(const std::vector<int64_t>& offsets, int64_t M, Fn&& fn) {
   }
 }
 
-// Shared expert s's rows of the stacked pre/act buffers: writable from the forward's acts, a
-// read-only view (MlpBuffers<const T>) from the backward's.
-template <typename Acts>
-auto shared_buffers(const ModelConfig& c, Acts& a, int64_t s, int64_t R) {
+// Shared expert s's rows of the stacked pre/act buffers.
+template <typename T>
+MlpBuffers<T> shared_buffers(const ModelConfig& c, FfnActs<T>& a, int64_t s, int64_t R) {
   const int64_t Ns = c.shared_width();
-  return MlpBuffers{a.pre.data() + s * R * c.up_cols(Ns), a.act.data() + s * R * Ns};
+  return {a.pre.data() + s * R * c.up_cols(Ns), a.act.data() + s * R * Ns};
 }
 
 template <typename T>
@@ -226,39 +225,39 @@ void experts_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnAc
   remote->send_back(a.routes, out, a.exp_out.data());
 }
 
-// The backward of experts_forward: dexp_out [R*K, N] in x_perm's layout in, s.dx_perm out.
+// The backward of experts_forward: dexp_out [R*K, N] in x_perm's layout in, and out d loss / d
+// x_perm, written over x_perm. The backward scratch is the layer's own forward buffers: each
+// expert overwrites its rows of exp_pre and exp_act with their gradients (mlp_backward) and its
+// rows of x_perm with their input gradients, all dead once this expert has read them (by
+// position, so experts running side by side never share a row).
 template <typename T>
-void experts_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const FfnActs<T>& a,
-                      const T* dexp_out, BackwardScratch<T>& s) {
+void experts_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a,
+                      const T* dexp_out) {
   const ModelConfig& c = ctx.config;
   const int64_t N = c.N, up = c.up_cols(c.Ne);
   const bool swiglu = c.act == Activation::swiglu;
   const auto run = [&](const std::vector<int64_t>& offsets, int64_t experts, const T* x,
                        const T* dout, T* dx) {
     for_each_expert(offsets, experts, [&](int64_t e, int64_t p0, int64_t rows) {
-      const MlpBuffers<const T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
-      // Scratch by position, so experts running side by side never share it.
-      mlp_backward<T>(dx + p0 * N, Accumulate::no, dout + p0 * N, x + p0 * N, buf,
-                      s.dexp_act.data() + p0 * c.Ne, s.dexp_pre.data() + p0 * up, rows, N,
+      const MlpBuffers<T> buf{a.exp_pre.data() + p0 * up, a.exp_act.data() + p0 * c.Ne};
+      mlp_backward<T>(dx + p0 * N, Accumulate::no, dout + p0 * N, x + p0 * N, buf, rows, N,
                       expert_slice(c, w.experts, e), swiglu);
     });
   };
   ExpertDispatch<T>* remote = ctx.experts;
   if (!remote) {
-    run(a.routing.offsets, c.M, a.x_perm.data(), dexp_out, s.dx_perm.data());
+    run(a.routing.offsets, c.M, a.x_perm.data(), dexp_out, a.x_perm.data());
     return;
   }
   std::optional<PhaseScope> scope(std::in_place, Phase::permutation);
   const int64_t rows = a.routes.rows_in;
-  grow_to(s.dexp_pre, rows * up);
-  grow_to(s.dexp_act, rows * c.Ne);
   T* dout = remote->expert_rows(rows);
   T* dx = remote->expert_grads(rows);
   remote->send(a.routes, dexp_out, dout);
   scope.emplace(Phase::experts);
   run(a.routes.local_offsets, remote->experts_held(), a.expert_in.data(), dout, dx);
   scope.emplace(Phase::permutation);
-  remote->send_back(a.routes, dx, s.dx_perm.data());
+  remote->send_back(a.routes, dx, a.x_perm.data());
 }
 
 // r.totals (activations.h) over the token group: this process's sums, then one allreduce.
@@ -346,8 +345,8 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
 }
 
 template <typename T>
-void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const FfnActs<T>& a,
-                  const T* x, const T* dy, T* dx, T loss_scale, BackwardScratch<T>& s) {
+void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a, const T* x,
+                  const T* dy, T* dx, T loss_scale, BackwardScratch<T>& s) {
   const ModelConfig& c = ctx.config;
   const int64_t R = ctx.R(), N = c.N, K = c.K, A = R * K;
   const bool swiglu = c.act == Activation::swiglu;
@@ -359,35 +358,35 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
     PhaseScope scope(Phase::experts);
     std::fill(dx, dx + R * N, T(0));
     for (int64_t sh = 0; sh < c.shared_experts; ++sh)
-      mlp_backward<T>(dx, Accumulate::yes, dy, x, shared_buffers(c, a, sh, R), s.dact.data(),
-                      s.dpre.data(), R, N, shared_slice(c, w.shared, sh), swiglu);
+      mlp_backward<T>(dx, Accumulate::yes, dy, x, shared_buffers(c, a, sh, R), R, N,
+                      shared_slice(c, w.shared, sh), swiglu);
   }
 
   std::optional<PhaseScope> scope(std::in_place, Phase::permutation);
   // Per assignment a = (row, slot) at position p: d expert_out = agg * w(gate) * dy[row], and
   // d gate = agg * w'(gate) * <dy[row], expert_out> (w' = 1, or 1 / (2 sqrt(gate)) for SqrtGate).
+  // d expert_out is written over expert_out, each entry after its one read.
   const bool sqrt_gate = c.gate_fn == GateFn::sqrt;
-  T* dexp_out = s.dexp_out.data();
+  T* dexp_out = a.exp_out.data();
   T* dgates = s.dgates.data();
 #pragma omp parallel for schedule(static) if (worth_parallel(A * N))
   for (int64_t p = 0; p < A; ++p) {
     const int64_t asg = r.order[p], row = asg / K;
     const T* d = dy + row * N;
-    const T* out = a.exp_out.data() + p * N;
-    T* de = dexp_out + p * N;
+    T* out_to_dout = dexp_out + p * N;
     const T scale = r.combine_weight[asg];
     T dot = 0;
     for (int64_t j = 0; j < N; ++j) {
-      de[j] = scale * d[j];
-      dot += d[j] * out[j];
+      dot += d[j] * out_to_dout[j];
+      out_to_dout[j] = scale * d[j];
     }
     dgates[asg] = sqrt_gate ? agg * dot * (T(0.5) / std::sqrt(r.gates[asg])) : agg * dot;
   }
   scope.emplace(Phase::experts);
-  experts_backward(ctx, w, a, dexp_out, s);
+  experts_backward(ctx, w, a, dexp_out);
   scope.emplace(Phase::permutation);
   // Without shared experts this is the first write of dx.
-  combine_assignments<T>(dx, s.dx_perm.data(), nullptr, r.position.data(), R, K, N,
+  combine_assignments<T>(dx, a.x_perm.data(), nullptr, r.position.data(), R, K, N,
                          Accumulate{c.shared_experts > 0});
 
   // The gates' gradients flow back through the router, whose share of dx is added last.
@@ -395,11 +394,11 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const Ff
   route_backward(ctx, w, r, x, dgates, dx, loss_scale, s);
 }
 
-#define MOET_INSTANTIATE(T)                                                                        \
-  template void allocate_moe<T>(FfnActs<T>&, const ModelConfig&, int64_t);                         \
-  template void moe_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&,        \
-                               const T*, T*, RoutingStats&);                                       \
-  template void moe_backward<T>(const BlockContext<T>&, const BlockWeights<T>&, const FfnActs<T>&, \
+#define MOET_INSTANTIATE(T)                                                                  \
+  template void allocate_moe<T>(FfnActs<T>&, const ModelConfig&, int64_t);                   \
+  template void moe_forward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&,  \
+                               const T*, T*, RoutingStats&);                                 \
+  template void moe_backward<T>(const BlockContext<T>&, const BlockWeights<T>&, FfnActs<T>&, \
                                 const T*, const T*, T*, T, BackwardScratch<T>&);
 MOET_INSTANTIATE(float)
 MOET_INSTANTIATE(double)

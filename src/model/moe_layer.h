@@ -42,9 +42,11 @@ void moe_forward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T
                  T* y, RoutingStats& stats);
 
 // dy is d loss / d y scaled as the caller's loss; dx (=) receives d loss / d x.
-// loss_scale multiplies the auxiliary and z-loss gradients, as it does the main loss.
+// loss_scale multiplies the auxiliary and z-loss gradients, as it does the main loss. The
+// backward scratch of the experts is a's own buffers (x_perm, exp_pre, exp_act, exp_out and the
+// shared experts' pre and act), which it overwrites with gradients; the routing is left intact.
 template <typename T>
-void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, const FfnActs<T>& a,
-                  const T* x, const T* dy, T* dx, T loss_scale, BackwardScratch<T>& s);
+void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<T>& a, const T* x,
+                  const T* dy, T* dx, T loss_scale, BackwardScratch<T>& s);
 
 }  // namespace moet

@@ -93,8 +93,8 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
     for (auto& t : inputs) t = int32_t(rng.below(uint64_t(mc.vocab)));
     for (auto& t : targets) t = int32_t(rng.below(uint64_t(mc.vocab)));
     model.zero_grad();
-    model.forward(inputs.data() + first, targets.data() + first);
-    model.backward(1.0f / float(ranks.ranks()));
+    model.forward_train(inputs.data() + first, targets.data() + first, 1.0f / float(ranks.ranks()));
+    model.backward();
     const float* grads = ranks.reduce_scatter(model.grads());
     {
       PhaseScope scope(Phase::optimizer);

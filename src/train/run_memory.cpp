@@ -32,8 +32,10 @@ MemoryPlan plan_for(const Config& config, RunKind kind, int64_t threads) {
   if (kind == RunKind::train || kind == RunKind::resume)
     plan.parameter_copies = tc.save ? 2 + 3 * buffers : 0;
   if (kind == RunKind::resume) plan.parameter_copies += 1 + buffers;
-  // The coordinate probe keeps W_0 and the step-0 layer inputs, and forms one update at a time.
-  if (kind == RunKind::coord) plan.parameter_copies = 2, plan.activation_copies = 1;
+  // The coordinate probe keeps W_0, the step-0 layer inputs and logits, forms one update at a
+  // time and the logits at W_t whole (coord/probe.cpp).
+  if (kind == RunKind::coord)
+    plan.parameter_copies = 2, plan.activation_copies = 1, plan.logit_copies = 2;
   return plan;
 }
 

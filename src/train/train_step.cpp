@@ -56,8 +56,9 @@ StepStats StepRunner::run(BatchLoader& loader, int64_t step) {
     loader.next(inputs_.data(), targets_.data());
     // The loss is this rank's mean (aux and z-loss are the batch's): 1/R makes the gradients'
     // sum over the ranks that of the batch's mean.
-    const ForwardResult r = model_.forward(inputs_.data() + first, targets_.data() + first);
-    model_.backward(1.0f / float(accum_ * ranks_.ranks()));
+    const ForwardResult r = model_.forward_train(inputs_.data() + first, targets_.data() + first,
+                                                 1.0f / float(accum_ * ranks_.ranks()));
+    model_.backward();
     s.loss += r.loss / double(accum_);
     s.aux_loss += r.aux_loss / double(accum_);
     s.z_loss += r.z_loss / double(accum_);

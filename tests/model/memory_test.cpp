@@ -12,6 +12,7 @@
 #include "../support/model_fixtures.h"
 #include "core/error.h"
 #include "model/memory.h"
+#include "model/readout_rows.h"
 
 namespace moet {
 namespace {
@@ -85,7 +86,7 @@ TEST(MemoryEstimate, TracksWhatAModelMakesResident) {
       c.d_head = 32;
       c.Ne = 128;
       MemoryPlan plan;
-      plan.batch = 8;
+      plan.batch = 16;  // 2048 rows, past one chunk of logits
       plan.threads = omp_get_max_threads();
       plan.attention = attention;
       plan.recompute = recompute;
@@ -126,6 +127,24 @@ TEST(MemoryEstimate, ShrinksWithRecomputation) {
   const int64_t per_block_recomputed =
       activations(Recompute::block, 9) - activations(Recompute::block, 8);
   EXPECT_LT(4 * per_block_recomputed, per_block_kept);
+}
+
+// The readout holds one chunk of logits (model/readout_rows.h), not [rows, vocab]: the vocabulary
+// adds kReadoutRows rows of words to the activations of a batch with more rows than that, and
+// all its rows for a smaller batch (held to a Model's residency by TracksWhatAModelMakesResident).
+TEST(MemoryEstimate, HoldsOneChunkOfLogits) {
+  ModelConfig c = testing::small_config();
+  c.seq = 128;
+  const auto activations = [&](int64_t vocab, int64_t batch) {
+    ModelConfig shape = c;
+    shape.vocab = vocab;
+    MemoryPlan plan;
+    plan.batch = batch;
+    return part(estimate_training_memory(shape, plan), "activations");
+  };
+  ASSERT_GT(16 * 128, kReadoutRows);
+  EXPECT_EQ(activations(2000, 16) - activations(1000, 16), kReadoutRows * 1000 * 4);
+  EXPECT_EQ(activations(2000, 1) - activations(1000, 1), 128 * 1000 * 4);
 }
 
 // train.attention = auto: the strips below kFlashFromSeq, flash from it on, in the model and in

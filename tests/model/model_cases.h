@@ -28,6 +28,9 @@ struct ModelCase {
   AttentionKernel attention = AttentionKernel::flash;
   // A few cases run with activation recomputation, each mode, each attention kernel.
   Recompute recompute = Recompute::none;
+  // Rows of logits formed at a time (Model::set_readout_rows); 0 keeps the default, one chunk at
+  // these sizes. A few cases take several chunks and a ragged last one, tied and untied.
+  int64_t readout_rows = 0;
 };
 
 inline std::vector<ModelCase> model_cases() {
@@ -35,6 +38,7 @@ inline std::vector<ModelCase> model_cases() {
   {
     // Paper 1: LayerNorm, learned positions, GELU, sigmoid router, tied readout.
     out.push_back({"paper1_style", small_config(), 2});
+    out.back().readout_rows = 3;
   }
   {
     // Paper 2 with every option on, through backward(loss_scale = 0.3).
@@ -53,6 +57,7 @@ inline std::vector<ModelCase> model_cases() {
     c.aux_weight = 0.3;
     c.z_weight = 0.2;
     out.push_back({"paper2_style", c, 2, 0.3});
+    out.back().readout_rows = 4;
     // HyperP's SqrtGate on the same model: experts weighted by sqrt(gate).
     ModelConfig sqrt_gate = c;
     sqrt_gate.gate_fn = GateFn::sqrt;
@@ -60,6 +65,7 @@ inline std::vector<ModelCase> model_cases() {
     out.push_back({"paper2_style_strips", c, 2, 0.3, AttentionKernel::strips});
     out.push_back(
         {"paper2_style_recompute_block", c, 2, 0.3, AttentionKernel::flash, Recompute::block});
+    out.back().readout_rows = 4;
     out.push_back({"paper2_style_strips_recompute_attention", c, 2, 0.3, AttentionKernel::strips,
                    Recompute::attention});
   }

@@ -80,9 +80,9 @@ Run<T> run(const ModelConfig& c, const ModelPlan& plan, const std::vector<T>& pa
   std::vector<int32_t> inputs, targets;
   testing::random_tokens(c, 2, 5, inputs, targets);
   Run<T> out;
-  out.result = model.forward(inputs.data(), targets.data());
-  out.routing = testing::selections(model);
   model.zero_grad();
+  out.result = model.forward_train(inputs.data(), targets.data());
+  out.routing = testing::selections(model);
   model.backward();
   out.grads = model.grads();
   return out;

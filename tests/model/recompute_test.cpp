@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <optional>
 
 #include "../support/model_fixtures.h"
 #include "model/model.h"
@@ -33,23 +34,27 @@ template <typename T>
 Observed<T> run(const testing::ModelCase& tc, Recompute recompute, Precision precision) {
   Model<T> model(tc.config, testing::random_plan(tc.config, 5), tc.batch, tc.attention, recompute);
   EXPECT_EQ(model.recompute(), recompute);
+  if (tc.readout_rows > 0) model.set_readout_rows(tc.readout_rows);
   model.set_precision(precision);
   model.init(13);
   Observed<T> out;
-  const auto forward = [&](uint64_t seed) {
+  // A training pass for a loss scale, an evaluation pass without one.
+  const auto forward = [&](uint64_t seed, std::optional<T> loss_scale) {
     std::vector<int32_t> inputs, targets;
     testing::random_tokens(tc.config, tc.batch, seed, inputs, targets);
-    const ForwardResult r = model.forward(inputs.data(), targets.data());
+    const ForwardResult r = loss_scale
+                                ? model.forward_train(inputs.data(), targets.data(), *loss_scale)
+                                : model.forward(inputs.data(), targets.data());
     out.losses.insert(out.losses.end(), {r.loss, r.aux_loss, r.z_loss});
     for (const RoutingStats& s : model.routing()) out.counts.push_back(s.counts);
   };
   model.zero_grad();
-  forward(1);
-  model.backward(T(tc.loss_scale));
-  forward(2);  // an evaluation pass: no backward
-  forward(3);
+  forward(1, T(tc.loss_scale));
+  model.backward();
+  forward(2, std::nullopt);  // an evaluation pass: no backward
+  forward(3, T(1));
   out.selections = testing::selections(model);
-  model.backward(T(1));
+  model.backward();
   out.grads = model.grads();
   return out;
 }

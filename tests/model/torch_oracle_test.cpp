@@ -185,13 +185,14 @@ void compare_with_torch(const testing::ModelCase& tc, const Tolerance& tol) {
   testing::init_for_gradcheck(reference, 23);
   Model<T> model(tc.config, reference.plan(), tc.batch, tc.attention, tc.recompute);
   ASSERT_EQ(model.attention_kernel(), tc.attention);
+  if (tc.readout_rows > 0) model.set_readout_rows(tc.readout_rows);
   std::copy(reference.params().begin(), reference.params().end(), model.params().begin());
   std::vector<int32_t> inputs, targets;
   testing::random_tokens(tc.config, tc.batch, 5, inputs, targets);
 
-  const ForwardResult ours = model.forward(inputs.data(), targets.data());
   model.zero_grad();
-  model.backward(T(tc.loss_scale));
+  const ForwardResult ours = model.forward_train(inputs.data(), targets.data(), T(tc.loss_scale));
+  model.backward();
   for (T& g : model.grads()) g /= T(tc.loss_scale);
   // Far from a tie, so rounding differences cannot flip a choice between the implementations.
   ASSERT_GT(testing::min_routing_margin(model), 1e-5) << "pick another seed";

@@ -56,7 +56,7 @@ std::vector<double> losses(const std::string& precision, int seq = 32, int batch
       targets[i] = (inputs[i] * 5 + 3) % int32_t(mc.vocab);
     }
     model.zero_grad();
-    out.push_back(model.forward(inputs.data(), targets.data()).loss);
+    out.push_back(model.forward_train(inputs.data(), targets.data()).loss);
     model.backward();
     optimizer.step(model.params().data(), model.grads().data(), 1.0);
   }

@@ -138,8 +138,11 @@ template <typename T>
 double forward_backward(Pair<T>& p, double tolerance) {
   const std::vector<double> start(p.part.params().begin(), p.part.params().end());
   expect(worst_relative(p, start, p.whole.params()) == 0, "the initial parameters differ");
-  const ForwardResult ref = p.whole.forward(p.inputs.data(), p.targets.data());
-  const ForwardResult mine = p.part.forward(p.mine(p.inputs), p.mine(p.targets));
+  p.whole.zero_grad();
+  p.part.zero_grad();
+  const ForwardResult ref = p.whole.forward_train(p.inputs.data(), p.targets.data(), T(1));
+  const ForwardResult mine =
+      p.part.forward_train(p.mine(p.inputs), p.mine(p.targets), T(1) / T(p.world.size()));
   const double total = p.group_total(mine);
   expect(std::abs(total - ref.total()) <= tolerance * std::abs(ref.total()),
          fmt::format("loss {} against {}", total, ref.total()));
@@ -151,10 +154,8 @@ double forward_backward(Pair<T>& p, double tolerance) {
     expect(p.part.routing()[l].counts == p.whole.routing()[l].counts &&
                p.part.routing()[l].tokens == p.whole.routing()[l].tokens,
            fmt::format("routing counts of MoE layer {}", l));
-  p.whole.zero_grad();
-  p.whole.backward(T(1));
-  p.part.zero_grad();
-  p.part.backward(T(1) / T(p.world.size()));
+  p.whole.backward();
+  p.part.backward();
   std::string where;
   const double worst = worst_relative(p, p.part_grads(), p.whole.grads(), &where);
   expect(worst <= tolerance, fmt::format("gradients of {} differ by {} (relative)", where, worst));
@@ -192,12 +193,12 @@ void finite_differences(Pair<double>& p) {
 
 void sgd_steps(Pair<float>& p, int steps) {
   for (int step = 0; step < steps; ++step) {
-    p.whole.forward(p.inputs.data(), p.targets.data());
     p.whole.zero_grad();
-    p.whole.backward(1.0f);
-    p.part.forward(p.mine(p.inputs), p.mine(p.targets));
+    p.whole.forward_train(p.inputs.data(), p.targets.data(), 1.0f);
+    p.whole.backward();
     p.part.zero_grad();
-    p.part.backward(1.0f / float(p.world.size()));
+    p.part.forward_train(p.mine(p.inputs), p.mine(p.targets), 1.0f / float(p.world.size()));
+    p.part.backward();
     const std::vector<double> g = p.part_grads();
     for (size_t i = 0; i < p.part.tensors().size(); ++i) {
       const TensorInfo &t = p.part.tensors()[i], &w = p.whole.tensors()[i];
