@@ -1,7 +1,5 @@
 #include "coord/run.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -12,6 +10,7 @@
 #include "core/number_text.h"
 #include "core/timer.h"
 #include "data/dataset.h"
+#include "kernels/threads.h"
 #include "model/model.h"
 #include "optim/optimizer.h"
 #include "train/run_memory.h"
@@ -108,7 +107,7 @@ CoordData run_coord(const Config& given, const CoordOptions& options) {
   if (options.seeds < 1) fail("--seeds: must be positive (got {})", options.seeds);
   MOET_CHECK(!options.record_steps.empty() && options.record_steps.back() <= options.steps);
   const TrainConfig tc = train_config_from(config);
-  if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
+  use_threads(tc.threads);
   const std::vector<CoordRung> rungs = ladder_rungs(config, options.ladder);
   // Every rung must fit before the first one trains (the largest comes last).
   for (const CoordRung& rung : rungs)

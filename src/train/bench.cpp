@@ -9,6 +9,7 @@
 #include "core/timer.h"
 #include "kernels/gemm.h"
 #include "kernels/peak.h"
+#include "kernels/threads.h"
 #include "model/flops.h"
 #include "model/model.h"
 #include "optim/optimizer.h"
@@ -74,7 +75,7 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
                           int64_t warmup_steps, dist::World& world) {
   const ModelConfig mc = model_config_from(config);
   const TrainConfig tc = train_config_from(config);
-  if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
+  use_threads(tc.threads);
   const RunMemory memory = run_memory(config, RunKind::bench);
   memory.require_fits();
   const param::Parameterization p = param::resolve_parameterization(config);

@@ -1,7 +1,6 @@
 #include "train/trainer.h"
 
 #include <fmt/ranges.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +14,7 @@
 #include "core/timer.h"
 #include "data/dataset.h"
 #include "dist/agree.h"
+#include "kernels/threads.h"
 #include "model/model.h"
 #include "optim/optimizer.h"
 #include "param/json.h"
@@ -473,7 +473,7 @@ TrainResult train(const Config& config, const TrainOptions& options, dist::World
     settings.emplace(RunSettings{model_config_from(config), train_config_from(config),
                                  optim_config_from(config), data_config_from(config)});
     const TrainConfig& tc = settings->train;
-    if (tc.threads > 0) omp_set_num_threads(int(tc.threads));
+    use_threads(tc.threads);
     memory.emplace(run_memory(config, options.resume ? RunKind::resume : RunKind::train));
     memory->require_fits();
     const nlohmann::json stored_status = read_status(dir);
