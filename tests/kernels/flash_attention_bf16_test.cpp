@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../support/fd.h"
+#include "../support/relative_error.h"
 #include "kernels/attention.h"
 #include "kernels/bf16.h"
 #include "kernels/bf16_tile_gemm.h"
@@ -42,16 +43,7 @@ struct ForcedFallback {
   ~ForcedFallback() { force_bf16_tile_fallback(false); }
 };
 
-double relative_error(const Vec& a, const Vec& b, double floor = 1e-300) {
-  EXPECT_EQ(a.size(), b.size());
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double e = std::abs(a[i] - b[i]);
-    err = std::isnan(e) ? e : std::max(err, e);
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return err / std::max(scale, floor);
-}
+using testing::relative_error;
 
 // C = A B on AMX-shaped operands with padding, against a double loop over the rounded values.
 void check_tile_gemm(int64_t m, int64_t n, int64_t k, Accumulate accumulate) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../support/fd.h"
+#include "../support/relative_error.h"
 #include "kernels/attention.h"
 #include "kernels/flash_attention.h"
 
@@ -59,19 +60,7 @@ Vec widen(const std::vector<T>& v) {
 }
 Vec float_rounded(const Vec& v) { return widen(as<float>(v)); }
 
-// max |a - b| / max(max |b|, floor); NaN anywhere in a gives NaN (fails every comparison
-// below). The floor is for gradients that are cancellations of O(1) terms (dq and dk at T = 1
-// are exactly zero, which rounding in float does not reproduce).
-double relative_error(const Vec& a, const Vec& b, double floor = 1e-300) {
-  EXPECT_EQ(a.size(), b.size());
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double e = std::abs(a[i] - b[i]);
-    err = std::isnan(e) ? e : std::max(err, e);
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return err / std::max(scale, floor);
-}
+using testing::relative_error;  // the floor: dq and dk at T = 1 are exactly zero
 
 struct Inputs {
   Vec q, k, v, g;
