@@ -22,9 +22,8 @@ const char* symbol_name(Symbol symbol) { return kSymbolNames[int(symbol)]; }
 
 const char* rule_vocabulary() {
   return "N Ne M K L (ratios to the base), abs(N|Ne|M|K|L), fan_in, fan_out, d_head, H_act, "
-         "lr (weight decay only), D B (token budget, batch: ratios to the base), numbers, * / ^ ( "
-         ") "
-         "sqrt()";
+         "lr (weight decay only), D B (token budget, batch: ratios to the base run), numbers, "
+         "* / ^ ( ) sqrt()";
 }
 
 Rule::Rule(double constant) : constant_(constant), text_(fmt::format("{}", constant)) {}
