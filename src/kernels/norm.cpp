@@ -80,31 +80,37 @@ void layernorm_backward(T* dx, ScaledVector<T> gain, ScaledVector<T> bias, const
                         const T* x, const T* mean, const T* rstd, int64_t rows, int64_t cols) {
   const T* gv = gain.value;
   const T gm = gain.mult;
+  // The gain's and bias's gradients are summed in the same pass: 0 = gain, 1 = bias.
+  RowChunkSums<T> sums(rows, cols, 2);
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * cols;
-    const T* g = dout + r * cols;
-    const T m = mean[r], s = rstd[r];
-    T mean_dxhat = 0, mean_dxhat_xhat = 0;
+  for (int64_t chunk = 0; chunk < sums.chunks(); ++chunk) {
+    T* dgain = sums.partial(chunk, 0);
+    T* dbias = sums.partial(chunk, 1);
+    for (int64_t r = sums.begin(chunk); r < sums.end(chunk); ++r) {
+      const T* xr = x + r * cols;
+      const T* g = dout + r * cols;
+      const T m = mean[r], s = rstd[r];
+      T mean_dxhat = 0, mean_dxhat_xhat = 0;
 #pragma omp simd reduction(+ : mean_dxhat, mean_dxhat_xhat)
-    for (int64_t c = 0; c < cols; ++c) {
-      const T dxhat = g[c] * (gm * gv[c]);
-      mean_dxhat += dxhat;
-      mean_dxhat_xhat += dxhat * (xr[c] - m) * s;
-    }
-    mean_dxhat /= T(cols);
-    mean_dxhat_xhat /= T(cols);
-    T* d = dx + r * cols;
-    for (int64_t c = 0; c < cols; ++c) {
-      const T xhat = (xr[c] - m) * s;
-      d[c] += s * (g[c] * (gm * gv[c]) - mean_dxhat - xhat * mean_dxhat_xhat);
+      for (int64_t c = 0; c < cols; ++c) {
+        const T dxhat = g[c] * (gm * gv[c]);
+        mean_dxhat += dxhat;
+        mean_dxhat_xhat += dxhat * (xr[c] - m) * s;
+      }
+      mean_dxhat /= T(cols);
+      mean_dxhat_xhat /= T(cols);
+      T* d = dx + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) {
+        const T xhat = (xr[c] - m) * s;
+        d[c] += s * (g[c] * (gm * gv[c]) - mean_dxhat - xhat * mean_dxhat_xhat);
+        dgain[c] += g[c] * xhat;
+        dbias[c] += g[c];
+      }
     }
   }
-  if (bias.grad) add_column_sums(bias.grad, bias.mult, dout, rows, cols);
-  if (gain.grad)
-    accumulate_columns(gain.grad, gm, rows, cols, [=](int64_t r, int64_t c) {
-      return dout[r * cols + c] * (x[r * cols + c] - mean[r]) * rstd[r];
-    });
+  if (gain.grad) sums.add_to(gain.grad, gm, 0);
+  if (bias.grad) sums.add_to(bias.grad, bias.mult, 1);
 }
 
 template <typename T>
@@ -130,24 +136,29 @@ void rmsnorm_backward(T* dx, ScaledVector<T> gain, const T* dout, const T* x, co
                       int64_t rows, int64_t cols) {
   const T* gv = gain.value;
   const T gm = gain.mult;
+  // The gain's gradient is summed in the same pass (a norm without gain has none).
+  RowChunkSums<T> sums(rows, gain.grad ? cols : 0, 1);
 #pragma omp parallel for schedule(static) if (worth_parallel(rows * cols))
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * cols;
-    const T* g = dout + r * cols;
-    const T s = rstd[r];
-    T mean_dxhat_xhat = 0;
+  for (int64_t chunk = 0; chunk < sums.chunks(); ++chunk) {
+    T* dgain = gain.grad ? sums.partial(chunk, 0) : nullptr;
+    for (int64_t r = sums.begin(chunk); r < sums.end(chunk); ++r) {
+      const T* xr = x + r * cols;
+      const T* g = dout + r * cols;
+      const T s = rstd[r];
+      T mean_dxhat_xhat = 0;
 #pragma omp simd reduction(+ : mean_dxhat_xhat)
-    for (int64_t c = 0; c < cols; ++c)
-      mean_dxhat_xhat += g[c] * (gv ? gm * gv[c] : T(1)) * xr[c] * s;
-    mean_dxhat_xhat /= T(cols);
-    T* d = dx + r * cols;
-    for (int64_t c = 0; c < cols; ++c)
-      d[c] += s * (g[c] * (gv ? gm * gv[c] : T(1)) - xr[c] * s * mean_dxhat_xhat);
+      for (int64_t c = 0; c < cols; ++c)
+        mean_dxhat_xhat += g[c] * (gv ? gm * gv[c] : T(1)) * xr[c] * s;
+      mean_dxhat_xhat /= T(cols);
+      T* d = dx + r * cols;
+      for (int64_t c = 0; c < cols; ++c)
+        d[c] += s * (g[c] * (gv ? gm * gv[c] : T(1)) - xr[c] * s * mean_dxhat_xhat);
+      if (dgain)
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) dgain[c] += g[c] * xr[c] * s;
+    }
   }
-  if (gain.grad)
-    accumulate_columns(gain.grad, gm, rows, cols, [=](int64_t r, int64_t c) {
-      return dout[r * cols + c] * x[r * cols + c] * rstd[r];
-    });
+  if (gain.grad) sums.add_to(gain.grad, gm, 0);
 }
 
 #define MOET_INSTANTIATE(T)                                                                      \

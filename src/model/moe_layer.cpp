@@ -376,6 +376,9 @@ void moe_backward(const BlockContext<T>& ctx, const BlockWeights<T>& w, FfnActs<
     T* out_to_dout = dexp_out + p * N;
     const T scale = r.combine_weight[asg];
     T dot = 0;
+    // A vector reduction: summed in order, this dot product was a chain of scalar adds that
+    // cost more than the copy beside it (tiny bench: ~1/3 of the permutation phase).
+#pragma omp simd reduction(+ : dot)
     for (int64_t j = 0; j < N; ++j) {
       dot += d[j] * out_to_dout[j];
       out_to_dout[j] = scale * d[j];

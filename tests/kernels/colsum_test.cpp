@@ -1,5 +1,6 @@
 // Deterministic column sums (kernels/colsum.h). Helpers: kernel_check.h.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -79,6 +80,48 @@ TEST(Colsum, AccumulateColumnsSumsCallbackValues) {
     accumulate_columns(scaled.data(), -1.5, s.rows, s.cols, value);
     for (int64_t c = 0; c < s.cols; ++c) want[c] = acc0[c] - 1.5 * (acc[c] - acc0[c]);
     expect_all_near(scaled, want, kDoubleTol, "accumulate_columns x -1.5 " + name);
+  }
+}
+
+// A row pass summing into RowChunkSums: rows in fixed chunks, partials added in chunk order. The
+// result is the sum (double, against the plain loop), its float bits follow that documented
+// order, and they are the same on one thread and on two. 3000 rows take chunks of 47.
+TEST(Colsum, RowChunkSumsAddChunkPartialsInOrderOnAnyThreadCount) {
+  for (const ColsumShape& s :
+       {ColsumShape{5, 3}, ColsumShape{0, 4}, ColsumShape{300, 70}, ColsumShape{3000, 20}}) {
+    const std::string name = shape_name({s.rows, s.cols});
+    const Vec x = random_vector(size_t(s.rows * s.cols), 194);
+    const auto pass = [&](auto zero, int threads) {
+      using T = decltype(zero);
+      RowChunkSums<T> sums(s.rows, s.cols, 2);
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (int64_t chunk = 0; chunk < sums.chunks(); ++chunk)
+        for (int64_t r = sums.begin(chunk); r < sums.end(chunk); ++r)
+          for (int64_t c = 0; c < s.cols; ++c) {
+            sums.partial(chunk, 0)[c] += T(x[size_t(r * s.cols + c)]);
+            sums.partial(chunk, 1)[c] += T(2) * T(x[size_t(r * s.cols + c)]);
+          }
+      std::vector<T> acc(size_t(s.cols), T(1));
+      sums.add_to(acc.data(), T(0.5), 1);  // 1 + 0.5 * (2 x), summed: 1 + the column sum
+      return acc;
+    };
+    Vec want(size_t(s.cols), 1);
+    for (int64_t r = 0; r < s.rows; ++r)
+      for (int64_t c = 0; c < s.cols; ++c) want[c] += x[r * s.cols + c];
+    expect_all_near(pass(0.0, 2), want, kDoubleTol, "double " + name);
+
+    const std::vector<float> one = pass(0.0f, 1), two = pass(0.0f, 2);
+    EXPECT_EQ(one, two) << "thread count changed the bits " << name;
+    const int64_t chunk_rows = std::max<int64_t>(16, (s.rows + 63) / 64);
+    std::vector<float> ordered(size_t(s.cols), 0);
+    for (int64_t r0 = 0; r0 < s.rows; r0 += chunk_rows) {
+      std::vector<float> part(size_t(s.cols), 0);
+      for (int64_t r = r0; r < std::min(s.rows, r0 + chunk_rows); ++r)
+        for (int64_t c = 0; c < s.cols; ++c) part[c] += 2.0f * float(x[size_t(r * s.cols + c)]);
+      for (int64_t c = 0; c < s.cols; ++c) ordered[c] += part[c];
+    }
+    for (float& v : ordered) v = 1.0f + 0.5f * v;
+    EXPECT_EQ(one, ordered) << "not the chunk order " << name;
   }
 }
 
