@@ -2,9 +2,11 @@
 //
 // Parameter gradients of biases and norm gains are sums over rows, times the vector's forward
 // multiplier (kernels/scaled_vector.h); the scale multiplies each finished sum once, so a scale
-// of 1 leaves the bits of the plain sum. Threads split the columns, not the rows, so every column
-// is summed over rows 0, 1, 2, ... in order whatever the thread count: the same bits on any
-// number of threads (docs/design.md §6), and no per-thread partial buffers to allocate or combine.
+// of 1 leaves the bits of the plain sum. Two ways, each giving the same bits on any number of
+// threads (docs/design.md §6): accumulate_columns splits the columns, not the rows, so every
+// column is summed over rows 0, 1, 2, ... in order, in a pass of its own and with no partial
+// buffers; RowChunkSums serves a row pass that makes the terms itself (a norm's backward) and
+// sums fixed chunks of rows into partial rows that are then added in chunk order.
 #pragma once
 
 #include <algorithm>
