@@ -30,11 +30,31 @@ struct HeadDims {
         dn(round_up(d_head, kBf16TileRows)) {}
 };
 
+// Elements of each type one pass carves from its thread's scratch (forward_head, backward_head),
+// in S = int64_t for the passes and S = CheckedSize for the memory estimate's absurd shapes.
+template <typename S>
+struct ScratchCounts {
+  S bf16, f32;
+};
+template <typename S>
+ScratchCounts<S> forward_scratch(const HeadDims& h) {
+  const S Tp = h.Tp;
+  return {S(2) * Tp * h.dk + Tp * h.dn + S(kB * kB),
+          S(h.d) * Tp + S(kB * kB + 2 * kB) + S(kB) * h.dn};
+}
+template <typename S>
+ScratchCounts<S> backward_scratch(const HeadDims& h) {
+  const S Tp = h.Tp;
+  return {S(4) * Tp * h.dk + S(3) * Tp * h.dn + S(3 * kB * kB),
+          S(h.d) * Tp + S(3 * kB * kB) + Tp * h.dn + S(2 * kB) * h.dn + Tp};
+}
+
 // The calling thread's scratch, carved in order: take() hands out the next n elements of each
 // type, grown to what the pass needs on first use and reused after.
 class ThreadScratch {
  public:
-  ThreadScratch(int64_t bf16_count, int64_t f32_count) {
+  explicit ThreadScratch(ScratchCounts<int64_t> counts) {
+    const int64_t bf16_count = counts.bf16, f32_count = counts.f32;
     thread_local std::vector<uint16_t> bf16_store;
     thread_local std::vector<float> f32_store;
     if (bf16_store.size() < size_t(bf16_count)) bf16_store.resize(size_t(bf16_count));
@@ -70,7 +90,7 @@ void store_scaled(float* out, int64_t N, const float* in, int64_t ld, int64_t ro
 void forward_head(float* out, float* lse, const float* q, const float* k, const float* v,
                   const HeadDims& h, float scale) {
   const int64_t Tp = h.Tp, dk = h.dk, dn = h.dn;
-  ThreadScratch s(2 * Tp * dk + Tp * dn + kB * kB, h.d * Tp + kB * kB + kB * dn + 2 * kB);
+  ThreadScratch s(forward_scratch<int64_t>(h));
   uint16_t *qa = s.bf16(Tp * dk), *kt = s.bf16(dk * Tp), *vv = s.bf16(Tp * dn);
   uint16_t* pa = s.bf16(kB * kB);
   float *transposed = s.f32(h.d * Tp), *tile = s.f32(kB * kB), *o = s.f32(kB * dn);
@@ -138,8 +158,7 @@ void backward_head(float* dq, float* dk, float* dv, const float* dout, const flo
                    const float* lse, const float* q, const float* k, const float* v,
                    const HeadDims& h, float scale) {
   const int64_t Tp = h.Tp, d_k = h.dk, dn = h.dn, N = h.N;
-  ThreadScratch s(4 * Tp * d_k + 3 * Tp * dn + 3 * kB * kB,
-                  h.d * Tp + 3 * kB * kB + Tp * dn + 2 * kB * dn + Tp);
+  ThreadScratch s(backward_scratch<int64_t>(h));
   float* transposed = s.f32(h.d * Tp);  // K^T, then V^T, in fp32
   BackwardOperands op{s.bf16(Tp * d_k), s.bf16(Tp * d_k), s.bf16(d_k * Tp), s.bf16(d_k * Tp),
                       s.bf16(Tp * dn),  s.bf16(Tp * dn),  s.bf16(Tp * dn),  s.bf16(kB * kB),
@@ -188,6 +207,17 @@ void backward_head(float* dq, float* dk, float* dv, const float* dout, const flo
 }  // namespace
 
 bool bf16_attention_available() { return bf16_tiles_on_amx(); }
+
+CheckedSize flash_attention_bf16_scratch_bytes(int64_t T_len, int64_t d) {
+  const HeadDims h(T_len, d, d);
+  const ScratchCounts<CheckedSize> f = forward_scratch<CheckedSize>(h),
+                                   b = backward_scratch<CheckedSize>(h);
+  const auto larger = [](CheckedSize x, CheckedSize y) {
+    return x.overflow() || (!y.overflow() && x.value() >= y.value()) ? x : y;
+  };
+  return larger(f.bf16, b.bf16) * int64_t(sizeof(uint16_t)) +
+         larger(f.f32, b.f32) * int64_t(sizeof(float));
+}
 
 void flash_attention_forward_bf16(float* out, float* lse, const float* q, const float* k,
                                   const float* v, int64_t B, int64_t T_len, int64_t H, int64_t d,

@@ -15,6 +15,8 @@
 
 #include <cstdint>
 
+#include "core/checked_size.h"
+
 namespace moet {
 
 inline constexpr int64_t kBf16FlashBlock = 64;
@@ -23,6 +25,10 @@ inline constexpr int64_t kBf16FlashBlock = 64;
 // AMX, or the fallback forced by a test) the model keeps the fp32 attention core, and this kernel
 // still runs correctly, on the scalar fallback of kernels/bf16_tile_gemm.h, but slowly.
 bool bf16_attention_available();
+
+// Bytes of scratch each thread that runs a pass keeps from its first pass on (per type, the larger
+// of the forward's and the backward's needs): this kernel's share of the memory estimate.
+CheckedSize flash_attention_bf16_scratch_bytes(int64_t T_len, int64_t d);
 
 // A pass uses at most `threads` OpenMP threads.
 void flash_attention_forward_bf16(float* out, float* lse, const float* q, const float* k,

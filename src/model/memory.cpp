@@ -6,6 +6,7 @@
 #include "core/checked_size.h"
 #include "kernels/attention.h"
 #include "kernels/flash_attention.h"
+#include "kernels/flash_attention_bf16.h"
 #include "model/layout.h"
 #include "model/readout_rows.h"
 
@@ -170,6 +171,10 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
         CheckedSize(plan.batch) * c.seq * std::max(c.N, c.up_cols(c.Ne)) * 2;
     add_part(e, "bf16 copies",
              params * 2 + slot * 3 + expert_slot * 3 * std::min<int64_t>(threads, c.M));
+    // The bf16 attention core's per-thread scratch, where the model runs it (attention_block.cpp).
+    if (attention == AttentionKernel::flash && bf16_attention_available())
+      add_part(e, "bf16 attention scratch",
+               CheckedSize(threads) * flash_attention_bf16_scratch_bytes(c.seq, c.d_head));
   }
   add_part(e, "parameter copies", param_bytes * plan.parameter_copies);
   add_part(e, "logit copies",

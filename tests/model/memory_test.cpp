@@ -11,6 +11,7 @@
 
 #include "../support/model_fixtures.h"
 #include "core/error.h"
+#include "kernels/flash_attention_bf16.h"
 #include "model/memory.h"
 #include "model/readout_rows.h"
 
@@ -188,6 +189,29 @@ TEST(MemoryEstimate, CountsOptimizerCopiesDataAndBf16) {
   for (const MemoryPart& p : e.parts) sum += p.bytes;
   EXPECT_EQ(e.total, sum);
   EXPECT_FALSE(e.overflows());
+}
+
+// The bf16 attention core's per-thread scratch is counted where the model runs that core (a bf16
+// model on the flash kernel, on a CPU with AMX) and nowhere else; absurd shapes overflow.
+TEST(MemoryEstimate, CountsTheBf16AttentionScratchWhereTheCoreRuns) {
+  ModelConfig c = testing::small_config();
+  c.seq = 512;
+  MemoryPlan plan;
+  plan.threads = 2;
+  plan.attention = AttentionKernel::flash;
+  const auto scratch = [&] {
+    return part(estimate_training_memory(c, plan), "bf16 attention scratch");
+  };
+  EXPECT_EQ(scratch(), 0) << "fp32";
+  plan.precision = Precision::bf16;
+  const CheckedSize per_thread = flash_attention_bf16_scratch_bytes(c.seq, c.d_head);
+  ASSERT_FALSE(per_thread.overflow());
+  // At least Q, K and V of one head packed in bf16.
+  EXPECT_GE(per_thread.value(), 3 * c.seq * c.d_head * 2);
+  EXPECT_EQ(scratch(), bf16_attention_available() ? 2 * per_thread.value() : 0);
+  plan.attention = AttentionKernel::strips;
+  EXPECT_EQ(scratch(), 0) << "strips";
+  EXPECT_TRUE(flash_attention_bf16_scratch_bytes(kMaxDimension, kMaxDimension).overflow());
 }
 
 TEST(MemoryEstimate, ReportsOverflowInsteadOfWrapping) {
