@@ -143,6 +143,11 @@ void find_scale_optima(const std::vector<ScaleCurve>& curves, LadderAnalysis& a)
           "{}: the best LR (2^{:g}) is at the edge of what was tried (grid end or next to a "
           "diverged LR); the optimum may lie beyond it",
           at, o.grid_log2_x));
+    else if (o.kind == OptimumKind::below_divergence)
+      a.notes.push_back(fmt::format(
+          "{}: the best LR (2^{:g}) is the largest that did not diverge; the optimum is at the "
+          "edge of stability, known to a grid step",
+          at, o.grid_log2_x));
     else if (o.kind == OptimumKind::argmin)
       a.notes.push_back(fmt::format(
           "{}: the curve is flat (every LR gave the same loss); the smallest LR stands for the "

@@ -8,6 +8,7 @@ const char* optimum_kind_name(OptimumKind kind) {
   switch (kind) {
     case OptimumKind::fit: return "fit";
     case OptimumKind::argmin: return "argmin";
+    case OptimumKind::below_divergence: return "below-divergence";
     case OptimumKind::edge: return "edge";
     case OptimumKind::none: return "none";
   }
@@ -36,6 +37,10 @@ Optimum find_optimum(std::vector<LossPoint> points) {
     if (finite(i) && y(i) != y(best)) flat = false;
   if (flat) {
     out.kind = OptimumKind::argmin;
+    return out;
+  }
+  if (finite(best - 1) && best + 1 < int(points.size()) && !finite(best + 1)) {
+    out.kind = OptimumKind::below_divergence;
     return out;
   }
   if (!finite(best - 1) || !finite(best + 1)) {

@@ -9,8 +9,12 @@
 // side, and a wider parabola is pulled towards the flat side (measured on exp(u) - u: up to half
 // an octave). With ties going to the smaller value the parabola always opens upwards; it is
 // ill-posed only on a flat curve (every loss equal), where the grid minimum stands (kind argmin). A
-// minimum at the edge of the grid, or beside a diverged point, is reported as such (kind edge): the
-// true optimum may lie beyond what was tried.
+// minimum at the edge of the grid is reported as such (kind edge): the true optimum may lie beyond
+// what was tried. A minimum just below a diverged point, with a finite point below it, is the
+// largest value that trains (kind below_divergence): the optimum cannot lie past the divergence,
+// so the grid minimum stands for it to within a grid step, as for argmin. This is where plain SGD's
+// optimum sits (its loss falls with the LR up to the edge of stability). A minimum just above a
+// diverged point, or below a diverged one at the grid's bottom, is an edge.
 #pragma once
 
 #include <cmath>
@@ -27,7 +31,8 @@ struct LossPoint {
 enum class OptimumKind {
   fit,     // vertex of the parabola
   argmin,  // the grid minimum: the curve is flat, a parabola is ill-posed
-  edge,    // the grid minimum lies at the grid's edge or beside a diverged point
+  below_divergence,  // the grid minimum is the largest value before a diverged one
+  edge,    // the grid minimum lies at the grid's edge, or any other side of a diverged point
   none,    // every point diverged
 };
 const char* optimum_kind_name(OptimumKind kind);

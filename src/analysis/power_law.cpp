@@ -73,7 +73,7 @@ OptimumTrend optimum_trend(const std::vector<double>& scales, const std::vector<
   std::vector<double> x, y;
   for (size_t i = 0; i < scales.size() && i < optima.size(); ++i) {
     const OptimumKind kind = optima[i].kind;
-    if (kind == OptimumKind::fit || kind == OptimumKind::argmin) {
+    if (kind != OptimumKind::edge && kind != OptimumKind::none) {
       t.scales.push_back(scales[i]);
       x.push_back(std::log2(scales[i]));
       y.push_back(optima[i].log2_x);

@@ -36,8 +36,9 @@ PowerLawPrediction predict(const PowerLawFit& fit, double log2_x);
 // The 97.5% quantile of Student's t with df degrees of freedom (df >= 1).
 double student_t_975(int df);
 
-// A ladder's optimal log2 LR against log2 of its scale. Only optima inside the grid count (fit
-// or argmin): an optimum at the grid's edge is a bound, not a value, and is left out and named.
+// A ladder's optimal log2 LR against log2 of its scale. Only optima known to a grid step count
+// (fit, argmin, below-divergence): an optimum at the grid's edge is a bound, not a value, and is
+// left out and named.
 struct OptimumTrend {
   bool fitted = false;  // at least two scales with an optimum inside the grid
   PowerLawFit fit;

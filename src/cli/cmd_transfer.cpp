@@ -228,8 +228,9 @@ std::vector<std::string> settle_run_rules(const std::vector<sweep::TrialRecord>&
                                           Config& config) {
   const param::RunHorizon base = param::run_horizon_of(swept),
                           target = param::run_horizon_of(config);
-  std::vector<RunRuleAxis> axes = {{"tokens", "D", "param.base.tokens", &param::RunHorizon::tokens},
-                                   {"batch", "B", "param.base.batch", &param::RunHorizon::batch}};
+  std::vector<RunRuleAxis> axes = {
+      {"tokens", "D", "param.base.tokens", &param::RunHorizon::tokens, ""},
+      {"batch", "B", "param.base.batch", &param::RunHorizon::batch, ""}};
   if (predicted) axes[0].fitted_ladder = predicted->tokens_ladder;
   if (predicted) axes[1].fitted_ladder = predicted->batch_ladder;
   std::vector<std::string> lines;

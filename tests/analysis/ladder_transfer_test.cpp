@@ -143,6 +143,32 @@ TEST(LadderTransfer, ScalesBelowTheBaseCountFromTheBase) {
   EXPECT_TRUE(a.drift.fails);
 }
 
+// SGD-like curves: the loss falls with the LR up to the edge of stability, past which it
+// diverges; per scale, `edge_at` is the largest LR that trains.
+ScaleCurve falling_to_divergence(double scale, double edge_at, double floor) {
+  ScaleCurve c = parabola(scale, 0, floor);
+  for (LrPoint& p : c.points)
+    if (p.log2_lr > edge_at) p.diverged = 1;
+  return c;
+}
+
+TEST(LadderTransfer, OptimaAtTheEdgeOfStabilityGiveACertainVerdict) {
+  // Each scale's best LR is the largest before divergence: known to a grid step, so the verdict is
+  // not "uncertain". The stability edge moves one octave over 4x: within ±0.5 per doubling.
+  auto a = analyze_ladder({falling_to_divergence(1, -5, 3.0), falling_to_divergence(2, -5, 2.9),
+                           falling_to_divergence(4, -6, 2.8)},
+                          0.5);
+  EXPECT_EQ(a.optima[0].kind, OptimumKind::below_divergence);
+  EXPECT_EQ(a.optima[2].log2_x, -6);
+  EXPECT_FALSE(a.drift.is_bound);
+  EXPECT_TRUE(a.drift.holds) << a.verdict;
+  ASSERT_FALSE(a.notes.empty());
+  EXPECT_NE(a.notes[0].find("edge of stability"), std::string::npos) << a.notes[0];
+  // Three octaves over 4x: does not transfer.
+  a = analyze_ladder({falling_to_divergence(1, -5, 3.0), falling_to_divergence(4, -8, 2.8)}, 0.5);
+  EXPECT_TRUE(a.drift.fails) << a.verdict;
+}
+
 TEST(LadderTransfer, DivergedAndMissingPoints) {
   ScaleCurve wide = parabola(2, -7.0, 2.9);
   wide.points.back().diverged = 1;  // 2^-3 diverged (its mean is ignored)
@@ -180,10 +206,11 @@ TEST(LadderTransfer, EachSeedGetsItsOwnOptimumWhereAScaleHasSeveral) {
   // seed 1 has 3.0 and seed 2 3.13.
   EXPECT_NEAR(a.seed_range_at_base_lr[0], 0.13, 1e-9);
   EXPECT_TRUE(std::isnan(a.seed_range_at_base_lr[1]));
-  // A diverged seed ends its curve there: the optimum beside it is an edge.
+  // A diverged seed ends its curve there: its best LR just below is the largest that trains.
   base.points.back().by_seed[2] = INFINITY;
-  base.points[base.points.size() - 2].by_seed[2] = 3.0;  // 2^-4: seed 2's best, beside it
-  EXPECT_EQ(analyze_ladder({base, top}, 0.5).seed_optima[0][1].optimum.kind, OptimumKind::edge);
+  base.points[base.points.size() - 2].by_seed[2] = 3.0;  // 2^-4: seed 2's best, below it
+  EXPECT_EQ(analyze_ladder({base, top}, 0.5).seed_optima[0][1].optimum.kind,
+            OptimumKind::below_divergence);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The LR optimum on synthetic curves with known optima: exact recovery between grid points,
-// asymmetric and noisy curves, minima at the grid's edge or beside a diverged point, flat
+// asymmetric and noisy curves, minima at the grid's edge, below or above a diverged point, flat
 // curves, and all-diverged curves.
 #include <gtest/gtest.h>
 
@@ -75,14 +75,31 @@ TEST(LrOptimum, AMinimumAtTheGridEdgeIsReportedAsSuch) {
   EXPECT_EQ(o.log2_x, -5);
 }
 
-TEST(LrOptimum, AMinimumBesideADivergedPointIsAnEdge) {
+TEST(LrOptimum, AMinimumJustBelowADivergedPointIsTheLargestStableValue) {
+  // The loss falls up to 2^-3, but 2^-5 and 2^-4 diverged: 2^-6 is the best LR that trains, and
+  // the optimum cannot lie past 2^-5 (SGD's edge of stability).
   auto points = curve(-10, -4, 1, [](double x) { return 3 + 0.05 * (x + 3) * (x + 3); });
   points.back().loss = INFINITY;         // -4 diverged
   points[points.size() - 2].loss = NAN;  // -5 too (NaN and inf both mean diverged)
   const Optimum o = find_optimum(points);
-  EXPECT_EQ(o.kind, OptimumKind::edge);
+  EXPECT_EQ(o.kind, OptimumKind::below_divergence);
+  EXPECT_STREQ(optimum_kind_name(o.kind), "below-divergence");
   EXPECT_EQ(o.log2_x, -6);
+  EXPECT_EQ(o.grid_log2_x, -6);
   EXPECT_TRUE(std::isfinite(o.loss));
+}
+
+TEST(LrOptimum, AMinimumBesideADivergedPointWithNothingTrainedOnItsOtherSideIsAnEdge) {
+  // The minimum at the grid's bottom, the next LR diverged: the optimum may lie lower.
+  auto bottom = curve(-10, -6, 1, [](double x) { return 3 + 0.05 * (x + 12) * (x + 12); });
+  bottom[1].loss = INFINITY;
+  EXPECT_EQ(find_optimum(bottom).kind, OptimumKind::edge);
+  // The minimum just above a diverged LR: a curve that broke below it, the optimum may lie there.
+  auto above = curve(-10, -4, 1, [](double x) { return 3 + 0.05 * (x + 8) * (x + 8); });
+  above[1].loss = INFINITY;  // -9 diverged, the minimum at -8 just above it
+  const Optimum o = find_optimum(above);
+  EXPECT_EQ(o.grid_log2_x, -8);
+  EXPECT_EQ(o.kind, OptimumKind::edge);
 }
 
 TEST(LrOptimum, DivergedPointsBeyondTheNeighboursDoNotSpoilTheFit) {
