@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <numeric>
 #include <optional>
 #include <span>
 
@@ -50,13 +49,13 @@ void ExpertDispatch<T>::dispatch(const std::vector<int64_t>& offsets, const T* r
     }
   }
   routes.rows_in = routes.local_offsets[k];
+  routes.rows_out = offsets[M_] - offsets[0];
   send(routes, rows, grow_to(grouped, routes.rows_in * N_));
 }
 
 template <typename T>
 void ExpertDispatch<T>::send(const ExpertRoutes& routes, const T* rows, T* grouped) {
-  const int64_t sent =
-      std::accumulate(routes.send_elems.begin(), routes.send_elems.end(), int64_t{0});
+  const int64_t sent = routes.rows_out * N_;
   const int64_t arrived = routes.rows_in * N_;
   T* staging = grow_to(staging_, arrived);
   std::optional<PhaseScope> scope(std::in_place, Phase::communication);
@@ -69,8 +68,7 @@ void ExpertDispatch<T>::send(const ExpertRoutes& routes, const T* rows, T* group
 
 template <typename T>
 void ExpertDispatch<T>::send_back(const ExpertRoutes& routes, const T* grouped, T* rows) {
-  const int64_t back =
-      std::accumulate(routes.send_elems.begin(), routes.send_elems.end(), int64_t{0});
+  const int64_t back = routes.rows_out * N_;
   const int64_t leaving = routes.rows_in * N_;
   T* staging = grow_to(staging_, leaving);
   regroup(routes, grouped, staging, false);

@@ -37,6 +37,7 @@ struct ExpertRoutes {
   std::vector<int64_t> local_offsets;  // [k + 1]: local expert j's rows, expert-major
   std::vector<int64_t> send_elems, recv_elems;  // [E]: elements (rows x N) to / from each rank
   int64_t rows_in = 0;                          // rows the local experts received
+  int64_t rows_out = 0;                         // rows this rank sent: its assignments
 };
 
 template <typename T>
