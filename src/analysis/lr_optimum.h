@@ -29,11 +29,11 @@ struct LossPoint {
 };
 
 enum class OptimumKind {
-  fit,     // vertex of the parabola
-  argmin,  // the grid minimum: the curve is flat, a parabola is ill-posed
+  fit,               // vertex of the parabola
+  argmin,            // the grid minimum: the curve is flat, a parabola is ill-posed
   below_divergence,  // the grid minimum is the largest value before a diverged one
-  edge,    // the grid minimum lies at the grid's edge, or any other side of a diverged point
-  none,    // every point diverged
+  edge,  // the grid minimum lies at the grid's edge, or any other side of a diverged point
+  none,  // every point diverged
 };
 const char* optimum_kind_name(OptimumKind kind);
 
