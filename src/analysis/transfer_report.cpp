@@ -493,10 +493,11 @@ std::string verdict_list(const std::vector<LadderAnalysis>& analyses,
   html += fmt::format(
       "</ul>\n<p class=\"meta\">How to read: each scale's optimum is the vertex of a parabola "
       "fitted in log2(LR) around its best grid point (the grid point itself when the fit is "
-      "ill-posed or the best point lies at the grid's edge); stars mark optima, crosses diverged "
-      "trials, open triangles values above the plot's top, bars the range over seeds. The "
-      "optimum transfers when it moves at most ±{:g} octaves per doubling of scale from the "
-      "smallest to the largest scale (standard parameterization under Adam moves about one). "
+      "ill-posed, the best point lies at the grid's edge or the next LR diverged); stars mark "
+      "optima, crosses diverged trials, open triangles values above the plot's top, bars the "
+      "range over seeds. The optimum transfers when its largest move from the base's optimum, "
+      "at any scale, is at most ±{:g} octaves per doubling from the base to the ladder's furthest "
+      "scale (standard parameterization under Adam moves about one). "
       "\"Larger is better\" asks that loss falls at every step up the ladder, both at the "
       "base's optimal LR and at each scale's own optimum.</p>\n",
       options.drift_tolerance);
