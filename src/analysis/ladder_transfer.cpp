@@ -140,8 +140,8 @@ void find_scale_optima(const std::vector<ScaleCurve>& curves, LadderAnalysis& a)
       a.notes.push_back(fmt::format("{}: every LR diverged", at));
     else if (o.kind == OptimumKind::edge)
       a.notes.push_back(fmt::format(
-          "{}: the best LR (2^{:g}) is at the edge of what was tried (grid end or next to a "
-          "diverged LR); the optimum may lie beyond it",
+          "{}: the best LR (2^{:g}) is at the edge of what was tried (the grid's end, or just "
+          "above a diverged LR); the optimum may lie beyond it",
           at, o.grid_log2_x));
     else if (o.kind == OptimumKind::below_divergence)
       a.notes.push_back(fmt::format(
