@@ -70,8 +70,13 @@ build_dir=build
 cmake_args=(-DCMAKE_BUILD_TYPE=Release)
 build() {
   ensure_packages "${BUILD_PKGS[@]}"
-  if [ ! -f "$build_dir/build.ninja" ]; then
+  # The build targets this CPU (-march=native): a tree compiled on another kind of CPU is
+  # reconfigured, which recompiles it for this one (CMakeLists.txt puts the ISA on every line).
+  local isa
+  isa=$(c++ -march=native -dM -E -x c++ /dev/null | md5sum | cut -d' ' -f1)
+  if [ ! -f "$build_dir/build.ninja" ] || [ "$(cat "$build_dir/.host-isa" 2>/dev/null)" != "$isa" ]; then
     cmake -S . -B "$build_dir" -G Ninja "${cmake_args[@]}" >/dev/null
+    echo "$isa" > "$build_dir/.host-isa"
   fi
   cmake --build "$build_dir" --parallel "$(nproc)" ${1:+--target "$1"}
 }

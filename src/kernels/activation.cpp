@@ -38,30 +38,27 @@ void gelu_backward(T* din, const T* dout, const T* in, int64_t n) {
 // Float: 0.5 x (1 + tanh u) = x sigmoid(2u) = x / (1 + exp(-2u)), the same function with one exp
 // and one division and no cancellation for negative x (1 + tanh u loses digits there); the
 // derivative is s + 2 x s (1 - s) u' with s = sigmoid(2u) and 1 - s = exp(-2u) s.
-#ifdef __AVX512F__
+#ifdef MOET_SIMD
 namespace {
 
 struct GeluParts {
-  __m512 x, s, one_minus_s;
+  simd::V x, s, one_minus_s;
 };
 
-inline GeluParts gelu_parts(__m512 x) {
-  const __m512 x2 = _mm512_mul_ps(x, x);
-  const __m512 u =
-      _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(float(kSqrt2OverPi))),
-                    _mm512_fmadd_ps(x2, _mm512_set1_ps(float(kGeluCubic)), _mm512_set1_ps(1.0f)));
-  const __m512 e = fast::exp(_mm512_mul_ps(u, _mm512_set1_ps(-2.0f)));
-  const __m512 s = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-  return {x, s, _mm512_mul_ps(e, s)};
+inline GeluParts gelu_parts(simd::V x) {
+  using namespace simd;
+  const V u = mul(mul(x, broadcast(float(kSqrt2OverPi))),
+                  fma(mul(x, x), broadcast(float(kGeluCubic)), broadcast(1.0f)));
+  const V e = fast::exp(mul(u, broadcast(-2.0f)));
+  const V s = div(broadcast(1.0f), add(broadcast(1.0f), e));
+  return {x, s, mul(e, s)};
 }
 
-inline __m512 gelu_grad(const GeluParts& g) {
-  const __m512 x2 = _mm512_mul_ps(g.x, g.x);
-  const __m512 du = _mm512_mul_ps(
-      _mm512_set1_ps(float(2 * kSqrt2OverPi)),
-      _mm512_fmadd_ps(x2, _mm512_set1_ps(float(3 * kGeluCubic)), _mm512_set1_ps(1.0f)));
-  const __m512 x_s_1ms = _mm512_mul_ps(_mm512_mul_ps(g.x, g.s), g.one_minus_s);
-  return _mm512_fmadd_ps(x_s_1ms, du, g.s);
+inline simd::V gelu_grad(const GeluParts& g) {
+  using namespace simd;
+  const V du = mul(broadcast(float(2 * kSqrt2OverPi)),
+                   fma(mul(g.x, g.x), broadcast(float(3 * kGeluCubic)), broadcast(1.0f)));
+  return fma(mul(mul(g.x, g.s), g.one_minus_s), du, g.s);
 }
 
 }  // namespace
@@ -69,21 +66,20 @@ inline __m512 gelu_grad(const GeluParts& g) {
 template <>
 void gelu_forward<float>(float* out, const float* in, int64_t n) {
 #pragma omp parallel for schedule(static) if (worth_parallel(n))
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = fast::tail_mask(n - i);
-    const GeluParts g = gelu_parts(_mm512_maskz_loadu_ps(m, in + i));
-    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(g.x, g.s));
+  for (int64_t i = 0; i < n; i += simd::kLanes) {
+    const simd::Mask m = simd::first(n - i);
+    const GeluParts g = gelu_parts(simd::load(m, in + i));
+    simd::store(out + i, m, simd::mul(g.x, g.s));
   }
 }
 
 template <>
 void gelu_backward<float>(float* din, const float* dout, const float* in, int64_t n) {
 #pragma omp parallel for schedule(static) if (worth_parallel(n))
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = fast::tail_mask(n - i);
-    const GeluParts g = gelu_parts(_mm512_maskz_loadu_ps(m, in + i));
-    _mm512_mask_storeu_ps(din + i, m,
-                          _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dout + i), gelu_grad(g)));
+  for (int64_t i = 0; i < n; i += simd::kLanes) {
+    const simd::Mask m = simd::first(n - i);
+    const GeluParts g = gelu_parts(simd::load(m, in + i));
+    simd::store(din + i, m, simd::mul(simd::load(m, dout + i), gelu_grad(g)));
   }
 }
 #endif

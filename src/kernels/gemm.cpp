@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/bf16.h"
 #include "kernels/onednn_matmul.h"
 
 namespace moet {
@@ -67,6 +68,14 @@ void gemm_loop(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64
   }
 }
 
+// The stored rows x cols matrix (row stride ld) as floats with the same stride; the padding
+// between rows is left as it was.
+void widen_bf16(int64_t rows, int64_t cols, const uint16_t* in, int64_t ld,
+                std::vector<float>& out) {
+  out.resize(size_t((rows - 1) * ld + cols));
+  for (int64_t r = 0; r < rows; ++r) bf16_to_float(in + r * ld, out.data() + r * ld, cols);
+}
+
 }  // namespace
 
 template <typename T>
@@ -102,7 +111,16 @@ void gemm_bf16(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64
   check_shape(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_rows(m, n, beta, c, ldc);
-  onednn_matmul(MatmulInput::bf16, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (onednn_has_bf16_matmul())
+    return onednn_matmul(MatmulInput::bf16, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+                         c, ldc);
+  // No bf16 matmul on this CPU: the same products in fp32 (a bf16 times a bf16 is exact in fp32,
+  // and the sums are fp32 either way), so bf16 training runs, at fp32 speed, everywhere.
+  thread_local std::vector<float> a32, b32;
+  widen_bf16(trans_a == Transpose::yes ? k : m, trans_a == Transpose::yes ? m : k, a, lda, a32);
+  widen_bf16(trans_b == Transpose::yes ? n : k, trans_b == Transpose::yes ? k : n, b, ldb, b32);
+  onednn_matmul(MatmulInput::f32, trans_a, trans_b, m, n, k, alpha, a32.data(), lda, b32.data(),
+                ldb, beta, c, ldc);
 }
 
 template void gemm<float>(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*,

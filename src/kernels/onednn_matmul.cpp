@@ -266,6 +266,19 @@ void onednn_matmul(MatmulInput input, Transpose trans_a, Transpose trans_b, int6
   MOET_CHECK(status == dnnl_success);
 }
 
+bool onednn_has_bf16_matmul() {
+  static const bool available = [] {
+    try {
+      primitive_desc(make_key(MatmulInput::bf16, Transpose::no, Transpose::no, 16, 16, 16, 1.0f, 16,
+                              16, 0.0f, 16));
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return available;
+}
+
 GemmCacheStats gemm_cache_stats() { return cache().stats(); }
 void gemm_cache_clear() { cache().clear(); }
 void gemm_cache_set_capacity(int64_t entries) { cache().set_capacity(entries); }
@@ -273,6 +286,9 @@ void gemm_set_caching(bool enabled) { cache().set_caching(enabled); }
 
 std::string gemm_implementation_name(bool bf16, Transpose trans_a, Transpose trans_b, int64_t m,
                                      int64_t n, int64_t k) {
+  if (bf16 && !onednn_has_bf16_matmul())
+    return "bf16 widened to f32, then " +
+           gemm_implementation_name(false, trans_a, trans_b, m, n, k);
   const MatmulKey key =
       make_key(bf16 ? MatmulInput::bf16 : MatmulInput::f32, trans_a, trans_b, m, n, k, 1.0f,
                trans_a == Transpose::yes ? m : k, trans_b == Transpose::yes ? k : n, 0.0f, n);

@@ -17,4 +17,8 @@ void onednn_matmul(MatmulInput input, Transpose trans_a, Transpose trans_b, int6
                    int64_t k, float alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
                    float beta, float* c, int64_t ldc);
 
+// Whether oneDNN can build a bf16 matmul on this CPU: it needs AVX-512 (AVX512-BF16 or AMX run
+// it natively) and refuses on AVX2-only CPUs such as Zen 3. Probed once.
+bool onednn_has_bf16_matmul();
+
 }  // namespace moet

@@ -5,65 +5,101 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 
 #include "core/timer.h"
-#include "kernels/fast_math.h"
 
 namespace moet {
 namespace {
 
-// Sixteen named accumulators: with an array, g++ keeps them in memory and the loop measures
-// stores. Sixteen chains cover the FMA latency of both ports (12 already suffice for fp32;
-// vdpbf16ps needs 16 here).
+// Named accumulators: with an array, g++ keeps them in memory and the loop measures stores.
+// AVX-512: sixteen chains of zmm cover the FMA latency of both ports (12 already suffice for
+// fp32; vdpbf16ps needs 16). AVX2 has 16 ymm registers in all, so twelve chains (Zen 3: 2 ports x
+// latency 4 needs 8) leave room for the two constants.
 #define MOET_REPEAT16(X) \
   X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define MOET_REPEAT12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 // The empty asm makes every accumulator live in a register each iteration, so the compiler can
-// neither drop nor merge the chains. Two statements: asm takes at most 30 operands.
-#define MOET_KEEP_IN_REGISTERS                                                               \
-  asm volatile(""                                                                            \
-               : "+v"(acc0), "+v"(acc1), "+v"(acc2), "+v"(acc3), "+v"(acc4), "+v"(acc5),     \
-                 "+v"(acc6), "+v"(acc7));                                                    \
-  asm volatile(""                                                                            \
-               : "+v"(acc8), "+v"(acc9), "+v"(acc10), "+v"(acc11), "+v"(acc12), "+v"(acc13), \
-                 "+v"(acc14), "+v"(acc15))
-#define MOET_DECLARE(i) __m512 acc##i = _mm512_set1_ps(0.001f * i);
-#define MOET_SUM(i) total = _mm512_add_ps(total, acc##i);
+// neither drop nor merge the chains. Separate statements: asm takes at most 30 operands.
+#define MOET_KEEP_0_TO_11                                                                    \
+  asm volatile("" : "+v"(acc0), "+v"(acc1), "+v"(acc2), "+v"(acc3), "+v"(acc4), "+v"(acc5)); \
+  asm volatile("" : "+v"(acc6), "+v"(acc7), "+v"(acc8), "+v"(acc9), "+v"(acc10), "+v"(acc11))
+#define MOET_KEEP_12_TO_15 asm volatile("" : "+v"(acc12), "+v"(acc13), "+v"(acc14), "+v"(acc15))
 
-constexpr double kChains = 16;
+// The fp32 loop in the widest vectors this build has.
+#ifdef __AVX512F__
+using FpVec = __m512;
+constexpr double kFp32Chains = 16, kFp32Lanes = 16;
+#define MOET_FP32_CHAINS MOET_REPEAT16
+#define MOET_FP32_KEEP \
+  MOET_KEEP_0_TO_11;   \
+  MOET_KEEP_12_TO_15
+inline FpVec broadcast(float x) { return _mm512_set1_ps(x); }
+inline FpVec fma(FpVec a, FpVec b, FpVec c) { return _mm512_fmadd_ps(a, b, c); }
+inline FpVec add(FpVec a, FpVec b) { return _mm512_add_ps(a, b); }
+#else
+using FpVec = __m256;
+constexpr double kFp32Chains = 12, kFp32Lanes = 8;
+#define MOET_FP32_CHAINS MOET_REPEAT12
+#define MOET_FP32_KEEP MOET_KEEP_0_TO_11
+inline FpVec broadcast(float x) { return _mm256_set1_ps(x); }
+inline FpVec fma(FpVec a, FpVec b, FpVec c) { return _mm256_fmadd_ps(a, b, c); }
+inline FpVec add(FpVec a, FpVec b) { return _mm256_add_ps(a, b); }
+#endif
+
+// The lanes of a vector stored to `lanes`, summed (only to keep the result alive).
+float lane_sum(const float* lanes, int count) {
+  float total = 0;
+  for (int i = 0; i < count; ++i) total += lanes[i];
+  return total;
+}
 
 // acc = acc * 0.9999 + 0.0001 converges to 1: no overflow or denormals however long it runs.
 __attribute__((noinline)) float fp32_fma_chains(int64_t iterations) {
-  MOET_REPEAT16(MOET_DECLARE)
-  const __m512 factor = _mm512_set1_ps(0.9999f), offset = _mm512_set1_ps(0.0001f);
+#define MOET_DECLARE(i) FpVec acc##i = broadcast(0.001f * i);
+  MOET_FP32_CHAINS(MOET_DECLARE)
+#undef MOET_DECLARE
+  const FpVec factor = broadcast(0.9999f), offset = broadcast(0.0001f);
   for (int64_t it = 0; it < iterations; ++it) {
-#define MOET_FMA(i) acc##i = _mm512_fmadd_ps(acc##i, factor, offset);
-    MOET_REPEAT16(MOET_FMA)
+#define MOET_FMA(i) acc##i = fma(acc##i, factor, offset);
+    MOET_FP32_CHAINS(MOET_FMA)
 #undef MOET_FMA
-    MOET_KEEP_IN_REGISTERS;
+    MOET_FP32_KEEP;
   }
-  __m512 total = _mm512_setzero_ps();
-  MOET_REPEAT16(MOET_SUM)
-  return fast::reduce_add(total);
+  FpVec total = broadcast(0);
+#define MOET_SUM(i) total = add(total, acc##i);
+  MOET_FP32_CHAINS(MOET_SUM)
+#undef MOET_SUM
+  alignas(64) float lanes[sizeof(FpVec) / sizeof(float)];
+  std::memcpy(lanes, &total, sizeof(FpVec));
+  return lane_sum(lanes, int(sizeof(FpVec) / sizeof(float)));
 }
-constexpr double kFp32FlopPerIteration = kChains * 16 /*lanes*/ * 2 /*mul+add*/;
+constexpr double kFp32FlopPerIteration = kFp32Chains * kFp32Lanes * 2 /*mul+add*/;
 
 // Each lane grows by 2 * 1.0 * 2^-20 per step: finite for any run length.
 __attribute__((noinline, target("avx512bf16"))) float bf16_dot_chains(int64_t iterations) {
+#define MOET_DECLARE(i) __m512 acc##i = _mm512_set1_ps(0.001f * i);
   MOET_REPEAT16(MOET_DECLARE)
+#undef MOET_DECLARE
   const __m512bh ones = (__m512bh)_mm512_set1_epi16(0x3f80);   // bf16 1.0
   const __m512bh small = (__m512bh)_mm512_set1_epi16(0x3580);  // bf16 2^-20
   for (int64_t it = 0; it < iterations; ++it) {
 #define MOET_DOT(i) acc##i = _mm512_dpbf16_ps(acc##i, ones, small);
     MOET_REPEAT16(MOET_DOT)
 #undef MOET_DOT
-    MOET_KEEP_IN_REGISTERS;
+    MOET_KEEP_0_TO_11;
+    MOET_KEEP_12_TO_15;
   }
   __m512 total = _mm512_setzero_ps();
+#define MOET_SUM(i) total = _mm512_add_ps(total, acc##i);
   MOET_REPEAT16(MOET_SUM)
-  return fast::reduce_add(total);
+#undef MOET_SUM
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, total);
+  return lane_sum(lanes, 16);
 }
-constexpr double kBf16FlopPerIteration = kChains * 16 /*lanes*/ * 2 /*pairs*/ * 2 /*mul+add*/;
+constexpr double kBf16FlopPerIteration = 16 /*chains*/ * 16 /*lanes*/ * 2 /*pairs*/ * 2 /*mul+add*/;
 
 // Four accumulator tiles (0-3), one tile of bf16 1.0 (4) and one of bf16 2^-20 (5), all loaded
 // before the loop: the loop is TDPBF16PS alone, four independent chains. Each instruction adds
@@ -103,9 +139,11 @@ __attribute__((noinline, target("amx-tile,amx-bf16"))) float amx_bf16_chains(int
 constexpr double kAmxFlopPerIteration = 4 /*tiles*/ * 2.0 * 16 * 16 * 32;
 
 #undef MOET_REPEAT16
-#undef MOET_KEEP_IN_REGISTERS
-#undef MOET_DECLARE
-#undef MOET_SUM
+#undef MOET_REPEAT12
+#undef MOET_KEEP_0_TO_11
+#undef MOET_KEEP_12_TO_15
+#undef MOET_FP32_CHAINS
+#undef MOET_FP32_KEEP
 
 // Wall time of every thread running `iterations` at once, and how many threads ran.
 template <typename Kernel>

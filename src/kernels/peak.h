@@ -1,8 +1,9 @@
 // peak: this machine's arithmetic peak, measured, as the denominator of "fraction of peak".
 //
 // A nominal peak (cores x FMA ports x lanes x clock) is wrong on a VM whose clock and turbo are
-// unknown, so we time a loop that only an ideal kernel could match: 16 independent chains of
-// 512-bit FMAs kept in registers, on every OpenMP thread at once. Each call takes about
+// unknown, so we time a loop that only an ideal kernel could match: independent chains of FMAs
+// in the widest vectors the build has (16 chains of 512-bit, or 12 of 256-bit on AVX2) kept in
+// registers, on every OpenMP thread at once. Each call takes about
 // `seconds` and reports the best of several windows (interference only slows a window down);
 // the result is in GFLOP/s summed over omp_get_max_threads() threads.
 #pragma once

@@ -2,8 +2,9 @@
 // the cross-entropy and the router (whose sigmoid scores, the two-class softmax, live here too).
 // Double keeps std::exp and plain loops (gradient checks).
 //
-// Float rows are summed in 16 lanes and then across lanes, a fixed order, so a row gives the
-// same bits on every call (determinism does not depend on alignment or thread).
+// Float rows are summed in the vector's lanes (kernels/simd.h) and then across lanes, a fixed
+// order, so a row gives the same bits on every call (determinism does not depend on alignment or
+// thread).
 #pragma once
 
 #include <algorithm>
@@ -67,62 +68,65 @@ inline void sigmoid_row(T* out, const T* x, int64_t n) {
   for (int64_t j = 0; j < n; ++j) out[j] = T(1) / (T(1) + std::exp(-x[j]));
 }
 
-#ifdef __AVX512F__
+#ifdef MOET_SIMD
 template <>
 inline void sigmoid_row<float>(float* out, const float* x, int64_t n) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = fast::tail_mask(n - j);
-    const __m512 e = fast::exp(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(m, x + j)));
-    _mm512_mask_storeu_ps(out + j, m, _mm512_div_ps(one, _mm512_add_ps(one, e)));
+  using namespace simd;
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const Mask m = first(n - j);
+    const V e = fast::exp(sub(zero(), load(m, x + j)));
+    store(out + j, m, div(broadcast(1.0f), add(broadcast(1.0f), e)));
   }
 }
 
 template <>
 inline float exp_minus_row<float>(float* row, int64_t n, float shift) {
-  const __m512 s = _mm512_set1_ps(shift);
-  __m512 vsum = _mm512_setzero_ps();
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = fast::tail_mask(n - j);
-    const __m512 e = fast::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), s));
-    _mm512_mask_storeu_ps(row + j, m, e);
-    vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
+  using namespace simd;
+  const V s = broadcast(shift);
+  V vsum = zero();
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const Mask m = first(n - j);
+    const V e = fast::exp(sub(load(m, row + j), s));
+    store(row + j, m, e);
+    vsum = add(m, vsum, e);
   }
-  return fast::reduce_add(vsum);
+  return reduce_add(vsum);
 }
 
 template <>
 inline float row_max<float>(const float* row, int64_t n) {
-  __m512 vmax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = fast::tail_mask(n - j);
-    vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_maskz_loadu_ps(m, row + j));
+  using namespace simd;
+  V vmax = broadcast(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const Mask m = first(n - j);
+    vmax = max(m, vmax, load(m, row + j));
   }
-  return fast::reduce_max(vmax);
+  return reduce_max(vmax);
 }
 
 template <>
 inline void scale_row<float>(float* row, int64_t n, float factor) {
-  const __m512 f = _mm512_set1_ps(factor);
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = fast::tail_mask(n - j);
-    _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(f, _mm512_maskz_loadu_ps(m, row + j)));
+  using namespace simd;
+  const V f = broadcast(factor);
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const Mask m = first(n - j);
+    store(row + j, m, mul(f, load(m, row + j)));
   }
 }
 
 template <>
 inline void softmax_backward_row<float>(float* dp, const float* p, int64_t n) {
-  __m512 vdot = _mm512_setzero_ps();
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = fast::tail_mask(n - j);
-    vdot = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, p + j), _mm512_maskz_loadu_ps(m, dp + j), vdot);
+  using namespace simd;
+  V vdot = zero();
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const Mask m = first(n - j);
+    vdot = fma(load(m, p + j), load(m, dp + j), vdot);
   }
-  const __m512 dot = _mm512_set1_ps(fast::reduce_add(vdot));
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = fast::tail_mask(n - j);
-    const __m512 pj = _mm512_maskz_loadu_ps(m, p + j);
-    _mm512_mask_storeu_ps(dp + j, m,
-                          _mm512_mul_ps(pj, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, dp + j), dot)));
+  const V dot = broadcast(reduce_add(vdot));
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const Mask m = first(n - j);
+    const V pj = load(m, p + j);
+    store(dp + j, m, mul(pj, sub(load(m, dp + j), dot)));
   }
 }
 #endif

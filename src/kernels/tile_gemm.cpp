@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "kernels/fast_math.h"
+#include "kernels/simd.h"
 
 namespace moet {
 
@@ -19,44 +19,54 @@ void tile_gemm(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_r
     }
 }
 
-#ifdef __AVX512F__
+#ifdef MOET_SIMD
 namespace {
 
-// C[MR, up to 16 NV] from MR x NV accumulators held in registers across the whole k loop: per
-// step NV loads of B, MR broadcasts of A and MR * NV FMAs. `last` masks the final vector's
-// columns (n not a multiple of 16).
+using simd::kLanes;
+// Columns per chunk, in vectors: 64 (AVX-512) or 16 (AVX2) columns.
+constexpr int kMaxVectors = simd::kRegisters == 32 ? 4 : 2;
+// Rows per pass keep MR x NV accumulators at 18-24 of AVX-512's 32 registers, 12 of AVX2's 16,
+// leaving room for the NV vectors of B and the broadcast.
+constexpr int rows_per_pass(int vectors) {
+  if (simd::kRegisters == 32) return vectors <= 2 ? 12 : 6;
+  return vectors == 1 ? 12 : 6;
+}
+
+// C[MR, up to kLanes NV] from MR x NV accumulators held in registers across the whole k loop:
+// per step NV loads of B, MR broadcasts of A and MR * NV FMAs. `last` masks the final vector's
+// columns (n not a multiple of kLanes).
 template <int MR, int NV>
 void micro_kernel(int64_t k, float alpha, const float* a, int64_t ars, int64_t acs, const float* b,
-                  int64_t ldb, Accumulate accumulate, float* c, int64_t ldc, __mmask16 last) {
-  __m512 acc[MR][NV];
+                  int64_t ldb, Accumulate accumulate, float* c, int64_t ldc, simd::Mask last) {
+  simd::V acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+    for (int v = 0; v < NV; ++v) acc[i][v] = simd::zero();
   for (int64_t p = 0; p < k; ++p) {
     const float* bp = b + p * ldb;
-    __m512 bv[NV];
+    simd::V bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
-      bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, bp + 16 * v) : _mm512_loadu_ps(bp + 16 * v);
+      bv[v] = v == NV - 1 ? simd::load(last, bp + kLanes * v) : simd::load(bp + kLanes * v);
     const float* ap = a + p * acs;
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const __m512 av = _mm512_set1_ps(ap[i * ars]);
+      const simd::V av = simd::broadcast(ap[i * ars]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = simd::fma(av, bv[v], acc[i][v]);
     }
   }
-  const __m512 scale = _mm512_set1_ps(alpha);
+  const simd::V scale = simd::broadcast(alpha);
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      const __mmask16 mask = v == NV - 1 ? last : fast::kAll;
-      float* cp = c + i * ldc + 16 * v;
-      __m512 out = _mm512_mul_ps(scale, acc[i][v]);
-      if (accumulate == Accumulate::yes) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, cp));
-      _mm512_mask_storeu_ps(cp, mask, out);
+      const simd::Mask mask = v == NV - 1 ? last : simd::all();
+      float* cp = c + i * ldc + kLanes * v;
+      simd::V out = simd::mul(scale, acc[i][v]);
+      if (accumulate == Accumulate::yes) out = simd::add(out, simd::load(mask, cp));
+      simd::store(cp, mask, out);
     }
 }
 
@@ -64,20 +74,25 @@ void micro_kernel(int64_t k, float alpha, const float* a, int64_t ars, int64_t a
 template <int R, int NV>
 void rows_kernel(int rows, int64_t k, float alpha, const float* a, int64_t ars, int64_t acs,
                  const float* b, int64_t ldb, Accumulate accumulate, float* c, int64_t ldc,
-                 __mmask16 last) {
+                 simd::Mask last) {
   if (rows == R)
     return micro_kernel<R, NV>(k, alpha, a, ars, acs, b, ldb, accumulate, c, ldc, last);
   if constexpr (R > 1)
     rows_kernel<R - 1, NV>(rows, k, alpha, a, ars, acs, b, ldb, accumulate, c, ldc, last);
 }
 
-// All rows of C for one chunk of at most 16 NV columns. Rows per pass keep MR x NV at 18-24 of
-// the 32 vector registers, leaving room for B and the broadcast.
+// All rows of C for one chunk of `vectors` (1..kMaxVectors) vectors of columns; NV counts up
+// from 1 to the chunk's width so each width gets its own unrolled kernel.
 template <int NV>
-void column_chunk(int64_t m, int64_t k, float alpha, const float* a, int64_t ars, int64_t acs,
-                  const float* b, int64_t ldb, Accumulate accumulate, float* c, int64_t ldc,
-                  __mmask16 last) {
-  constexpr int MR = NV <= 2 ? 12 : 6;
+void column_chunk(int vectors, int64_t m, int64_t k, float alpha, const float* a, int64_t ars,
+                  int64_t acs, const float* b, int64_t ldb, Accumulate accumulate, float* c,
+                  int64_t ldc, simd::Mask last) {
+  if constexpr (NV < kMaxVectors) {
+    if (vectors > NV)
+      return column_chunk<NV + 1>(vectors, m, k, alpha, a, ars, acs, b, ldb, accumulate, c, ldc,
+                                  last);
+  }
+  constexpr int MR = rows_per_pass(NV);
   for (int64_t i0 = 0; i0 < m; i0 += MR)
     rows_kernel<MR, NV>(int(std::min<int64_t>(MR, m - i0)), k, alpha, a + i0 * ars, ars, acs, b,
                         ldb, accumulate, c + i0 * ldc, ldc, last);
@@ -89,30 +104,12 @@ template <>
 void tile_gemm<float>(int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                       int64_t a_row_stride, int64_t a_col_stride, const float* b, int64_t ldb,
                       Accumulate accumulate, float* c, int64_t ldc) {
-  for (int64_t j0 = 0; j0 < n; j0 += 64) {
-    const int64_t width = std::min<int64_t>(64, n - j0);
-    const int vectors = int((width + 15) / 16);
-    const __mmask16 last = fast::tail_mask(width - 16 * (vectors - 1));
-    const float* bj = b + j0;
-    float* cj = c + j0;
-    switch (vectors) {
-      case 1:
-        column_chunk<1>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc,
-                        last);
-        break;
-      case 2:
-        column_chunk<2>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc,
-                        last);
-        break;
-      case 3:
-        column_chunk<3>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc,
-                        last);
-        break;
-      default:
-        column_chunk<4>(m, k, alpha, a, a_row_stride, a_col_stride, bj, ldb, accumulate, cj, ldc,
-                        last);
-        break;
-    }
+  constexpr int64_t kChunk = int64_t(kLanes) * kMaxVectors;
+  for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+    const int64_t width = std::min<int64_t>(kChunk, n - j0);
+    const int vectors = int((width + kLanes - 1) / kLanes);
+    column_chunk<1>(vectors, m, k, alpha, a, a_row_stride, a_col_stride, b + j0, ldb, accumulate,
+                    c + j0, ldc, simd::first(width - kLanes * (vectors - 1)));
   }
 }
 #endif
@@ -130,7 +127,7 @@ namespace {
 // In-register transpose of a 16 x 16 block: rows in, columns out (unpack pairs, then pairs of
 // pairs, then 128-bit lanes twice). Masked forms with a full mask, as in fast_math.h.
 void transpose16(__m512 r[16]) {
-  using fast::kAll;
+  const simd::Mask kAll = simd::all();
   const auto pd = [](__m512 x) { return _mm512_castps_pd(x); };
   const auto ps = [](__m512d x) { return _mm512_castpd_ps(x); };
   __m512 t[16];
@@ -178,7 +175,7 @@ void pack_transposed<float>(float* out, int64_t ld_out, const float* in, int64_t
 
 template void tile_gemm<double>(int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t,
                                 const double*, int64_t, Accumulate, double*, int64_t);
-#ifndef __AVX512F__
+#ifndef MOET_SIMD
 template void tile_gemm<float>(int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
                                const float*, int64_t, Accumulate, float*, int64_t);
 #endif

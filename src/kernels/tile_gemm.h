@@ -3,10 +3,10 @@
 // Attention multiplies tiles of a few dozen rows by d_head columns, thousands of times per step,
 // each with its own causal extent. Through oneDNN every such call pays ~2-4 us of set-up (memory
 // objects, a cache look-up) and a primitive per distinct extent; here it is a register-blocked
-// AVX-512 loop with no set-up at all. A is addressed with two strides, so A^T needs no copy
-// (dK = dS^T Q reads dS by columns); B is row-major with its rows contiguous (the vector axis),
-// so Q K^T takes K^T packed once per head (pack_transposed). Double runs a plain loop: it serves
-// the gradient checks, not speed.
+// AVX-512 (or AVX2) loop with no set-up at all. A is addressed with two strides, so A^T needs no
+// copy (dK = dS^T Q reads dS by columns); B is row-major with its rows contiguous (the vector
+// axis), so Q K^T takes K^T packed once per head (pack_transposed). Double runs a plain loop: it
+// serves the gradient checks, not speed.
 #pragma once
 
 #include <cstdint>

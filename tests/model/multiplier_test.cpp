@@ -121,7 +121,9 @@ void check_folding(const Case& tc, Precision precision, const Tolerance& tol) {
   EXPECT_EQ(a.routing, b.routing) << what;
 
   // A gradient that vanishes by construction (the key bias under plain attention: softmax
-  // ignores a shift shared by all keys) holds rounding noise: judged on the model's scale.
+  // ignores a shift shared by all keys) holds rounding noise: judged on the model's scale, 1% of
+  // the largest gradient (the floor is then ~2 float ulps of it; at 0.1% the AVX2 build's noise,
+  // 1.67e-8 against 1.65e-8, failed on one case).
   double global = 0;
   for (const T g : a.grads) global = std::max(global, std::abs(double(g)));
   for (size_t i = 0; i < tensors.size(); ++i) {
@@ -133,7 +135,7 @@ void check_folding(const Case& tc, Precision precision, const Tolerance& tol) {
       scale = std::max(scale, std::abs(double(a.grads[size_t(j)])));
       worst = std::max(worst, std::abs(double(a.grads[size_t(j)]) - m * b.grads[size_t(j)]));
     }
-    EXPECT_LE(worst, tol.grad * std::max(scale, 1e-3 * global))
+    EXPECT_LE(worst, tol.grad * std::max(scale, 1e-2 * global))
         << what << ": " << t.name << " (largest |grad| " << scale << ")";
   }
 
