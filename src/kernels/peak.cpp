@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "core/timer.h"
+#include "kernels/simd.h"
 
 namespace moet {
 namespace {
@@ -27,26 +28,30 @@ namespace {
   asm volatile("" : "+v"(acc6), "+v"(acc7), "+v"(acc8), "+v"(acc9), "+v"(acc10), "+v"(acc11))
 #define MOET_KEEP_12_TO_15 asm volatile("" : "+v"(acc12), "+v"(acc13), "+v"(acc14), "+v"(acc15))
 
-// The fp32 loop in the widest vectors this build has.
-#ifdef __AVX512F__
-using FpVec = __m512;
-constexpr double kFp32Chains = 16, kFp32Lanes = 16;
+// The fp32 loop in the widest vectors this build has (kernels/simd.h).
+#if MOET_SIMD == 512
+constexpr double kFp32Chains = 16;
 #define MOET_FP32_CHAINS MOET_REPEAT16
 #define MOET_FP32_KEEP \
   MOET_KEEP_0_TO_11;   \
   MOET_KEEP_12_TO_15
-inline FpVec broadcast(float x) { return _mm512_set1_ps(x); }
-inline FpVec fma(FpVec a, FpVec b, FpVec c) { return _mm512_fmadd_ps(a, b, c); }
-inline FpVec add(FpVec a, FpVec b) { return _mm512_add_ps(a, b); }
 #else
-using FpVec = __m256;
-constexpr double kFp32Chains = 12, kFp32Lanes = 8;
+constexpr double kFp32Chains = 12;
 #define MOET_FP32_CHAINS MOET_REPEAT12
 #define MOET_FP32_KEEP MOET_KEEP_0_TO_11
-inline FpVec broadcast(float x) { return _mm256_set1_ps(x); }
-inline FpVec fma(FpVec a, FpVec b, FpVec c) { return _mm256_fmadd_ps(a, b, c); }
-inline FpVec add(FpVec a, FpVec b) { return _mm256_add_ps(a, b); }
 #endif
+#ifdef MOET_SIMD
+using FpVec = simd::V;
+using simd::add;
+using simd::broadcast;
+using simd::fma;
+#else  // a build without AVX2: scalar chains (separate multiply and add)
+using FpVec = float;
+float broadcast(float x) { return x; }
+float fma(float a, float b, float c) { return a * b + c; }
+float add(float a, float b) { return a + b; }
+#endif
+constexpr double kFp32Lanes = sizeof(FpVec) / sizeof(float);
 
 // The lanes of a vector stored to `lanes`, summed (only to keep the result alive).
 float lane_sum(const float* lanes, int count) {
