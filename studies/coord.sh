@@ -13,6 +13,7 @@ p2=(model.d_head=16 model.seq=64 train.batch=16 model.norm=rmsnorm model.pos=rop
   model.qk_norm=true model.tied_embed=false balance.bias_lr=0 balance.aux_weight=0.01)
 p2_regime3=(model.N=32 model.Ne=16 model.M=4 model.K=2 model.L=2)
 p2_regime2=(model.N=32 model.Ne=8 model.M=4 model.K=2 model.L=2 model.moe_every=2)
+p2_regime1=(model.N=32 model.Ne=32 model.M=8 model.K=2 model.L=2)
 
 check() {  # name axis preset lr sets...
   local name=$1 axis=$2 preset=$3 lr=$4
@@ -31,4 +32,6 @@ done
 for preset in mup-moe mssp; do
   check regime-III regimeIII "$preset" 0.03125 "${p2[@]}" "${p2_regime3[@]}"
   check regime-II regimeII "$preset" 0.03125 "${p2[@]}" "${p2_regime2[@]}"
+  # Added 2026-12-07 with the regime I study (no pilot: the LR of the other paper-2 checks).
+  check regime-I regimeI "$preset" 0.03125 "${p2[@]}" "${p2_regime1[@]}"
 done
