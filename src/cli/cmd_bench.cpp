@@ -27,8 +27,9 @@ void print_bench(const BenchResult& r, bool json) {
       fmt::print("  data parallel: {} ranks of {} threads; rank 0 sent {} bytes per step\n",
                  r.ranks, r.threads, r.bytes_sent_per_step);
     fmt::print("  {:.0f} tokens/s, {:.1f} GFLOP/s = {:.1f}% of the measured fp32 peak "
-               "({:.0f} GFLOP/s)\n",
-               r.tokens_per_s, r.gflops_per_s, 100 * r.peak_fraction, r.peak_gflops_per_s);
+               "({:.0f} GFLOP/s, {})\n",
+               r.tokens_per_s, r.gflops_per_s, 100 * r.peak_fraction, r.peak_gflops_per_s,
+               r.peak_unit);
     if (r.bf16_peak_gflops_per_s > 0)
       fmt::print("  precision bf16: {:.1f}% of the measured bf16 peak ({}: {:.0f} GFLOP/s)\n",
                  100 * r.bf16_peak_fraction, r.bf16_peak_unit, r.bf16_peak_gflops_per_s);

@@ -196,6 +196,16 @@ double measure_fp32_peak_gflops(double seconds) {
   return measure_gflops(fp32_fma_chains, kFp32FlopPerIteration, seconds);
 }
 
+const char* fp32_vector_unit() {
+#if MOET_SIMD == 512
+  return "avx512";
+#elif MOET_SIMD == 256
+  return "avx2";
+#else
+  return "scalar";
+#endif
+}
+
 bool cpu_has_avx512_bf16() { return __builtin_cpu_supports("avx512bf16"); }
 
 double measure_bf16_dot_peak_gflops(double seconds) {

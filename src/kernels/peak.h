@@ -13,6 +13,9 @@
 namespace moet {
 
 double measure_fp32_peak_gflops(double seconds = 0.3);
+// The vectors that peak, and every vector kernel of this build, run in (kernels/simd.h):
+// "avx512" | "avx2" | "scalar".
+const char* fp32_vector_unit();
 
 // The same for vdpbf16ps (AVX512-BF16, bf16 pairs accumulated into fp32): the instruction oneDNN's
 // bf16 kernels use on CPUs without AMX, and the ceiling of our own hand-written bf16 kernels on

@@ -49,6 +49,7 @@ nlohmann::json BenchResult::to_json() const {
           {"gflops_per_s", gflops_per_s},
           {"peak_gflops_per_s", peak_gflops_per_s},
           {"peak_fraction", peak_fraction},
+          {"peak_unit", peak_unit},
           {"precision", precision},
           {"recompute", recompute},
           {"bf16_peak_unit", bf16_peak_unit},
@@ -124,6 +125,7 @@ BenchResult run_benchmark(const std::string& name, const Config& config, int64_t
   // Every rank measures at the same time: the peak of all the ranks' threads together.
   r.peak_gflops_per_s = measure_fp32_peak_gflops() * ranks.ranks();
   r.peak_fraction = r.gflops_per_s / r.peak_gflops_per_s;
+  r.peak_unit = fp32_vector_unit();
   r.precision = precision_name(tc.precision);
   r.recompute = recompute_name(tc.recompute);
   if (tc.precision == Precision::bf16) {

@@ -32,6 +32,7 @@ struct BenchResult {
   double tokens_per_s = 0;
   double gflops_per_s = 0;
   double peak_gflops_per_s = 0;  // measured fp32 FMA peak, same threads
+  std::string peak_unit;         // the vectors it is measured in: kernels/peak.h
   double peak_fraction = 0;
   std::string precision;  // train.precision of the run
   std::string recompute;  // train.recompute of the run

@@ -89,6 +89,27 @@ TEST(Peak, AmxPeakIsMeasuredOnlyWhereUsableAndExceedsTheDotProductPeak) {
   }
 }
 
+// The fp32 denominator is a ceiling for this build's vectors (16 chains of zmm, or 12 of ymm on
+// AVX2): oneDNN's fp32 GEMM on one thread stays below it, with the same factor 2 for noise, so a
+// peak loop that ran at under half the machine's rate (too few chains to cover the FMA latency,
+// accumulators spilled to memory) fails here.
+TEST(Peak, Fp32GemmStaysBelowTheFp32Peak) {
+  testing::OneThread one_thread;
+  const int64_t m = 256, n = 256, k = 1024;
+  const std::vector<float> a(size_t(m * k), 0.5f), b(size_t(k * n), 0.5f);
+  std::vector<float> c(size_t(m * n));
+  double best_s = 1e30;
+  for (int call = 0; call < 6; ++call) {
+    const double start = now_s();
+    gemm<float>(Transpose::no, Transpose::no, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f,
+                c.data(), n);
+    if (call > 0) best_s = std::min(best_s, now_s() - start);
+  }
+  ASSERT_EQ(c[0], 0.25f * float(k));
+  const double gemm_gflops = 2.0 * double(m * n * k) / best_s / 1e9;
+  EXPECT_LT(gemm_gflops, 2 * measure_fp32_peak_gflops(0.005)) << fp32_vector_unit();
+}
+
 // The defect this guards: on an AMX CPU the bf16 denominator was the vdpbf16ps peak, and oneDNN's
 // bf16 GEMMs (on the tiles) ran at 4-7 times it. A GEMM well above the peak means the denominator
 // is not the fastest unit. Both figures are the best of five short runs on one thread; the factor
