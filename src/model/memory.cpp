@@ -7,6 +7,7 @@
 #include "kernels/attention.h"
 #include "kernels/flash_attention.h"
 #include "kernels/flash_attention_bf16.h"
+#include "kernels/onednn_matmul.h"
 #include "model/layout.h"
 #include "model/readout_rows.h"
 
@@ -108,6 +109,20 @@ CheckedSize widest_bf16_operand(const ModelConfig& c, int64_t B) {
   return max_of({logits_chunk_words(c, R), A * c.up_cols(c.Ne), A * c.N, R * c.up_cols(hidden)});
 }
 
+// The largest matrix a GEMM reads from the weights: one expert's slice of an expert tensor, else
+// a whole tensor (in most configs the readout's [vocab, N]).
+CheckedSize widest_weight_operand(const ModelConfig& c) {
+  ModelConfig moe = c, dense = c;
+  moe.L = dense.L = 1;
+  moe.moe_every = 1;
+  dense.moe_every = 0;
+  int64_t widest = 0;
+  for (const ModelConfig& one : {moe, dense})
+    for (const TensorInfo& t : model_tensors(one))
+      widest = std::max(widest, t.numel / std::max<int64_t>(1, t.experts));
+  return widest;
+}
+
 // One thread's attention tiles: attention_scratch_numel and flash_attention_scratch_numel for one
 // thread, overflow-checked (tests/model/memory_test.cpp holds the two to what a Model allocates).
 CheckedSize attention_scratch_words(const ModelConfig& c, AttentionKernel attention) {
@@ -167,10 +182,20 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
     // The weight copy, three slots on the calling thread and on each thread that runs experts
     // side by side (at most M of them), each as large as the widest operand it rounds.
     const CheckedSize slot = widest_bf16_operand(c, plan.batch) * 2;
-    const CheckedSize expert_slot =
-        CheckedSize(plan.batch) * c.seq * std::max(c.N, c.up_cols(c.Ne)) * 2;
-    add_part(e, "bf16 copies",
-             params * 2 + slot * 3 + expert_slot * 3 * std::min<int64_t>(threads, c.M));
+    const CheckedSize expert_rows =
+        CheckedSize(plan.batch) * c.seq * std::max(c.N, c.up_cols(c.Ne));
+    const CheckedSize expert_slot = expert_rows * 2;
+    const int64_t expert_threads = std::min<int64_t>(threads, c.M);
+    add_part(e, "bf16 copies", params * 2 + slot * 3 + expert_slot * 3 * expert_threads);
+    // Without a bf16 matmul, gemm_bf16 widens both operands into per-thread fp32 buffers that keep
+    // the largest size seen (kernels/gemm.cpp): on the calling thread any operand, on the threads
+    // running experts one expert's rows or weights.
+    if (!onednn_has_bf16_matmul()) {
+      const CheckedSize widest =
+          max_of({widest_bf16_operand(c, plan.batch), widest_weight_operand(c)});
+      const CheckedSize expert_widest = max_of({expert_rows, CheckedSize(c.N) * c.up_cols(c.Ne)});
+      add_part(e, "bf16 widening", (widest + expert_widest * expert_threads) * 2 * kWord);
+    }
     // The bf16 attention core's per-thread scratch, where the model runs it (attention_block.cpp).
     if (attention == AttentionKernel::flash && bf16_attention_available())
       add_part(e, "bf16 attention scratch",

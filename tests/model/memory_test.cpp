@@ -12,6 +12,7 @@
 #include "../support/model_fixtures.h"
 #include "core/error.h"
 #include "kernels/flash_attention_bf16.h"
+#include "kernels/onednn_matmul.h"
 #include "model/memory.h"
 #include "model/readout_rows.h"
 
@@ -189,6 +190,26 @@ TEST(MemoryEstimate, CountsOptimizerCopiesDataAndBf16) {
   for (const MemoryPart& p : e.parts) sum += p.bytes;
   EXPECT_EQ(e.total, sum);
   EXPECT_FALSE(e.overflows());
+}
+
+// Where oneDNN has no bf16 matmul, gemm_bf16 widens both operands into fp32 buffers per thread:
+// counted there, at least both operands of the readout's GEMM ([vocab, N] and its input), and
+// growing with the threads that run experts; nowhere else.
+TEST(MemoryEstimate, CountsTheBf16WideningWhereTheCpuHasNoBf16Matmul) {
+  const ModelConfig c = testing::small_config();
+  MemoryPlan plan;
+  const auto widening = [&](int64_t threads) {
+    plan.threads = threads;
+    return part(estimate_training_memory(c, plan), "bf16 widening");
+  };
+  EXPECT_EQ(widening(1), 0) << "fp32";
+  plan.precision = Precision::bf16;
+  if (onednn_has_bf16_matmul()) {
+    EXPECT_EQ(widening(1), 0);
+    return;
+  }
+  EXPECT_GE(widening(1), 2 * c.vocab * c.N * 4);
+  EXPECT_GT(widening(2), widening(1));
 }
 
 // The bf16 attention core's per-thread scratch is counted where the model runs that core (a bf16
