@@ -41,6 +41,7 @@ inline V broadcast(float x) { return _mm512_set1_ps(x); }
 inline V load(const float* p) { return _mm512_loadu_ps(p); }
 inline V load(Mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
 inline void store(float* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+inline void store(float* p, V v) { _mm512_storeu_ps(p, v); }
 inline V add(V a, V b) { return _mm512_add_ps(a, b); }
 inline V sub(V a, V b) { return _mm512_sub_ps(a, b); }
 inline V mul(V a, V b) { return _mm512_mul_ps(a, b); }
@@ -69,6 +70,34 @@ inline float reduce(V v, Op op) {
   v = op(v, _mm512_mask_permute_ps(v, all(), v, _MM_SHUFFLE(2, 3, 0, 1)));
   return _mm512_cvtss_f32(v);
 }
+
+// In-register transpose of a 16 x 16 block, rows in, columns out: unpack pairs, then pairs of
+// pairs, then 128-bit lanes twice.
+inline void transpose(V r[16]) {
+  const auto pd = [](__m512 x) { return _mm512_castps_pd(x); };
+  const auto ps = [](__m512d x) { return _mm512_castpd_ps(x); };
+  V t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_mask_unpacklo_ps(r[i], all(), r[i], r[i + 1]);
+    t[i + 1] = _mm512_mask_unpackhi_ps(r[i], all(), r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = ps(_mm512_mask_unpacklo_pd(pd(t[i]), 0xff, pd(t[i]), pd(t[i + 2])));
+    r[i + 1] = ps(_mm512_mask_unpackhi_pd(pd(t[i]), 0xff, pd(t[i]), pd(t[i + 2])));
+    r[i + 2] = ps(_mm512_mask_unpacklo_pd(pd(t[i + 1]), 0xff, pd(t[i + 1]), pd(t[i + 3])));
+    r[i + 3] = ps(_mm512_mask_unpackhi_pd(pd(t[i + 1]), 0xff, pd(t[i + 1]), pd(t[i + 3])));
+  }
+  // r[4g + j] holds column (4 lane + j) of rows 4g..4g+3 in 128-bit lane `lane`.
+  for (int h = 0; h < 16; h += 8)
+    for (int j = 0; j < 4; ++j) {
+      t[h + j] = _mm512_mask_shuffle_f32x4(r[h + j], all(), r[h + j], r[h + 4 + j], 0x88);
+      t[h + 4 + j] = _mm512_mask_shuffle_f32x4(r[h + j], all(), r[h + j], r[h + 4 + j], 0xdd);
+    }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_mask_shuffle_f32x4(t[j], all(), t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_mask_shuffle_f32x4(t[j], all(), t[j], t[8 + j], 0xdd);
+  }
+}
 #else
 using V = __m256;
 using Mask = __m256i;
@@ -85,6 +114,7 @@ inline V broadcast(float x) { return _mm256_set1_ps(x); }
 inline V load(const float* p) { return _mm256_loadu_ps(p); }
 inline V load(Mask m, const float* p) { return _mm256_maskload_ps(p, m); }
 inline void store(float* p, Mask m, V v) { _mm256_maskstore_ps(p, m, v); }
+inline void store(float* p, V v) { _mm256_storeu_ps(p, v); }
 inline V add(V a, V b) { return _mm256_add_ps(a, b); }
 inline V sub(V a, V b) { return _mm256_sub_ps(a, b); }
 inline V mul(V a, V b) { return _mm256_mul_ps(a, b); }
@@ -121,6 +151,26 @@ inline float reduce(V v, Op op) {
   v = op(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
   v = op(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
   return _mm256_cvtss_f32(v);
+}
+
+// In-register transpose of an 8 x 8 block, rows in, columns out: unpack pairs, shuffle pairs of
+// pairs, then swap 128-bit halves.
+inline void transpose(V r[8]) {
+  V t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // columns 0 1 | 4 5 of rows i, i + 1
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // columns 2 3 | 6 7
+  }
+  for (int i = 0; i < 8; i += 4) {  // u[i + j]: column j | j + 4 of rows i..i + 3
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+  }
 }
 #endif
 

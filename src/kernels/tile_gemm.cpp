@@ -121,54 +121,22 @@ void pack_transposed(T* out, int64_t ld_out, const T* in, int64_t ld_in, int64_t
     for (int64_t r = 0; r < rows; ++r) out[c * ld_out + r] = in[r * ld_in + c];
 }
 
-#ifdef __AVX512F__
-namespace {
-
-// In-register transpose of a 16 x 16 block: rows in, columns out (unpack pairs, then pairs of
-// pairs, then 128-bit lanes twice). Masked forms with a full mask, as in fast_math.h.
-void transpose16(__m512 r[16]) {
-  const simd::Mask kAll = simd::all();
-  const auto pd = [](__m512 x) { return _mm512_castps_pd(x); };
-  const auto ps = [](__m512d x) { return _mm512_castpd_ps(x); };
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_mask_unpacklo_ps(r[i], kAll, r[i], r[i + 1]);
-    t[i + 1] = _mm512_mask_unpackhi_ps(r[i], kAll, r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = ps(_mm512_mask_unpacklo_pd(pd(t[i]), 0xff, pd(t[i]), pd(t[i + 2])));
-    r[i + 1] = ps(_mm512_mask_unpackhi_pd(pd(t[i]), 0xff, pd(t[i]), pd(t[i + 2])));
-    r[i + 2] = ps(_mm512_mask_unpacklo_pd(pd(t[i + 1]), 0xff, pd(t[i + 1]), pd(t[i + 3])));
-    r[i + 3] = ps(_mm512_mask_unpackhi_pd(pd(t[i + 1]), 0xff, pd(t[i + 1]), pd(t[i + 3])));
-  }
-  // r[4g + j] holds column (4 lane + j) of rows 4g..4g+3 in 128-bit lane `lane`.
-  for (int h = 0; h < 16; h += 8)
-    for (int j = 0; j < 4; ++j) {
-      t[h + j] = _mm512_mask_shuffle_f32x4(r[h + j], kAll, r[h + j], r[h + 4 + j], 0x88);
-      t[h + 4 + j] = _mm512_mask_shuffle_f32x4(r[h + j], kAll, r[h + j], r[h + 4 + j], 0xdd);
-    }
-  for (int j = 0; j < 8; ++j) {
-    r[j] = _mm512_mask_shuffle_f32x4(t[j], kAll, t[j], t[8 + j], 0x88);
-    r[8 + j] = _mm512_mask_shuffle_f32x4(t[j], kAll, t[j], t[8 + j], 0xdd);
-  }
-}
-
-}  // namespace
-
-// 16 x 16 blocks through registers; the ragged edges by the plain loop.
+#ifdef MOET_SIMD
+// Blocks of kLanes x kLanes through registers; the ragged edges by the plain loop.
 template <>
 void pack_transposed<float>(float* out, int64_t ld_out, const float* in, int64_t ld_in,
                             int64_t rows, int64_t cols) {
-  const int64_t rows16 = rows / 16 * 16, cols16 = cols / 16 * 16;
-  for (int64_t r0 = 0; r0 < rows16; r0 += 16)
-    for (int64_t c0 = 0; c0 < cols16; c0 += 16) {
-      __m512 block[16];
-      for (int i = 0; i < 16; ++i) block[i] = _mm512_loadu_ps(in + (r0 + i) * ld_in + c0);
-      transpose16(block);
-      for (int i = 0; i < 16; ++i) _mm512_storeu_ps(out + (c0 + i) * ld_out + r0, block[i]);
+  constexpr int64_t kBlock = kLanes;
+  const int64_t rows_blocked = rows / kBlock * kBlock, cols_blocked = cols / kBlock * kBlock;
+  for (int64_t r0 = 0; r0 < rows_blocked; r0 += kBlock)
+    for (int64_t c0 = 0; c0 < cols_blocked; c0 += kBlock) {
+      simd::V block[kBlock];
+      for (int64_t i = 0; i < kBlock; ++i) block[i] = simd::load(in + (r0 + i) * ld_in + c0);
+      simd::transpose(block);
+      for (int64_t i = 0; i < kBlock; ++i) simd::store(out + (c0 + i) * ld_out + r0, block[i]);
     }
   for (int64_t c = 0; c < cols; ++c)
-    for (int64_t r = (c < cols16 ? rows16 : 0); r < rows; ++r)
+    for (int64_t r = (c < cols_blocked ? rows_blocked : 0); r < rows; ++r)
       out[c * ld_out + r] = in[r * ld_in + c];
 }
 #endif
@@ -179,7 +147,7 @@ template void tile_gemm<double>(int64_t, int64_t, int64_t, double, const double*
 template void tile_gemm<float>(int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
                                const float*, int64_t, Accumulate, float*, int64_t);
 #endif
-#ifndef __AVX512F__
+#ifndef MOET_SIMD
 template void pack_transposed<float>(float*, int64_t, const float*, int64_t, int64_t, int64_t);
 #endif
 template void pack_transposed<double>(double*, int64_t, const double*, int64_t, int64_t, int64_t);

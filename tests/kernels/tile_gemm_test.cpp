@@ -57,7 +57,7 @@ TEST(TileGemm, MatchesReferenceOverBlockingsTailsAndLayouts) {
           }
 }
 
-// Register-blocked 16 x 16 blocks plus ragged edges on either side.
+// Register-blocked blocks (16 x 16 on AVX-512, 8 x 8 on AVX2) plus ragged edges on either side.
 TEST(TileGemm, PackTransposed) {
   for (const int64_t rows : {7, 16, 35, 64})
     for (const int64_t cols : {5, 16, 32, 40}) {
