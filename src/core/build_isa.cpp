@@ -72,6 +72,36 @@ extern const uint32_t kBuildIsaBits = 0
 #ifdef __VPCLMULQDQ__
                                       | bit(kIsaVpclmulqdq)
 #endif
+#ifdef __AVX512VP2INTERSECT__
+                                      | bit(kIsaAvx512vp2intersect)
+#endif
+#ifdef __AVXVNNI__
+                                      | bit(kIsaAvxvnni)
+#endif
+#ifdef __AMX_TILE__
+                                      | bit(kIsaAmxTile)
+#endif
+#ifdef __AMX_INT8__
+                                      | bit(kIsaAmxInt8)
+#endif
+#ifdef __AMX_BF16__
+                                      | bit(kIsaAmxBf16)
+#endif
+#ifdef __VAES__
+                                      | bit(kIsaVaes)
+#endif
+#ifdef __SHA__
+                                      | bit(kIsaSha)
+#endif
+#ifdef __MOVBE__
+                                      | bit(kIsaMovbe)
+#endif
+#ifdef __LZCNT__
+                                      | bit(kIsaLzcnt)
+#endif
+#ifdef __POPCNT__
+                                      | bit(kIsaPopcnt)
+#endif
     ;
 
 }  // namespace moet

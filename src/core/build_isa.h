@@ -30,8 +30,19 @@ enum IsaBit : uint32_t {
   kIsaAvx512fp16,
   kIsaGfni,
   kIsaVpclmulqdq,
+  kIsaAvx512vp2intersect,
+  kIsaAvxvnni,
+  kIsaAmxTile,
+  kIsaAmxInt8,
+  kIsaAmxBf16,
+  kIsaVaes,
+  kIsaSha,
+  kIsaMovbe,
+  kIsaLzcnt,
+  kIsaPopcnt,
   kIsaCount
 };
+static_assert(kIsaCount <= 32, "one bit per extension in a uint32_t");
 
 // Constant-initialised (no code runs to set it), so it is valid before any constructor.
 extern const uint32_t kBuildIsaBits;

@@ -44,7 +44,7 @@ inline simd::V exp(simd::V x) {
 }
 #endif
 
-// The same arithmetic one value at a time, for tails and non-AVX-512 builds.
+// The same arithmetic one value at a time, for tails and builds without MOET_SIMD.
 inline float exp(float x) {
   if (std::isnan(x)) return x;
   x = std::fmax(std::fmin(x, kExpHi), kExpLo);

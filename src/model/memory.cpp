@@ -180,13 +180,13 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
            CheckedSize(threads) * attention_scratch_words(c, attention) * kWord);
   if (plan.precision == Precision::bf16) {
     // The weight copy, three slots on the calling thread and on each thread that runs experts
-    // side by side (at most M of them), each as large as the widest operand it rounds.
+    // side by side, each as large as the widest operand it rounds. Experts go to whichever thread
+    // is free (model/moe_layer.cpp), so over a run every thread can hold expert-sized slots.
     const CheckedSize slot = widest_bf16_operand(c, plan.batch) * 2;
     const CheckedSize expert_rows =
         CheckedSize(plan.batch) * c.seq * std::max(c.N, c.up_cols(c.Ne));
     const CheckedSize expert_slot = expert_rows * 2;
-    const int64_t expert_threads = std::min<int64_t>(threads, c.M);
-    add_part(e, "bf16 copies", params * 2 + slot * 3 + expert_slot * 3 * expert_threads);
+    add_part(e, "bf16 copies", params * 2 + slot * 3 + expert_slot * 3 * threads);
     // Without a bf16 matmul, gemm_bf16 widens both operands into per-thread fp32 buffers that keep
     // the largest size seen (kernels/gemm.cpp): on the calling thread any operand, on the threads
     // running experts one expert's rows or weights.
@@ -194,7 +194,7 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
       const CheckedSize widest =
           max_of({widest_bf16_operand(c, plan.batch), widest_weight_operand(c)});
       const CheckedSize expert_widest = max_of({expert_rows, CheckedSize(c.N) * c.up_cols(c.Ne)});
-      add_part(e, "bf16 widening", (widest + expert_widest * expert_threads) * 2 * kWord);
+      add_part(e, "bf16 widening", (widest + expert_widest * threads) * 2 * kWord);
     }
     // The bf16 attention core's per-thread scratch, where the model runs it (attention_block.cpp).
     if (attention == AttentionKernel::flash && bf16_attention_available())

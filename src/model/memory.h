@@ -7,9 +7,10 @@
 // of B sequences, one chunk of logits (model/readout_rows.h), the attention tiles of every thread,
 // and in bf16 the weight copy and the per-thread rounding scratch (and, on a CPU without a bf16
 // matmul, the per-thread fp32 widening buffers). The caller adds what lives outside the model:
-// the optimizer's moments, transient parameter copies (checkpoints, probes) and the loaded data. Every product is overflow-checked: a size that does not fit in int64 bytes is
-// reported as overflowing, which is "too large" by any measure. The estimate is meant as a slight
-// upper bound of the peak resident memory (measured ratios in docs/performance.md).
+// the optimizer's moments, transient parameter copies (checkpoints, probes) and the loaded data.
+// Every product is overflow-checked: a size that does not fit in int64 bytes is reported as
+// overflowing, which is "too large" by any measure. The estimate is meant as a slight upper bound
+// of the peak resident memory (measured ratios in docs/performance.md).
 #pragma once
 
 #include <cstdint>

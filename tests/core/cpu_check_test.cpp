@@ -2,6 +2,9 @@
 // on synthetic bit sets, and the build's own record against the flags this file was built with.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+
 #include "core/build_isa.h"
 #include "core/cpu_check.h"
 
@@ -18,6 +21,12 @@ TEST(CpuCheck, NamesWhatTheBuildUsesAndTheCpuLacksInOrder) {
   EXPECT_EQ(missing_isa_names(zen3_cpu, zen5_build), "avx bmi2");
   EXPECT_EQ(missing_isa_names(zen5_build, zen5_build | zen3_cpu), "");
   EXPECT_EQ(missing_isa_names(0, 0), "");
+  EXPECT_EQ(missing_isa_names(bit(kIsaPopcnt) | bit(kIsaAmxBf16) | bit(kIsaAvx), bit(kIsaAvx)),
+            "amx-bf16 popcnt");
+  // Every extension missing at once: all of them named, none cut off.
+  const std::string all = missing_isa_names((uint64_t(1) << kIsaCount) - 1, 0);
+  EXPECT_EQ(std::count(all.begin(), all.end(), ' '), kIsaCount - 1) << all;
+  EXPECT_EQ(all.substr(all.rfind(' ') + 1), "popcnt");
 }
 
 // build_isa.cpp and this file are compiled with the same -march: their macros must agree.

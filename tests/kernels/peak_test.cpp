@@ -107,7 +107,7 @@ TEST(Peak, Fp32GemmStaysBelowTheFp32Peak) {
   }
   ASSERT_EQ(c[0], 0.25f * float(k));
   const double gemm_gflops = 2.0 * double(m * n * k) / best_s / 1e9;
-  EXPECT_LT(gemm_gflops, 2 * measure_fp32_peak_gflops(0.005)) << fp32_vector_unit();
+  EXPECT_LT(gemm_gflops, 2 * measure_fp32_peak_gflops(0.02)) << fp32_vector_unit();
 }
 
 // The defect this guards: on an AMX CPU the bf16 denominator was the vdpbf16ps peak, and oneDNN's
