@@ -109,20 +109,6 @@ CheckedSize widest_bf16_operand(const ModelConfig& c, int64_t B) {
   return max_of({logits_chunk_words(c, R), A * c.up_cols(c.Ne), A * c.N, R * c.up_cols(hidden)});
 }
 
-// The largest matrix a GEMM reads from the weights: one expert's slice of an expert tensor, else
-// a whole tensor (in most configs the readout's [vocab, N]).
-CheckedSize widest_weight_operand(const ModelConfig& c) {
-  ModelConfig moe = c, dense = c;
-  moe.L = dense.L = 1;
-  moe.moe_every = 1;
-  dense.moe_every = 0;
-  int64_t widest = 0;
-  for (const ModelConfig& one : {moe, dense})
-    for (const TensorInfo& t : model_tensors(one))
-      widest = std::max(widest, t.numel / std::max<int64_t>(1, t.experts));
-  return widest;
-}
-
 // One thread's attention tiles: attention_scratch_numel and flash_attention_scratch_numel for one
 // thread, overflow-checked (tests/model/memory_test.cpp holds the two to what a Model allocates).
 CheckedSize attention_scratch_words(const ModelConfig& c, AttentionKernel attention) {
@@ -158,8 +144,17 @@ LayoutCounts layout_counts(const ModelConfig& c) {
   const CheckedSize tensors =
       count([](const std::vector<TensorInfo>& t) { return int64_t(t.size()); });
   const CheckedSize parameters = count(total_numel);
+  // One expert's slice of an expert tensor, else the whole tensor, over the kinds of block used.
+  int64_t widest_matrix = 0;
+  const auto widen_to = [&](const std::vector<TensorInfo>& tensors) {
+    for (const TensorInfo& t : tensors)
+      widest_matrix = std::max(widest_matrix, t.numel / std::max<int64_t>(1, t.experts));
+  };
+  widen_to(base);
+  if (moe_blocks > 0) widen_to(moe_block);
+  if (c.L > moe_blocks) widen_to(dense_block);
   return {tensors.overflow() ? INT64_MAX : tensors.value(),
-          parameters.overflow() ? 0 : parameters.value(), parameters.overflow()};
+          parameters.overflow() ? 0 : parameters.value(), parameters.overflow(), widest_matrix};
 }
 
 MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& plan) {
@@ -191,8 +186,7 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
     // the largest size seen (kernels/gemm.cpp): on the calling thread any operand, on the threads
     // running experts one expert's rows or weights.
     if (!onednn_has_bf16_matmul()) {
-      const CheckedSize widest =
-          max_of({widest_bf16_operand(c, plan.batch), widest_weight_operand(c)});
+      const CheckedSize widest = max_of({widest_bf16_operand(c, plan.batch), layout.widest_matrix});
       const CheckedSize expert_widest = max_of({expert_rows, CheckedSize(c.N) * c.up_cols(c.Ne)});
       add_part(e, "bf16 widening", (widest + expert_widest * threads) * 2 * kWord);
     }

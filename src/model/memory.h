@@ -67,6 +67,9 @@ struct LayoutCounts {
   int64_t tensors = 0;
   int64_t parameters = 0;
   bool parameters_overflow = false;
+  // The largest matrix a GEMM reads from the weights: one expert's slice of an expert tensor,
+  // else a whole tensor (in most configs the readout's [vocab, N]).
+  int64_t widest_matrix = 0;
 };
 LayoutCounts layout_counts(const ModelConfig& config);
 // The most tensors validate() accepts: 2^18, about 13000 blocks (L) of the widest kind, far past
