@@ -35,7 +35,7 @@ TEST(CoordLadder, AxesScalesAndRecordedSteps) {
   EXPECT_THROW(parse_coord_scales("1,x"), Error);
   EXPECT_THROW(parse_coord_scales("0,1"), Error);
 
-  const CoordLadder ladder{parse_coord_axes({"M,K"}), {1, 2}};
+  const CoordLadder ladder{parse_coord_axes({"M,K"}), {1, 2}, {}};
   const param::AxisValues base{{64, 32, 8, 2, 2}};
   const param::AxisValues top = ladder_shape(ladder, base, 4);
   EXPECT_EQ(top, (param::AxisValues{{64, 32, 32, 8, 2}}));
@@ -55,7 +55,7 @@ TEST(CoordLadder, RungsShareTheBaseAndOneRegime) {
   const Config config =
       Config::load(full_config_schema(), "",
                    {"model.N=32", "model.Ne=32", "model.d_head=16", "param.preset=mssp"});
-  const CoordLadder ladder{parse_coord_axes({"regimeI"}), {1, 2, 4}};
+  const CoordLadder ladder{parse_coord_axes({"regimeI"}), {1, 2, 4}, {}};
   const std::vector<CoordRung> rungs = ladder_rungs(config, ladder);
   ASSERT_EQ(rungs.size(), 3u);
   for (size_t i = 0; i < rungs.size(); ++i) {
@@ -69,7 +69,7 @@ TEST(CoordLadder, RungsShareTheBaseAndOneRegime) {
   Config other = config;
   other.set("param.base.N", "64");
   EXPECT_THROW(ladder_rungs(other, ladder), Error);
-  EXPECT_THROW(ladder_rungs(config, CoordLadder{parse_coord_axes({"N"}), {1, 2}}), Error);
+  EXPECT_THROW(ladder_rungs(config, CoordLadder{parse_coord_axes({"N"}), {1, 2}, {}}), Error);
 }
 
 // One meaning for an axis name: `moet coord --axis X` grows exactly the axes a sweep's

@@ -68,7 +68,7 @@ class CoordPresetsTest : public ::testing::Test {
     all.insert(all.end(), sets.begin(), sets.end());
     const Config config = Config::load(full_config_schema(), "", all);
     CoordOptions options;
-    options.ladder = {parse_coord_axes(axes), {1, 2, 4, 8}};
+    options.ladder = {parse_coord_axes(axes), {1, 2, 4, 8}, {}};
     options.steps = 4;
     options.seeds = 2;
     options.record_steps = {0, 1, 4};

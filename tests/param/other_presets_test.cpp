@@ -196,8 +196,9 @@ TEST(OtherPresets, HyperpAlongEveryAxisItClaims) {
       EXPECT_EQ(h.norm_preserved, hidden);
       EXPECT_NEAR(h.lr, kEta * std::sqrt(L0 / L), 1e-15);
       EXPECT_EQ(h.wd, 0.0);
-      if (hidden)
+      if (hidden) {
         EXPECT_NEAR(p.plan.tensors[i].init_std, 1 / std::sqrt(3.0 * double(t.fan_in)), 1e-15);
+      }
     }
     EXPECT_NEAR(p.plan.block.residual_mult, 1 / std::sqrt(2 * L), 1e-15);
     EXPECT_EQ(p.plan.block.aggregation_mult, 1.0);

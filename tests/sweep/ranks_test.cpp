@@ -110,7 +110,7 @@ TEST_F(RanksTest, RanksThatCannotSplitTheBatchOrFitTheMachineAreOneLineBeforeAny
       text.erase(at, std::string("train.batch = 4\n").size());
     }
     const std::string spec = write_spec("spec.toml", text);
-    for (const std::string& mode : {"", "--dry-run"}) {
+    for (const std::string mode : {"", "--dry-run"}) {
       const auto r = sweep(spec, path("db/sweep.sqlite"), mode);
       EXPECT_EQ(r.exit_code, 2) << mode << r.out << r.err;
       EXPECT_EQ(testing::count_lines(r.err), 1) << r.err;

@@ -40,7 +40,9 @@ inline void expect_same_results(const std::string& db, const std::string& local_
     // Bit for bit: the same binary, config and thread count train the same model.
     expect_loss(t.train_loss, l.train_loss, "train_loss");
     expect_loss(t.val_loss, l.val_loss, "val_loss");
-    if (rel == 0) EXPECT_EQ(t.val_extra, l.val_extra);
+    if (rel == 0) {
+      EXPECT_EQ(t.val_extra, l.val_extra);
+    }
     const auto curve = store.curve(t.key), local_curve = local.curve(l.key);
     ASSERT_EQ(curve.size(), local_curve.size());
     ASSERT_FALSE(curve.empty());
