@@ -177,7 +177,8 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
     // The weight copy, three slots on the calling thread and on each thread that runs experts
     // side by side, each as large as the widest operand it rounds. Experts go to whichever thread
     // is free (model/moe_layer.cpp), so over a run every thread can hold expert-sized slots.
-    const CheckedSize slot = widest_bf16_operand(c, plan.batch) * 2;
+    const CheckedSize widest_operand = widest_bf16_operand(c, plan.batch);
+    const CheckedSize slot = widest_operand * 2;
     const CheckedSize expert_rows =
         CheckedSize(plan.batch) * c.seq * std::max(c.N, c.up_cols(c.Ne));
     const CheckedSize expert_slot = expert_rows * 2;
@@ -186,7 +187,7 @@ MemoryEstimate estimate_training_memory(const ModelConfig& c, const MemoryPlan& 
     // the largest size seen (kernels/gemm.cpp): on the calling thread any operand, on the threads
     // running experts one expert's rows or weights.
     if (!onednn_has_bf16_matmul()) {
-      const CheckedSize widest = max_of({widest_bf16_operand(c, plan.batch), layout.widest_matrix});
+      const CheckedSize widest = max_of({widest_operand, layout.widest_matrix});
       const CheckedSize expert_widest = max_of({expert_rows, CheckedSize(c.N) * c.up_cols(c.Ne)});
       add_part(e, "bf16 widening", (widest + expert_widest * threads) * 2 * kWord);
     }
