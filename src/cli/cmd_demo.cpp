@@ -53,8 +53,7 @@ MOET_COMMAND(
           auto fresh = std::make_shared<bool>(false);
           app.add_option("--out", *out, "directory for the database, the trials and the report");
           app.add_option("--spec", *spec_path, "sweep spec to run instead of studies/demo.toml");
-          app.add_option("--workers", *workers, "trials at once (default: one per core)");
-          app.add_option("--threads", *threads, "threads per trial (default: 1)");
+          add_sweep_resource_options(app, *workers, *threads);
           app.add_flag("--fresh", *fresh, "delete --out first instead of reusing finished trials");
           return std::function<int()>([=] {
             const double start = now_s();

@@ -135,11 +135,7 @@ MOET_COMMAND(
           app.add_option("spec", *spec_path, "sweep spec (TOML, docs/sweeps.md)")->required();
           app.add_option("--db", *db, "results database (SQLite; created when missing)")
               ->required();
-          app.add_option("--workers", *workers,
-                         "trials at once (default: one per core, or cores / --threads)");
-          app.add_option(
-              "--threads", *threads,
-              "threads per trial (default: 1, more when fewer trials than cores remain)");
+          add_sweep_resource_options(app, *workers, *threads);
           app.add_option("--emit-slurm", *slurm,
                          "write a Slurm job-array script (one trial per task) instead of running");
           app.add_flag("--dry-run", *dry,

@@ -35,6 +35,10 @@ void add_config_options(CLI::App& app, ConfigArgs& args);
 // Loads with the full schema of every layer (see train/schema.h).
 Config load_config(const ConfigArgs& args);
 
+// --workers and --threads of every command that runs a sweep (0: the runner's default split,
+// sweep/resources.h), so `moet sweep` and `moet demo` describe them alike.
+void add_sweep_resource_options(CLI::App& app, int& workers, int& threads);
+
 }  // namespace moet::cli
 
 // Registers a command at static-initialisation time; cli/ files link straight into the binary.

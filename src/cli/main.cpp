@@ -29,6 +29,13 @@ void add_config_options(CLI::App& app, ConfigArgs& args) {
       ->take_all();
 }
 
+void add_sweep_resource_options(CLI::App& app, int& workers, int& threads) {
+  app.add_option("--workers", workers,
+                 "trials at once (default: one per core, or cores / --threads)");
+  app.add_option("--threads", threads,
+                 "threads per trial (default: 1, more when fewer trials than cores remain)");
+}
+
 Config load_config(const ConfigArgs& args) {
   return Config::load(full_config_schema(), args.path, args.sets);
 }
