@@ -1,9 +1,9 @@
 // The flash attention kernel (kernels/flash_attention.h) against the strip kernel it replaces
-// (kernels/attention.h, itself checked against a textbook reference in ops_test.cpp): forward,
-// logsumexp and backward in double to summation-order rounding; float against the double strip
-// kernel on the same float-rounded inputs; and the backward against central finite differences
-// of its own forward in double. Shapes cover T = 1, T not a multiple of either block (one, two
-// and three key blocks, so the running max is rescaled), d_head 8/16/64 and an odd one.
+// (kernels/attention.h, itself checked against a textbook reference in attention_test.cpp):
+// forward, logsumexp and backward in double to summation-order rounding; float against the double
+// strip kernel on the same float-rounded inputs; and the backward against central finite
+// differences of its own forward in double. Shapes cover T = 1, T not a multiple of either block
+// (one, two and three key blocks, so the running max is rescaled), d_head 8/16/64 and an odd one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -29,8 +29,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Double against double: only the summation order differs (blocks, online rescaling).
 constexpr double kDoubleTol = 1e-12;
 // Float flash against the double strip kernel on the same inputs: float rounding accumulated
-// over a few hundred terms, relative to the output's largest entry (as ops_test.cpp holds the
-// strip kernel's own float path).
+// over a few hundred terms, relative to the output's largest entry (as attention_test.cpp holds
+// the strip kernel's own float path).
 constexpr double kFloatTol = 2e-5;
 constexpr double kFloatBackwardTol = 1e-4;
 

@@ -20,10 +20,13 @@
 
 #include "../support/model_fixtures.h"
 #include "../support/one_thread.h"
+#include "../support/worst.h"
 #include "model/model.h"
 
 namespace moet {
 namespace {
+
+using testing::worse;
 
 struct Case {
   std::string name;
@@ -133,7 +136,7 @@ void check_folding(const Case& tc, Precision precision, const Tolerance& tol) {
     double scale = 0, worst = 0;
     for (int64_t j = t.offset; j < t.offset + t.numel; ++j) {
       scale = std::max(scale, std::abs(double(a.grads[size_t(j)])));
-      worst = std::max(worst, std::abs(double(a.grads[size_t(j)]) - m * b.grads[size_t(j)]));
+      worst = worse(worst, std::abs(double(a.grads[size_t(j)]) - m * b.grads[size_t(j)]));
     }
     EXPECT_LE(worst, tol.grad * std::max(scale, 1e-2 * global))
         << what << ": " << t.name << " (largest |grad| " << scale << ")";

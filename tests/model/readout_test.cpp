@@ -9,10 +9,13 @@
 #include <cmath>
 
 #include "../support/model_fixtures.h"
+#include "../support/worst.h"
 #include "model/model.h"
 
 namespace moet {
 namespace {
+
+using testing::worse;
 
 struct Observed {
   std::vector<double> losses;
@@ -50,7 +53,7 @@ double worst_relative(const std::vector<double>& a, const std::vector<double>& b
   double scale = 0, worst = 0;
   for (size_t i = 0; i < a.size(); ++i) {
     scale = std::max(scale, std::fabs(a[i]));
-    worst = std::max(worst, std::fabs(a[i] - b[i]));
+    worst = worse(worst, std::fabs(a[i] - b[i]));
   }
   return worst / scale;
 }

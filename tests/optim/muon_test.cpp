@@ -13,12 +13,15 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../support/worst.h"
 #include "core/rng.h"
 #include "model/layout.h"
 #include "optim/optimizer.h"
 
 namespace moet {
 namespace {
+
+using testing::worse;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -139,7 +142,7 @@ void check_against_torch(bool nesterov, bool sphere, const std::string& label) {
     for (int64_t i = ts[t].offset; i < ts[t].offset + ts[t].numel; ++i) {
       const double want = expected[size_t(i)].get<double>() - w0[size_t(i)];
       largest = std::max(largest, std::abs(want));
-      worst = std::max(worst, std::abs((double(w[size_t(i)]) - w0[size_t(i)]) - want));
+      worst = worse(worst, std::abs((double(w[size_t(i)]) - w0[size_t(i)]) - want));
     }
     if (!ts[t].trainable) {
       EXPECT_EQ(largest, 0) << ts[t].name << ": the reference moved the balancing bias";

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <vector>
 
+#include "worst.h"
+
 namespace moet::testing {
 
 // max |a - b| / max(max |b|, floor); NaN anywhere in a gives NaN (fails every comparison). The
@@ -19,7 +21,7 @@ inline double relative_error(const std::vector<double>& a, const std::vector<dou
   double err = 0, scale = 0;
   for (size_t i = 0; i < a.size(); ++i) {
     const double e = std::abs(a[i] - b[i]);
-    err = std::isnan(e) ? e : std::max(err, e);
+    err = worse(err, e);
     scale = std::max(scale, std::abs(b[i]));
   }
   return err / std::max(scale, floor);

@@ -20,11 +20,14 @@
 #include <regex>
 
 #include "../support/mpirun.h"
+#include "../support/worst.h"
 #include "train/safetensors.h"
 #include "train_fixture.h"
 
 namespace moet {
 namespace {
+
+using testing::worse;
 
 namespace fs = std::filesystem;
 
@@ -127,7 +130,7 @@ void expect_tensors_close(const std::string& a_path, const std::string& b_path, 
     double scale = 0, worst = 0;
     for (size_t i = 0; i < x.size(); ++i) {
       scale = std::max(scale, double(std::abs(x[i])));
-      worst = std::max(worst, std::abs(double(x[i]) - double(y[i])));
+      worst = worse(worst, std::abs(double(x[i]) - double(y[i])));
     }
     EXPECT_LE(worst, rel * scale) << a.tensors[t].name << " in " << b_path;
   }

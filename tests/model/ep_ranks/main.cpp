@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "../../support/model_fixtures.h"
+#include "../../support/worst.h"
 #include "core/error.h"
 #include "dist/agree.h"
 #include "dist/guard.h"
@@ -33,6 +34,7 @@ namespace moet {
 namespace {
 
 using dist::World;
+using testing::worse;
 
 void expect(bool ok, const std::string& what) {
   if (!ok) fail("{}", what);
@@ -123,11 +125,12 @@ double worst_relative(const Pair<T>& p, const std::vector<double>& part_values,
     double diff = 0, scale = 0.01 * largest;
     for (int64_t j = 0; j < t.numel; ++j) {
       const double ref = whole_values[size_t(whole_offset(w, t) + j)];
-      diff = std::max(diff, std::abs(part_values[size_t(t.offset + j)] - ref));
+      diff = worse(diff, std::abs(part_values[size_t(t.offset + j)] - ref));
       scale = std::max(scale, std::abs(ref));
     }
-    if (diff > worst * scale) {
-      worst = scale > 0 ? diff / scale : diff;
+    const double relative = scale > 0 ? diff / scale : diff;
+    if (!std::isnan(worst) && !(relative <= worst)) {  // the first NaN sticks
+      worst = relative;
       if (where) *where = t.name;
     }
   }
