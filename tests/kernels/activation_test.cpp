@@ -152,5 +152,24 @@ TEST(Swiglu, BackwardWritesFiniteDifferenceGradient) {
   }
 }
 
+// The MLP backward overwrites its pre-activations with their gradients (din == in): the same
+// bits as into a separate buffer, on a size that takes the vector path and OpenMP threads.
+TEST(Activation, BackwardInPlaceEqualsASeparateBuffer) {
+  const int64_t rows = 50, F = 400;
+  const auto in = as<float>(activation_inputs(size_t(rows * 2 * F), 151));
+  const auto dout = as<float>(random_vector(size_t(rows * F), 152));
+  std::vector<float> din(in.size(), NAN), in_place = in;
+  swiglu_backward<float>(din.data(), dout.data(), in.data(), rows, F);
+  swiglu_backward<float>(in_place.data(), dout.data(), in_place.data(), rows, F);
+  EXPECT_EQ(in_place, din) << "swiglu";
+
+  const auto dout_gelu = as<float>(random_vector(in.size(), 153));
+  std::vector<float> dgelu(in.size(), NAN), gelu_in_place = in;
+  gelu_backward<float>(dgelu.data(), dout_gelu.data(), in.data(), int64_t(in.size()));
+  gelu_backward<float>(gelu_in_place.data(), dout_gelu.data(), gelu_in_place.data(),
+                       int64_t(in.size()));
+  EXPECT_EQ(gelu_in_place, dgelu) << "gelu";
+}
+
 }  // namespace
 }  // namespace moet

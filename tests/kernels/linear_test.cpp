@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernel_check.h"
+#include "kernels/bf16.h"
 #include "kernels/linear.h"
 
 namespace moet {
@@ -150,6 +151,91 @@ TEST(Linear, NullOutputsAreSkippedAndZeroRowsIsANoOp) {
                           0.5, Accumulate::no);
   EXPECT_EQ(out, Vec(5, 3.0));
   EXPECT_EQ(dW0, Vec(in.W.size(), 2.0));
+}
+
+// The values a bf16 product sees: each entry rounded to float, then to bf16.
+Vec bf16_rounded(const Vec& v) {
+  Vec out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = bf16_to_float(float_to_bf16(float(v[i])));
+  return out;
+}
+
+std::vector<uint16_t> bf16_copy(const std::vector<float>& v) {
+  std::vector<uint16_t> out(v.size());
+  float_to_bf16(v.data(), out.data(), int64_t(v.size()));
+  return out;
+}
+
+// Largest |a - b| relative to the largest |b|.
+double relative_gap(const Vec& a, const Vec& b) {
+  double gap = 0;
+  for (size_t i = 0; i < a.size(); ++i) gap = std::max(gap, std::abs(a[i] - b[i]));
+  return gap / max_abs(b);
+}
+
+// With W_bf16 every product rounds its operands to bf16 (x, W and dout; the bias and its
+// gradient stay in float) and accumulates in fp32: the double layer on the rounded operands,
+// within float accumulation, and farther than that from the unrounded layer (bf16 did run).
+// Shapes: a padded tail alone, 256 + 32 rows and a tail, and oneDNN's blocked size.
+TEST(Linear, Bf16PathIsTheLayerOnBf16RoundedOperands) {
+  const double mult = 0.6;
+  for (const LinearShape& s : {LinearShape{13, 6, 7}, LinearShape{301, 48, 40}, kLargeLinear}) {
+    const std::string name = shape_name({s.rows, s.in, s.out});
+    const LinearInputs in = linear_inputs(s, 171);
+    const Vec xf = float_rounded(in.x), Wf = float_rounded(in.W), gf = float_rounded(in.g),
+              bf = float_rounded(in.bias);
+    const Vec xb = bf16_rounded(xf), Wb = bf16_rounded(Wf), gb = bf16_rounded(gf);
+    const auto x32 = as<float>(xf), W32 = as<float>(Wf), g32 = as<float>(gf), b32 = as<float>(bf);
+    const std::vector<uint16_t> W_bf16 = bf16_copy(W32);
+    const Vec zeros(size_t(s.rows * s.out), 0);
+
+    std::vector<float> out(zeros.size(), NAN);
+    linear_forward<float>(out.data(), x32.data(), W32.data(),
+                          {b32.data(), nullptr, float(kBiasMult)}, s.rows, s.in, s.out, float(mult),
+                          Accumulate::no, W_bf16.data());
+    const Vec want_out = linear_reference(zeros, xb, Wb, bf, s, mult, Accumulate::no);
+    expect_all_near(widen(out), want_out, kFloatTol, "bf16 forward " + name);
+    EXPECT_GT(
+        relative_gap(widen(out), linear_reference(zeros, xf, Wf, bf, s, mult, Accumulate::no)),
+        1e-4)
+        << "bf16 forward " << name;
+
+    std::vector<float> dx(xf.size(), NAN), dW(Wf.size(), 0), db(bf.size(), 0);
+    linear_backward<float>(dx.data(), dW.data(), {nullptr, db.data(), float(kBiasMult)}, g32.data(),
+                           x32.data(), W32.data(), s.rows, s.in, s.out, float(mult), Accumulate::no,
+                           W_bf16.data());
+    Vec want_dx(xf.size()), want_dW(Wf.size(), 0), want_db(bf.size(), 0), exact_dx(xf.size()),
+        exact_dW(Wf.size(), 0);
+    linear_backward<double>(want_dx.data(), want_dW.data(), {}, gb.data(), xb.data(), Wb.data(),
+                            s.rows, s.in, s.out, mult, Accumulate::no);
+    linear_backward<double>(exact_dx.data(), exact_dW.data(), {nullptr, want_db.data(), kBiasMult},
+                            gf.data(), xf.data(), Wf.data(), s.rows, s.in, s.out, mult,
+                            Accumulate::no);
+    expect_all_near(widen(dx), want_dx, kFloatTol, "bf16 dx " + name);
+    expect_all_near(widen(dW), want_dW, kFloatTol, "bf16 dW " + name);
+    expect_all_near(widen(db), want_db, kFloatTol, "bf16 dbias (float) " + name);
+    EXPECT_GT(relative_gap(widen(dx), exact_dx), 1e-4) << "bf16 dx " << name;
+    EXPECT_GT(relative_gap(widen(dW), exact_dW), 1e-4) << "bf16 dW " << name;
+  }
+}
+
+// dx may be x (the MLP backward reuses its input's buffer): the same bits as a separate dx, in
+// float and in bf16, over every kind of row part (256s, 32s, a padded tail).
+TEST(Linear, BackwardIntoItsInputEqualsASeparateBuffer) {
+  const LinearShape s{301, 48, 40};
+  const LinearInputs in = linear_inputs(s, 181);
+  const auto x = as<float>(in.x), W = as<float>(in.W), g = as<float>(in.g);
+  const std::vector<uint16_t> W_bf16 = bf16_copy(W);
+  for (const uint16_t* bf16 : {static_cast<const uint16_t*>(nullptr), W_bf16.data()}) {
+    const std::string name = bf16 ? "bf16" : "float";
+    std::vector<float> dx(x.size(), NAN), dW(W.size(), 0), in_place = x, dW_in_place(W.size(), 0);
+    linear_backward<float>(dx.data(), dW.data(), {}, g.data(), x.data(), W.data(), s.rows, s.in,
+                           s.out, 0.6f, Accumulate::no, bf16);
+    linear_backward<float>(in_place.data(), dW_in_place.data(), {}, g.data(), in_place.data(),
+                           W.data(), s.rows, s.in, s.out, 0.6f, Accumulate::no, bf16);
+    EXPECT_EQ(in_place, dx) << name;
+    EXPECT_EQ(dW_in_place, dW) << name;
+  }
 }
 
 }  // namespace
