@@ -271,11 +271,18 @@ INSTANTIATE_TEST_SUITE_P(Model, TorchOracle, ::testing::ValuesIn(testing::model_
                          testing::model_case_name);
 
 // The training precision, end to end through the float kernels (oneDNN GEMMs), on the
-// architecture with the most paths.
-TEST(TorchOracleFloat, FloatModelMatchesPyTorch) {
-  for (const char* name : {"paper2_style", "paper2_style_strips", "long_sequence"})
-    compare_with_torch<float>(testing::model_case(name), kFloat);
+// architecture with the most paths. One test per case: a failure in one does not hide the others.
+class TorchOracleFloat : public ::testing::TestWithParam<testing::ModelCase> {};
+
+TEST_P(TorchOracleFloat, FloatModelMatchesPyTorch) {
+  compare_with_torch<float>(GetParam(), kFloat);
 }
+
+INSTANTIATE_TEST_SUITE_P(Model, TorchOracleFloat,
+                         ::testing::Values(testing::model_case("paper2_style"),
+                                           testing::model_case("paper2_style_strips"),
+                                           testing::model_case("long_sequence")),
+                         testing::model_case_name);
 
 }  // namespace
 }  // namespace moet

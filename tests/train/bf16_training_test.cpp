@@ -6,7 +6,8 @@
 // a percent at most (measured at the worst step: 1.1% on a Zen 5, 1.4% on a Xeon with AMX; at
 // seq 256, where the attention core runs in bf16 on AMX, 1.2%). We allow 3% of the fp32 loss at
 // every step: a bug that drops or mis-scales a product in bf16 moves it by far more, and the run
-// would not learn (the kernel's own tests hold it much tighter).
+// would not learn (each bf16 kernel is held much tighter by its own test:
+// tests/kernels/linear_test.cpp, flash_attention_bf16_test.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
