@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/relative_error.h"
 #include "kernel_check.h"
 #include "kernels/bf16.h"
 #include "kernels/linear.h"
@@ -166,13 +167,6 @@ std::vector<uint16_t> bf16_copy(const std::vector<float>& v) {
   return out;
 }
 
-// Largest |a - b| relative to the largest |b|.
-double relative_gap(const Vec& a, const Vec& b) {
-  double gap = 0;
-  for (size_t i = 0; i < a.size(); ++i) gap = std::max(gap, std::abs(a[i] - b[i]));
-  return gap / max_abs(b);
-}
-
 // With W_bf16 every product rounds its operands to bf16 (x, W and dout; the bias and its
 // gradient stay in float) and accumulates in fp32: the double layer on the rounded operands,
 // within float accumulation, and farther than that from the unrounded layer (bf16 did run).
@@ -196,7 +190,7 @@ TEST(Linear, Bf16PathIsTheLayerOnBf16RoundedOperands) {
     const Vec want_out = linear_reference(zeros, xb, Wb, bf, s, mult, Accumulate::no);
     expect_all_near(widen(out), want_out, kFloatTol, "bf16 forward " + name);
     EXPECT_GT(
-        relative_gap(widen(out), linear_reference(zeros, xf, Wf, bf, s, mult, Accumulate::no)),
+        relative_error(widen(out), linear_reference(zeros, xf, Wf, bf, s, mult, Accumulate::no)),
         1e-4)
         << "bf16 forward " << name;
 
@@ -214,8 +208,8 @@ TEST(Linear, Bf16PathIsTheLayerOnBf16RoundedOperands) {
     expect_all_near(widen(dx), want_dx, kFloatTol, "bf16 dx " + name);
     expect_all_near(widen(dW), want_dW, kFloatTol, "bf16 dW " + name);
     expect_all_near(widen(db), want_db, kFloatTol, "bf16 dbias (float) " + name);
-    EXPECT_GT(relative_gap(widen(dx), exact_dx), 1e-4) << "bf16 dx " << name;
-    EXPECT_GT(relative_gap(widen(dW), exact_dW), 1e-4) << "bf16 dW " << name;
+    EXPECT_GT(relative_error(widen(dx), exact_dx), 1e-4) << "bf16 dx " << name;
+    EXPECT_GT(relative_error(widen(dW), exact_dW), 1e-4) << "bf16 dW " << name;
   }
 }
 
