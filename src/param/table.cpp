@@ -93,7 +93,8 @@ std::string format_table(const Parameterization& p) {
                t.trainable ? fmt::format("{:.4g}", h.wd) : "-", update_text(t, h));
   }
   if (has_route_bias)
-    out += "* route_bias is moved by the balancing rule, not the optimizer: its lr is eta_bias\n";
+    out += "* route_bias is moved by the balancing rule, not the optimizer: its lr is eta_bias, "
+           "constant (the LR schedule does not scale it)\n";
   for (const auto& w : p.warnings) out += fmt::format("warning: {}\n", w);
   return out;
 }

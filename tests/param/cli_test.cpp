@@ -51,6 +51,30 @@ TEST(Cli, TablePrintsEveryTensor) {
   EXPECT_NE(r.out.find("preset     sp"), std::string::npos);
 }
 
+// The settings that shape training outside the per-tensor table, as the config gives them.
+TEST(Cli, TablePrintsTheSettingsOutsideTheTable) {
+  const Outcome sgd =
+      run("--set optim.name=sgd --set optim.momentum=0.8 --set optim.clip=0.5 "
+          "--set optim.schedule=wsd --set optim.warmup=25 --set optim.lr_floor=0.2 "
+          "--set optim.decay=0.3 --set model.norm_eps=1e-6 --set balance.aux_weight=0.01");
+  ASSERT_EQ(sgd.status, 0) << sgd.out;
+  EXPECT_NE(sgd.out.find("\noptimizer  clip 0.5   momentum 0.8\n"), std::string::npos) << sgd.out;
+  EXPECT_NE(sgd.out.find("\nschedule   wsd   warmup 25 steps   lr_floor 0.2   decay 0.3\n"),
+            std::string::npos)
+      << sgd.out;
+  EXPECT_NE(sgd.out.find("\nmodel      norm_eps 1e-06   aux_weight 0.01   z_weight 0\n"),
+            std::string::npos)
+      << sgd.out;
+  const Outcome muon = run("--set optim.name=muon --set optim.warmup=0.1");
+  ASSERT_EQ(muon.status, 0) << muon.out;
+  EXPECT_NE(muon.out.find("\noptimizer  clip off   beta1 0.9   beta2 0.95   muon_momentum 0.95 "
+                          "(nesterov)   muon_steps 5\n"),
+            std::string::npos)
+      << muon.out;
+  EXPECT_NE(muon.out.find("\nschedule   constant   warmup 0.1 of the run\n"), std::string::npos)
+      << muon.out;
+}
+
 TEST(Cli, BadInputIsOneLineAndExitStatus2) {
   const Outcome r = run("--set param.preset=mssp");
   EXPECT_EQ(r.status, 2);
