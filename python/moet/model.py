@@ -49,7 +49,8 @@ class MoETransformer(Scaled):
     reports; train on loss + aux_loss + z_loss. logits(inputs) -> [B, T, vocab].
 
     The block scalars (residual, attention-logit, aggregation and readout multipliers) and every
-    tensor's multiplier are set by moet.apply (or set_block_scalars / set_multiplier)."""
+    tensor's multiplier are set by moet.apply (or set_block_scalars / set_multiplier); until the
+    block scalars are set, forward and logits raise MoetError."""
 
     def __init__(self, config):
         super().__init__()
@@ -69,6 +70,9 @@ class MoETransformer(Scaled):
         if not c.tied_embed:
             self.unembed = nn.Parameter(torch.empty(c.N, c.vocab))
         self.set_block_scalars(**self.scalars)
+        # The defaults above are placeholders: a preset's scalars differ (completep-moe's logit
+        # scale is 1/d_head, its aggregation 1/K), so the model refuses to run until they are set.
+        self.scalars_set = False
 
     def _rope(self):
         key = (self.embed.dtype, self.embed.device)
@@ -89,6 +93,7 @@ class MoETransformer(Scaled):
             block.attn.logit_scale = self.scalars["attn_logit_scale"]
             if block.is_moe:
                 block.moe.aggregation_mult = self.scalars["aggregation_mult"]
+        self.scalars_set = True
 
     def moe_layers(self):
         return [b.moe for b in self.blocks if b.is_moe]
@@ -96,6 +101,10 @@ class MoETransformer(Scaled):
     def hidden(self, inputs):
         """Final-norm output [B, T, N] and the summed aux and z losses."""
         c = self.config
+        if not self.scalars_set:
+            raise MoetError("MoETransformer: its block scalars are not set: moet.apply(model, "
+                            "table) or moet.load_model(run) sets them with every tensor's "
+                            "multiplier (set_block_scalars(...) chooses them by hand)")
         T = inputs.shape[1]
         if T > c.seq:
             raise MoetError(f"inputs: {T} tokens per row, the model's context is {c.seq}")

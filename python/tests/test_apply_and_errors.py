@@ -40,6 +40,15 @@ def one_line_error(fn):
     return message
 
 
+def test_the_model_refuses_to_run_before_its_block_scalars_are_set(moet_bin, tmp_path):
+    model = model_for()
+    inputs = torch.zeros(1, 4, dtype=torch.long)
+    assert "block scalars are not set" in one_line_error(lambda: model(inputs, inputs))
+    assert "block scalars are not set" in one_line_error(lambda: model.logits(inputs))
+    mt.apply(model, params_json(moet_bin, tmp_path), generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(model(inputs, inputs).loss)
+
+
 def test_apply_initialises_and_groups_as_the_table_says(moet_bin, tmp_path):
     path = params_json(moet_bin, tmp_path)
     table = mt.load_table(path)
