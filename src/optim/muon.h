@@ -10,7 +10,8 @@
 //
 // With norm_preserved (HyperP's MuonH, [HYPERP-2603]) the step is relative to the matrix:
 // O is rescaled to the Frobenius norm n of w, and after the step w is scaled back to norm n, so
-// every matrix keeps the norm it started with (weight decay is then a no-op).
+// every matrix keeps the norm it started with. Weight decay then shrinks nothing: the rescale
+// undoes it, leaving a step 1 / (1 - lr wd) times larger (hyperp's table sets wd 0 there).
 //
 // Muon needs whole matrices, so it reads and writes the full tensors of the flat buffers.
 #pragma once
