@@ -22,7 +22,8 @@ std::vector<KeySpec> train_config_keys() {
       {"train.threads", KeyType::Int, i(d.threads),
        fmt::format("OpenMP threads (0: all; at most {})", kMaxThreads)},
       {"train.diverge_factor", KeyType::Float, fmt::format("{}", d.diverge_factor),
-       "diverged when the smoothed loss exceeds this times the first step's loss"},
+       "diverged when, past step 10, the loss's moving average (weight 0.1 per step) exceeds "
+       "this times the first step's loss, or at a loss or gradient that is not finite"},
       {"train.save", KeyType::Bool, d.save ? "true" : "false", "write checkpoints"},
       {"train.precision", KeyType::String, precision_name(d.precision),
        "GEMM number format: fp32 | bf16 (mixed precision, fp32 master weights; model/precision.h)"},
