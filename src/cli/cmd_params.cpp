@@ -7,40 +7,16 @@
 
 #include "cli/command.h"
 #include "core/error.h"
-#include "model/config.h"
-#include "optim/config.h"
 #include "param/json.h"
 #include "param/resolve.h"
 #include "param/table.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_fields.h"
 #include "train/schema.h"
+#include "train/settings_text.h"
 
 namespace moet::cli {
 namespace {
-
-// The settings outside the per-tensor table that shape training too: the optimizer's global
-// constants, the schedule (every printed lr is its peak), the norms' epsilon and the balancing
-// losses' weights.
-std::string settings_text(const Config& config) {
-  const OptimConfig o = optim_config_from(config);
-  const ModelConfig m = model_config_from(config);
-  std::string optimizer = o.clip > 0 ? fmt::format("clip {:.4g}", o.clip) : "clip off";
-  if (o.is_adam()) optimizer += fmt::format("   beta1 {:.4g}   beta2 {:.4g}", o.beta1, o.beta2);
-  if (o.kind == OptimizerKind::sgd) optimizer += fmt::format("   momentum {:.4g}", o.momentum);
-  if (o.kind == OptimizerKind::muon)
-    optimizer += fmt::format("   muon_momentum {:.4g}{}   muon_steps {}", o.muon_momentum,
-                             o.muon_nesterov ? " (nesterov)" : "", o.muon_steps);
-  std::string schedule = fmt::format("{}   warmup {}", name_of(o.schedule),
-                                     o.warmup < 1 ? fmt::format("{:.4g} of the run", o.warmup)
-                                                  : fmt::format("{:.0f} steps", o.warmup));
-  if (o.schedule != Schedule::constant) schedule += fmt::format("   lr_floor {:.4g}", o.lr_floor);
-  if (o.schedule == Schedule::wsd) schedule += fmt::format("   decay {:.4g}", o.decay);
-  return fmt::format(
-      "\noptimizer  {}\nschedule   {}\nmodel      norm_eps {:.4g}   aux_weight {:.4g}   "
-      "z_weight {:.4g}\n",
-      optimizer, schedule, m.norm_eps, m.aux_weight, m.z_weight);
-}
 
 Config run_config(const Checkpoint& c, const std::string& run_dir) {
   return Config::parse(full_config_schema(), c.config_toml, run_dir + " (checkpoint config)");
@@ -73,7 +49,7 @@ MOET_COMMAND(
                 if (*json)
                   fmt::print("{}\n", to_json(p).dump(2));
                 else
-                  fmt::print("{}{}", format_table(p), settings_text(config));
+                  fmt::print("{}{}", format_table(p), format_settings(config));
                 return kExitOk;
               });
             }});

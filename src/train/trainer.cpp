@@ -27,6 +27,7 @@
 #include "train/run_files.h"
 #include "train/run_memory.h"
 #include "train/schema.h"
+#include "train/settings_text.h"
 #include "train/train_config.h"
 #include "train/train_step.h"
 
@@ -251,7 +252,7 @@ class TrainRun {
     if (!options_.quiet) {
       progress_->message(fmt::format("data: {}", data_.describe()));
       progress_->message(memory.line());
-      progress_->message(format_table(p_));
+      progress_->message(format_table(p_) + format_settings(config_));
       progress_->message(
           fmt::format("model: {:.2f}M parameters, {:.2f}M active per token; {} tokens per step",
                       double(total_numel(tensors_)) / 1e6,

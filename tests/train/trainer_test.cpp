@@ -21,6 +21,7 @@
 #include "train/checkpoint.h"
 #include "train/run_files.h"
 #include "train/schema.h"
+#include "train/settings_text.h"
 #include "train/trainer.h"
 #include "train_fixture.h"
 
@@ -95,7 +96,8 @@ TEST_F(TrainerTest, CheckpointKeepsItsParameterizationInAFreshProcess) {
   const std::string run = path("run");
   const auto trained = testing::run_moet(
       "train --quiet --out " + run +
-          cli_sets({"train.steps=3", "param.preset=mup", "param.base.N=16", "param.base.Ne=8"}),
+          cli_sets({"train.steps=3", "param.preset=mup", "param.base.N=16", "param.base.Ne=8",
+                    "optim.schedule=cosine", "optim.clip=0.5"}),
       path(""));
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   const auto stored = testing::run_moet("params --json --run " + run, path(""));
@@ -108,7 +110,8 @@ TEST_F(TrainerTest, CheckpointKeepsItsParameterizationInAFreshProcess) {
   const auto table = testing::run_moet("params --run " + run, path(""));
   ASSERT_EQ(table.exit_code, 0) << table.err;
   const Config config = Config::load(full_config_schema(), run + "/config.toml", {});
-  EXPECT_EQ(table.out, format_table(param::resolve_parameterization(config)));
+  EXPECT_EQ(table.out,
+            format_table(param::resolve_parameterization(config)) + format_settings(config));
 }
 
 TEST_F(TrainerTest, ResumeRejectsChangesOutsideTrainKeys) {
