@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_check.h"
 #include "kernels/bf16.h"
 
 namespace moet {
@@ -327,8 +328,8 @@ std::vector<float> run_gemm_bf16(const GemmCase& g, const Operands& ops) {
 
 // The same operands with A and B rounded to bf16, as gemm_bf16 sees them.
 Operands rounded_to_bf16(Operands ops) {
-  for (auto* values : {&ops.a, &ops.b})
-    for (double& v : *values) v = bf16_to_float(float_to_bf16(float(v)));
+  ops.a = testing::bf16_rounded(ops.a);
+  ops.b = testing::bf16_rounded(ops.b);
   return ops;
 }
 

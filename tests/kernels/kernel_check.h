@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../support/fd.h"
+#include "kernels/bf16.h"
 #include "kernels/flags.h"
 
 namespace moet::testing {
@@ -44,6 +45,12 @@ inline Vec widen(const std::vector<T>& v) {
 }
 // The inputs a float kernel actually sees, so the double reference can use the same numbers.
 inline Vec float_rounded(const Vec& v) { return widen(as<float>(v)); }
+// The same for a bf16 product: each entry rounded to float, then to bf16.
+inline Vec bf16_rounded(const Vec& v) {
+  Vec out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = bf16_to_float(float_to_bf16(float(v[i])));
+  return out;
+}
 
 inline Vec minus(const Vec& a, const Vec& b) {
   Vec out(a.size());

@@ -14,7 +14,6 @@
 
 #include "../support/relative_error.h"
 #include "kernel_check.h"
-#include "kernels/bf16.h"
 #include "kernels/linear.h"
 
 namespace moet {
@@ -152,13 +151,6 @@ TEST(Linear, NullOutputsAreSkippedAndZeroRowsIsANoOp) {
                           0.5, Accumulate::no);
   EXPECT_EQ(out, Vec(5, 3.0));
   EXPECT_EQ(dW0, Vec(in.W.size(), 2.0));
-}
-
-// The values a bf16 product sees: each entry rounded to float, then to bf16.
-Vec bf16_rounded(const Vec& v) {
-  Vec out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = bf16_to_float(float_to_bf16(float(v[i])));
-  return out;
 }
 
 std::vector<uint16_t> bf16_copy(const std::vector<float>& v) {
